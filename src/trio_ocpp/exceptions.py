@@ -1,0 +1,235 @@
+"""The errors of trio-ocpp: one tree, one class per OCPP-J error code.
+
+::
+
+    Exception
+     └── OCPPError                              code: GenericError (base of everything below)
+          ├── NotImplementedError               NotImplemented
+          ├── NotSupportedError                 NotSupported
+          ├── InternalError                     InternalError
+          ├── ProtocolError                     ProtocolError
+          ├── SecurityError                     SecurityError
+          ├── FormatViolationError              FormatViolation        (1.6: FormationViolation)
+          │    └── FormationViolationError      the 1.6 name, for code ported from the ocpp package
+          ├── PropertyConstraintViolationError  PropertyConstraintViolation
+          ├── OccurrenceConstraintViolationError  OccurrenceConstraintViolation (1.6: Occurence...)
+          │    └── OccurenceConstraintViolationError  the 1.6 spelling ("Do not fix", 1.6-J errata 5.1)
+          ├── TypeConstraintViolationError      TypeConstraintViolation
+          ├── GenericError                      GenericError
+          │    └── UnknownCallErrorCodeError    a received CALLERROR whose code no version defines
+          ├── MessageTypeNotSupportedError      MessageTypeNotSupported (2.x only; 1.6: GenericError)
+          └── RpcFrameworkError                 RpcFrameworkError       (2.x only; 1.6: FormationViolation)
+
+Each class knows its code in every version: ``error.code_for("1.6")`` is the spelling sent on a 1.6
+connection. :func:`error_from_code` maps a received code, in either spelling, back to its class.
+
+Errors raised by :func:`trio_ocpp.messages.unpack` also carry ``reply``: the CALLERROR frame to answer
+the bad frame with, or ``None`` when the rules say it gets no answer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ._versions import OCPPVersion
+
+if TYPE_CHECKING:
+    from ._frames import CallError
+
+__all__ = [
+    "FormatViolationError",
+    "FormationViolationError",
+    "GenericError",
+    "InternalError",
+    "MessageTypeNotSupportedError",
+    "NotImplementedError",
+    "NotSupportedError",
+    "OCPPError",
+    "OccurenceConstraintViolationError",
+    "OccurrenceConstraintViolationError",
+    "PropertyConstraintViolationError",
+    "ProtocolError",
+    "RpcFrameworkError",
+    "SecurityError",
+    "TypeConstraintViolationError",
+    "UnknownCallErrorCodeError",
+    "error_from_code",
+]
+
+
+class OCPPError(Exception):
+    """Base class: an error that travels as an OCPP-J CALLERROR.
+
+    ``description`` is the human-readable text (the class default when not given) and
+    ``details`` a small JSON object (``{}`` when there is nothing to add).
+    """
+
+    code: ClassVar[str] = "GenericError"
+    #: The 1.6 spelling, where 1.6 spells the code differently or lacks it.
+    code_16: ClassVar[str | None] = None
+    default_description: ClassVar[str] = "An error occurred"
+
+    description: str
+    details: dict[str, Any]
+    reply: CallError | None
+
+    def __init__(self, description: str | None = None, details: dict[str, Any] | None = None):
+        self.description = self.default_description if description is None else description
+        self.details = {} if details is None else details
+        self.reply = None
+        super().__init__(self.description, self.details)
+
+    @classmethod
+    def code_for(cls, ocpp_version: OCPPVersion | None) -> str:
+        """The code as spelled on a connection of ``ocpp_version`` (None: the 2.x spelling)."""
+        if ocpp_version == "1.6" and cls.code_16 is not None:
+            return cls.code_16
+        return cls.code
+
+    def __str__(self) -> str:
+        if self.details:
+            return f"{self.description} {self.details}"
+        return self.description
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(description={self.description!r}, details={self.details!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, OCPPError)
+        return (self.description, self.details) == (other.description, other.details)
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.description))
+
+
+class NotImplementedError(OCPPError):  # noqa: A001 - the name the ocpp package uses
+    code = "NotImplemented"
+    default_description = "Requested Action is not known by receiver"
+
+
+class NotSupportedError(OCPPError):
+    code = "NotSupported"
+    default_description = "Requested Action is recognized but not supported by the receiver"
+
+
+class InternalError(OCPPError):
+    code = "InternalError"
+    default_description = (
+        "An internal error occurred and the receiver was not able to process the requested Action"
+    )
+
+
+class ProtocolError(OCPPError):
+    code = "ProtocolError"
+    default_description = "Payload for Action is incomplete"
+
+
+class SecurityError(OCPPError):
+    code = "SecurityError"
+    default_description = (
+        "During the processing of Action a security issue occurred preventing receiver from "
+        "completing the Action successfully"
+    )
+
+
+class FormatViolationError(OCPPError):
+    code = "FormatViolation"
+    code_16 = "FormationViolation"
+    default_description = "Payload for Action is syntactically incorrect"
+
+
+class FormationViolationError(FormatViolationError):
+    """The 1.6 name of :class:`FormatViolationError`."""
+
+
+class PropertyConstraintViolationError(OCPPError):
+    code = "PropertyConstraintViolation"
+    default_description = "Payload is syntactically correct but at least one field contains an invalid value"
+
+
+class OccurrenceConstraintViolationError(OCPPError):
+    code = "OccurrenceConstraintViolation"
+    code_16 = "OccurenceConstraintViolation"
+    default_description = (
+        "Payload for Action is syntactically correct but at least one of the fields violates "
+        "occurrence constraints"
+    )
+
+
+class OccurenceConstraintViolationError(OccurrenceConstraintViolationError):
+    """The 1.6 spelling of :class:`OccurrenceConstraintViolationError`."""
+
+
+class TypeConstraintViolationError(OCPPError):
+    code = "TypeConstraintViolation"
+    default_description = (
+        "Payload for Action is syntactically correct but at least one of the fields violates "
+        "data type constraints"
+    )
+
+
+class GenericError(OCPPError):
+    code = "GenericError"
+    default_description = "Any other error not covered by the previous ones"
+
+
+class UnknownCallErrorCodeError(GenericError):
+    """A CALLERROR arrived with a code that no OCPP version defines; ``received_code`` keeps it."""
+
+    received_code: str
+
+    def __init__(
+        self,
+        description: str | None = None,
+        details: dict[str, Any] | None = None,
+        received_code: str = "",
+    ):
+        super().__init__(description, details)
+        self.received_code = received_code
+        self.args = (self.description, self.details, received_code)
+
+
+class MessageTypeNotSupportedError(OCPPError):
+    code = "MessageTypeNotSupported"
+    code_16 = "GenericError"
+    default_description = "A message with a Message Type Number was received that is not supported"
+
+
+class RpcFrameworkError(OCPPError):
+    code = "RpcFrameworkError"
+    code_16 = "FormationViolation"
+    default_description = "Content of the call is not a valid RPC Request"
+
+
+_BY_CODE: dict[str, type[OCPPError]] = {
+    cls.code: cls
+    for cls in (
+        NotImplementedError,
+        NotSupportedError,
+        InternalError,
+        ProtocolError,
+        SecurityError,
+        FormatViolationError,
+        PropertyConstraintViolationError,
+        OccurrenceConstraintViolationError,
+        TypeConstraintViolationError,
+        GenericError,
+        MessageTypeNotSupportedError,
+        RpcFrameworkError,
+    )
+}
+# The 1.6 spellings map to the classes named after them (subclasses of the 2.x ones).
+_BY_CODE["FormationViolation"] = FormationViolationError
+_BY_CODE["OccurenceConstraintViolation"] = OccurenceConstraintViolationError
+
+
+def error_from_code(
+    code: str, description: str = "", details: dict[str, Any] | None = None
+) -> OCPPError:
+    """The exception for a received CALLERROR, whichever version's spelling ``code`` uses."""
+    cls = _BY_CODE.get(code)
+    if cls is None:
+        return UnknownCallErrorCodeError(description, details, received_code=code)
+    return cls(description, details)
