@@ -26,7 +26,9 @@ def strip(node: Any, *, in_properties: bool = False) -> Any:
     """Copy a schema node without prose; names under "properties" are field names, kept as is."""
     if isinstance(node, dict):
         return {
-            key: strip(value, in_properties=(key in ("properties", "definitions")) and not in_properties)
+            key: strip(
+                value, in_properties=(key in ("properties", "definitions")) and not in_properties
+            )
             for key, value in node.items()
             if in_properties or key not in DROPPED
         }

@@ -12,19 +12,19 @@
           ├── FormatViolationError              FormatViolation        (1.6: FormationViolation)
           │    └── FormationViolationError      the 1.6 name, for code ported from the ocpp package
           ├── PropertyConstraintViolationError  PropertyConstraintViolation
-          ├── OccurrenceConstraintViolationError  OccurrenceConstraintViolation (1.6: Occurence...)
-          │    └── OccurenceConstraintViolationError  the 1.6 spelling ("Do not fix", 1.6-J errata 5.1)
+          ├── OccurrenceConstraintViolationError  OccurrenceConstraintViolation
+          │    └── OccurenceConstraintViolationError  1.6 spelling ("Do not fix", 1.6-J errata 5.1)
           ├── TypeConstraintViolationError      TypeConstraintViolation
           ├── GenericError                      GenericError
           │    └── UnknownCallErrorCodeError    a received CALLERROR whose code no version defines
-          ├── MessageTypeNotSupportedError      MessageTypeNotSupported (2.x only; 1.6: GenericError)
-          └── RpcFrameworkError                 RpcFrameworkError       (2.x only; 1.6: FormationViolation)
+          ├── MessageTypeNotSupportedError      MessageTypeNotSupported (2.x; 1.6: GenericError)
+          └── RpcFrameworkError                 RpcFrameworkError  (2.x; 1.6: FormationViolation)
 
 Each class knows its code in every version: ``error.code_for("1.6")`` is the spelling sent on a 1.6
 connection. :func:`error_from_code` maps a received code, in either spelling, back to its class.
 
-Errors raised by :func:`trio_ocpp.messages.unpack` also carry ``reply``: the CALLERROR frame to answer
-the bad frame with, or ``None`` when the rules say it gets no answer.
+Errors raised by :func:`trio_ocpp.messages.unpack` also carry ``reply``: the CALLERROR frame to
+answer the bad frame with, or ``None`` when the rules say it gets no answer.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ class OCPPError(Exception):
         return hash((type(self), self.description))
 
 
-class NotImplementedError(OCPPError):  # noqa: A001 - the name the ocpp package uses
+class NotImplementedError(OCPPError):  # shadows the builtin: the ocpp package's name
     code = "NotImplemented"
     default_description = "Requested Action is not known by receiver"
 
@@ -146,7 +146,9 @@ class FormationViolationError(FormatViolationError):
 
 class PropertyConstraintViolationError(OCPPError):
     code = "PropertyConstraintViolation"
-    default_description = "Payload is syntactically correct but at least one field contains an invalid value"
+    default_description = (
+        "Payload is syntactically correct but at least one field contains an invalid value"
+    )
 
 
 class OccurrenceConstraintViolationError(OCPPError):

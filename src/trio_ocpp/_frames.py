@@ -1,0 +1,324 @@
+"""OCPP-J frames: the five RPC message types, parsing (``unpack``) and serializing (``pack``).
+
+Sans-I/O: no trio, no sockets. ``unpack`` enforces the frame rules of CONFORMANCE 8-15 and 19-20;
+a bad frame raises an :class:`~trio_ocpp.exceptions.OCPPError` whose ``reply`` is the CALLERROR to
+send back, or ``None`` when the rules say the frame gets no answer (malformed CALLRESULT, CALLERROR,
+CALLRESULTERROR or SEND frames, and unknown message types in 1.6 and 2.1).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from typing import Any, ClassVar, Final
+
+import attrs
+
+from . import exceptions
+from ._versions import OCPPVersion, is_2x
+
+__all__ = [
+    "Call",
+    "CallError",
+    "CallResult",
+    "CallResultError",
+    "Frame",
+    "MessageType",
+    "Send",
+    "pack",
+    "unpack",
+]
+
+#: Longest message id a peer may use (OCPP-J: a string of at most 36 characters).
+MAX_ID_LENGTH: Final = 36
+#: Longest CALLERROR description in 2.x.
+MAX_DESCRIPTION_2X: Final = 255
+#: Id of the CALLERROR that answers a frame whose own id cannot be read (2.x section 4.2.3).
+UNREADABLE_ID: Final = "-1"
+
+_GENERIC_INTERNAL_ERROR = "An unexpected error occurred while handling the request"
+
+
+class MessageType(enum.IntEnum):
+    """The message type id, the first element of every OCPP-J frame."""
+
+    Call = 2
+    CallResult = 3
+    CallError = 4
+    CallResultError = 5  # 2.1
+    Send = 6  # 2.1
+
+
+def _dumps(frame: list[Any]) -> str:
+    # Compact and strict: NaN/Infinity are not JSON, so they fail here rather than on the peer.
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _error_reply(unique_id: str, exc: BaseException, ocpp_version: OCPPVersion | None) -> CallError:
+    if isinstance(exc, exceptions.OCPPError):
+        code = exc.code_for(ocpp_version)
+        description = exc.description
+        details = exc.details
+    else:
+        # Never leak internals of an unexpected exception to the peer (CONFORMANCE 22).
+        code, description, details = "InternalError", _GENERIC_INTERNAL_ERROR, {}
+    if ocpp_version is None or is_2x(ocpp_version):
+        description = description[:MAX_DESCRIPTION_2X]
+    return CallError(unique_id, code, description, details)
+
+
+@attrs.frozen
+class Call:
+    """``[2, unique_id, action, payload]``: a request that expects a CALLRESULT or CALLERROR."""
+
+    unique_id: str
+    action: str
+    payload: dict[str, Any]
+    message_type_id: ClassVar[MessageType] = MessageType.Call
+
+    def to_json(self) -> str:
+        return _dumps([2, self.unique_id, self.action, self.payload])
+
+    def create_call_result(self, payload: dict[str, Any]) -> CallResult:
+        """The answer to this call; it remembers the action so that it can be validated."""
+        return CallResult(self.unique_id, payload, action=self.action)
+
+    def create_call_error(
+        self, exception: BaseException, ocpp_version: OCPPVersion | None = None
+    ) -> CallError:
+        """The CALLERROR for ``exception``, its code spelled for ``ocpp_version``.
+
+        An exception that is not an :class:`OCPPError` becomes a generic InternalError.
+        """
+        return _error_reply(self.unique_id, exception, ocpp_version)
+
+
+@attrs.frozen
+class CallResult:
+    """``[3, unique_id, payload]``: the successful answer to a CALL with the same id."""
+
+    unique_id: str
+    payload: dict[str, Any]
+    #: The action of the CALL answered; not on the wire, known once matched to its CALL.
+    action: str | None = None
+    message_type_id: ClassVar[MessageType] = MessageType.CallResult
+
+    def to_json(self) -> str:
+        return _dumps([3, self.unique_id, self.payload])
+
+    def create_call_result_error(
+        self, exception: BaseException, ocpp_version: OCPPVersion | None = None
+    ) -> CallResultError:
+        """The 2.1 CALLRESULTERROR answering this (bad) CALLRESULT."""
+        reply = _error_reply(self.unique_id, exception, ocpp_version)
+        return CallResultError(*attrs.astuple(reply, recurse=False))
+
+
+@attrs.frozen
+class CallError:
+    """``[4, unique_id, error_code, error_description, error_details]``."""
+
+    unique_id: str
+    error_code: str
+    error_description: str = ""
+    error_details: dict[str, Any] = attrs.field(factory=dict)
+    message_type_id: ClassVar[MessageType] = MessageType.CallError
+
+    def to_json(self) -> str:
+        return _dumps(
+            [
+                int(self.message_type_id),
+                self.unique_id,
+                self.error_code,
+                self.error_description,
+                self.error_details,
+            ]
+        )
+
+    def to_exception(self) -> exceptions.OCPPError:
+        """The exception this error stands for, whichever version spelled its code."""
+        return exceptions.error_from_code(
+            self.error_code, self.error_description, self.error_details
+        )
+
+
+@attrs.frozen
+class CallResultError(CallError):
+    """2.1 ``[5, unique_id, code, description, details]``: the answer to a bad CALLRESULT."""
+
+    message_type_id: ClassVar[MessageType] = MessageType.CallResultError
+
+
+@attrs.frozen
+class Send:
+    """2.1 ``[6, unique_id, action, payload]``: a one-way message; it is never answered."""
+
+    unique_id: str
+    action: str
+    payload: dict[str, Any]
+    message_type_id: ClassVar[MessageType] = MessageType.Send
+
+    def to_json(self) -> str:
+        return _dumps([6, self.unique_id, self.action, self.payload])
+
+
+Frame = Call | CallResult | CallError | CallResultError | Send
+
+
+def pack(message: Frame) -> str:
+    """Serialize a frame as compact JSON text."""
+    return message.to_json()
+
+
+# Which message types each version knows; None (version not known yet) accepts all of them.
+_KNOWN_TYPES: Final[dict[OCPPVersion | None, frozenset[int]]] = {
+    "1.6": frozenset({2, 3, 4}),
+    "2.0.1": frozenset({2, 3, 4}),
+    "2.1": frozenset({2, 3, 4, 5, 6}),
+    None: frozenset({2, 3, 4, 5, 6}),
+}
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _readable_id(frame: list[Any]) -> str | None:
+    if len(frame) > 1:
+        unique_id = frame[1]
+        if isinstance(unique_id, str) and len(unique_id) <= MAX_ID_LENGTH:
+            return unique_id
+    return None
+
+
+def _bad_frame(
+    error: type[exceptions.OCPPError],
+    description: str,
+    *,
+    answer_id: str | None,
+    ocpp_version: OCPPVersion | None,
+) -> exceptions.OCPPError:
+    """An error for a bad frame; ``answer_id`` None means the frame gets no answer."""
+    exc = error(description)
+    if answer_id is not None:
+        exc.reply = _error_reply(answer_id, exc, ocpp_version)
+    return exc
+
+
+def _rpc_error(ocpp_version: OCPPVersion | None) -> type[exceptions.OCPPError]:
+    # 2.x has RpcFrameworkError; 1.6 answers the same faults with FormationViolation.
+    if ocpp_version == "1.6":
+        return exceptions.FormationViolationError
+    return exceptions.RpcFrameworkError
+
+
+def unpack(text: str | bytes, ocpp_version: OCPPVersion | None = None) -> Frame:
+    """Parse one OCPP-J frame.
+
+    ``ocpp_version`` picks the message types accepted and the spelling of the error codes;
+    None accepts every type (2-6) and spells codes the 2.x way.
+    """
+    rpc_error = _rpc_error(ocpp_version)
+    try:
+        frame = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise _bad_frame(
+            rpc_error,
+            "Message is not valid JSON",
+            answer_id=UNREADABLE_ID,
+            ocpp_version=ocpp_version,
+        ) from None
+    if not isinstance(frame, list) or not frame:
+        raise _bad_frame(
+            rpc_error,
+            "Message is not a JSON array",
+            answer_id=UNREADABLE_ID,
+            ocpp_version=ocpp_version,
+        )
+    message_type = frame[0]
+    if type(message_type) is not int:  # bool is an int subclass, and not a message type
+        raise _bad_frame(
+            rpc_error,
+            "Message type id is not an integer",
+            answer_id=UNREADABLE_ID,
+            ocpp_version=ocpp_version,
+        )
+
+    if message_type not in _KNOWN_TYPES[ocpp_version]:
+        # 2.0.1 answers unknown message types; 1.6 and 2.1 ignore them (CONFORMANCE 20).
+        answer_id = (_readable_id(frame) or UNREADABLE_ID) if ocpp_version == "2.0.1" else None
+        raise _bad_frame(
+            exceptions.MessageTypeNotSupportedError,
+            f"Message type {message_type} is not supported",
+            answer_id=answer_id,
+            ocpp_version=ocpp_version,
+        )
+
+    if message_type == MessageType.Call:
+        return _unpack_call(frame, ocpp_version, rpc_error)
+    parsed: Frame | None
+    if message_type in (MessageType.CallResult, MessageType.Send):
+        parsed = _unpack_result_or_send(frame)
+    else:
+        parsed = _unpack_error(frame)
+    if parsed is None:
+        # Malformed non-CALL frames are never answered (CONFORMANCE 19c).
+        raise _bad_frame(
+            rpc_error,
+            f"Malformed message of type {message_type}",
+            answer_id=None,
+            ocpp_version=ocpp_version,
+        )
+    return parsed
+
+
+def _unpack_call(
+    frame: list[Any], ocpp_version: OCPPVersion | None, rpc_error: type[exceptions.OCPPError]
+) -> Call:
+    answer_id = _readable_id(frame) or UNREADABLE_ID
+    if len(frame) != 4:
+        # 1.6 calls a CALL that lacks elements a ProtocolError ("payload incomplete").
+        error = exceptions.ProtocolError if ocpp_version == "1.6" and len(frame) < 4 else rpc_error
+        raise _bad_frame(
+            error,
+            f"CALL must have 4 elements, not {len(frame)}",
+            answer_id=answer_id,
+            ocpp_version=ocpp_version,
+        )
+    _, unique_id, action, payload = frame
+    if not isinstance(unique_id, str) or len(unique_id) > MAX_ID_LENGTH:
+        problem = "Message id is not a string of at most 36 characters"
+    elif not isinstance(action, str):
+        problem = "Action is not a string"
+    elif not isinstance(payload, dict):
+        problem = "Payload is not a JSON object"
+    else:
+        return Call(unique_id, action, payload)
+    raise _bad_frame(rpc_error, problem, answer_id=answer_id, ocpp_version=ocpp_version)
+
+
+def _unpack_result_or_send(frame: list[Any]) -> CallResult | Send | None:
+    if frame[0] == MessageType.CallResult:
+        if len(frame) == 3 and _readable_id(frame) is not None and isinstance(frame[2], dict):
+            return CallResult(frame[1], frame[2])
+    elif (
+        len(frame) == 4
+        and _readable_id(frame) is not None
+        and isinstance(frame[2], str)
+        and isinstance(frame[3], dict)
+    ):
+        return Send(frame[1], frame[2], frame[3])
+    return None
+
+
+def _unpack_error(frame: list[Any]) -> CallError | None:
+    if (
+        len(frame) == 5
+        and _readable_id(frame) is not None
+        and isinstance(frame[2], str)
+        and isinstance(frame[3], str)
+        and isinstance(frame[4], dict)
+    ):
+        cls = CallError if frame[0] == MessageType.CallError else CallResultError
+        return cls(frame[1], frame[2], frame[3], frame[4])
+    return None

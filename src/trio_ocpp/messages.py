@@ -1,0 +1,27 @@
+"""OCPP-J messages: frames, parsing, serializing and payload validation.
+
+The names are those of the ``ocpp`` package's ``ocpp.messages`` module, so ported code keeps its
+imports apart from the package name.
+"""
+
+from ._frames import Call as Call
+from ._frames import CallError as CallError
+from ._frames import CallResult as CallResult
+from ._frames import CallResultError as CallResultError
+from ._frames import Frame as Frame
+from ._frames import MessageType as MessageType
+from ._frames import Send as Send
+from ._frames import pack as pack
+from ._frames import unpack as unpack
+
+__all__ = [
+    "Call",
+    "CallError",
+    "CallResult",
+    "CallResultError",
+    "Frame",
+    "MessageType",
+    "Send",
+    "pack",
+    "unpack",
+]
