@@ -1,0 +1,56 @@
+"""Our generated schemas accept and reject exactly what the official OCA schemas do.
+
+For every schema file of every version, the validator trio-ocpp uses (formats off) and plain
+jsonschema on the official file (same draft, the same decimal ``multipleOf``, no format checker)
+must accept the generated valid payloads (minimal, full, and every field at a limit, so that a
+constraint off by one shows) and reject every mutation of schema_payloads. The official files are
+in ../shared/ocpp-schemas, beside the repository (CI has it too).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from schema_payloads import edge_payloads, full_payload, minimal_payload, mutations
+
+from trio_ocpp._schemas import MessageKind, _catalogue, load_schema
+from trio_ocpp._validation import FormatPolicy, get_validator, validator_class_for
+from trio_ocpp._versions import PACKAGES, VERSIONS, OCPPVersion
+
+OFFICIAL = Path(__file__).resolve().parents[1].parent / "shared" / "ocpp-schemas"
+
+pytestmark = pytest.mark.skipif(
+    not OFFICIAL.is_dir(), reason=f"the official OCA schemas are not at {OFFICIAL}"
+)
+
+CASES = [
+    pytest.param(version, action, kind, path.name, id=f"{PACKAGES[version]}/{path.name}")
+    for version in VERSIONS
+    for (action, kind), path in sorted(_catalogue(version).items(), key=lambda item: item[1])
+]
+
+
+@pytest.mark.parametrize(("version", "action", "kind", "file_name"), CASES)
+def test_same_verdicts_as_the_official_schema(
+    version: OCPPVersion, action: str, kind: MessageKind, file_name: str
+) -> None:
+    official_text = (OFFICIAL / PACKAGES[version] / file_name).read_text(encoding="utf-8-sig")
+    official = json.loads(official_text)
+    reference = validator_class_for(official)(official)
+    ours = get_validator(version, action, kind, FormatPolicy.OFF)
+    schema = load_schema(version, action, kind)
+
+    valid = [("minimal", minimal_payload(schema)), ("full", full_payload(schema))]
+    for description, payload in [*valid, *edge_payloads(schema)]:
+        assert ours.is_valid(payload), description
+        assert reference.is_valid(payload), description
+
+    verdicts = [
+        (description, ours.is_valid(payload), reference.is_valid(payload))
+        for description, payload in mutations(schema)
+    ]
+    assert verdicts, "a schema without a single mutation: the payload helper missed it"
+    assert [(d, o, r) for d, o, r in verdicts if o != r] == []
+    assert [d for d, o, _ in verdicts if o] == []
