@@ -7,6 +7,8 @@
           ├── NotImplementedError               NotImplemented
           ├── NotSupportedError                 NotSupported
           ├── InternalError                     InternalError
+          │    ├── CallTimeoutError             no response to a call() within its timeout
+          │    └── ConnectionClosedError        the connection ended before the response came
           ├── ProtocolError                     ProtocolError
           ├── SecurityError                     SecurityError
           ├── FormatViolationError              FormatViolation        (1.6: FormationViolation)
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
     from ._frames import CallError
 
 __all__ = [
+    "CallTimeoutError",
+    "ConnectionClosedError",
     "FormatViolationError",
     "FormationViolationError",
     "GenericError",
@@ -119,6 +123,34 @@ class InternalError(OCPPError):
     default_description = (
         "An internal error occurred and the receiver was not able to process the requested Action"
     )
+
+
+class CallTimeoutError(InternalError):
+    """``call()`` got no response in time. A response arriving later is logged and dropped.
+
+    An InternalError, so that a handler whose own call back to the peer timed out answers with
+    InternalError.
+    """
+
+    def __init__(
+        self,
+        description: str | None = None,
+        details: dict[str, Any] | None = None,
+        *,
+        action: str = "",
+        unique_id: str = "",
+        timeout: float = 0.0,
+    ):
+        if description is None:
+            description = f"No response to {action} (id {unique_id}) within {timeout:g} s"
+        super().__init__(description, details)
+        self.action, self.unique_id, self.timeout = action, unique_id, timeout
+
+
+class ConnectionClosedError(InternalError):
+    """The connection closed while a ``call()`` waited for its response (or before it was sent)."""
+
+    default_description = "The connection is closed"
 
 
 class ProtocolError(OCPPError):

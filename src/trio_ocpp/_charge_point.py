@@ -1,0 +1,494 @@
+"""The connection runtime: one ChargePoint per WebSocket connection, all its tasks in one nursery.
+
+``start()`` opens the connection's nursery and reads frames until the connection closes. Each
+inbound CALL is handled in a task of its own, so a handler may ``await self.call(...)`` back to
+the peer while the reader goes on (CALLs cross each other, CONFORMANCE 26). ``call()`` sends one
+CALL at a time and waits for the response in a slot keyed by the message id; when the connection
+ends, every waiting ``call()`` fails at once and running handlers are cancelled (CONFORMANCE 28).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any, ClassVar, Protocol
+
+import attrs
+import trio
+import trio_websocket
+
+from . import exceptions
+from ._casing import payload_to_python, payload_to_wire
+from ._frames import Call, CallError, CallResult, CallResultError, Frame, Send, unpack
+from ._payload import Payload, payload_class
+from ._schemas import MessageKind, actions, has_schema
+from ._validation import FormatPolicy, validate
+from ._versions import OCPPVersion
+from .routing import Handler, Routes, routes_of
+
+__all__ = ["ChargePoint", "Connection", "ConnectionStatistics"]
+
+logger = logging.getLogger("trio_ocpp.charge_point")
+
+#: What a connection's ``get_message`` raises once the peer is gone.
+_CLOSED = (
+    trio_websocket.ConnectionClosed,
+    trio.EndOfChannel,
+    trio.ClosedResourceError,
+    trio.BrokenResourceError,
+)
+
+
+class Connection(Protocol):
+    """What a ChargePoint needs from its connection: a trio-websocket connection fits."""
+
+    async def get_message(self) -> str | bytes: ...
+
+    async def send_message(self, message: str) -> None: ...
+
+    async def aclose(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+@attrs.frozen
+class ConnectionStatistics:
+    """A snapshot of one connection's counters (``ChargePoint.statistics()``)."""
+
+    frames_received: int
+    frames_sent: int
+    calls_pending: int  # outbound calls waiting for a response
+    handlers_running: int  # inbound CALLs being handled
+    errors_sent: int  # CALLERROR / CALLRESULTERROR frames sent
+    errors_received: int  # CALLERROR / CALLRESULTERROR frames received
+    invalid_frames: int  # frames that were not valid OCPP-J RPC
+    unmatched_responses: int  # responses with an unknown or late id
+
+
+@attrs.define
+class _Counters:
+    frames_received: int = 0
+    frames_sent: int = 0
+    errors_sent: int = 0
+    errors_received: int = 0
+    invalid_frames: int = 0
+    unmatched_responses: int = 0
+    consecutive_invalid: int = 0
+
+
+@attrs.define(eq=False)
+class _PendingCall:
+    """Where the reader task puts the response to one outbound CALL."""
+
+    action: str
+    done: trio.Event = attrs.field(factory=trio.Event)
+    response: CallResult | CallError | None = None
+    error: exceptions.OCPPError | None = None
+
+    def resolve(
+        self,
+        response: CallResult | CallError | None = None,
+        error: exceptions.OCPPError | None = None,
+    ) -> None:
+        if not self.done.is_set():
+            self.response, self.error = response, error
+            self.done.set()
+
+
+class ChargePoint:
+    """One OCPP-J connection, from either side: subclass it and mark handlers with ``@on``.
+
+    Use the version's class (``trio_ocpp.v16.ChargePoint``, ``v201``, ``v21``). ``connection``
+    is a trio-websocket connection, or anything with its ``get_message``, ``send_message`` and
+    ``aclose``.
+    """
+
+    #: Set by the version packages' subclasses.
+    _ocpp_version: ClassVar[OCPPVersion]
+    _routes: ClassVar[Routes] = Routes({}, {})
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._routes = routes_of(cls)
+
+    def __init__(
+        self,
+        id: str,  # the ocpp package's name for it
+        connection: Connection,
+        response_timeout: float = 30,
+        *,
+        receive_formats: FormatPolicy = FormatPolicy.LENIENT,
+        typed: bool = False,
+        max_invalid_frames: int = 100,
+    ):
+        """``response_timeout``: seconds a ``call()`` waits for its response.
+
+        ``receive_formats``: how strictly ``format`` (date-time, uri) is checked on received
+        payloads; what we send is always checked strictly. ``typed``: handlers and ``call()``
+        results get nested values as datatypes objects instead of snake_case dicts.
+        ``max_invalid_frames``: consecutive invalid frames after which the connection is closed
+        (1002, CONFORMANCE 25).
+        """
+        if not hasattr(type(self), "_ocpp_version"):
+            raise TypeError(
+                "use the ChargePoint of a version: trio_ocpp.v16, trio_ocpp.v201 or trio_ocpp.v21"
+            )
+        self.id = id
+        self._connection = connection
+        self._response_timeout = response_timeout
+        self._receive_formats = receive_formats
+        self._typed = typed
+        self._max_invalid_frames = max_invalid_frames
+        self._call_lock = trio.Lock()
+        self._pending: dict[str, _PendingCall] = {}
+        self._inbound: set[str] = set()
+        self._nursery: trio.Nursery | None = None
+        self._closed = False
+        self._counters = _Counters()
+
+    @property
+    def ocpp_version(self) -> OCPPVersion:
+        return self._ocpp_version
+
+    @property
+    def connection(self) -> Connection:
+        return self._connection
+
+    def statistics(self) -> ConnectionStatistics:
+        c = self._counters
+        return ConnectionStatistics(
+            frames_received=c.frames_received,
+            frames_sent=c.frames_sent,
+            calls_pending=len(self._pending),
+            handlers_running=len(self._inbound),
+            errors_sent=c.errors_sent,
+            errors_received=c.errors_received,
+            invalid_frames=c.invalid_frames,
+            unmatched_responses=c.unmatched_responses,
+        )
+
+    # -- running the connection ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Serve the connection until it closes; then cancel handlers and fail pending calls."""
+        if self._nursery is not None or self._closed:
+            raise RuntimeError(f"{self.id}: a ChargePoint can be started only once")
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                try:
+                    while True:
+                        message = await self._connection.get_message()
+                        await self.route_message(message)
+                except _CLOSED:
+                    logger.info("%s: connection closed", self.id)
+                nursery.cancel_scope.cancel()
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        self._closed = True
+        for pending in self._pending.values():
+            pending.resolve(error=exceptions.ConnectionClosedError())
+
+    async def route_message(self, raw: str | bytes) -> None:
+        """Handle one received frame (public so that tests can feed frames directly)."""
+        counters = self._counters
+        counters.frames_received += 1
+        if logger.isEnabledFor(logging.INFO):
+            logger.info("%s: receive message %s", self.id, raw)
+        if isinstance(raw, bytes):
+            # OCPP-J is text only; a binary message is invalid and never answered.
+            await self._invalid_frame(None, "binary WebSocket message")
+            return
+        try:
+            frame = unpack(raw, self._ocpp_version)
+        except exceptions.OCPPError as exc:
+            await self._invalid_frame(exc.reply, exc.description)
+            return
+        counters.consecutive_invalid = 0
+
+        if isinstance(frame, Call):
+            await self._start_call(frame)
+        elif isinstance(frame, Send):
+            self._spawn(self._handle_send, frame)
+        elif isinstance(frame, CallResultError):
+            # The peer says a CALLRESULT of ours was bad: nothing to resume, only to report.
+            counters.errors_received += 1
+            logger.warning(
+                "%s: peer rejected our response %s: %s",
+                self.id,
+                frame.unique_id,
+                frame.error_description,
+            )
+        else:
+            if isinstance(frame, CallError):
+                counters.errors_received += 1
+            pending = self._pending.get(frame.unique_id)
+            if pending is None or pending.done.is_set():
+                counters.unmatched_responses += 1
+                logger.warning(
+                    "%s: dropping response with unknown or late id %r", self.id, frame.unique_id
+                )
+            else:
+                pending.resolve(frame)
+
+    async def _invalid_frame(self, reply: CallError | None, reason: str) -> None:
+        counters = self._counters
+        counters.invalid_frames += 1
+        counters.consecutive_invalid += 1
+        logger.warning("%s: invalid frame (%s)", self.id, reason)
+        if reply is not None:
+            await self._send_quietly(reply)
+        if counters.consecutive_invalid >= self._max_invalid_frames:
+            logger.warning(
+                "%s: %d invalid frames in a row, closing", self.id, counters.consecutive_invalid
+            )
+            await self._connection.aclose(1002, "too many invalid frames")
+
+    def _spawn(self, task: Any, frame: Frame) -> None:
+        if self._nursery is None:
+            raise RuntimeError(f"{self.id}: start() the ChargePoint before it can handle CALLs")
+        self._nursery.start_soon(task, frame)
+
+    async def _start_call(self, call: Call) -> None:
+        if call.unique_id in self._inbound:
+            # A second CALL with the id of one still being handled (CONFORMANCE 21).
+            code = (
+                exceptions.ProtocolError
+                if self._ocpp_version == "1.6"
+                else (exceptions.RpcFrameworkError)
+            )
+            error = code(f"A CALL with id {call.unique_id!r} is already being handled")
+            await self._send_quietly(call.create_call_error(error, self._ocpp_version))
+            return
+        self._inbound.add(call.unique_id)
+        if self._nursery is None:
+            # Not started: handle inline, which is what tests calling route_message() want.
+            await self._handle_call(call)
+        else:
+            self._nursery.start_soon(self._handle_call, call)
+
+    # -- inbound CALLs ---------------------------------------------------------------------------
+
+    async def _handle_call(self, call: Call) -> None:
+        try:
+            reply, handler_args = await self._answer(call)
+        finally:
+            self._inbound.discard(call.unique_id)
+        if not await self._send_quietly(reply):
+            logger.warning(
+                "%s: the answer to %s (%s) is lost: connection closed",
+                self.id,
+                call.action,
+                call.unique_id,
+            )
+            return
+        if isinstance(reply, CallResult) and handler_args is not None:
+            await self._run_after_hooks(call.action, handler_args, reply)
+
+    def _route(self, action: str, kind: MessageKind) -> Handler:
+        handler = self._routes.on.get(action)
+        if handler is not None:
+            return handler
+        if action in actions(self._ocpp_version, kind):
+            raise exceptions.NotSupportedError(f"{action} is not supported")
+        raise exceptions.NotImplementedError(f"{action} is not a known action")
+
+    async def _invoke(
+        self, handler: Handler, action: str, kind: MessageKind, frame: Call | Send
+    ) -> tuple[Any, dict[str, Any]]:
+        version = self._ocpp_version
+        if not handler.skip_schema_validation:
+            validate(version, action, kind, frame.payload, formats=self._receive_formats)
+        fields = self._to_python(action, kind, frame.payload)
+        kwargs = handler.arguments(fields, frame.unique_id)
+        method = getattr(self, handler.name)
+        result = method(**kwargs)
+        if handler.is_async:
+            result = await result
+        return result, kwargs
+
+    async def _answer(self, call: Call) -> tuple[CallResult | CallError, dict[str, Any] | None]:
+        """Run the handler of ``call``: its CALLRESULT, or the CALLERROR the rules name."""
+        version = self._ocpp_version
+        try:
+            handler = self._route(call.action, MessageKind.REQUEST)
+            response, kwargs = await self._invoke(handler, call.action, MessageKind.REQUEST, call)
+        except exceptions.OCPPError as exc:
+            return call.create_call_error(exc, version), None
+        except Exception as exc:
+            logger.exception("%s: handler of %s failed", self.id, call.action)
+            return call.create_call_error(exc, version), None
+        try:
+            payload = self._response_to_wire(call.action, response)
+            if not handler.skip_schema_validation:
+                validate(
+                    version, call.action, MessageKind.RESPONSE, payload, formats=FormatPolicy.STRICT
+                )
+        except Exception as exc:
+            # A bug in the handler: never send an invalid payload (CONFORMANCE 23).
+            logger.error(
+                "%s: handler of %s returned an invalid response: %s", self.id, call.action, exc
+            )
+            return call.create_call_error(exceptions.InternalError(), version), None
+        return call.create_call_result(payload), {"response": response, **kwargs}
+
+    def _response_to_wire(self, action: str, response: Any) -> dict[str, Any]:
+        if isinstance(response, Payload):
+            if response.__ocpp_action__ != action or response.__ocpp_kind__ is not (
+                MessageKind.RESPONSE
+            ):
+                raise TypeError(f"expected the response to {action}, got {response!r}")
+            return response.to_wire()
+        if isinstance(response, dict):
+            return payload_to_wire(self._ocpp_version, action, MessageKind.RESPONSE, response)
+        raise TypeError(f"a handler must return a call_result object or a dict, not {response!r}")
+
+    def _to_python(self, action: str, kind: MessageKind, payload: dict[str, Any]) -> dict[str, Any]:
+        if self._typed and has_schema(self._ocpp_version, action, kind):
+            obj = payload_class(self._ocpp_version, action, kind).from_wire(payload, typed=True)
+            return {f.name: getattr(obj, f.name) for f in attrs.fields(type(obj))}
+        return payload_to_python(self._ocpp_version, action, kind, payload)
+
+    async def _run_after_hooks(
+        self, action: str, handler_args: dict[str, Any], reply: CallResult
+    ) -> None:
+        response = handler_args.pop("response")
+        for hook in self._routes.after.get(action, ()):
+            args = dict(handler_args)
+            if hook.inject_response:
+                args["response"] = response
+            try:
+                # after hooks get the @on handler's arguments; filter them for this hook.
+                kwargs = hook.arguments(args, reply.unique_id)
+                result = getattr(self, hook.name)(**kwargs)
+                if hook.is_async:
+                    await result
+            except Exception:
+                logger.exception("%s: @after hook %s of %s failed", self.id, hook.name, action)
+
+    async def _handle_send(self, send: Send) -> None:
+        """A 2.1 SEND: run its handler; it is never answered, even when invalid."""
+        try:
+            handler = self._route(send.action, MessageKind.SEND)
+            await self._invoke(handler, send.action, MessageKind.SEND, send)
+        except Exception as exc:
+            logger.warning(
+                "%s: SEND %s (%s) not handled: %r", self.id, send.action, send.unique_id, exc
+            )
+
+    # -- outbound --------------------------------------------------------------------------------
+
+    def _outgoing(
+        self, payload: Payload, kind: MessageKind, skip_schema_validation: bool
+    ) -> tuple[str, dict[str, Any]]:
+        if not isinstance(payload, Payload) or payload.__ocpp_kind__ is not kind:
+            raise TypeError(f"expected a {kind.value} payload object, got {payload!r}")
+        if payload.__ocpp_version__ != self._ocpp_version:
+            raise TypeError(
+                f"{type(payload).__qualname__} is an OCPP {payload.__ocpp_version__} message; "
+                f"this connection speaks {self._ocpp_version}"
+            )
+        action = payload.__ocpp_action__
+        wire = payload.to_wire()
+        if not skip_schema_validation:
+            validate(self._ocpp_version, action, kind, wire, formats=FormatPolicy.STRICT)
+        return action, wire
+
+    async def call(
+        self,
+        payload: Payload,
+        suppress: bool = False,
+        unique_id: str | None = None,
+        skip_schema_validation: bool = False,
+    ) -> Any:
+        """Send a CALL and return the peer's response as a ``call_result`` object.
+
+        One CALL is outstanding at a time; others queue here. A CALLERROR raises its
+        :class:`~trio_ocpp.exceptions.OCPPError` (``suppress=True``: returns None instead); no
+        response within ``response_timeout`` raises :class:`~trio_ocpp.exceptions.CallTimeoutError`;
+        a connection that closes raises :class:`~trio_ocpp.exceptions.ConnectionClosedError`.
+        """
+        action, wire = self._outgoing(payload, MessageKind.REQUEST, skip_schema_validation)
+        call = Call(unique_id or str(uuid.uuid4()), action, wire)
+        async with self._call_lock:
+            response = await self._exchange(call)
+        if isinstance(response, CallError):
+            if suppress:
+                return None
+            raise response.to_exception()
+        return self._result_object(action, response, skip_schema_validation)
+
+    async def _exchange(self, call: Call) -> CallResult | CallError:
+        """Send ``call`` and wait for its response (the caller holds the one-CALL lock)."""
+        if self._closed:
+            raise exceptions.ConnectionClosedError()
+        if call.unique_id in self._pending:
+            raise ValueError(f"a call with id {call.unique_id!r} is already pending")
+        pending = self._pending[call.unique_id] = _PendingCall(call.action)
+        try:
+            await self._send(call)
+            with trio.move_on_after(self._response_timeout):
+                await pending.done.wait()
+        finally:
+            del self._pending[call.unique_id]
+        if pending.error is not None:
+            raise pending.error
+        if pending.response is None:
+            raise exceptions.CallTimeoutError(
+                action=call.action, unique_id=call.unique_id, timeout=self._response_timeout
+            )
+        return pending.response
+
+    def _result_object(self, action: str, result: CallResult, skip_validation: bool) -> Any:
+        version = self._ocpp_version
+        if not skip_validation:
+            try:
+                validate(
+                    version,
+                    action,
+                    MessageKind.RESPONSE,
+                    result.payload,
+                    formats=self._receive_formats,
+                )
+            except exceptions.OCPPError as exc:
+                if version == "2.1":
+                    # 2.1 answers a bad CALLRESULT with a CALLRESULTERROR (CONFORMANCE 12).
+                    reply = result.create_call_result_error(exc, version)
+                    self._nursery_send(reply)
+                raise
+        cls = payload_class(version, action, MessageKind.RESPONSE)
+        return cls.from_wire(result.payload, typed=self._typed)
+
+    def _nursery_send(self, frame: Frame) -> None:
+        if self._nursery is not None and not self._closed:
+            self._nursery.start_soon(self._send_quietly, frame)
+
+    async def _send_quietly(self, frame: Frame) -> bool:
+        """Send from a task that must outlive a closed connection; False if it was closed."""
+        try:
+            await self._send(frame)
+        except exceptions.ConnectionClosedError:
+            return False
+        return True
+
+    async def send(self, payload: Payload, skip_schema_validation: bool = False) -> None:
+        """Send a 2.1 SEND message: one-way, it may go out while a CALL is pending."""
+        action, wire = self._outgoing(payload, MessageKind.SEND, skip_schema_validation)
+        await self._send(Send(str(uuid.uuid4()), action, wire))
+
+    async def _send(self, frame: Frame) -> None:
+        text = frame.to_json()
+        if logger.isEnabledFor(logging.INFO):
+            logger.info("%s: send %s", self.id, text)
+        try:
+            await self._connection.send_message(text)
+        except _CLOSED:
+            raise exceptions.ConnectionClosedError() from None
+        counters = self._counters
+        counters.frames_sent += 1
+        if isinstance(frame, CallError):
+            counters.errors_sent += 1
+
+    async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
+        """Close the connection; ``start()`` then returns."""
+        await self._connection.aclose(code, reason)

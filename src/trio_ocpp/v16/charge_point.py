@@ -1,0 +1,14 @@
+"""The OCPP 1.6 ChargePoint: subclass it and mark handlers with ``@on`` / ``@after``."""
+
+from typing import ClassVar
+
+from .._charge_point import ChargePoint as _ChargePoint
+from .._versions import OCPPVersion
+
+__all__ = ["ChargePoint"]
+
+
+class ChargePoint(_ChargePoint):
+    """One OCPP 1.6 connection (either side)."""
+
+    _ocpp_version: ClassVar[OCPPVersion] = "1.6"

@@ -1,0 +1,14 @@
+"""The OCPP 2.1 ChargePoint: subclass it and mark handlers with ``@on`` / ``@after``."""
+
+from typing import ClassVar
+
+from .._charge_point import ChargePoint as _ChargePoint
+from .._versions import OCPPVersion
+
+__all__ = ["ChargePoint"]
+
+
+class ChargePoint(_ChargePoint):
+    """One OCPP 2.1 connection (either side)."""
+
+    _ocpp_version: ClassVar[OCPPVersion] = "2.1"
