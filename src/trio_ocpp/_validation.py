@@ -30,7 +30,7 @@ import enum
 import functools
 import re
 import reprlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import MAX_PREC, Context, Decimal
 from typing import Any, Protocol
 
@@ -144,7 +144,7 @@ _URI = re.compile(
 )
 
 
-def _date_time_check(pattern: re.Pattern[str]) -> Any:
+def _date_time_check(pattern: re.Pattern[str]) -> Callable[[object], bool]:
     def check(instance: object) -> bool:
         if not isinstance(instance, str):
             return True  # the "type" keyword reports non-strings
@@ -330,9 +330,12 @@ _REPR.maxlist = _REPR.maxdict = 4
 _REPR.maxlevel = 2
 
 
+def _clip(text: str, width: int = _MAX_VALUE_TEXT) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def _show(value: object) -> str:
-    text: str = _REPR.repr(value)
-    return text if len(text) <= _MAX_VALUE_TEXT else text[: _MAX_VALUE_TEXT - 3] + "..."
+    return _clip(_REPR.repr(value))
 
 
 def _field_path(path: Iterable[str | int]) -> str:
@@ -341,8 +344,7 @@ def _field_path(path: Iterable[str | int]) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            name = part if len(part) <= _MAX_VALUE_TEXT else part[: _MAX_VALUE_TEXT - 3] + "..."
-            text += f".{name}" if text else name
+            text += f".{_clip(part)}" if text else _clip(part)
     return text or "payload"
 
 
@@ -381,7 +383,4 @@ def _schema_error(
     error = min(errors, key=lambda e: len(e.path))
     cls = _ERROR_FOR_KEYWORD.get(error.validator, exceptions.FormatViolationError)
     path, text = _explain(error)
-    description = f"{action} {kind.value}: {_field_path(path)}: {text}"
-    if len(description) > _MAX_DESCRIPTION:
-        description = description[: _MAX_DESCRIPTION - 3] + "..."
-    return cls(description)
+    return cls(_clip(f"{action} {kind.value}: {_field_path(path)}: {text}", _MAX_DESCRIPTION))
