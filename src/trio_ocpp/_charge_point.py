@@ -61,6 +61,7 @@ class ConnectionStatistics:
     errors_received: int  # CALLERROR / CALLRESULTERROR frames received
     invalid_frames: int  # frames that were not valid OCPP-J RPC
     unmatched_responses: int  # responses with an unknown or late id
+    round_trip_time: float | None  # seconds from the last ping to its pong; None before one
 
 
 @attrs.define
@@ -118,6 +119,10 @@ class ChargePoint:
         receive_formats: FormatPolicy = FormatPolicy.LENIENT,
         typed: bool = False,
         max_invalid_frames: int = 100,
+        max_concurrent_handlers: int = 16,
+        send_timeout: float = 10,
+        ping_interval: float = 60,
+        pong_timeout: float = 20,
     ):
         """``response_timeout``: seconds a ``call()`` waits for its response.
 
@@ -125,7 +130,12 @@ class ChargePoint:
         payloads; what we send is always checked strictly. ``typed``: handlers and ``call()``
         results get nested values as datatypes objects instead of snake_case dicts.
         ``max_invalid_frames``: consecutive invalid frames after which the connection is closed
-        (1002, CONFORMANCE 25).
+        (1002, CONFORMANCE 25). ``max_concurrent_handlers``: inbound CALLs handled at once; the
+        peer should send one at a time, more are refused like a duplicate id.
+        ``send_timeout``: seconds a frame may take to go out before the peer is taken to have
+        stopped reading and the connection is closed. ``ping_interval`` (0 disables) and
+        ``pong_timeout``: WebSocket keep-alive; a peer that does not answer a ping in time is
+        taken to be gone and the connection is closed (CONFORMANCE 29).
         """
         if not hasattr(type(self), "_ocpp_version"):
             raise TypeError(
@@ -137,12 +147,21 @@ class ChargePoint:
         self._receive_formats = receive_formats
         self._typed = typed
         self._max_invalid_frames = max_invalid_frames
+        self._max_concurrent_handlers = max_concurrent_handlers
+        self._send_timeout = send_timeout
+        self._ping_interval = ping_interval
+        self._pong_timeout = pong_timeout
         self._call_lock = trio.Lock()
         self._pending: dict[str, _PendingCall] = {}
         self._inbound: set[str] = set()
         self._nursery: trio.Nursery | None = None
+        self._reader = trio.CancelScope()
         self._closed = False
+        self._draining = False
+        # Woken whenever an inbound CALL or outbound call() finishes: shutdown() waits on it.
+        self._quieter = trio.lowlevel.ParkingLot()
         self._counters = _Counters()
+        self._round_trip_time: float | None = None
 
     @property
     def ocpp_version(self) -> OCPPVersion:
@@ -163,6 +182,7 @@ class ChargePoint:
             errors_received=c.errors_received,
             invalid_frames=c.invalid_frames,
             unmatched_responses=c.unmatched_responses,
+            round_trip_time=self._round_trip_time,
         )
 
     # -- running the connection ----------------------------------------------------------------
@@ -174,12 +194,15 @@ class ChargePoint:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                try:
-                    while True:
-                        message = await self._connection.get_message()
-                        await self.route_message(message)
-                except _CLOSED:
-                    logger.info("%s: connection closed", self.id)
+                if self._ping_interval > 0 and hasattr(self._connection, "ping"):
+                    nursery.start_soon(self._keep_alive)
+                with self._reader:
+                    try:
+                        while True:
+                            message = await self._connection.get_message()
+                            await self.route_message(message)
+                    except _CLOSED:
+                        logger.info("%s: connection closed", self.id)
                 nursery.cancel_scope.cancel()
         finally:
             self._close()
@@ -188,6 +211,48 @@ class ChargePoint:
         self._closed = True
         for pending in self._pending.values():
             pending.resolve(error=exceptions.ConnectionClosedError())
+
+    async def _abort(self, reason: str) -> None:
+        """Give up on a peer that stopped reading or answering: stop reading, close quickly."""
+        logger.warning("%s: %s, closing the connection", self.id, reason)
+        self._reader.cancel()
+        self._close()
+        with trio.CancelScope(shield=True), trio.move_on_after(1):
+            await self._connection.aclose(1011, reason)
+
+    async def _keep_alive(self) -> None:
+        ping = self._connection.ping  # type: ignore[attr-defined]
+        while True:
+            await trio.sleep(self._ping_interval)
+            sent = trio.current_time()
+            with trio.move_on_after(self._pong_timeout) as waiting:
+                try:
+                    await ping()
+                except _CLOSED:
+                    return
+            if waiting.cancelled_caught:
+                await self._abort(f"no pong within {self._pong_timeout:g} s")
+                return
+            self._round_trip_time = trio.current_time() - sent
+
+    async def pre_dispatch(self, message: Call | Send) -> None:
+        """Override to refuse inbound CALLs (and SENDs) before they reach their handler.
+
+        Raise an :class:`~trio_ocpp.exceptions.OCPPError` to answer a CALL with that error (a
+        refused SEND is dropped). For example, 1.6-J errata 3.8: answer SecurityError to
+        everything but BootNotification until the charge point was accepted.
+        """
+
+    async def shutdown(
+        self, grace_period: float = 10, code: int = 1000, reason: str | None = None
+    ) -> None:
+        """Close gracefully: refuse new inbound CALLs, let running handlers and calls finish
+        within ``grace_period`` seconds, then close the connection (cancelling what is left)."""
+        self._draining = True
+        with trio.move_on_after(grace_period):
+            while self._inbound or self._pending or self._call_lock.locked():
+                await self._quieter.park()
+        await self.aclose(code, reason)
 
     async def route_message(self, raw: str | bytes) -> None:
         """Handle one received frame (public so that tests can feed frames directly)."""
@@ -250,15 +315,21 @@ class ChargePoint:
         self._nursery.start_soon(task, frame)
 
     async def _start_call(self, call: Call) -> None:
+        refusal = None
         if call.unique_id in self._inbound:
             # A second CALL with the id of one still being handled (CONFORMANCE 21).
+            refusal = f"A CALL with id {call.unique_id!r} is already being handled"
+        elif len(self._inbound) >= self._max_concurrent_handlers:
+            refusal = f"More than {self._max_concurrent_handlers} CALLs at once"
+        elif self._draining:
+            refusal = "The connection is shutting down"
+        if refusal is not None:
             code = (
                 exceptions.ProtocolError
                 if self._ocpp_version == "1.6"
                 else (exceptions.RpcFrameworkError)
             )
-            error = code(f"A CALL with id {call.unique_id!r} is already being handled")
-            await self._send_quietly(call.create_call_error(error, self._ocpp_version))
+            await self._send_quietly(call.create_call_error(code(refusal), self._ocpp_version))
             return
         self._inbound.add(call.unique_id)
         if self._nursery is None:
@@ -274,6 +345,7 @@ class ChargePoint:
             reply, handler_args = await self._answer(call)
         finally:
             self._inbound.discard(call.unique_id)
+            self._quieter.unpark_all()
         if not await self._send_quietly(reply):
             logger.warning(
                 "%s: the answer to %s (%s) is lost: connection closed",
@@ -311,6 +383,7 @@ class ChargePoint:
         """Run the handler of ``call``: its CALLRESULT, or the CALLERROR the rules name."""
         version = self._ocpp_version
         try:
+            await self.pre_dispatch(call)
             handler = self._route(call.action, MessageKind.REQUEST)
             response, kwargs = await self._invoke(handler, call.action, MessageKind.REQUEST, call)
         except exceptions.OCPPError as exc:
@@ -369,6 +442,7 @@ class ChargePoint:
     async def _handle_send(self, send: Send) -> None:
         """A 2.1 SEND: run its handler; it is never answered, even when invalid."""
         try:
+            await self.pre_dispatch(send)
             handler = self._route(send.action, MessageKind.SEND)
             await self._invoke(handler, send.action, MessageKind.SEND, send)
         except Exception as exc:
@@ -431,6 +505,7 @@ class ChargePoint:
                 await pending.done.wait()
         finally:
             del self._pending[call.unique_id]
+            self._quieter.unpark_all()
         if pending.error is not None:
             raise pending.error
         if pending.response is None:
@@ -481,9 +556,13 @@ class ChargePoint:
         if logger.isEnabledFor(logging.INFO):
             logger.info("%s: send %s", self.id, text)
         try:
-            await self._connection.send_message(text)
+            with trio.move_on_after(self._send_timeout) as sending:
+                await self._connection.send_message(text)
         except _CLOSED:
             raise exceptions.ConnectionClosedError() from None
+        if sending.cancelled_caught:
+            await self._abort(f"a frame took over {self._send_timeout:g} s to send")
+            raise exceptions.ConnectionClosedError("the peer stopped reading")
         counters = self._counters
         counters.frames_sent += 1
         if isinstance(frame, CallError):

@@ -83,6 +83,7 @@ class Server:
     several of different versions). ``default_version``: the version for clients that offer no
     subprotocol at all (off by default: such clients are closed, CONFORMANCE 6).
     ``charge_point_options`` are passed to each ChargePoint (``response_timeout``, ...).
+    ``max_connections``: connections (and handshakes) beyond it are refused with HTTP 503.
     """
 
     def __init__(
@@ -93,6 +94,7 @@ class Server:
         on_connect: OnConnect | None = None,
         ssl_context: ssl.SSLContext | None = None,
         charge_point_options: Mapping[str, Any] | None = None,
+        max_connections: int | None = None,
     ):
         classes = [charge_points] if isinstance(charge_points, type) else list(charge_points)
         self.classes: dict[OCPPVersion, type[ChargePoint]] = {}
@@ -111,7 +113,11 @@ class Server:
         self._on_connect = on_connect
         self._ssl_context = ssl_context
         self._options = dict(charge_point_options or {})
+        self._max_connections = max_connections
         self._connected: dict[str, ChargePoint] = {}
+        self._handshaking = 0
+        self._accepting = True
+        self._scope = trio.CancelScope()
         self._websocket_server: trio_websocket.WebSocketServer | None = None
 
     @property
@@ -139,12 +145,23 @@ class Server:
         *,
         task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
         **websocket_options: Any,
-    ) -> NoReturn:
-        """Serve until cancelled; ``task_status.started(self)`` once listening.
+    ) -> None:
+        """Serve until cancelled or :meth:`shutdown`; ``task_status.started(self)`` once listening.
 
-        ``websocket_options`` go to ``trio_websocket.serve_websocket`` (``max_message_size``,
-        ``connect_timeout``, ...). Cancelling closes every connection with 1001 (going away).
+        ``websocket_options`` go to ``trio_websocket.serve_websocket``: ``max_message_size``
+        (bytes; a larger message closes its connection with 1009), ``connect_timeout`` (seconds
+        for the handshake), ... Cancelling closes every connection with 1001 (going away).
         """
+        with self._scope:
+            await self._serve(host, port, task_status, websocket_options)
+
+    async def _serve(
+        self,
+        host: str | None,
+        port: int,
+        task_status: trio.TaskStatus[Server],
+        websocket_options: dict[str, Any],
+    ) -> NoReturn:
         async with trio.open_nursery() as nursery:
             self._websocket_server = await nursery.start(
                 lambda task_status: trio_websocket.serve_websocket(
@@ -161,7 +178,35 @@ class Server:
             await trio.sleep_forever()
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def shutdown(self, grace_period: float = 10) -> None:
+        """Stop: refuse new connections, let each connection finish its handlers and calls
+        within ``grace_period`` seconds, close them with 1001, then stop listening."""
+        self._accepting = False
+        async with trio.open_nursery() as nursery:
+            for cp in list(self._connected.values()):
+                nursery.start_soon(cp.shutdown, grace_period, _GOING_AWAY, "server shutting down")
+        self._scope.cancel()
+
     async def _handle_request(self, request: trio_websocket.WebSocketRequest) -> None:
+        busy = self._max_connections is not None and (
+            len(self._connected) + self._handshaking >= self._max_connections
+        )
+        if busy or not self._accepting:
+            logger.warning("refusing %s: %s", request.path, "server full" if busy else "stopping")
+            await request.reject(503)
+            return
+        self._handshaking += 1
+        try:
+            ws = await self._handshake(request)
+        finally:
+            self._handshaking -= 1
+        if ws is not None:
+            await self._run_charge_point(*ws)
+
+    async def _handshake(
+        self, request: trio_websocket.WebSocketRequest
+    ) -> tuple[str, OCPPVersion, trio_websocket.WebSocketConnection] | None:
+        """Accept or reject one request: the connection to run, or None."""
         identity = identity_from_path(request.path)
         offered = request.proposed_subprotocols
         version = _choose_version(offered, self.classes)
@@ -170,7 +215,7 @@ class Server:
         if not identity:
             logger.warning("rejecting %s: no charge point identity in the path", request.path)
             await request.reject(404)
-            return
+            return None
         if self._on_connect is not None:
             info = ConnectionRequest(
                 identity=identity,
@@ -186,15 +231,15 @@ class Server:
                 logger.info("%s: rejected with HTTP %d", identity, rejection.status_code)
                 headers = [(k.encode(), v.encode()) for k, v in rejection.headers]
                 await request.reject(rejection.status_code, extra_headers=headers)
-                return
+                return None
         if version is None:
             # CONFORMANCE 6: complete the handshake without a subprotocol, then close.
             logger.warning("%s: no supported OCPP subprotocol in %s, closing", identity, offered)
             ws = await request.accept()
             await ws.aclose(_PROTOCOL_ERROR, "no supported OCPP subprotocol")
-            return
+            return None
         ws = await request.accept(subprotocol=SUBPROTOCOLS[version] if offered else None)
-        await self._run_charge_point(identity, version, ws)
+        return identity, version, ws
 
     async def _run_charge_point(
         self, identity: str, version: OCPPVersion, ws: trio_websocket.WebSocketConnection
@@ -226,9 +271,10 @@ async def serve(
     on_connect: OnConnect | None = None,
     ssl_context: ssl.SSLContext | None = None,
     charge_point_options: Mapping[str, Any] | None = None,
+    max_connections: int | None = None,
     task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
     **websocket_options: Any,
-) -> NoReturn:
+) -> None:
     """Run a central system until cancelled: ``server = await nursery.start(serve, MyCP, ...)``."""
     server = Server(
         charge_points,
@@ -236,5 +282,6 @@ async def serve(
         on_connect=on_connect,
         ssl_context=ssl_context,
         charge_point_options=charge_point_options,
+        max_connections=max_connections,
     )
     await server.run(host, port, task_status=task_status, **websocket_options)
