@@ -1,0 +1,199 @@
+"""Runtime of the generated message model: payload objects to wire dicts and back.
+
+The classes of ``trio_ocpp.<version>.call``, ``.call_result`` and ``.datatypes`` are attrs classes
+whose field names are the python names of the casing table. Renaming between wire and python names
+is the job of :mod:`trio_ocpp._casing` alone, guided by the message's schema; this module adds
+what objects need on top, from a plan made once per class on first use:
+
+- :meth:`Payload.to_wire`: the fields as a python-shaped dict, handed to ``payload_to_wire``, which
+  drops None at every depth, turns enum members into their values, and reaches nested datatypes
+  objects through their ``__ocpp_wire__`` hook. So a nested value may be a datatypes object or a
+  dict with python names, and an enum value a member or a plain string, as with the ``ocpp``
+  package.
+- :meth:`Payload.from_wire`: ``payload_to_python``, which gives nested objects as dicts with python
+  names and enum values as plain strings (equal to the members), as the ``ocpp`` package does.
+  ``typed=True`` then makes datatypes objects and enum members of them, following the class's
+  ``__ocpp_types__`` (field -> datatypes class or enum); a value that no member has stays a string.
+
+Keys that a type does not have: in dicts they are renamed by casing's generic rule and kept. An
+object type whose schema allows more keys (2.x ``CustomDataType``, for vendor extensions) keeps
+them, under those python names, in its ``extra`` field. Any other class rejects them when an
+object is made, with attrs' TypeError naming the key: a wire dict that passed schema validation
+has none, and dropping data silently would hide the sender's mistake.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import importlib
+from collections.abc import Callable
+from typing import Any, ClassVar, Self
+
+import attrs
+
+from ._casing import payload_to_python, payload_to_wire
+from ._schemas import MessageKind
+from ._versions import PACKAGES, OCPPVersion, normalize_version
+
+__all__ = ["Payload", "Record", "payload_class"]
+
+Convert = Callable[[Any], Any]
+
+
+class Record:
+    """Base of the generated classes: an object of an OCPP JSON schema."""
+
+    __slots__ = ()
+
+    # Every subclass is an attrs class; this tells type checkers so (attrs.fields() accepts them).
+    __attrs_attrs__: ClassVar[tuple[attrs.Attribute[Any], ...]]
+    #: The fields whose values are datatypes objects or enum members in typed form.
+    __ocpp_types__: ClassVar[tuple[tuple[str, type[Any]], ...]] = ()
+    #: The schema allows keys beyond the fields; the class then has an ``extra`` dict field.
+    __ocpp_open__: ClassVar[bool] = False
+
+    def __ocpp_wire__(self) -> dict[str, Any]:
+        """The object as a dict of plain values by python name, which payload_to_wire renames.
+
+        Nested objects and enum members are made plain here, where their types are known, so
+        that the renaming pass meets only dicts, lists and JSON scalars.
+        """
+        plan = _plan(type(self))
+        values = {}
+        for name, convert in plan.to_plain:
+            value = getattr(self, name)
+            if value is not None:
+                values[name] = value if convert is None else convert(value)
+        if plan.open:
+            extra = values.pop("extra", None)
+            if extra:
+                return {**extra, **values}
+        return values
+
+
+class Payload(Record):
+    """Base of the message classes (``call.X``, ``call_result.X``): which message each is."""
+
+    __slots__ = ()
+
+    __ocpp_version__: ClassVar[OCPPVersion]
+    __ocpp_action__: ClassVar[str]
+    __ocpp_kind__: ClassVar[MessageKind]
+
+    def to_wire(self) -> dict[str, Any]:
+        """The wire (JSON) form: wire names, no None at any depth, enums as their values."""
+        message = self.__ocpp_version__, self.__ocpp_action__, self.__ocpp_kind__
+        return payload_to_wire(*message, self.__ocpp_wire__())
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any], *, typed: bool = False) -> Self:
+        """Make the object of a wire payload (see the module docstring for ``typed``)."""
+        values = payload_to_python(
+            cls.__ocpp_version__, cls.__ocpp_action__, cls.__ocpp_kind__, data
+        )
+        return cls(**(_plan(cls).typed(values) if typed else values))
+
+
+@attrs.frozen
+class _Plan:
+    fields: frozenset[str]  # every attribute, ``extra`` included
+    open: bool
+    to_plain: tuple[tuple[str, Convert | None], ...]  # every attribute, and how to make it plain
+    to_typed: tuple[tuple[str, Convert], ...]  # the attributes that have a typed form
+
+    def typed(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Turn python-shaped values (fresh from payload_to_python) into typed ones, in place."""
+        for name, convert in self.to_typed:
+            value = values.get(name)
+            if value is not None:
+                values[name] = convert(value)
+        if self.open:
+            extra = {key: value for key, value in values.items() if key not in self.fields}
+            for key in extra:
+                del values[key]
+            if extra:
+                values["extra"] = extra
+        return values
+
+
+_PLANS: dict[type[Record], _Plan] = {}
+
+
+def _plan(cls: type[Record]) -> _Plan:
+    try:
+        return _PLANS[cls]
+    except KeyError:
+        types = dict(cls.__ocpp_types__)
+        names = [field.name for field in attrs.fields(cls)]
+        plan = _PLANS[cls] = _Plan(
+            fields=frozenset(names),
+            open=cls.__ocpp_open__,
+            to_plain=tuple(
+                (name, _to_plain(types[name]) if name in types else None) for name in names
+            ),
+            to_typed=tuple((name, _to_typed(target)) for name, target in types.items()),
+        )
+        return plan
+
+
+def _each(one: Convert) -> Convert:
+    """Convert a value, or each item of a list of them."""
+
+    def convert(value: Any) -> Any:
+        return [one(item) for item in value] if isinstance(value, list | tuple) else one(value)
+
+    return convert
+
+
+def _to_plain(target: type[Any]) -> Convert:
+    if issubclass(target, enum.Enum):
+        return _each(_enum_value)
+    return _each(_record_to_plain)
+
+
+def _enum_value(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _record_to_plain(value: Any) -> Any:
+    # A dict given for an object is left to payload_to_wire, which renames and cleans it.
+    return value.__ocpp_wire__() if isinstance(value, Record) else value
+
+
+def _to_typed(target: type[Any]) -> Convert:
+    # A value of the wrong JSON type (possible only when validation was skipped) is kept as it
+    # is: reporting it is the job of schema validation.
+    one: Convert
+    if issubclass(target, enum.Enum):
+        members = {member.value: member for member in target}
+
+        def one(value: Any) -> Any:
+            return members.get(value, value) if isinstance(value, str) else value
+
+    else:
+
+        def one(value: Any) -> Any:
+            return target(**_plan(target).typed(value)) if isinstance(value, dict) else value
+
+    return _each(one)
+
+
+@functools.cache
+def _registry(version: OCPPVersion) -> dict[tuple[str, MessageKind], type[Payload]]:
+    registry = {}
+    for module_name in ("call", "call_result"):
+        module = importlib.import_module(f"{__package__}.{PACKAGES[version]}.{module_name}")
+        for name in module.__all__:
+            cls = getattr(module, name)
+            registry[cls.__ocpp_action__, cls.__ocpp_kind__] = cls
+    return registry
+
+
+def payload_class(version: str, action: str, kind: MessageKind) -> type[Payload]:
+    """The generated class of one message, e.g. ``("2.0.1", "BootNotification", REQUEST)``."""
+    ocpp_version = normalize_version(version)
+    try:
+        return _registry(ocpp_version)[action, kind]
+    except KeyError:
+        raise LookupError(f"OCPP {ocpp_version} has no {kind.value} {action!r}") from None
