@@ -13,15 +13,21 @@ from ._frames import MessageType as MessageType
 from ._frames import Send as Send
 from ._frames import pack as pack
 from ._frames import unpack as unpack
+from ._validation import FormatPolicy as FormatPolicy
+from ._validation import validate as validate
+from ._validation import validate_payload as validate_payload
 
 __all__ = [
     "Call",
     "CallError",
     "CallResult",
     "CallResultError",
+    "FormatPolicy",
     "Frame",
     "MessageType",
     "Send",
     "pack",
     "unpack",
+    "validate",
+    "validate_payload",
 ]
