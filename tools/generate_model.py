@@ -297,7 +297,7 @@ class Context:
                 self.uses.add("datatypes")
             hint = f"{self.records}{field.type.name} | dict[str, Any]"
         else:
-            self.uses.add(kind)
+            self.uses.add(kind)  # only "Any" needs an import
             hint = kind
         if field.type.many:
             self.uses.add("Sequence")
@@ -328,12 +328,11 @@ def render_class(
 
 def imports(context: Context, base: str) -> list[str]:
     uses = context.uses
-    typing_names = sorted(uses & {"Any"})
     lines = ["from __future__ import annotations", ""]
     if "Sequence" in uses:
         lines.append("from collections.abc import Sequence")
-    if typing_names:
-        lines.append(f"from typing import {', '.join(typing_names)}")
+    if "Any" in uses:
+        lines.append("from typing import Any")
     lines += ["", "import attrs", "", f"from .._payload import {base}"]
     if base == "Payload":
         lines.append("from .._schemas import MessageKind")
@@ -368,7 +367,7 @@ def render_datatypes(model: Model) -> str:
         if record.open:
             preamble = ["    __ocpp_open__ = True"]
             body += render_class(context, record.name, "Record", fields, preamble)
-            body.append(f"    {EXTRA}: dict[str, Any] | None = None  # more keys, as on the wire")
+            body.append(f"    {EXTRA}: dict[str, Any] | None = None  # keys beyond the fields")
             context.uses.add("Any")
         else:
             body += render_class(context, record.name, "Record", fields, [])
@@ -378,7 +377,8 @@ def render_datatypes(model: Model) -> str:
     if any(record.open for record in model.records.values()):
         docstring += (
             "\n\nAn object type whose schema allows more keys (``CustomDataType``: vendor "
-            f"extensions) keeps them\nin ``{EXTRA}``, under their wire names.\n"
+            f"extensions) keeps them\nin ``{EXTRA}``, named as trio_ocpp.casing names keys it does "
+            "not know\n(``fooBar`` -> ``foo_bar``).\n"
         )
     lines = header(docstring) + imports(context, "Record") + exports(list(model.records))
     return "\n".join(lines + body) + "\n"

@@ -2,7 +2,8 @@
 """The object types of the OCPP 2.1 schemas: the values nested in the messages.
 
 An object type whose schema allows more keys (``CustomDataType``: vendor extensions) keeps them
-in ``extra``, under their wire names.
+in ``extra``, named as trio_ocpp.casing names keys it does not know
+(``fooBar`` -> ``foo_bar``).
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ class CustomDataType(Record):
     __ocpp_open__ = True
 
     vendor_id: str
-    extra: dict[str, Any] | None = None  # more keys, as on the wire
+    extra: dict[str, Any] | None = None  # keys beyond the fields
 
 
 @attrs.define(kw_only=True)
