@@ -1,0 +1,1 @@
+"""Peers for the interop tests (scripts run in subprocesses) and the helper that runs them."""

@@ -1,0 +1,187 @@
+"""A central system built on the ``ocpp`` package (asyncio, websockets): the peer of test_interop.
+
+Usage: ``python ocpp_central_system.py VERSION [close]``. It listens on 127.0.0.1, port chosen by
+the system, and prints ``{"event": "listening", "port": N}``. One charge point connects and sends
+its messages; when a line arrives on stdin, the central system sends its own calls to the charge
+point and prints ``{"event": "results", ...}`` (the answers). Then it waits for the charge point
+to disconnect, or with ``close`` closes the connection itself and prints ``{"event": "closed",
+"seconds": S}`` (how long its ``close()`` took). Last it prints ``{"event": "received", "calls":
+[...]}`` (what its handlers got) and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import websockets
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint as ChargePoint16
+from ocpp.v16 import call as call16
+from ocpp.v16 import call_result as result16
+from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call as call201
+from ocpp.v201 import call_result as result201
+
+#: Bounds the whole run, so that a stuck peer never hangs a test.
+DEADLINE = 20
+
+
+def now() -> str:
+    return datetime.now(tz=UTC).isoformat()
+
+
+def emit(event: str, **data: Any) -> None:
+    print(json.dumps({"event": event, **data}, default=str), flush=True)
+
+
+class Recorder:
+    """Keeps what the handlers got, to print it at the end."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.received: list[dict[str, Any]] = []
+
+    def record(self, action: str, **kwargs: Any) -> None:
+        self.received.append({"action": action, "kwargs": kwargs})
+
+
+class CS16(Recorder, ChargePoint16):
+    @on("BootNotification")
+    def on_boot(self, **kwargs: Any) -> result16.BootNotification:
+        self.record("BootNotification", **kwargs)
+        return result16.BootNotification(current_time=now(), interval=300, status="Accepted")
+
+    @on("Heartbeat")
+    def on_heartbeat(self) -> result16.Heartbeat:
+        self.record("Heartbeat")
+        return result16.Heartbeat(current_time=now())
+
+    @on("Authorize")
+    def on_authorize(self, **kwargs: Any) -> result16.Authorize:
+        self.record("Authorize", **kwargs)
+        return result16.Authorize(id_tag_info={"status": "Accepted"})
+
+    @on("StartTransaction")
+    def on_start_transaction(self, **kwargs: Any) -> result16.StartTransaction:
+        self.record("StartTransaction", **kwargs)
+        return result16.StartTransaction(transaction_id=42, id_tag_info={"status": "Accepted"})
+
+    @on("MeterValues")
+    def on_meter_values(self, **kwargs: Any) -> result16.MeterValues:
+        self.record("MeterValues", **kwargs)
+        return result16.MeterValues()
+
+    @on("StopTransaction")
+    def on_stop_transaction(self, **kwargs: Any) -> result16.StopTransaction:
+        self.record("StopTransaction", **kwargs)
+        return result16.StopTransaction(id_tag_info={"status": "Accepted"})
+
+    async def exchange(self) -> dict[str, Any]:
+        return {
+            "RemoteStartTransaction": await self.call(
+                call16.RemoteStartTransaction(id_tag="TAG2", connector_id=1), suppress=False
+            ),
+            "GetConfiguration": await self.call(
+                call16.GetConfiguration(key=["HeartbeatInterval", "Nope"]), suppress=False
+            ),
+            "Reset": await self.call(call16.Reset(type="Soft"), suppress=False),
+        }
+
+
+class CS201(Recorder, ChargePoint201):
+    @on("BootNotification")
+    def on_boot(self, **kwargs: Any) -> result201.BootNotification:
+        self.record("BootNotification", **kwargs)
+        return result201.BootNotification(current_time=now(), interval=300, status="Accepted")
+
+    @on("Heartbeat")
+    def on_heartbeat(self) -> result201.Heartbeat:
+        self.record("Heartbeat")
+        return result201.Heartbeat(current_time=now())
+
+    @on("Authorize")
+    def on_authorize(self, **kwargs: Any) -> result201.Authorize:
+        self.record("Authorize", **kwargs)
+        return result201.Authorize(id_token_info={"status": "Accepted"})
+
+    @on("TransactionEvent")
+    def on_transaction_event(self, **kwargs: Any) -> result201.TransactionEvent:
+        self.record("TransactionEvent", **kwargs)
+        if kwargs["event_type"] == "Started":
+            return result201.TransactionEvent(id_token_info={"status": "Accepted"})
+        return result201.TransactionEvent()
+
+    @on("MeterValues")
+    def on_meter_values(self, **kwargs: Any) -> result201.MeterValues:
+        self.record("MeterValues", **kwargs)
+        return result201.MeterValues()
+
+    async def exchange(self) -> dict[str, Any]:
+        return {
+            "RequestStartTransaction": await self.call(
+                call201.RequestStartTransaction(
+                    id_token={"id_token": "TAG2", "type": "ISO14443"}, remote_start_id=7, evse_id=1
+                ),
+                suppress=False,
+            ),
+            "GetVariables": await self.call(
+                call201.GetVariables(
+                    get_variable_data=[
+                        {
+                            "component": {"name": "OCPPCommCtrlr"},
+                            "variable": {"name": "HeartbeatInterval"},
+                        }
+                    ]
+                ),
+                suppress=False,
+            ),
+            "Reset": await self.call(call201.Reset(type="OnIdle"), suppress=False),
+        }
+
+
+#: With ``close``: how long the central system waits for the client to close TCP after the
+#: closing handshake (websockets' ``close_timeout``).
+CLOSE_TIMEOUT = 3
+
+
+async def main(version: str, close: bool) -> None:
+    cls, subprotocol = (CS16, "ocpp1.6") if version == "1.6" else (CS201, "ocpp2.0.1")
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    async def on_connect(ws: Any) -> None:
+        if ws.subprotocol != subprotocol:
+            await ws.close()
+            return
+        cs = cls(ws.request.path.rsplit("/", 1)[-1], ws)
+        serving = asyncio.create_task(cs.start())
+        # The test says when its charge point is done with its own messages.
+        await loop.run_in_executor(None, sys.stdin.readline)
+        results = await cs.exchange()
+        emit("results", results={k: dataclasses.asdict(v) for k, v in results.items()})
+        if close:
+            start = time.monotonic()
+            await ws.close()
+            emit("closed", seconds=time.monotonic() - start)
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await serving
+        emit("received", calls=cs.received)
+        done.set()
+
+    async with websockets.serve(
+        on_connect, "127.0.0.1", 0, subprotocols=[subprotocol], close_timeout=CLOSE_TIMEOUT
+    ) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        emit("listening", port=port)
+        await done.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(asyncio.wait_for(main(sys.argv[1], "close" in sys.argv[2:]), DEADLINE))

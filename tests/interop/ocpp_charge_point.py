@@ -1,0 +1,187 @@
+"""A charge point built on the ``ocpp`` package (asyncio, websockets): the peer of test_interop.
+
+Usage: ``python ocpp_charge_point.py VERSION URL``. It connects, sends its everyday messages,
+prints ``{"event": "results", ...}`` (one JSON line, what the central system answered), then
+answers the central system's calls until the connection closes, and prints
+``{"event": "received", "calls": [...]}`` (what its handlers got) before it exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import websockets
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint as ChargePoint16
+from ocpp.v16 import call as call16
+from ocpp.v16 import call_result as result16
+from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call as call201
+from ocpp.v201 import call_result as result201
+
+#: Bounds the whole run, so that a stuck peer never hangs a test.
+DEADLINE = 20
+
+
+def now() -> str:
+    return datetime.now(tz=UTC).isoformat()
+
+
+def emit(event: str, **data: Any) -> None:
+    print(json.dumps({"event": event, **data}, default=str), flush=True)
+
+
+class Recorder:
+    """Keeps what the handlers got, to print it at the end."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.received: list[dict[str, Any]] = []
+
+    def record(self, action: str, **kwargs: Any) -> None:
+        self.received.append({"action": action, "kwargs": kwargs})
+
+
+class CP16(Recorder, ChargePoint16):
+    @on("RemoteStartTransaction")
+    def on_remote_start(self, **kwargs: Any) -> result16.RemoteStartTransaction:
+        self.record("RemoteStartTransaction", **kwargs)
+        return result16.RemoteStartTransaction(status="Accepted")
+
+    @on("GetConfiguration")
+    def on_get_configuration(self, **kwargs: Any) -> result16.GetConfiguration:
+        self.record("GetConfiguration", **kwargs)
+        return result16.GetConfiguration(
+            configuration_key=[{"key": "HeartbeatInterval", "readonly": False, "value": "300"}],
+            unknown_key=[k for k in kwargs.get("key", []) if k != "HeartbeatInterval"],
+        )
+
+    @on("Reset")
+    def on_reset(self, **kwargs: Any) -> result16.Reset:
+        self.record("Reset", **kwargs)
+        return result16.Reset(status="Accepted")
+
+    async def exchange(self) -> dict[str, Any]:
+        results = {
+            "BootNotification": await self.call(
+                call16.BootNotification(charge_point_vendor="Ocpp Pkg", charge_point_model="M1"),
+                suppress=False,
+            ),
+            "Heartbeat": await self.call(call16.Heartbeat(), suppress=False),
+            "Authorize": await self.call(call16.Authorize(id_tag="TAG1"), suppress=False),
+            "StartTransaction": await self.call(
+                call16.StartTransaction(
+                    connector_id=1, id_tag="TAG1", meter_start=100, timestamp=now()
+                ),
+                suppress=False,
+            ),
+        }
+        tx = results["StartTransaction"].transaction_id
+        results["MeterValues"] = await self.call(
+            call16.MeterValues(
+                connector_id=1,
+                transaction_id=tx,
+                meter_value=[
+                    {"timestamp": now(), "sampled_value": [{"value": "1500", "unit": "Wh"}]}
+                ],
+            ),
+            suppress=False,
+        )
+        results["StopTransaction"] = await self.call(
+            call16.StopTransaction(
+                meter_stop=2500, timestamp=now(), transaction_id=tx, id_tag="TAG1"
+            ),
+            suppress=False,
+        )
+        return results
+
+
+class CP201(Recorder, ChargePoint201):
+    @on("RequestStartTransaction")
+    def on_request_start(self, **kwargs: Any) -> result201.RequestStartTransaction:
+        self.record("RequestStartTransaction", **kwargs)
+        return result201.RequestStartTransaction(status="Accepted", transaction_id="TX-9")
+
+    @on("GetVariables")
+    def on_get_variables(self, get_variable_data: list[dict[str, Any]]) -> result201.GetVariables:
+        self.record("GetVariables", get_variable_data=get_variable_data)
+        return result201.GetVariables(
+            get_variable_result=[
+                {
+                    "attribute_status": "Accepted",
+                    "attribute_value": "300",
+                    "component": item["component"],
+                    "variable": item["variable"],
+                }
+                for item in get_variable_data
+            ]
+        )
+
+    @on("Reset")
+    def on_reset(self, **kwargs: Any) -> result201.Reset:
+        self.record("Reset", **kwargs)
+        return result201.Reset(status="Accepted")
+
+    async def exchange(self) -> dict[str, Any]:
+        id_token = {"id_token": "TAG1", "type": "ISO14443"}
+        tx_info = {"transaction_id": "TX-1"}
+        event = {"timestamp": now(), "evse": {"id": 1, "connector_id": 1}}
+        sample = [{"timestamp": now(), "sampled_value": [{"value": 1500.5}]}]
+        return {
+            "BootNotification": await self.call(
+                call201.BootNotification(
+                    charging_station={"model": "M1", "vendor_name": "Ocpp Pkg"}, reason="PowerUp"
+                ),
+                suppress=False,
+            ),
+            "Heartbeat": await self.call(call201.Heartbeat(), suppress=False),
+            "Authorize": await self.call(call201.Authorize(id_token=id_token), suppress=False),
+            "TransactionEventStarted": await self.call(
+                call201.TransactionEvent(
+                    event_type="Started",
+                    trigger_reason="Authorized",
+                    seq_no=0,
+                    transaction_info=tx_info,
+                    id_token=id_token,
+                    **event,
+                ),
+                suppress=False,
+            ),
+            "MeterValues": await self.call(
+                call201.MeterValues(evse_id=1, meter_value=sample), suppress=False
+            ),
+            "TransactionEventEnded": await self.call(
+                call201.TransactionEvent(
+                    event_type="Ended",
+                    trigger_reason="StopAuthorized",
+                    seq_no=1,
+                    transaction_info={**tx_info, "stopped_reason": "Local"},
+                    **event,
+                ),
+                suppress=False,
+            ),
+        }
+
+
+async def main(version: str, url: str) -> None:
+    cls, subprotocol = (CP16, "ocpp1.6") if version == "1.6" else (CP201, "ocpp2.0.1")
+    async with websockets.connect(url, subprotocols=[subprotocol]) as ws:
+        assert ws.subprotocol == subprotocol, ws.subprotocol
+        cp = cls(url.rsplit("/", 1)[-1], ws)
+        serving = asyncio.create_task(cp.start())
+        results = await cp.exchange()
+        emit("results", results={k: dataclasses.asdict(v) for k, v in results.items()})
+        # Answer the central system's calls until it closes the connection.
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await serving
+        emit("received", calls=cp.received)
+
+
+if __name__ == "__main__":
+    asyncio.run(asyncio.wait_for(main(sys.argv[1], sys.argv[2]), DEADLINE))
