@@ -439,8 +439,10 @@ def test_generic_rule_limit_a_wire_key_with_underscore() -> None:
 def test_schema_free_helpers_recurse_and_keep_values() -> None:
     wire = {"idTagInfo": {"status": "Accepted", "parentIdTag": None}, "list": [{"responderURL": 1}]}
     python = camel_to_snake_case(wire)
-    assert python == {"id_tag_info": {"status": "Accepted", "parent_id_tag": None},
-                      "list": [{"responder_url": 1}]}
+    assert python == {
+        "id_tag_info": {"status": "Accepted", "parent_id_tag": None},
+        "list": [{"responder_url": 1}],
+    }
     assert snake_to_camel_case(python) == wire
     assert camel_to_snake_case([1, "a"]) == [1, "a"]
 

@@ -206,7 +206,6 @@ def _object_to_wire(obj: Mapping[str, Any], plan: _Plan | None) -> dict[str, Any
     return out
 
 
-
 def _value_to_wire(value: Any, plan: _Plan | None) -> Any:
     if type(value) in _PLAIN:
         return value
