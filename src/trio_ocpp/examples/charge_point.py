@@ -220,9 +220,13 @@ async def main(
     """
     async with trio_ocpp.connect(url, CLASSES[version], identity=identity) as cp:
         boot = await cp.boot()
-        logger.info("%s: boot %s, heartbeat every %s s", cp.id, boot.status, cp.heartbeat_interval)
+        while boot.status != "Accepted":
+            # Pending or Rejected: the interval says when to try again.
+            await trio.sleep(max(boot.interval, 1))
+            boot = await cp.boot()
         if heartbeat_interval is not None:
-            cp.set_heartbeat_interval(heartbeat_interval)
+            cp.heartbeat_interval = heartbeat_interval
+        logger.info("%s: accepted, heartbeat every %s s", cp.id, cp.heartbeat_interval)
         sent = 0
         while heartbeats is None or sent < heartbeats:
             await trio.sleep(cp.heartbeat_interval)  # re-read: the central system may change it
