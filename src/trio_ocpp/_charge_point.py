@@ -133,9 +133,10 @@ class ChargePoint:
         (1002, CONFORMANCE 25). ``max_concurrent_handlers``: inbound CALLs handled at once; the
         peer should send one at a time, more are refused like a duplicate id.
         ``send_timeout``: seconds a frame may take to go out before the peer is taken to have
-        stopped reading and the connection is closed. ``ping_interval`` (0 disables) and
-        ``pong_timeout``: WebSocket keep-alive; a peer that does not answer a ping in time is
-        taken to be gone and the connection is closed (CONFORMANCE 29).
+        stopped reading and the connection is closed; it bounds the close handshake too.
+        ``ping_interval`` (0 disables) and ``pong_timeout``: WebSocket keep-alive; a peer that
+        does not answer a ping in time is taken to be gone and the connection is closed
+        (CONFORMANCE 29).
         """
         if not hasattr(type(self), "_ocpp_version"):
             raise TypeError(
@@ -307,7 +308,7 @@ class ChargePoint:
             logger.warning(
                 "%s: %d invalid frames in a row, closing", self.id, counters.consecutive_invalid
             )
-            await self._connection.aclose(1002, "too many invalid frames")
+            await self.aclose(1002, "too many invalid frames")
 
     def _spawn(self, task: Any, frame: Frame) -> None:
         if self._nursery is None:
@@ -569,5 +570,10 @@ class ChargePoint:
             counters.errors_sent += 1
 
     async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
-        """Close the connection; ``start()`` then returns."""
-        await self._connection.aclose(code, reason)
+        """Close the connection; ``start()`` then returns.
+
+        A peer that does not answer the close handshake within ``send_timeout`` (half-open, or
+        hostile) is dropped without it, so that it cannot hold up whoever is closing.
+        """
+        with trio.move_on_after(self._send_timeout):
+            await self._connection.aclose(code, reason)

@@ -1,0 +1,229 @@
+"""Faults over real sockets (issue 7): peers that vanish mid-call, mid-handler or mid-handshake,
+TCP resets, silent and hostile peers, a server cancelled under load.
+
+Each test checks that nothing leaks (connections, tasks, file descriptors, pending calls) and
+that a well-behaved bystander connection keeps getting answers throughout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+import trio
+import trio_websocket
+import wsproto
+import wsproto.events
+
+from trio_ocpp import Server, v16
+from trio_ocpp.routing import on
+
+TIME = "2024-01-01T00:00:00Z"
+HEARTBEAT = [2, "h", "Heartbeat", {}]
+
+
+class CentralSystem(v16.ChargePoint):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.handler_started = trio.Event()
+
+    @on("Heartbeat")
+    def on_heartbeat(self) -> v16.call_result.Heartbeat:
+        return v16.call_result.Heartbeat(current_time=TIME)
+
+    @on("DataTransfer")
+    async def on_data_transfer(self, vendor_id: str) -> v16.call_result.DataTransfer:
+        if vendor_id == "hang":
+            self.handler_started.set()
+            await trio.sleep_forever()
+        return v16.call_result.DataTransfer(status="Accepted")
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def task_count() -> int:
+    """Every task alive in this trio run."""
+
+    def count(task: trio.lowlevel.Task) -> int:
+        return 1 + sum(count(t) for n in task.child_nurseries for t in n.child_tasks)
+
+    return count(trio.lowlevel.current_root_task())  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def no_leaks() -> AsyncIterator[None]:
+    """Whatever runs inside leaves no task and (but for a little slack) no descriptor behind."""
+    tasks, fds = task_count(), open_fds()
+    yield
+    with trio.fail_after(5):
+        while task_count() > tasks:
+            await trio.sleep(0.01)
+    assert open_fds() <= fds + 2
+
+
+@asynccontextmanager
+async def serving(**options: Any) -> AsyncIterator[Server]:
+    websocket_options = options.pop("websocket_options", {})
+    options.setdefault("charge_point_options", {"ping_interval": 0})
+    server = Server(CentralSystem, **options)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(
+            lambda task_status: server.run(
+                "127.0.0.1", 0, task_status=task_status, **websocket_options
+            )
+        )
+        yield server
+        nursery.cancel_scope.cancel()
+    assert not server.charge_points
+
+
+async def ask(ws: trio_websocket.WebSocketConnection, frame: list[Any]) -> list[Any]:
+    await ws.send_message(json.dumps(frame))
+    with trio.fail_after(5):
+        return json.loads(await ws.get_message())  # type: ignore[no-any-return]
+
+
+async def connected(server: Server, identity: str) -> CentralSystem:
+    with trio.fail_after(5):
+        while identity not in server.charge_points:
+            await trio.sleep(0.001)
+    cp = server.charge_points[identity]
+    assert isinstance(cp, CentralSystem)
+    return cp
+
+
+async def gone(server: Server, identity: str) -> None:
+    with trio.fail_after(5):
+        while identity in server.charge_points:
+            await trio.sleep(0.001)
+
+
+@asynccontextmanager
+async def bystander(server: Server) -> AsyncIterator[None]:
+    """A well-behaved charge point that keeps asking, and must keep being answered."""
+    answers = 0
+    async with (
+        trio_websocket.open_websocket_url(
+            f"ws://127.0.0.1:{server.port}/BYSTANDER", subprotocols=["ocpp1.6"]
+        ) as ws,
+        trio.open_nursery() as nursery,
+    ):
+
+        async def keep_asking() -> None:
+            nonlocal answers
+            while True:
+                assert await ask(ws, HEARTBEAT) == [3, "h", {"currentTime": TIME}]
+                answers += 1
+                await trio.sleep(0.005)
+
+        nursery.start_soon(keep_asking)
+        yield
+        before = answers
+        with trio.fail_after(5):
+            while answers == before:  # still answered after the fault
+                await trio.sleep(0.005)
+        nursery.cancel_scope.cancel()
+
+
+class RawPeer:
+    """A WebSocket client on a TCP stream of its own, so that it can misbehave at any point."""
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self.stream = stream
+        self.ws = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
+
+    @classmethod
+    async def connect(cls, server: Server) -> RawPeer:
+        return cls(await trio.open_tcp_stream("127.0.0.1", server.port))
+
+    def upgrade_request(self, identity: str) -> bytes:
+        request = wsproto.events.Request(
+            host="localhost", target=f"/{identity}", subprotocols=["ocpp1.6"]
+        )
+        return self.ws.send(request)
+
+    async def handshake(self, identity: str = "CP_1") -> None:
+        await self.stream.send_all(self.upgrade_request(identity))
+        with trio.fail_after(5):
+            while not any(isinstance(e, wsproto.events.AcceptConnection) for e in self.events()):
+                self.ws.receive_data(await self.stream.receive_some())
+
+    def events(self) -> list[wsproto.events.Event]:
+        return list(self.ws.events())
+
+    async def send(self, message: str | bytes) -> None:
+        event = (
+            wsproto.events.TextMessage(message)
+            if isinstance(message, str)
+            else wsproto.events.BytesMessage(message)
+        )
+        await self.stream.send_all(self.ws.send(event))
+
+    async def receive(self) -> list[wsproto.events.Event]:
+        """The WebSocket events in the next bytes that arrive; [] once the server closed TCP."""
+        data = await self.stream.receive_some()
+        if not data:
+            return []
+        self.ws.receive_data(data)
+        return self.events()
+
+    async def reset(self) -> None:
+        """Abort the TCP connection: SO_LINGER 0, so that closing sends RST instead of FIN."""
+        self.stream.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        await self.stream.aclose()
+
+    async def wait_tcp_closed(self, timeout: float = 5) -> None:
+        with trio.fail_after(timeout):
+            while await self.stream.receive_some():
+                pass
+
+
+async def hang_up(peer: RawPeer, how: str) -> None:
+    if how == "reset":
+        await peer.reset()
+    else:  # FIN without a WebSocket close frame
+        await peer.stream.aclose()
+
+
+# -- peers that do not play along with a close -----------------------------------------------------
+
+
+async def test_a_half_open_connection_does_not_hold_up_its_replacement() -> None:
+    options = {"ping_interval": 0, "send_timeout": 0.2}
+    async with no_leaks(), serving(charge_point_options=options) as server:
+        silent = await RawPeer.connect(server)
+        await silent.handshake("CP_1")  # then neither reads nor answers the close: half-open
+        old = await connected(server, "CP_1")
+        async with trio_websocket.open_websocket_url(
+            f"ws://127.0.0.1:{server.port}/CP_1", subprotocols=["ocpp1.6"]
+        ) as ws:
+            # The new connection is served once the old one's close gave up after send_timeout.
+            with trio.fail_after(2):
+                assert (await ask(ws, HEARTBEAT))[0] == 3
+            assert server.charge_points["CP_1"] is not old
+        await silent.stream.aclose()
+
+
+async def test_a_flooding_peer_that_ignores_the_close_is_dropped() -> None:
+    options = {"ping_interval": 0, "send_timeout": 0.2, "max_invalid_frames": 3}
+    async with no_leaks(), serving(charge_point_options=options) as server, bystander(server):
+        peer = await RawPeer.connect(server)
+        await peer.handshake()
+        await connected(server, "CP_1")
+        for _ in range(3):
+            await peer.send("junk")
+        # It never reads the close frame, let alone answers it: dropped all the same.
+        await gone(server, "CP_1")
+        await peer.wait_tcp_closed()
+        await peer.stream.aclose()
