@@ -24,7 +24,7 @@ import trio
 from interop.peers import open_process, script
 
 import trio_ocpp
-from trio_ocpp import v16, v201
+from trio_ocpp import exceptions, v16, v201
 from trio_ocpp.routing import on
 
 #: A whole test, subprocess start-up included, stays well under this.
@@ -189,7 +189,8 @@ async def run_their_charge_point(version: str, identity: str, test: Any) -> None
 
 async def test_their_charge_point_16() -> None:
     async def test(server: trio_ocpp.Server, peer: Any) -> None:
-        results = (await peer.event("results"))["results"]
+        event = await peer.event("results")
+        results = event["results"]
         # What our central system answered, as their charge point read it.
         assert results["BootNotification"]["status"] == "Accepted"
         assert results["BootNotification"]["interval"] == 300
@@ -198,6 +199,8 @@ async def test_their_charge_point_16() -> None:
         assert results["StartTransaction"]["transaction_id"] == 42
         assert results["MeterValues"] == {}
         assert results["StopTransaction"]["id_tag_info"] == {"status": "Accepted"}
+        # Defined by 1.6, no handler here: NotSupported (CONFORMANCE 17), readable by them.
+        assert event["errors"]["DataTransfer"]["code"] == "NotSupported"
 
         cp = server.get("OCPP_CP_16")
         assert isinstance(cp, CentralSystem16), server.charge_points
@@ -236,6 +239,11 @@ async def test_their_charge_point_16() -> None:
         ]
         assert config.unknown_key == ["Nope"]
         assert reset.status == "Accepted"
+        # No handler there: the ocpp package answers NotImplemented (it has the two codes of
+        # CONFORMANCE 17 the other way round); we raise the error of the code we got.
+        with trio.fail_after(5), pytest.raises(exceptions.NotImplementedError) as raised:
+            await cp.call(v16.call.ClearCache())
+        assert "ClearCache" in str(raised.value.details)
         await cp.aclose()
 
         received = (await peer.event("received"))["calls"]
@@ -250,7 +258,8 @@ async def test_their_charge_point_16() -> None:
 
 async def test_their_charge_point_201() -> None:
     async def test(server: trio_ocpp.Server, peer: Any) -> None:
-        results = (await peer.event("results"))["results"]
+        event = await peer.event("results")
+        results = event["results"]
         assert results["BootNotification"]["status"] == "Accepted"
         assert results["BootNotification"]["interval"] == 300
         assert "current_time" in results["Heartbeat"]
@@ -258,6 +267,7 @@ async def test_their_charge_point_201() -> None:
         assert results["TransactionEventStarted"]["id_token_info"] == {"status": "Accepted"}
         assert results["MeterValues"]["custom_data"] is None
         assert results["TransactionEventEnded"]["id_token_info"] is None
+        assert event["errors"]["DataTransfer"]["code"] == "NotSupported"
 
         cp = server.get("OCPP_CP_201")
         assert isinstance(cp, CentralSystem201), server.charge_points
@@ -313,6 +323,11 @@ async def test_their_charge_point_201() -> None:
             }
         ]
         assert reset.status == "Accepted"
+        # No handler there: the ocpp package answers NotImplemented (it has the two codes of
+        # CONFORMANCE 17 the other way round); we raise the error of the code we got.
+        with trio.fail_after(5), pytest.raises(exceptions.NotImplementedError) as raised:
+            await cp.call(v201.call.ClearCache())
+        assert "ClearCache" in str(raised.value.details)
         await cp.aclose()
 
         received = (await peer.event("received"))["calls"]
@@ -387,9 +402,14 @@ async def test_their_central_system_16() -> None:
             assert meter == v16.call_result.MeterValues()
             assert stop.id_tag_info == {"status": "Accepted"}
 
-            # Now their central system calls us, then closes the connection.
+            # No handler there: the ocpp package answers NotImplemented (see above).
+            with trio.fail_after(5), pytest.raises(exceptions.NotImplementedError):
+                await cp.call(v16.call.DataTransfer(vendor_id="X"))
+
+            # Now their central system calls us.
             await peer.send_line("go")
-            results = (await peer.event("results"))["results"]
+            event = await peer.event("results")
+            results = event["results"]
         # Their central system is done: we disconnect, and it reports what it got.
         assert results["RemoteStartTransaction"] == {"status": "Accepted"}
         assert results["GetConfiguration"] == {
@@ -397,6 +417,8 @@ async def test_their_central_system_16() -> None:
             "unknown_key": ["Nope"],
         }
         assert results["Reset"] == {"status": "Accepted"}
+        # Their CALL of an action our charge point has no handler for: NotSupported.
+        assert event["errors"]["ClearCache"]["code"] == "NotSupported"
         assert cp.received == [
             ("RemoteStartTransaction", {"id_tag": "TAG2", "connector_id": 1}),
             ("GetConfiguration", {"key": ["HeartbeatInterval", "Nope"]}),
@@ -474,8 +496,13 @@ async def test_their_central_system_201() -> None:
             assert meter == v201.call_result.MeterValues()
             assert ended == v201.call_result.TransactionEvent()
 
+            # No handler there: the ocpp package answers NotImplemented (see above).
+            with trio.fail_after(5), pytest.raises(exceptions.NotImplementedError):
+                await cp.call(v201.call.DataTransfer(vendor_id="X"))
+
             await peer.send_line("go")
-            results = (await peer.event("results"))["results"]
+            event = await peer.event("results")
+            results = event["results"]
         # Their central system is done: we disconnect, and it reports what it got.
         assert results["RequestStartTransaction"]["status"] == "Accepted"
         assert results["RequestStartTransaction"]["transaction_id"] == "TX-9"
@@ -488,6 +515,8 @@ async def test_their_central_system_201() -> None:
             }
         ]
         assert results["Reset"]["status"] == "Accepted"
+        # Their CALL of an action our charge point has no handler for: NotSupported.
+        assert event["errors"]["ClearCache"]["code"] == "NotSupported"
         assert cp.received == [
             (
                 "RequestStartTransaction",

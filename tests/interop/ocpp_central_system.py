@@ -3,7 +3,8 @@
 Usage: ``python ocpp_central_system.py VERSION [close]``. It listens on 127.0.0.1, port chosen by
 the system, and prints ``{"event": "listening", "port": N}``. One charge point connects and sends
 its messages; when a line arrives on stdin, the central system sends its own calls to the charge
-point and prints ``{"event": "results", ...}`` (the answers). Then it waits for the charge point
+point and prints ``{"event": "results", ...}`` (the answers, and the CALLERROR it got for an
+action the charge point does not handle). Then it waits for the charge point
 to disconnect, or with ``close`` closes the connection itself and prints ``{"event": "closed",
 "seconds": S}`` (how long its ``close()`` took). Last it prints ``{"event": "received", "calls":
 [...]}`` (what its handlers got) and exits.
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import websockets
+from ocpp.exceptions import OCPPError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
@@ -39,6 +41,15 @@ def now() -> str:
 
 def emit(event: str, **data: Any) -> None:
     print(json.dumps({"event": event, **data}, default=str), flush=True)
+
+
+async def error_of(cp: Any, payload: Any) -> dict[str, Any]:
+    """The CALLERROR a call got, as its code and description."""
+    try:
+        result = await cp.call(payload, suppress=False)
+    except OCPPError as exc:
+        return {"code": exc.code, "description": exc.description}
+    return {"code": None, "result": dataclasses.asdict(result)}
 
 
 class Recorder:
@@ -165,7 +176,14 @@ async def main(version: str, close: bool) -> None:
         # The test says when its charge point is done with its own messages.
         await loop.run_in_executor(None, sys.stdin.readline)
         results = await cs.exchange()
-        emit("results", results={k: dataclasses.asdict(v) for k, v in results.items()})
+        # An action the charge point has no handler for.
+        clear_cache = (call16 if version == "1.6" else call201).ClearCache()
+        errors = {"ClearCache": await error_of(cs, clear_cache)}
+        emit(
+            "results",
+            results={k: dataclasses.asdict(v) for k, v in results.items()},
+            errors=errors,
+        )
         if close:
             start = time.monotonic()
             await ws.close()

@@ -1,7 +1,8 @@
 """A charge point built on the ``ocpp`` package (asyncio, websockets): the peer of test_interop.
 
 Usage: ``python ocpp_charge_point.py VERSION URL``. It connects, sends its everyday messages,
-prints ``{"event": "results", ...}`` (one JSON line, what the central system answered), then
+prints ``{"event": "results", ...}`` (one JSON line: what the central system answered, and the
+CALLERROR it got for an action the central system does not handle), then
 answers the central system's calls until the connection closes, and prints
 ``{"event": "received", "calls": [...]}`` (what its handlers got) before it exits.
 """
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import websockets
+from ocpp.exceptions import OCPPError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
@@ -35,6 +37,15 @@ def now() -> str:
 
 def emit(event: str, **data: Any) -> None:
     print(json.dumps({"event": event, **data}, default=str), flush=True)
+
+
+async def error_of(cp: Any, payload: Any) -> dict[str, Any]:
+    """The CALLERROR a call got, as its code and description."""
+    try:
+        result = await cp.call(payload, suppress=False)
+    except OCPPError as exc:
+        return {"code": exc.code, "description": exc.description}
+    return {"code": None, "result": dataclasses.asdict(result)}
 
 
 class Recorder:
@@ -176,7 +187,14 @@ async def main(version: str, url: str) -> None:
         cp = cls(url.rsplit("/", 1)[-1], ws)
         serving = asyncio.create_task(cp.start())
         results = await cp.exchange()
-        emit("results", results={k: dataclasses.asdict(v) for k, v in results.items()})
+        # An action the central system has no handler for.
+        data_transfer = (call16 if version == "1.6" else call201).DataTransfer(vendor_id="X")
+        errors = {"DataTransfer": await error_of(cp, data_transfer)}
+        emit(
+            "results",
+            results={k: dataclasses.asdict(v) for k, v in results.items()},
+            errors=errors,
+        )
         # Answer the central system's calls until it closes the connection.
         with contextlib.suppress(websockets.ConnectionClosed):
             await serving
