@@ -17,12 +17,15 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 import trio_websocket
 import wsproto
 import wsproto.events
 
 from trio_ocpp import Server, v16
 from trio_ocpp.routing import on
+
+from memory_connection import MemoryConnection
 
 TIME = "2024-01-01T00:00:00Z"
 HEARTBEAT = [2, "h", "Heartbeat", {}]
@@ -227,3 +230,20 @@ async def test_a_flooding_peer_that_ignores_the_close_is_dropped() -> None:
         await gone(server, "CP_1")
         await peer.wait_tcp_closed()
         await peer.stream.aclose()
+
+
+# -- in memory: what the socket cannot pin down ----------------------------------------------------
+
+
+async def test_an_answer_cancelled_on_its_way_out_is_reported_lost(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    connection = MemoryConnection()
+    connection.reading = trio.Event()  # the peer stopped reading: the answer cannot go out
+    cp = CentralSystem("CP_1", connection, ping_interval=0)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(cp.start)
+        connection.deliver(json.dumps([2, "1", "Heartbeat", {}]))
+        await trio.testing.wait_all_tasks_blocked()
+        connection.hang_up()  # the connection ends while the answer is being sent
+    assert "CP_1: the answer to Heartbeat (1) is lost" in caplog.text

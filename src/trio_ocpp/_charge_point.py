@@ -342,20 +342,24 @@ class ChargePoint:
     # -- inbound CALLs ---------------------------------------------------------------------------
 
     async def _handle_call(self, call: Call) -> None:
+        sent = False
         try:
-            reply, handler_args = await self._answer(call)
+            try:
+                reply, handler_args = await self._answer(call)
+            finally:
+                self._inbound.discard(call.unique_id)
+                self._quieter.unpark_all()
+            sent = await self._send_quietly(reply)
         finally:
-            self._inbound.discard(call.unique_id)
-            self._quieter.unpark_all()
-        if not await self._send_quietly(reply):
-            logger.warning(
-                "%s: the answer to %s (%s) is lost: connection closed",
-                self.id,
-                call.action,
-                call.unique_id,
-            )
-            return
-        if isinstance(reply, CallResult) and handler_args is not None:
+            if not sent:
+                # Also when cancelled with the connection: the peer's CALL goes unanswered.
+                logger.warning(
+                    "%s: the answer to %s (%s) is lost: connection closed",
+                    self.id,
+                    call.action,
+                    call.unique_id,
+                )
+        if sent and isinstance(reply, CallResult) and handler_args is not None:
             await self._run_after_hooks(call.action, handler_args, reply)
 
     def _route(self, action: str, kind: MessageKind) -> Handler:

@@ -1,0 +1,58 @@
+"""An in-memory stand-in for a WebSocket connection: the test plays the peer of a ChargePoint."""
+
+from __future__ import annotations
+
+import math
+
+import trio
+
+
+class MemoryConnection:
+    """A ChargePoint's ``Connection`` over trio memory channels.
+
+    The test puts frames in with :meth:`deliver` and takes what the ChargePoint sent from
+    :meth:`sent`; ``close_code`` records how the ChargePoint closed the connection.
+    """
+
+    def __init__(self) -> None:
+        self._to_cp, self._inbound = trio.open_memory_channel[str | bytes](math.inf)
+        self._outbound, self._from_cp = trio.open_memory_channel[str](math.inf)
+        self.close_code: int | None = None
+        #: Set to make ``send_message`` block until it is set again (a peer that stopped reading).
+        self.reading = trio.Event()
+        self.reading.set()
+
+    # -- the ChargePoint's side -------------------------------------------------------------
+
+    async def get_message(self) -> str | bytes:
+        return await self._inbound.receive()  # EndOfChannel / ClosedResourceError once closed
+
+    async def send_message(self, message: str) -> None:
+        await self.reading.wait()
+        if self.close_code is not None:
+            raise trio.ClosedResourceError
+        self._outbound.send_nowait(message)
+
+    async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
+        if self.close_code is None:
+            self.close_code = code
+        self._inbound.close()
+        await trio.lowlevel.checkpoint()
+
+    # -- the test's side (the peer) -------------------------------------------------------------
+
+    def deliver(self, message: str | bytes) -> None:
+        self._to_cp.send_nowait(message)
+
+    def hang_up(self) -> None:
+        """The peer goes away: the ChargePoint's next ``get_message`` ends its reader."""
+        self._to_cp.close()
+
+    def sent(self) -> list[str]:
+        """Every frame sent since the last call."""
+        frames = []
+        while True:
+            try:
+                frames.append(self._from_cp.receive_nowait())
+            except trio.WouldBlock:
+                return frames
