@@ -21,11 +21,10 @@ import trio.testing
 import trio_websocket
 import wsproto
 import wsproto.events
-
-from trio_ocpp import Server, v16
-from trio_ocpp.routing import on
-
 from memory_connection import MemoryConnection
+
+from trio_ocpp import Server, v16, v21
+from trio_ocpp.routing import on
 
 TIME = "2024-01-01T00:00:00Z"
 HEARTBEAT = [2, "h", "Heartbeat", {}]
@@ -247,3 +246,57 @@ async def test_an_answer_cancelled_on_its_way_out_is_reported_lost(
         await trio.testing.wait_all_tasks_blocked()
         connection.hang_up()  # the connection ends while the answer is being sent
     assert "CP_1: the answer to Heartbeat (1) is lost" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("options", "answered_after"),
+    [({"handler_timeout": 5}, 5), ({}, 60), ({"handler_timeout": None}, None)],
+    ids=["5 s", "default 60 s", "no limit"],
+)
+async def test_a_hung_handler_is_cancelled_and_answered_with_internal_error(
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+    options: dict[str, Any],
+    answered_after: float | None,
+) -> None:
+    connection = MemoryConnection()
+    cp = CentralSystem("CP_1", connection, ping_interval=0, **options)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(cp.start)
+        connection.deliver(json.dumps([2, "1", "DataTransfer", {"vendorId": "hang"}]))
+        connection.deliver(json.dumps(HEARTBEAT))
+        await trio.sleep((answered_after or 3600) - 0.1)
+        assert [json.loads(f)[1] for f in connection.sent()] == ["h"]  # others are served
+        await trio.sleep(0.2)
+        if answered_after is None:
+            assert connection.sent() == []
+            assert cp.statistics().handlers_running == 1
+        else:
+            timeout_error = [4, "1", "InternalError", "The request was not handled in time", {}]
+            assert [json.loads(f) for f in connection.sent()] == [timeout_error]
+            assert cp.statistics().handlers_running == 0
+            assert f"handler of DataTransfer (1) did not finish within {answered_after} s" in (
+                caplog.text
+            )
+        connection.hang_up()
+
+
+async def test_a_hung_send_handler_is_cancelled(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Streams(v21.ChargePoint):
+        @on("NotifyPeriodicEventStream", skip_schema_validation=True)
+        async def on_stream(self, **kwargs: Any) -> None:
+            await trio.sleep_forever()
+
+    connection = MemoryConnection()
+    cp = Streams("CP_1", connection, ping_interval=0, handler_timeout=5)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(cp.start)
+        connection.deliver(json.dumps([6, "s", "NotifyPeriodicEventStream", {}]))
+        await trio.sleep(6)
+        assert "handler of SEND NotifyPeriodicEventStream (s) did not finish within 5 s" in (
+            caplog.text
+        )
+        assert connection.sent() == []  # a SEND is never answered, not even now
+        connection.hang_up()

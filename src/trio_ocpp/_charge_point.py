@@ -10,6 +10,7 @@ ends, every waiting ``call()`` fails at once and running handlers are cancelled 
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from typing import Any, ClassVar, Protocol
 
@@ -121,6 +122,7 @@ class ChargePoint:
         max_invalid_frames: int = 100,
         max_concurrent_handlers: int = 16,
         send_timeout: float = 10,
+        handler_timeout: float | None = 60,
         ping_interval: float = 60,
         pong_timeout: float = 20,
     ):
@@ -134,6 +136,11 @@ class ChargePoint:
         peer should send one at a time, more are refused like a duplicate id.
         ``send_timeout``: seconds a frame may take to go out before the peer is taken to have
         stopped reading and the connection is closed; it bounds the close handshake too.
+        ``handler_timeout``: seconds an inbound CALL's ``pre_dispatch`` and handler may take
+        (None: no limit); a handler past it is cancelled, logged, and its CALL answered with
+        InternalError, so that a hung handler cannot hold its slot for good. The default leaves
+        room for a handler that itself calls the peer (``response_timeout``), maybe after
+        waiting for another call to finish. It bounds SEND handlers too.
         ``ping_interval`` (0 disables) and ``pong_timeout``: WebSocket keep-alive; a peer that
         does not answer a ping in time is taken to be gone and the connection is closed
         (CONFORMANCE 29).
@@ -150,6 +157,7 @@ class ChargePoint:
         self._max_invalid_frames = max_invalid_frames
         self._max_concurrent_handlers = max_concurrent_handlers
         self._send_timeout = send_timeout
+        self._handler_timeout = math.inf if handler_timeout is None else handler_timeout
         self._ping_interval = ping_interval
         self._pong_timeout = pong_timeout
         self._call_lock = trio.Lock()
@@ -388,9 +396,22 @@ class ChargePoint:
         """Run the handler of ``call``: its CALLRESULT, or the CALLERROR the rules name."""
         version = self._ocpp_version
         try:
-            await self.pre_dispatch(call)
-            handler = self._route(call.action, MessageKind.REQUEST)
-            response, kwargs = await self._invoke(handler, call.action, MessageKind.REQUEST, call)
+            with trio.move_on_after(self._handler_timeout) as timer:
+                await self.pre_dispatch(call)
+                handler = self._route(call.action, MessageKind.REQUEST)
+                response, kwargs = await self._invoke(
+                    handler, call.action, MessageKind.REQUEST, call
+                )
+            if timer.cancelled_caught:
+                logger.error(
+                    "%s: handler of %s (%s) did not finish within %g s, cancelled",
+                    self.id,
+                    call.action,
+                    call.unique_id,
+                    self._handler_timeout,
+                )
+                error = exceptions.InternalError("The request was not handled in time")
+                return call.create_call_error(error, version), None
         except exceptions.OCPPError as exc:
             return call.create_call_error(exc, version), None
         except Exception as exc:
@@ -447,9 +468,18 @@ class ChargePoint:
     async def _handle_send(self, send: Send) -> None:
         """A 2.1 SEND: run its handler; it is never answered, even when invalid."""
         try:
-            await self.pre_dispatch(send)
-            handler = self._route(send.action, MessageKind.SEND)
-            await self._invoke(handler, send.action, MessageKind.SEND, send)
+            with trio.move_on_after(self._handler_timeout) as timer:
+                await self.pre_dispatch(send)
+                handler = self._route(send.action, MessageKind.SEND)
+                await self._invoke(handler, send.action, MessageKind.SEND, send)
+            if timer.cancelled_caught:
+                logger.error(
+                    "%s: handler of SEND %s (%s) did not finish within %g s, cancelled",
+                    self.id,
+                    send.action,
+                    send.unique_id,
+                    self._handler_timeout,
+                )
         except Exception as exc:
             logger.warning(
                 "%s: SEND %s (%s) not handled: %r", self.id, send.action, send.unique_id, exc
