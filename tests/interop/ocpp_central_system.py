@@ -1,13 +1,13 @@
 """A central system built on the ``ocpp`` package (asyncio, websockets): the peer of test_interop.
 
-Usage: ``python ocpp_central_system.py VERSION [close]``. It listens on 127.0.0.1, port chosen by
-the system, and prints ``{"event": "listening", "port": N}``. One charge point connects and sends
-its messages; when a line arrives on stdin, the central system sends its own calls to the charge
-point and prints ``{"event": "results", ...}`` (the answers, and the CALLERROR it got for an
-action the charge point does not handle). Then it waits for the charge point
-to disconnect, or with ``close`` closes the connection itself and prints ``{"event": "closed",
-"seconds": S}`` (how long its ``close()`` took). Last it prints ``{"event": "received", "calls":
-[...]}`` (what its handlers got) and exits.
+Usage: ``python ocpp_central_system.py VERSION [close]``, VERSION one of 1.6, 2.0.1, 2.1. It
+listens on 127.0.0.1, port chosen by the system, and prints ``{"event": "listening", "port": N}``.
+One charge point connects and sends its messages; when a line arrives on stdin, the central
+system sends its own calls to the charge point and prints ``{"event": "results", ...}``: the
+answers, and the CALLERROR it got for an action the charge point does not handle. Then it waits
+for the charge point to disconnect, or with ``close`` closes the connection itself and prints
+``{"event": "closed", "seconds": S}`` (how long its ``close()`` took). Last it prints
+``{"event": "received", "calls": [...]}`` (what its handlers got) and exits.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
+from ocpp.v21 import ChargePoint as ChargePoint21
+from ocpp.v21 import call as call21
+from ocpp.v21 import call_result as result21
 from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
@@ -64,6 +67,8 @@ class Recorder:
 
 
 class CS16(Recorder, ChargePoint16):
+    calls = call16
+
     @on("BootNotification")
     def on_boot(self, **kwargs: Any) -> result16.BootNotification:
         self.record("BootNotification", **kwargs)
@@ -106,44 +111,49 @@ class CS16(Recorder, ChargePoint16):
         }
 
 
-class CS201(Recorder, ChargePoint201):
+class CS2x(Recorder):
+    """2.0.1 and 2.1 alike; ``calls``/``results`` are the version's modules."""
+
+    calls: Any
+    results: Any
+
     @on("BootNotification")
-    def on_boot(self, **kwargs: Any) -> result201.BootNotification:
+    def on_boot(self, **kwargs: Any) -> Any:
         self.record("BootNotification", **kwargs)
-        return result201.BootNotification(current_time=now(), interval=300, status="Accepted")
+        return self.results.BootNotification(current_time=now(), interval=300, status="Accepted")
 
     @on("Heartbeat")
-    def on_heartbeat(self) -> result201.Heartbeat:
+    def on_heartbeat(self) -> Any:
         self.record("Heartbeat")
-        return result201.Heartbeat(current_time=now())
+        return self.results.Heartbeat(current_time=now())
 
     @on("Authorize")
-    def on_authorize(self, **kwargs: Any) -> result201.Authorize:
+    def on_authorize(self, **kwargs: Any) -> Any:
         self.record("Authorize", **kwargs)
-        return result201.Authorize(id_token_info={"status": "Accepted"})
+        return self.results.Authorize(id_token_info={"status": "Accepted"})
 
     @on("TransactionEvent")
-    def on_transaction_event(self, **kwargs: Any) -> result201.TransactionEvent:
+    def on_transaction_event(self, **kwargs: Any) -> Any:
         self.record("TransactionEvent", **kwargs)
         if kwargs["event_type"] == "Started":
-            return result201.TransactionEvent(id_token_info={"status": "Accepted"})
-        return result201.TransactionEvent()
+            return self.results.TransactionEvent(id_token_info={"status": "Accepted"})
+        return self.results.TransactionEvent()
 
     @on("MeterValues")
-    def on_meter_values(self, **kwargs: Any) -> result201.MeterValues:
+    def on_meter_values(self, **kwargs: Any) -> Any:
         self.record("MeterValues", **kwargs)
-        return result201.MeterValues()
+        return self.results.MeterValues()
 
     async def exchange(self) -> dict[str, Any]:
         return {
             "RequestStartTransaction": await self.call(
-                call201.RequestStartTransaction(
+                self.calls.RequestStartTransaction(
                     id_token={"id_token": "TAG2", "type": "ISO14443"}, remote_start_id=7, evse_id=1
                 ),
                 suppress=False,
             ),
             "GetVariables": await self.call(
-                call201.GetVariables(
+                self.calls.GetVariables(
                     get_variable_data=[
                         {
                             "component": {"name": "OCPPCommCtrlr"},
@@ -153,8 +163,22 @@ class CS201(Recorder, ChargePoint201):
                 ),
                 suppress=False,
             ),
-            "Reset": await self.call(call201.Reset(type="OnIdle"), suppress=False),
+            "Reset": await self.call(self.calls.Reset(type="OnIdle"), suppress=False),
         }
+
+
+class CS201(CS2x, ChargePoint201):
+    calls = call201
+    results = result201
+
+
+class CS21(CS2x, ChargePoint21):
+    calls = call21
+    results = result21
+
+
+CLASSES: dict[str, Any] = {"1.6": CS16, "2.0.1": CS201, "2.1": CS21}
+SUBPROTOCOLS = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1", "2.1": "ocpp2.1"}
 
 
 #: With ``close``: how long the central system waits for the client to close TCP after the
@@ -163,7 +187,7 @@ CLOSE_TIMEOUT = 3
 
 
 async def main(version: str, close: bool) -> None:
-    cls, subprotocol = (CS16, "ocpp1.6") if version == "1.6" else (CS201, "ocpp2.0.1")
+    cls, subprotocol = CLASSES[version], SUBPROTOCOLS[version]
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -177,7 +201,7 @@ async def main(version: str, close: bool) -> None:
         await loop.run_in_executor(None, sys.stdin.readline)
         results = await cs.exchange()
         # An action the charge point has no handler for.
-        clear_cache = (call16 if version == "1.6" else call201).ClearCache()
+        clear_cache = cls.calls.ClearCache()
         errors = {"ClearCache": await error_of(cs, clear_cache)}
         emit(
             "results",

@@ -1,10 +1,10 @@
 """A charge point built on the ``ocpp`` package (asyncio, websockets): the peer of test_interop.
 
-Usage: ``python ocpp_charge_point.py VERSION URL``. It connects, sends its everyday messages,
-prints ``{"event": "results", ...}`` (one JSON line: what the central system answered, and the
-CALLERROR it got for an action the central system does not handle), then
-answers the central system's calls until the connection closes, and prints
-``{"event": "received", "calls": [...]}`` (what its handlers got) before it exits.
+Usage: ``python ocpp_charge_point.py VERSION URL``, VERSION one of 1.6, 2.0.1, 2.1. It connects,
+sends its everyday messages and prints ``{"event": "results", ...}``: what the central system
+answered, and the CALLERROR it got for an action the central system does not handle. Then it
+answers the central system's calls until the connection closes, and prints ``{"event":
+"received", "calls": [...]}`` (what its handlers got) before it exits.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
+from ocpp.v21 import ChargePoint as ChargePoint21
+from ocpp.v21 import call as call21
+from ocpp.v21 import call_result as result21
 from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
@@ -60,6 +63,8 @@ class Recorder:
 
 
 class CP16(Recorder, ChargePoint16):
+    calls = call16
+
     @on("RemoteStartTransaction")
     def on_remote_start(self, **kwargs: Any) -> result16.RemoteStartTransaction:
         self.record("RemoteStartTransaction", **kwargs)
@@ -113,16 +118,21 @@ class CP16(Recorder, ChargePoint16):
         return results
 
 
-class CP201(Recorder, ChargePoint201):
+class CP2x(Recorder):
+    """2.0.1 and 2.1 alike; ``calls``/``results`` are the version's modules."""
+
+    calls: Any
+    results: Any
+
     @on("RequestStartTransaction")
-    def on_request_start(self, **kwargs: Any) -> result201.RequestStartTransaction:
+    def on_request_start(self, **kwargs: Any) -> Any:
         self.record("RequestStartTransaction", **kwargs)
-        return result201.RequestStartTransaction(status="Accepted", transaction_id="TX-9")
+        return self.results.RequestStartTransaction(status="Accepted", transaction_id="TX-9")
 
     @on("GetVariables")
-    def on_get_variables(self, get_variable_data: list[dict[str, Any]]) -> result201.GetVariables:
+    def on_get_variables(self, get_variable_data: list[dict[str, Any]]) -> Any:
         self.record("GetVariables", get_variable_data=get_variable_data)
-        return result201.GetVariables(
+        return self.results.GetVariables(
             get_variable_result=[
                 {
                     "attribute_status": "Accepted",
@@ -135,9 +145,9 @@ class CP201(Recorder, ChargePoint201):
         )
 
     @on("Reset")
-    def on_reset(self, **kwargs: Any) -> result201.Reset:
+    def on_reset(self, **kwargs: Any) -> Any:
         self.record("Reset", **kwargs)
-        return result201.Reset(status="Accepted")
+        return self.results.Reset(status="Accepted")
 
     async def exchange(self) -> dict[str, Any]:
         id_token = {"id_token": "TAG1", "type": "ISO14443"}
@@ -146,15 +156,15 @@ class CP201(Recorder, ChargePoint201):
         sample = [{"timestamp": now(), "sampled_value": [{"value": 1500.5}]}]
         return {
             "BootNotification": await self.call(
-                call201.BootNotification(
+                self.calls.BootNotification(
                     charging_station={"model": "M1", "vendor_name": "Ocpp Pkg"}, reason="PowerUp"
                 ),
                 suppress=False,
             ),
-            "Heartbeat": await self.call(call201.Heartbeat(), suppress=False),
-            "Authorize": await self.call(call201.Authorize(id_token=id_token), suppress=False),
+            "Heartbeat": await self.call(self.calls.Heartbeat(), suppress=False),
+            "Authorize": await self.call(self.calls.Authorize(id_token=id_token), suppress=False),
             "TransactionEventStarted": await self.call(
-                call201.TransactionEvent(
+                self.calls.TransactionEvent(
                     event_type="Started",
                     trigger_reason="Authorized",
                     seq_no=0,
@@ -165,10 +175,10 @@ class CP201(Recorder, ChargePoint201):
                 suppress=False,
             ),
             "MeterValues": await self.call(
-                call201.MeterValues(evse_id=1, meter_value=sample), suppress=False
+                self.calls.MeterValues(evse_id=1, meter_value=sample), suppress=False
             ),
             "TransactionEventEnded": await self.call(
-                call201.TransactionEvent(
+                self.calls.TransactionEvent(
                     event_type="Ended",
                     trigger_reason="StopAuthorized",
                     seq_no=1,
@@ -180,15 +190,29 @@ class CP201(Recorder, ChargePoint201):
         }
 
 
+class CP201(CP2x, ChargePoint201):
+    calls = call201
+    results = result201
+
+
+class CP21(CP2x, ChargePoint21):
+    calls = call21
+    results = result21
+
+
+CLASSES: dict[str, Any] = {"1.6": CP16, "2.0.1": CP201, "2.1": CP21}
+SUBPROTOCOLS = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1", "2.1": "ocpp2.1"}
+
+
 async def main(version: str, url: str) -> None:
-    cls, subprotocol = (CP16, "ocpp1.6") if version == "1.6" else (CP201, "ocpp2.0.1")
+    cls, subprotocol = CLASSES[version], SUBPROTOCOLS[version]
     async with websockets.connect(url, subprotocols=[subprotocol]) as ws:
         assert ws.subprotocol == subprotocol, ws.subprotocol
         cp = cls(url.rsplit("/", 1)[-1], ws)
         serving = asyncio.create_task(cp.start())
         results = await cp.exchange()
         # An action the central system has no handler for.
-        data_transfer = (call16 if version == "1.6" else call201).DataTransfer(vendor_id="X")
+        data_transfer = cls.calls.DataTransfer(vendor_id="X")
         errors = {"DataTransfer": await error_of(cp, data_transfer)}
         emit(
             "results",
