@@ -183,7 +183,7 @@ SUBPROTOCOLS = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1", "2.1": "ocpp2.1"}
 
 #: With ``close``: how long the central system waits for the client to close TCP after the
 #: closing handshake (websockets' ``close_timeout``).
-CLOSE_TIMEOUT = 3
+CLOSE_TIMEOUT = 2
 
 
 async def main(version: str, close: bool) -> None:
