@@ -54,7 +54,8 @@ class ChargePoint16(v16.ChargePoint):
         result: v16.call_result.BootNotification = await self.call(
             v16.call.BootNotification(charge_point_vendor=VENDOR, charge_point_model=MODEL)
         )
-        self.set_heartbeat_interval(result.interval)
+        if result.interval > 0:  # 0: the charge point keeps its own interval
+            self.set_heartbeat_interval(result.interval)
         return result
 
     async def heartbeat(self) -> None:
@@ -135,7 +136,8 @@ class _ChargingStation2x(ChargePoint):
                 charging_station={"model": MODEL, "vendor_name": VENDOR}, reason="PowerUp"
             )
         )
-        self.set_heartbeat_interval(result.interval)
+        if result.interval > 0:  # 0: the charge point keeps its own interval
+            self.set_heartbeat_interval(result.interval)
         return result
 
     async def heartbeat(self) -> None:
