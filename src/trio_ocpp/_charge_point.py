@@ -23,6 +23,7 @@ from ._casing import payload_to_python, payload_to_wire
 from ._frames import Call, CallError, CallResult, CallResultError, Frame, Send, unpack
 from ._payload import Payload, payload_class
 from ._schemas import MessageKind, actions, has_schema
+from ._tls import ClientCertificate
 from ._validation import FormatPolicy, validate
 from ._versions import OCPPVersion
 from .routing import Handler, Routes, routes_of
@@ -106,6 +107,9 @@ class ChargePoint:
     #: Set by the version packages' subclasses.
     _ocpp_version: ClassVar[OCPPVersion]
     _routes: ClassVar[Routes] = Routes({}, {})
+    #: The verified TLS client certificate of the connection (security profile 3), set by the
+    #: server before ``start()``; None without one.
+    client_certificate: ClientCertificate | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

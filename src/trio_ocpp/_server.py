@@ -2,13 +2,16 @@
 
 Per connection, before the WebSocket upgrade: the identity is read from the last path segment
 (percent-decoded, CONFORMANCE 2), the OCPP version is negotiated from the client's subprotocols
-(the first one in the client's order that the server speaks, CONFORMANCE 5-7), and an optional
-``on_connect`` hook may reject the connection with an HTTP status (404 for an unknown identity, 401
-for bad credentials). Then the version's ChargePoint class runs the connection.
+(the first one in the client's order that the server speaks, CONFORMANCE 5-7), HTTP Basic
+credentials are checked when the server has ``basic_auth`` (security profiles 1-2,
+CONFORMANCE 32), and an optional ``on_connect`` hook may reject the connection with an HTTP
+status (404 for an unknown identity, 401 for bad credentials). Then the version's ChargePoint
+class runs the connection.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -19,7 +22,9 @@ import attrs
 import trio
 import trio_websocket
 
+from ._auth import BasicAuthCheck, compare_secret, parse_basic_auth
 from ._charge_point import ChargePoint
+from ._tls import ClientCertificate, check_tls_version, peer_certificate
 from ._versions import SUBPROTOCOLS, OCPPVersion, normalize_version
 
 __all__ = ["ConnectionRequest", "RejectConnection", "Server", "identity_from_path", "serve"]
@@ -30,6 +35,13 @@ _BY_SUBPROTOCOL: dict[str, OCPPVersion] = {sub: v for v, sub in SUBPROTOCOLS.ite
 #: WebSocket close codes used here (RFC 6455).
 _GOING_AWAY = 1001
 _PROTOCOL_ERROR = 1002
+_UNAUTHORIZED = [("WWW-Authenticate", 'Basic realm="OCPP"')]
+#: Seconds a closing handshake may take: a peer that does not answer is dropped without it.
+CLOSE_TIMEOUT = 2
+#: Seconds for the TLS and opening handshakes of a connection (trio-websocket's default).
+_CONNECT_TIMEOUT = 60
+#: What ``run(**websocket_options)`` passes on to ``trio_websocket.wrap_server_stream``.
+_WEBSOCKET_OPTIONS = {"max_message_size", "message_queue_size", "receive_buffer_size"}
 
 
 class RejectConnection(Exception):
@@ -53,6 +65,8 @@ class ConnectionRequest:
     #: Request headers, names lower-cased, values as sent (bytes: they may not be UTF-8).
     headers: Mapping[str, bytes]
     remote: str
+    #: The verified TLS client certificate (security profile 3); None without one.
+    client_certificate: ClientCertificate | None = None
 
 
 def identity_from_path(path: str) -> str:
@@ -74,6 +88,21 @@ def _choose_version(
 
 ChargePointClasses = type[ChargePoint] | Iterable[type[ChargePoint]]
 OnConnect = Callable[[ConnectionRequest], Awaitable[None]]
+BasicAuth = BasicAuthCheck | Mapping[str, str | bytes]
+#: A connection to run: identity, version, WebSocket and TLS client certificate.
+_Accepted = tuple[str, OCPPVersion, trio_websocket.WebSocketConnection, ClientCertificate | None]
+
+
+def _password_table(passwords: Mapping[str, str | bytes]) -> BasicAuthCheck:
+    """A check over ``identity -> password``, read at each connection so that it may change."""
+
+    async def check(identity: str, password: bytes) -> bool:
+        expected = passwords.get(identity)
+        if expected is None:
+            raise RejectConnection(404)
+        return compare_secret(password, expected)
+
+    return check
 
 
 class Server:
@@ -84,6 +113,11 @@ class Server:
     subprotocol at all (off by default: such clients are closed, CONFORMANCE 6).
     ``charge_point_options`` are passed to each ChargePoint (``response_timeout``, ...).
     ``max_connections``: connections (and handshakes) beyond it are refused with HTTP 503.
+    ``basic_auth``: HTTP Basic auth before the upgrade (security profiles 1-2), either a mapping
+    ``identity -> password`` (an unknown identity gets 404) or ``async def check(identity,
+    password: bytes) -> bool``; a missing or malformed header, a username other than the
+    identity, or a refused password gets 401. ``ssl_context`` (TLS 1.2 or newer; see
+    :func:`server_ssl_context`) serves wss:// (profiles 2-3).
     """
 
     def __init__(
@@ -95,6 +129,7 @@ class Server:
         ssl_context: ssl.SSLContext | None = None,
         charge_point_options: Mapping[str, Any] | None = None,
         max_connections: int | None = None,
+        basic_auth: BasicAuth | None = None,
     ):
         classes = [charge_points] if isinstance(charge_points, type) else list(charge_points)
         self.classes: dict[OCPPVersion, type[ChargePoint]] = {}
@@ -111,14 +146,19 @@ class Server:
         if self.default_version is not None and self.default_version not in self.classes:
             raise ValueError(f"no ChargePoint class for the default version {default_version}")
         self._on_connect = on_connect
+        if ssl_context is not None:
+            check_tls_version(ssl_context)
         self._ssl_context = ssl_context
+        self._check_password = (
+            _password_table(basic_auth) if isinstance(basic_auth, Mapping) else basic_auth
+        )
         self._options = dict(charge_point_options or {})
         self._max_connections = max_connections
         self._connected: dict[str, ChargePoint] = {}
         self._handshaking = 0
         self._accepting = True
         self._scope = trio.CancelScope()
-        self._websocket_server: trio_websocket.WebSocketServer | None = None
+        self._port: int | None = None
 
     @property
     def charge_points(self) -> Mapping[str, ChargePoint]:
@@ -130,9 +170,9 @@ class Server:
 
     @property
     def port(self) -> int:
-        if self._websocket_server is None:
+        if self._port is None:
             raise RuntimeError("the server is not running")
-        return self._websocket_server.port
+        return self._port
 
     @property
     def subprotocols(self) -> list[str]:
@@ -148,32 +188,35 @@ class Server:
     ) -> None:
         """Serve until cancelled or :meth:`shutdown`; ``task_status.started(self)`` once listening.
 
-        ``websocket_options`` go to ``trio_websocket.serve_websocket``: ``max_message_size``
-        (bytes; a larger message closes its connection with 1009), ``connect_timeout`` (seconds
-        for the handshake), ... Cancelling closes every connection with 1001 (going away).
+        ``websocket_options``: ``connect_timeout`` (seconds for the TLS and opening handshakes,
+        60), and for ``trio_websocket.wrap_server_stream``: ``max_message_size`` (bytes; a larger
+        message closes its connection with 1009), ``message_queue_size``,
+        ``receive_buffer_size``. Cancelling closes every connection with 1001 (going away).
         """
+        connect_timeout = websocket_options.pop("connect_timeout", _CONNECT_TIMEOUT)
+        unknown = set(websocket_options) - _WEBSOCKET_OPTIONS
+        if unknown:
+            raise TypeError(f"unknown websocket options: {', '.join(sorted(unknown))}")
         with self._scope:
-            await self._serve(host, port, task_status, websocket_options)
+            await self._serve(host, port, task_status, connect_timeout, websocket_options)
 
     async def _serve(
         self,
         host: str | None,
         port: int,
         task_status: trio.TaskStatus[Server],
+        connect_timeout: float,
         websocket_options: dict[str, Any],
     ) -> NoReturn:
+        listeners = await trio.open_tcp_listeners(port, host=host)
+        self._port = listeners[0].socket.getsockname()[1]
+        handler = functools.partial(self._handle_stream, connect_timeout, websocket_options)
         async with trio.open_nursery() as nursery:
-            self._websocket_server = await nursery.start(
-                lambda task_status: trio_websocket.serve_websocket(
-                    self._handle_request,
-                    host,
-                    port,
-                    self._ssl_context,
-                    task_status=task_status,
-                    **websocket_options,
-                )
+            await nursery.start(trio.serve_listeners, handler, listeners)
+            scheme = "wss" if self._ssl_context else "ws"
+            logger.info(
+                "listening on port %d (%s) for %s", self.port, scheme, ", ".join(self.subprotocols)
             )
-            logger.info("listening on port %d for %s", self.port, ", ".join(self.subprotocols))
             task_status.started(self)
             await trio.sleep_forever()
         raise AssertionError("unreachable")  # pragma: no cover
@@ -187,7 +230,50 @@ class Server:
                 nursery.start_soon(cp.shutdown, grace_period, _GOING_AWAY, "server shutting down")
         self._scope.cancel()
 
-    async def _handle_request(self, request: trio_websocket.WebSocketRequest) -> None:
+    async def _handle_stream(
+        self, connect_timeout: float, websocket_options: dict[str, Any], tcp: trio.SocketStream
+    ) -> None:
+        """One TCP connection: TLS, the opening handshake, then :meth:`_handle_request`.
+
+        This is trio-websocket's ``serve_websocket`` with the TLS handshake done first and on
+        its own: a failed one (no client certificate, an expired one) closes the connection at
+        once rather than at the connect timeout, and the client certificate is read from it.
+        """
+        deadline = trio.current_time() + connect_timeout
+        stream: trio.abc.Stream = tcp
+        certificate = None
+        try:
+            if self._ssl_context is not None:
+                tls = trio.SSLStream(
+                    tcp, self._ssl_context, server_side=True, https_compatible=True
+                )
+                stream = tls
+                with trio.move_on_at(deadline):
+                    try:
+                        await tls.do_handshake()
+                    except trio.BrokenResourceError as exc:
+                        remote = tcp.socket.getpeername()
+                        logger.warning("%s: TLS handshake failed: %s", remote, exc.__cause__ or exc)
+                        return
+                    certificate = peer_certificate(tls)
+            async with trio.open_nursery() as nursery:  # for the connection's reader task
+                request = None
+                with trio.move_on_at(deadline):
+                    request = await trio_websocket.wrap_server_stream(
+                        nursery, stream, **websocket_options
+                    )
+                if request is not None:
+                    await self._handle_request(request, certificate)
+                # Closing the stream ends the reader task, which may still be finishing a
+                # closing handshake that shutdown() waits for: let it, within a bound.
+                await trio.aclose_forcefully(stream)
+                nursery.cancel_scope.deadline = trio.current_time() + CLOSE_TIMEOUT
+        finally:
+            await trio.aclose_forcefully(stream)
+
+    async def _handle_request(
+        self, request: trio_websocket.WebSocketRequest, certificate: ClientCertificate | None
+    ) -> None:
         busy = self._max_connections is not None and (
             len(self._connected) + self._handshaking >= self._max_connections
         )
@@ -197,15 +283,15 @@ class Server:
             return
         self._handshaking += 1
         try:
-            ws = await self._handshake(request)
+            ws = await self._handshake(request, certificate)
         finally:
             self._handshaking -= 1
         if ws is not None:
             await self._run_charge_point(*ws)
 
     async def _handshake(
-        self, request: trio_websocket.WebSocketRequest
-    ) -> tuple[str, OCPPVersion, trio_websocket.WebSocketConnection] | None:
+        self, request: trio_websocket.WebSocketRequest, certificate: ClientCertificate | None
+    ) -> _Accepted | None:
         """Accept or reject one request: the connection to run, or None."""
         identity = identity_from_path(request.path)
         offered = request.proposed_subprotocols
@@ -216,22 +302,26 @@ class Server:
             logger.warning("rejecting %s: no charge point identity in the path", request.path)
             await request.reject(404)
             return None
-        if self._on_connect is not None:
-            info = ConnectionRequest(
-                identity=identity,
-                path=request.path,
-                ocpp_version=version,
-                offered_subprotocols=offered,
-                headers={k.decode("latin-1").lower(): v for k, v in request.headers},
-                remote=str(request.remote),
-            )
-            try:
+        headers = {k.decode("latin-1").lower(): v for k, v in request.headers}
+        try:
+            if self._check_password is not None:
+                await _authenticate(self._check_password, identity, headers.get("authorization"))
+            if self._on_connect is not None:
+                info = ConnectionRequest(
+                    identity=identity,
+                    path=request.path,
+                    ocpp_version=version,
+                    offered_subprotocols=offered,
+                    headers=headers,
+                    remote=str(request.remote),
+                    client_certificate=certificate,
+                )
                 await self._on_connect(info)
-            except RejectConnection as rejection:
-                logger.info("%s: rejected with HTTP %d", identity, rejection.status_code)
-                headers = [(k.encode(), v.encode()) for k, v in rejection.headers]
-                await request.reject(rejection.status_code, extra_headers=headers)
-                return None
+        except RejectConnection as rejection:
+            logger.info("%s: rejected with HTTP %d", identity, rejection.status_code)
+            reply_headers = [(k.encode(), v.encode()) for k, v in rejection.headers]
+            await request.reject(rejection.status_code, extra_headers=reply_headers)
+            return None
         if version is None:
             # CONFORMANCE 6: complete the handshake without a subprotocol, then close.
             logger.warning("%s: no supported OCPP subprotocol in %s, closing", identity, offered)
@@ -239,12 +329,17 @@ class Server:
             await ws.aclose(_PROTOCOL_ERROR, "no supported OCPP subprotocol")
             return None
         ws = await request.accept(subprotocol=SUBPROTOCOLS[version] if offered else None)
-        return identity, version, ws
+        return identity, version, ws, certificate
 
     async def _run_charge_point(
-        self, identity: str, version: OCPPVersion, ws: trio_websocket.WebSocketConnection
+        self,
+        identity: str,
+        version: OCPPVersion,
+        ws: trio_websocket.WebSocketConnection,
+        certificate: ClientCertificate | None,
     ) -> None:
         cp = self.classes[version](identity, ws, **self._options)
+        cp.client_certificate = certificate
         previous = self._connected.get(identity)
         if previous is not None:
             # The newest connection of an identity wins: the old one is most likely half-open.
@@ -257,9 +352,24 @@ class Server:
         finally:
             if self._connected.get(identity) is cp:
                 del self._connected[identity]
-            with trio.CancelScope(shield=True), trio.move_on_after(2):
+            with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT):
                 # A server being stopped says so with 1001; otherwise this is a no-op.
                 await ws.aclose(_GOING_AWAY, "server shutting down")
+
+
+async def _authenticate(check: BasicAuthCheck, identity: str, authorization: bytes | None) -> None:
+    """HTTP Basic auth before the upgrade (CONFORMANCE 32): raise RejectConnection to refuse."""
+    credentials = None if authorization is None else parse_basic_auth(authorization)
+    if credentials is None:
+        reason = "no Basic credentials"
+    elif credentials[0] != identity:
+        reason = f"Basic auth username {credentials[0]!r} is not the identity"
+    elif not await check(identity, credentials[1]):
+        reason = "wrong Basic auth password"
+    else:
+        return
+    logger.warning("%s: %s", identity, reason)
+    raise RejectConnection(401, _UNAUTHORIZED)
 
 
 async def serve(
@@ -272,6 +382,7 @@ async def serve(
     ssl_context: ssl.SSLContext | None = None,
     charge_point_options: Mapping[str, Any] | None = None,
     max_connections: int | None = None,
+    basic_auth: BasicAuth | None = None,
     task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
     **websocket_options: Any,
 ) -> None:
@@ -283,5 +394,6 @@ async def serve(
         ssl_context=ssl_context,
         charge_point_options=charge_point_options,
         max_connections=max_connections,
+        basic_auth=basic_auth,
     )
     await server.run(host, port, task_status=task_status, **websocket_options)
