@@ -2,16 +2,27 @@
 
 The version packages (``trio_ocpp.v16``, ``v201``, ``v21``) hold each version's ChargePoint,
 ``call``/``call_result`` messages, datatypes and enums; ``trio_ocpp.routing`` the ``@on`` and
-``@after`` decorators; ``serve``/``Server`` run a central system and ``connect`` a charge point.
+``@after`` decorators; ``serve``/``Server`` run a central system, ``connect`` a charge point and
+``Client`` keeps one connected. Security profiles: ``basic_auth`` on both sides (1-2),
+``server_ssl_context``/``client_ssl_context`` for TLS (2-3) and ``ClientCertificate`` (3).
 """
 
+from ._auth import BasicAuthCheck as BasicAuthCheck
+from ._auth import basic_auth_header as basic_auth_header
+from ._auth import compare_secret as compare_secret
+from ._auth import parse_basic_auth as parse_basic_auth
+from ._client import Client as Client
 from ._client import NoSubprotocolError as NoSubprotocolError
 from ._client import charge_point_url as charge_point_url
 from ._client import connect as connect
+from ._client import retry_backoff as retry_backoff
 from ._server import ConnectionRequest as ConnectionRequest
 from ._server import RejectConnection as RejectConnection
 from ._server import Server as Server
 from ._server import serve as serve
+from ._tls import ClientCertificate as ClientCertificate
+from ._tls import client_ssl_context as client_ssl_context
+from ._tls import server_ssl_context as server_ssl_context
 from ._versions import VERSIONS as VERSIONS
 from ._versions import OCPPVersion as OCPPVersion
 
@@ -19,13 +30,22 @@ __version__ = "0.1.0"
 
 __all__ = [
     "VERSIONS",
+    "BasicAuthCheck",
+    "Client",
+    "ClientCertificate",
     "ConnectionRequest",
     "NoSubprotocolError",
     "OCPPVersion",
     "RejectConnection",
     "Server",
     "__version__",
+    "basic_auth_header",
     "charge_point_url",
+    "client_ssl_context",
+    "compare_secret",
     "connect",
+    "parse_basic_auth",
+    "retry_backoff",
     "serve",
+    "server_ssl_context",
 ]

@@ -1,22 +1,32 @@
-"""The charge point side: connect to a central system and run a ChargePoint on the connection."""
+"""The charge point side: connect to a central system and run a ChargePoint on the connection.
+
+:func:`connect` makes one connection; :class:`Client` keeps a charge point connected, reconnecting
+with the OCPP back-off (CONFORMANCE 30) until it is closed.
+"""
 
 from __future__ import annotations
 
+import itertools
 import logging
+import random
 import ssl
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
-from urllib.parse import quote
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote, urlsplit, urlunsplit
 
+import attrs
 import trio
 import trio_websocket
 
+from . import exceptions
+from ._auth import basic_auth_header
 from ._charge_point import ChargePoint
-from ._server import identity_from_path
+from ._server import CLOSE_TIMEOUT, identity_from_path
+from ._tls import check_tls_version
 from ._versions import SUBPROTOCOLS, OCPPVersion, is_2x
 
-__all__ = ["NoSubprotocolError", "charge_point_url", "connect"]
+__all__ = ["Client", "NoSubprotocolError", "charge_point_url", "connect", "retry_backoff"]
 
 logger = logging.getLogger("trio_ocpp.client")
 
@@ -45,6 +55,147 @@ def charge_point_url(endpoint: str, identity: str) -> str:
     return endpoint.rstrip("/") + "/" + quote(identity, safe="")
 
 
+@attrs.frozen
+class _Target:
+    """Where and how to connect: what every (re)connection of one charge point repeats."""
+
+    url: str
+    identity: str
+    version: OCPPVersion
+    subprotocols: list[str]
+    ssl_context: ssl.SSLContext | None
+    headers: list[tuple[bytes, bytes]]
+
+    @classmethod
+    def make(
+        cls,
+        url: str,
+        version: OCPPVersion,
+        identity: str | None,
+        subprotocols: Sequence[str] | None,
+        ssl_context: ssl.SSLContext | None,
+        extra_headers: Sequence[tuple[str, str]],
+        basic_auth: str | bytes | None,
+    ) -> _Target:
+        if identity is None:
+            identity = identity_from_path(url)
+        else:
+            url = charge_point_url(url, identity)
+        check_identity(identity, [version])
+        if ssl_context is not None:
+            check_tls_version(ssl_context)
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra_headers]
+        if basic_auth is not None:
+            headers.append((b"Authorization", basic_auth_header(identity, basic_auth)))
+        offered = list(subprotocols) if subprotocols is not None else [SUBPROTOCOLS[version]]
+        return cls(url, identity, version, offered, ssl_context, headers)
+
+    @asynccontextmanager
+    async def open(
+        self, connect_timeout: float
+    ) -> AsyncIterator[trio_websocket.WebSocketConnection]:
+        """Open the connection (TCP, TLS for wss://, the opening handshake) within
+        ``connect_timeout`` seconds; a failure raises ``trio_websocket.HandshakeError``
+        (``ConnectionRejected`` for an HTTP answer such as 401 or 404) or NoSubprotocolError."""
+        failure: Exception | None = None
+        # Errors are raised after the nursery, so that they do not come wrapped in a group.
+        async with trio.open_nursery() as nursery:  # for the connection's reader task
+            stream: trio.abc.Stream | None = None
+            try:
+                with trio.fail_after(connect_timeout):
+                    stream = await self._open_stream()
+                    ws = await _open_handshake(nursery, stream, self)
+                await self._check_subprotocol(ws)
+            except trio.TooSlowError:
+                failure = trio_websocket.ConnectionTimeout(
+                    f"no connection to {self.url} within {connect_timeout:g} s"
+                )
+            except (OSError, trio.BrokenResourceError) as exc:
+                # A TLS failure is a BrokenResourceError caused by the ssl.SSLError.
+                reason = exc.__cause__ or exc
+                failure = trio_websocket.HandshakeError(f"cannot connect to {self.url}: {reason}")
+                failure.__cause__ = exc
+            except (trio_websocket.ConnectionRejected, NoSubprotocolError) as exc:
+                failure = exc
+            if failure is None:
+                try:
+                    yield ws
+                finally:
+                    with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT):
+                        await ws.aclose()
+            if stream is not None:
+                await trio.aclose_forcefully(stream)
+            nursery.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+
+    async def _open_stream(self) -> trio.abc.Stream:
+        parts = urlsplit(self.url)
+        secure = parts.scheme == "wss"
+        host = parts.hostname or ""
+        tcp = await trio.open_tcp_stream(host, parts.port or (443 if secure else 80))
+        if not secure:
+            return tcp
+        context = self.ssl_context or ssl.create_default_context()
+        tls = trio.SSLStream(tcp, context, server_hostname=host, https_compatible=True)
+        try:
+            # Here rather than within the WebSocket handshake, to fail with the TLS reason.
+            await tls.do_handshake()
+        except BaseException:
+            await trio.aclose_forcefully(tcp)
+            raise
+        return tls
+
+    async def _check_subprotocol(self, ws: trio_websocket.WebSocketConnection) -> None:
+        expected = SUBPROTOCOLS[self.version]
+        if ws.subprotocol != expected:
+            # CONFORMANCE 6: a 101 without an OCPP subprotocol is closed by the client too.
+            await ws.aclose(1002, "no OCPP subprotocol accepted")
+            raise NoSubprotocolError(f"the server accepted {ws.subprotocol!r}, not {expected!r}")
+
+
+class _ReaderTask:
+    """Stands in for the nursery that ``wrap_client_stream`` starts the connection's reader task
+    in, to learn when that task stops: trio-websocket's opening handshake does not notice (the
+    server refused our TLS certificate or hung up) and would wait for its connect timeout."""
+
+    def __init__(self, nursery: trio.Nursery) -> None:
+        self._nursery = nursery
+        self.handshake = trio.CancelScope()
+        self.rejection: trio_websocket.ConnectionRejected | None = None
+
+    def start_soon(self, task: Callable[[], Awaitable[None]]) -> None:
+        self._nursery.start_soon(self._run, task)
+
+    async def _run(self, task: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await task()
+        except trio_websocket.ConnectionRejected as rejection:
+            # The HTTP answer to our opening handshake (401, 404, ...): open() raises it.
+            self.rejection = rejection
+        finally:
+            self.handshake.cancel()
+
+
+async def _open_handshake(
+    nursery: trio.Nursery, stream: trio.abc.Stream, target: _Target
+) -> trio_websocket.WebSocketConnection:
+    parts = urlsplit(target.url)
+    reader = _ReaderTask(nursery)
+    with reader.handshake:
+        return await trio_websocket.wrap_client_stream(
+            reader,  # type: ignore[arg-type]  # all it uses is start_soon()
+            stream,  # type: ignore[arg-type]  # any trio stream works
+            parts.netloc.rpartition("@")[2],  # the Host header
+            urlunsplit(("", "", parts.path or "/", parts.query, "")),
+            subprotocols=target.subprotocols,
+            extra_headers=target.headers,
+        )
+    if reader.rejection is not None:
+        raise reader.rejection
+    raise trio.BrokenResourceError("the server closed the connection during the opening handshake")
+
+
 @asynccontextmanager
 async def connect(
     url: str,
@@ -54,35 +205,174 @@ async def connect(
     subprotocols: Sequence[str] | None = None,
     ssl_context: ssl.SSLContext | None = None,
     extra_headers: Sequence[tuple[str, str]] = (),
+    basic_auth: str | bytes | None = None,
+    connect_timeout: float = 30,
     **charge_point_options: Any,
 ) -> AsyncIterator[CP]:
     """Connect to a central system and yield the running ChargePoint.
 
     ``url`` is the endpoint; with ``identity`` given, the percent-encoded identity is appended,
     else the URL's last path segment is the identity. ``subprotocols`` defaults to the class's
-    version. Leaving the block closes the connection and cancels the ChargePoint's tasks.
+    version. ``basic_auth``: the HTTP Basic password sent with the identity as username
+    (security profiles 1-2; bytes for a raw 1.6 AuthorizationKey). ``ssl_context`` for wss://
+    (TLS 1.2 or newer; see :func:`client_ssl_context`). ``connect_timeout``: seconds for TCP, TLS
+    and the opening handshake together. Leaving the block closes the connection and cancels the
+    ChargePoint's tasks.
+
+    A failed connection raises ``trio_websocket.HandshakeError``: ``ConnectionRejected`` (with
+    ``status_code``) when the server answered with an HTTP error such as 401 or 404, and
+    :class:`NoSubprotocolError` when it accepted no OCPP version we offered.
     """
-    version = charge_point_class._ocpp_version
-    offered = list(subprotocols) if subprotocols is not None else [SUBPROTOCOLS[version]]
-    if identity is None:
-        identity = identity_from_path(url)
-    else:
-        url = charge_point_url(url, identity)
-    check_identity(identity, [version])
-    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra_headers]
-    async with trio_websocket.open_websocket_url(
-        url, ssl_context, subprotocols=offered, extra_headers=headers
-    ) as ws:
-        if ws.subprotocol != SUBPROTOCOLS[version]:
-            # CONFORMANCE 6: a 101 without an OCPP subprotocol is closed by the client too.
-            await ws.aclose(1002, "no OCPP subprotocol accepted")
-            raise NoSubprotocolError(
-                f"the server accepted {ws.subprotocol!r}, not {SUBPROTOCOLS[version]!r}"
-            )
-        cp = charge_point_class(identity, ws, **charge_point_options)
+    target = _Target.make(
+        url,
+        charge_point_class._ocpp_version,
+        identity,
+        subprotocols,
+        ssl_context,
+        extra_headers,
+        basic_auth,
+    )
+    async with target.open(connect_timeout) as ws:
+        cp = charge_point_class(target.identity, ws, **charge_point_options)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(cp.start)
             try:
                 yield cp
             finally:
                 nursery.cancel_scope.cancel()
+
+
+#: A connection attempt that failed without being a bug: the client retries.
+_CONNECTION_ERRORS = (trio_websocket.HandshakeError, NoSubprotocolError)
+
+
+def retry_backoff(
+    wait_minimum: float, random_range: float, repeat_times: int, rng: random.Random
+) -> Iterator[float]:
+    """The waits before successive reconnection attempts (CONFORMANCE 30): ``wait_minimum``,
+    doubled after each failed attempt at most ``repeat_times`` times, plus a fresh random part
+    of at most ``random_range`` each time (OCPP 2.0.1 part 4 §5.3)."""
+    for attempt in itertools.count():
+        yield wait_minimum * 2 ** min(attempt, repeat_times) + rng.uniform(0, random_range)
+
+
+class Client(Generic[CP]):
+    """A charge point that stays connected: ``await nursery.start(client.run)``, then
+    ``await client.aclose()`` to stop.
+
+    Each connection runs a new ``charge_point_class`` instance and, beside it,
+    ``on_connect(charge_point)`` (boot, heartbeats, ...), which is cancelled when that
+    connection ends; a ``ConnectionClosedError`` out of it is part of that, any other exception
+    ends :meth:`run`. After a connection ends or an attempt fails (refused, rejected with
+    401/404, TLS or handshake error) the client waits :func:`retry_backoff` and tries again; a
+    successful connection starts the schedule over. ``rng`` makes the random part repeatable.
+    The other arguments are :func:`connect`'s, checked here once.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        charge_point_class: type[CP],
+        *,
+        identity: str | None = None,
+        on_connect: Callable[[CP], Awaitable[None]] | None = None,
+        retry_backoff_wait_minimum: float = 10,
+        retry_backoff_random_range: float = 10,
+        retry_backoff_repeat_times: int = 3,
+        rng: random.Random | None = None,
+        subprotocols: Sequence[str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        extra_headers: Sequence[tuple[str, str]] = (),
+        basic_auth: str | bytes | None = None,
+        connect_timeout: float = 30,
+        **charge_point_options: Any,
+    ):
+        self._target = _Target.make(
+            url,
+            charge_point_class._ocpp_version,
+            identity,
+            subprotocols,
+            ssl_context,
+            extra_headers,
+            basic_auth,
+        )
+        self._connect_timeout = connect_timeout
+        self._class = charge_point_class
+        self._options = charge_point_options
+        self._on_connect = on_connect
+        self._backoff = (
+            retry_backoff_wait_minimum,
+            retry_backoff_random_range,
+            retry_backoff_repeat_times,
+            rng or random.Random(),
+        )
+        self._charge_point: CP | None = None
+        self._scope = trio.CancelScope()
+        self._closing = False
+        self._running = False
+        self._stopped = trio.Event()
+
+    @property
+    def identity(self) -> str:
+        return self._target.identity
+
+    @property
+    def charge_point(self) -> CP | None:
+        """The ChargePoint of the current connection; None between connections."""
+        return self._charge_point
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Connect, and reconnect whenever the connection ends, until :meth:`aclose`."""
+        self._running = True
+        try:
+            with self._scope:
+                task_status.started()
+                waits = retry_backoff(*self._backoff)
+                while not self._closing:
+                    if await self._connect_once():
+                        waits = retry_backoff(*self._backoff)
+                    wait = next(waits)
+                    logger.info("%s: reconnecting in %.1f s", self.identity, wait)
+                    await trio.sleep(wait)
+        finally:
+            self._stopped.set()
+
+    async def _connect_once(self) -> bool:
+        """One connection attempt and, when it succeeds, the connection's life: did it connect?"""
+        connected = False
+        try:
+            async with self._target.open(self._connect_timeout) as ws:
+                connected = True
+                cp = self._class(self.identity, ws, **self._options)
+                self._charge_point = cp
+                try:
+                    async with trio.open_nursery() as nursery:
+                        if self._on_connect is not None:
+                            nursery.start_soon(_run_on_connect, self._on_connect, cp)
+                        await cp.start()
+                        nursery.cancel_scope.cancel()
+                finally:
+                    self._charge_point = None
+        except _CONNECTION_ERRORS as exc:
+            logger.warning("%s: cannot connect: %r", self.identity, exc)
+        return connected
+
+    async def aclose(self, grace_period: float = 0) -> None:
+        """Stop reconnecting and close the connection, after its running handlers and calls
+        finish within ``grace_period`` seconds (:meth:`ChargePoint.shutdown`); what is left,
+        ``on_connect`` included, is cancelled. Returns once :meth:`run` has returned."""
+        self._closing = True
+        cp = self._charge_point
+        if cp is not None:
+            await cp.shutdown(grace_period, 1000, "charge point shutting down")
+        self._scope.cancel()
+        if self._running:
+            await self._stopped.wait()
+
+
+async def _run_on_connect(on_connect: Callable[[CP], Awaitable[None]], cp: CP) -> None:
+    try:
+        await on_connect(cp)
+    except exceptions.ConnectionClosedError:
+        # The connection ended under it: cp.start() returns too, and the client reconnects.
+        logger.info("%s: on_connect stopped: connection closed", cp.id)
