@@ -114,6 +114,16 @@ def test_call_with_wrong_count_and_unreadable_id_uses_minus_one() -> None:
     assert reply is not None and reply.unique_id == "-1"
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_an_empty_id_is_a_readable_id(version: str) -> None:
+    # "" is a string of at most 36 characters: the answer keeps it (found by test_fuzz).
+    reply = reply_of('[2,"","Heartbeat"]', version)
+    assert reply is not None and reply.unique_id == ""
+    if version == "2.0.1":
+        reply = reply_of('[6,"","Heartbeat",{}]', version)
+        assert reply is not None and reply.unique_id == ""
+
+
 # -- rule 19a: not JSON, not an array, no readable message type id ------------------------------
 
 

@@ -191,6 +191,12 @@ def _readable_id(frame: list[Any]) -> str | None:
     return None
 
 
+def _answer_id(frame: list[Any]) -> str:
+    """The id to answer a bad frame with: its own when readable (``""`` is), else ``"-1"``."""
+    unique_id = _readable_id(frame)
+    return UNREADABLE_ID if unique_id is None else unique_id
+
+
 def _bad_frame(
     error: type[exceptions.OCPPError],
     description: str,
@@ -246,7 +252,7 @@ def unpack(text: str | bytes, ocpp_version: OCPPVersion | None = None) -> Frame:
 
     if message_type not in _KNOWN_TYPES[ocpp_version]:
         # 2.0.1 answers unknown message types; 1.6 and 2.1 ignore them (CONFORMANCE 20).
-        answer_id = (_readable_id(frame) or UNREADABLE_ID) if ocpp_version == "2.0.1" else None
+        answer_id = _answer_id(frame) if ocpp_version == "2.0.1" else None
         raise _bad_frame(
             exceptions.MessageTypeNotSupportedError,
             f"Message type {message_type} is not supported",
@@ -275,7 +281,7 @@ def unpack(text: str | bytes, ocpp_version: OCPPVersion | None = None) -> Frame:
 def _unpack_call(
     frame: list[Any], ocpp_version: OCPPVersion | None, rpc_error: type[exceptions.OCPPError]
 ) -> Call:
-    answer_id = _readable_id(frame) or UNREADABLE_ID
+    answer_id = _answer_id(frame)
     if len(frame) != 4:
         # 1.6 calls a CALL that lacks elements a ProtocolError ("payload incomplete").
         error = exceptions.ProtocolError if ocpp_version == "1.6" and len(frame) < 4 else rpc_error
