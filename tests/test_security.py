@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import logging
+import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +21,9 @@ import trio_websocket
 import trustme
 
 import trio_ocpp
-from trio_ocpp import ConnectionRequest, RejectConnection, Server, v16
+from trio_ocpp import ConnectionRequest, RejectConnection, Server, exceptions, v16
+from trio_ocpp.__main__ import parse_args
+from trio_ocpp.examples import central_system
 from trio_ocpp.routing import on
 
 TIME = "2024-01-01T00:00:00Z"
@@ -342,3 +346,75 @@ async def test_profile_3_refuses_a_missing_or_invalid_client_certificate_at_once
         # The server goes on serving charge points with valid certificates.
         good = trio_ocpp.client_ssl_context(cafile=pki.ca, certfile=pki.client)
         await heartbeat(server, ssl_context=good)
+
+
+# -- the example central system: python -m trio_ocpp --basic-auth --certfile --cafile ------------
+
+
+def test_example_reads_passwords_and_raw_keys(tmp_path: Path) -> None:
+    path = tmp_path / "passwords"
+    path.write_text(f"# identity:password\n\nCP_1:pass:word\nCP 2:hex:{RAW_KEY.hex()}\n")
+    assert central_system.read_passwords(path) == {"CP_1": "pass:word", "CP 2": RAW_KEY}
+    path.write_text("no password\n")
+    with pytest.raises(ValueError, match=r"passwords:1: expected identity:password"):
+        central_system.read_passwords(path)
+
+
+def test_example_security_flags(pki: PKI, capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse_args(["--basic-auth", "pw", "--certfile", str(pki.server), "--cafile", "ca"])
+    assert (args.basic_auth, args.certfile, args.keyfile, args.cafile) == (
+        "pw",
+        str(pki.server),
+        None,
+        "ca",
+    )
+    with pytest.raises(SystemExit):
+        parse_args(["--cafile", str(pki.ca)])
+    assert "--keyfile and --cafile need --certfile" in capsys.readouterr().err
+
+
+async def test_example_serves_profile_3_with_basic_auth_and_boot_first(
+    pki: PKI, tmp_path: Path
+) -> None:
+    (tmp_path / "passwords").write_text(f"CP_1:hex:{RAW_KEY.hex()}\n")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    serve = functools.partial(
+        central_system.main,
+        "127.0.0.1",
+        port,
+        ("1.6",),
+        basic_auth=central_system.read_passwords(tmp_path / "passwords"),
+        ssl_context=trio_ocpp.server_ssl_context(pki.server, cafile=pki.ca),
+        boot_first=True,
+    )
+    options: dict[str, Any] = {
+        "identity": "CP_1",
+        "basic_auth": RAW_KEY,
+        "ssl_context": trio_ocpp.client_ssl_context(cafile=pki.ca, certfile=pki.client),
+    }
+    endpoint = f"wss://127.0.0.1:{port}"
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve)
+            while True:
+                try:
+                    async with trio_ocpp.connect(endpoint, ChargePoint, **options) as cp:
+                        break
+                except trio_websocket.HandshakeError:
+                    await trio.sleep(0.02)  # not listening yet
+            async with trio_ocpp.connect(endpoint, ChargePoint, **options) as cp:
+                with pytest.raises(exceptions.SecurityError):
+                    await cp.call(v16.call.Heartbeat())
+                boot = v16.call.BootNotification(charge_point_model="M", charge_point_vendor="V")
+                assert (await cp.call(boot)).status == "Accepted"
+                await cp.call(v16.call.Heartbeat())
+            async with trio_ocpp.connect(endpoint, ChargePoint, **options) as cp:
+                await cp.call(v16.call.Heartbeat())  # booted before: no new boot needed
+            with pytest.raises(trio_websocket.ConnectionRejected):
+                async with trio_ocpp.connect(
+                    endpoint, ChargePoint, **{**options, "basic_auth": "x"}
+                ):
+                    pass  # pragma: no cover
+            nursery.cancel_scope.cancel()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import logging
 
 import trio
 
-from .examples.central_system import CLASSES, main
+from ._tls import server_ssl_context
+from .examples.central_system import CLASSES, main, read_passwords
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -28,7 +30,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="1.6",
         help="version for clients that offer no subprotocol; 'none' to close them (1.6)",
     )
+    security = parser.add_argument_group("security profiles")
+    security.add_argument(
+        "--basic-auth",
+        metavar="FILE",
+        help="require HTTP Basic auth (profiles 1-2): lines identity:password, or "
+        "identity:hex:<hex> for a raw 1.6 AuthorizationKey; # starts a comment",
+    )
+    security.add_argument(
+        "--certfile", metavar="FILE", help="serve wss:// with this PEM certificate chain (2-3)"
+    )
+    security.add_argument("--keyfile", metavar="FILE", help="its private key, if not in certfile")
+    security.add_argument(
+        "--cafile",
+        metavar="FILE",
+        help="require client certificates issued by these CAs (profile 3)",
+    )
+    parser.add_argument(
+        "--boot-first",
+        action="store_true",
+        help="refuse CALLs before BootNotification with SecurityError (a pre_dispatch example)",
+    )
     args = parser.parse_args(argv)
+    if (args.keyfile or args.cafile) and not args.certfile:
+        parser.error("--keyfile and --cafile need --certfile")
     args.versions = tuple(v.strip() for v in args.versions.split(",") if v.strip())
     unknown = set(args.versions) - set(CLASSES)
     if unknown:
@@ -43,8 +68,22 @@ def run(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s"
     )
+    serve = functools.partial(
+        main,
+        args.host,
+        args.port,
+        args.versions,
+        args.default_version,
+        basic_auth=read_passwords(args.basic_auth) if args.basic_auth else None,
+        ssl_context=(
+            server_ssl_context(args.certfile, args.keyfile, cafile=args.cafile)
+            if args.certfile
+            else None
+        ),
+        boot_first=args.boot_first,
+    )
     with contextlib.suppress(KeyboardInterrupt):
-        trio.run(main, args.host, args.port, args.versions, args.default_version)
+        trio.run(serve)
 
 
 if __name__ == "__main__":

@@ -2,21 +2,28 @@
 
 It accepts every charge point, answers BootNotification, Heartbeat, StatusNotification,
 Authorize, MeterValues and the transaction messages, and logs every frame. ``python -m trio_ocpp``
-runs it; ``main()`` shows how an application runs a server next to its own tasks.
+runs it; ``main()`` shows how an application runs a server next to its own tasks, with the
+security profiles as options (Basic auth passwords, TLS, client certificates) and
+:class:`RequireBoot` as an example of ``pre_dispatch``.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import ssl
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import trio
 
-from trio_ocpp import Server, v16, v21, v201
-from trio_ocpp.routing import on
+from trio_ocpp import Server, exceptions, v16, v21, v201
+from trio_ocpp.charge_point import ChargePoint
+from trio_ocpp.messages import Call, Send
+from trio_ocpp.routing import after, on
 from trio_ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
 
 logger = logging.getLogger("trio_ocpp.examples.central_system")
@@ -120,18 +127,70 @@ class CentralSystem21(_CentralSystem2x, v21.ChargePoint):
 CLASSES = {"1.6": CentralSystem16, "2.0.1": CentralSystem201, "2.1": CentralSystem21}
 
 
+class RequireBoot(ChargePoint):
+    """Mix in before a central system class: every CALL but BootNotification from a charge point
+    that has not booted since the server started is refused with SecurityError (1.6-J errata
+    3.8). Identities are remembered across reconnects: a charge point need not boot again."""
+
+    booted: ClassVar[set[str]]
+
+    async def pre_dispatch(self, message: Call | Send) -> None:
+        if message.action != "BootNotification" and self.id not in self.booted:
+            raise exceptions.SecurityError("Send BootNotification first")
+
+    @after("BootNotification")
+    def remember_boot(self) -> None:
+        self.booted.add(self.id)  # the example accepts every boot
+
+
+def require_boot(cls: type[ChargePoint]) -> type[ChargePoint]:
+    """``cls`` with :class:`RequireBoot`, remembering boots of its own."""
+    return type(cls.__name__, (RequireBoot, cls), {"booted": set()})
+
+
+def read_passwords(path: str | Path) -> dict[str, str | bytes]:
+    """Basic auth passwords from lines ``identity:password`` (blank lines and ``#`` comments are
+    skipped). ``identity:hex:0a1b...`` is a raw key given in hex: a 1.6 AuthorizationKey is 20
+    bytes that need not be text."""
+    passwords: dict[str, str | bytes] = {}
+    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        identity, colon, password = line.partition(":")
+        if not colon or not identity:
+            raise ValueError(f"{path}:{number}: expected identity:password")
+        if password.startswith("hex:"):
+            passwords[identity] = bytes.fromhex(password.removeprefix("hex:"))
+        else:
+            passwords[identity] = password
+    return passwords
+
+
 async def main(
     host: str = "0.0.0.0",
     port: int = 9000,
     versions: tuple[str, ...] = ("2.1", "2.0.1", "1.6"),
     default_version: str | None = "1.6",
+    *,
+    basic_auth: Mapping[str, str | bytes] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    boot_first: bool = False,
 ) -> None:
     """Serve until interrupted. ``default_version`` serves clients that offer no subprotocol,
-    so that generic tools (``python -m websockets``, wscat without ``-s``) can talk to it."""
+    so that generic tools (``python -m websockets``, wscat without ``-s``) can talk to it.
+    ``basic_auth``: identity -> password (security profiles 1-2); ``ssl_context``: wss://
+    (profile 2, or 3 when it requires client certificates); ``boot_first``: RequireBoot."""
+    classes = [CLASSES[v] for v in versions]
     server = Server(
-        [CLASSES[v] for v in versions],
+        [require_boot(cls) for cls in classes] if boot_first else classes,
         default_version=default_version if default_version in versions else None,
+        basic_auth=basic_auth,
+        ssl_context=ssl_context,
     )
     async with trio.open_nursery() as nursery:
         await nursery.start(server.run, host, port)
-        logger.info("central system listening on ws://%s:%d/<charge point id>", host, server.port)
+        scheme = "ws" if ssl_context is None else "wss"
+        logger.info(
+            "central system listening on %s://%s:%d/<charge point id>", scheme, host, server.port
+        )
