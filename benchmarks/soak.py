@@ -22,6 +22,7 @@ table and writes JSON (``benchmarks/results/soak.json``):
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -154,6 +155,9 @@ async def serve() -> None:
         async for command in lines(stdin):
             if command == "stats":
                 emit("stats", **report())
+            elif command == "memory":  # a full collection: too slow to do every second
+                gc.collect()
+                emit("memory", python_blocks=sys.getallocatedblocks(), **report())
             elif command == "stop":
                 break
         nursery.cancel_scope.cancel()
@@ -472,8 +476,10 @@ class CentralSystemProcess:
 
     async def ask(self, command: str) -> dict[str, Any]:
         assert self.process.stdin is not None
-        await self.process.stdin.send_all(f"{command}\n".encode())
-        return await self.event()
+        with trio.CancelScope(shield=True):  # a question without its answer would desync
+            await self.process.stdin.send_all(f"{command}\n".encode())
+            reply = await self.event()
+        return reply
 
     def rss_kb(self) -> int:
         with open(f"/proc/{self.process.pid}/status") as status:
@@ -497,7 +503,7 @@ async def soak(connections: int = 1000, seconds: float = 60, interval: float = 1
 async def _soak(connections: int, seconds: float, interval: float, stderr: Any) -> dict[str, Any]:
     server = await CentralSystemProcess.start(stderr)
     stats = Stats()
-    rss: list[tuple[float, int]] = []
+    samples: list[dict[str, float]] = []
     try:
         listening = await server.event()
         start = trio.current_time()
@@ -505,21 +511,30 @@ async def _soak(connections: int, seconds: float, interval: float, stderr: Any) 
         ramp = min(10, seconds / 5)  # connect gradually, not all in the same millisecond
         warm_up = seconds / 4
 
-        async def sample_rss() -> None:
+        async def sample() -> None:
+            period = min(1, seconds / 20)
             while True:
-                rss.append((trio.current_time() - start, server.rss_kb()))
-                await trio.sleep(min(1, seconds / 20))
+                t = trio.current_time() - start
+                # Live Python memory once after warm-up and once just before the end.
+                first = t >= warm_up and not any("python_blocks" in s for s in samples)
+                command = "memory" if first or t + period >= seconds else "stats"
+                reply = await server.ask(command)
+                sample = {"t": round(t, 1), "rss_kb": server.rss_kb()}
+                sample["connections"] = reply["connections"]
+                if command == "memory":
+                    sample["python_blocks"] = reply["python_blocks"]
+                samples.append(sample)
+                await trio.sleep(period)
 
         async def charge_point(index: int) -> None:
             await trio.sleep(ramp * index / connections)
             await ChargePoint(index, listening["port"], deadline, interval, stats).run()
 
         async with trio.open_nursery() as sampler:
-            sampler.start_soon(sample_rss)
+            sampler.start_soon(sample)
             async with trio.open_nursery() as load:
                 for index in range(connections):
                     load.start_soon(charge_point, index)
-            rss.append((trio.current_time() - start, server.rss_kb()))
             sampler.cancel_scope.cancel()
         elapsed = trio.current_time() - start
         # Until the server has noticed the last disconnects, and the handshakes that were
@@ -551,7 +566,7 @@ async def _soak(connections: int, seconds: float, interval: float, stderr: Any) 
         listening=listening,
         drained=drained,
         stopped=stopped,
-        rss=rss,
+        samples=samples,
         warm_up=warm_up,
         rss_drained=rss_drained,
         stderr=stderr,
@@ -568,15 +583,15 @@ def summarize(
     listening: dict[str, Any],
     drained: dict[str, Any],
     stopped: dict[str, Any],
-    rss: list[tuple[float, int]],
+    samples: list[dict[str, float]],
     warm_up: float,
     rss_drained: int,
     stderr: str,
 ) -> dict[str, Any]:
     counts = stats.counts
     latencies = sorted(stats.latencies) or [0.0]
-    rss_warm = next(kb for t, kb in rss if t >= warm_up) if rss[-1][0] >= warm_up else rss[0][1]
-    rss_end = rss[-1][1]
+    warm, end = [s for s in samples if "python_blocks" in s][:2]
+    rss_warm, rss_end = int(warm["rss_kb"]), int(end["rss_kb"])
     server_unexpected = stopped["traceback_count"] + stderr.count("Traceback (most recent")
     return {
         "connections": connections,
@@ -605,12 +620,14 @@ def summarize(
         "rss_kb": {
             "warm_up": rss_warm,
             "end": rss_end,
-            "max": max(kb for _, kb in rss),
+            "max": max(int(s["rss_kb"]) for s in samples),
             "after_drain": rss_drained,
             "growth_percent": round(100 * (rss_end - rss_warm) / rss_warm, 1),
             "flat": rss_end <= rss_warm * 1.10 + 5 * 1024,
-            "samples": rss,
         },
+        # Live Python memory blocks (after a collection): a leak grows these, fragmentation not.
+        "python_blocks": {"warm_up": warm["python_blocks"], "end": end["python_blocks"]},
+        "samples": samples,
         "server_after_drain": {
             "connections": drained["connections"],
             "tasks": {"idle": listening["tasks"], "after": drained["tasks"]},
@@ -621,6 +638,7 @@ def summarize(
 
 def table(result: dict[str, Any]) -> str:
     rss, lat, left = result["rss_kb"], result["latency_ms"], result["server_after_drain"]
+    blocks = result["python_blocks"]
     rows = [
         (
             "load",
@@ -645,6 +663,10 @@ def table(result: dict[str, Any]) -> str:
             f"{rss['end'] / 1024:.1f} MB at the end ({rss['growth_percent']:+}%, "
             f"{'flat' if rss['flat'] else 'NOT FLAT'}); max {rss['max'] / 1024:.1f} MB, "
             f"{rss['after_drain'] / 1024:.1f} MB once all disconnected",
+        ),
+        (
+            "server Python blocks",
+            f"{blocks['warm_up']:,} after warm-up -> {blocks['end']:,} at the end",
         ),
         (
             "server after drain",
