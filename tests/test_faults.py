@@ -248,11 +248,6 @@ async def test_a_flooding_peer_that_ignores_the_close_is_dropped() -> None:
         await peer.stream.aclose()
 
 
-@pytest.mark.xfail(
-    reason="trio-websocket #184: the pong to a ping after the server's close frame crashes "
-    "the server (_server.py runs connections unisolated)",
-    strict=True,
-)
 async def test_a_ping_during_the_close_handshake_does_not_stop_the_server() -> None:
     options = {"ping_interval": 0, "max_invalid_frames": 1}
     async with serving(charge_point_options=options) as server:
@@ -316,21 +311,14 @@ async def test_peer_gone_mid_handler_cancels_it_and_reports_the_lost_answer(
     assert "CP_1: the answer to DataTransfer (1) is lost" in caplog.text
 
 
-# The server's handler lets trio-websocket's ConnectionClosed out of request.accept() and
-# request.reject() when the peer is already gone, and that stops the whole server.
-SERVER_CRASH = pytest.mark.xfail(
-    reason="_server.py: a reset before accept/reject crashes the server", strict=True
-)
-
-
 @pytest.mark.parametrize(
     ("stage", "identity"),
     [
         ("before the request", "CP_1"),
         ("mid-request", "CP_1"),
         ("after the request", "CP_1"),
-        pytest.param("reset after the request", "CP_1", marks=SERVER_CRASH),
-        pytest.param("reset after the request", "", marks=SERVER_CRASH),  # refused: 404
+        ("reset after the request", "CP_1"),
+        ("reset after the request", ""),  # refused: 404
     ],
 )
 async def test_peer_gone_mid_handshake(stage: str, identity: str) -> None:

@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 import attrs
 import trio
 import trio_websocket
+import wsproto.utilities
 
 from ._auth import BasicAuthCheck, compare_secret, parse_basic_auth
 from ._charge_point import ChargePoint
@@ -252,8 +253,8 @@ class Server:
                     try:
                         await tls.do_handshake()
                     except trio.BrokenResourceError as exc:
-                        remote = tcp.socket.getpeername()
-                        logger.warning("%s: TLS handshake failed: %s", remote, exc.__cause__ or exc)
+                        reason = exc.__cause__ or exc
+                        logger.warning("%s: TLS handshake failed: %s", _remote(tcp), reason)
                         return
                     certificate = peer_certificate(tls)
             async with trio.open_nursery() as nursery:  # for the connection's reader task
@@ -268,6 +269,11 @@ class Server:
                 # closing handshake that shutdown() waits for: let it, within a bound.
                 await trio.aclose_forcefully(stream)
                 nursery.cancel_scope.deadline = trio.current_time() + CLOSE_TIMEOUT
+        except* (trio_websocket.ConnectionClosed, wsproto.utilities.LocalProtocolError):
+            # The peer left before we could accept or reject it, or trio-websocket's reader
+            # tried to answer a ping after our close frame (trio-websocket #184): either way
+            # this connection is over, and the others go on.
+            logger.info("%s: connection closed during a handshake", _remote(tcp))
         finally:
             await trio.aclose_forcefully(stream)
 
@@ -355,6 +361,14 @@ class Server:
             with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT):
                 # A server being stopped says so with 1001; otherwise this is a no-op.
                 await ws.aclose(_GOING_AWAY, "server shutting down")
+
+
+def _remote(tcp: trio.SocketStream) -> str:
+    """The peer's address for the log; it may be gone (reset) already."""
+    try:
+        return str(tcp.socket.getpeername())
+    except OSError:
+        return "a peer gone"
 
 
 async def _authenticate(check: BasicAuthCheck, identity: str, authorization: bytes | None) -> None:
