@@ -593,17 +593,13 @@ async def test_their_central_system_2x(version: str) -> None:
     await run_their_central_system(version, test)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="trio-websocket never closes a client's TCP stream after a server-initiated close",
-)
 async def test_their_central_system_closes() -> None:
     """Their central system closes the connection: our client closes TCP at once.
 
     RFC 6455 7.1.1: the server closes TCP first; websockets half-closes it and waits (up to its
     close_timeout) for the client's end. trio-websocket's client reader stops at that EOF without
-    closing its stream, and ``aclose()`` on a connection the peer closed returns early, so the
-    socket stays open until it is garbage collected: their ``close()`` takes the whole timeout.
+    closing its stream, so ``connect()`` closes it when the reader stops; else the socket would
+    stay open until garbage collection and their ``close()`` would take the whole timeout.
     """
 
     async def test(peer: Any, url: str) -> None:

@@ -102,30 +102,34 @@ class _Target:
         async with trio.open_nursery() as nursery:  # for the connection's reader task
             stream: trio.abc.Stream | None = None
             try:
-                with trio.fail_after(connect_timeout):
-                    stream = await self._open_stream()
-                    ws = await _open_handshake(nursery, stream, self)
-                await self._check_subprotocol(ws)
-            except trio.TooSlowError:
-                failure = trio_websocket.ConnectionTimeout(
-                    f"no connection to {self.url} within {connect_timeout:g} s"
-                )
-            except (OSError, trio.BrokenResourceError) as exc:
-                # A TLS failure is a BrokenResourceError caused by the ssl.SSLError.
-                reason = exc.__cause__ or exc
-                failure = trio_websocket.HandshakeError(f"cannot connect to {self.url}: {reason}")
-                failure.__cause__ = exc
-            except (trio_websocket.ConnectionRejected, NoSubprotocolError) as exc:
-                failure = exc
-            if failure is None:
                 try:
-                    yield ws
-                finally:
-                    with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT):
-                        await ws.aclose()
-            if stream is not None:
-                await trio.aclose_forcefully(stream)
-            nursery.cancel_scope.cancel()
+                    with trio.fail_after(connect_timeout):
+                        stream = await self._open_stream()
+                        ws = await _open_handshake(nursery, stream, self)
+                    await self._check_subprotocol(ws)
+                except trio.TooSlowError:
+                    failure = trio_websocket.ConnectionTimeout(
+                        f"no connection to {self.url} within {connect_timeout:g} s"
+                    )
+                except (OSError, trio.BrokenResourceError) as exc:
+                    # A TLS failure is a BrokenResourceError caused by the ssl.SSLError.
+                    reason = exc.__cause__ or exc
+                    failure = trio_websocket.HandshakeError(
+                        f"cannot connect to {self.url}: {reason}"
+                    )
+                    failure.__cause__ = exc
+                except (trio_websocket.ConnectionRejected, NoSubprotocolError) as exc:
+                    failure = exc
+                if failure is None:
+                    try:
+                        yield ws
+                    finally:
+                        with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT):
+                            await ws.aclose()
+            finally:
+                if stream is not None:
+                    await trio.aclose_forcefully(stream)
+                nursery.cancel_scope.cancel()
         if failure is not None:
             raise failure
 
@@ -156,11 +160,14 @@ class _Target:
 
 class _ReaderTask:
     """Stands in for the nursery that ``wrap_client_stream`` starts the connection's reader task
-    in, to learn when that task stops: trio-websocket's opening handshake does not notice (the
-    server refused our TLS certificate or hung up) and would wait for its connect timeout."""
+    in, to act when that task stops, which trio-websocket does not: during the opening handshake
+    (the server refused our TLS certificate or hung up) it would wait for its connect timeout;
+    later (the server closed) it would leave the socket open until garbage collection, while a
+    client closes TCP once the server has (RFC 6455 7.1.1)."""
 
-    def __init__(self, nursery: trio.Nursery) -> None:
+    def __init__(self, nursery: trio.Nursery, stream: trio.abc.Stream) -> None:
         self._nursery = nursery
+        self._stream = stream
         self.handshake = trio.CancelScope()
         self.rejection: trio_websocket.ConnectionRejected | None = None
 
@@ -175,13 +182,14 @@ class _ReaderTask:
             self.rejection = rejection
         finally:
             self.handshake.cancel()
+            await trio.aclose_forcefully(self._stream)
 
 
 async def _open_handshake(
     nursery: trio.Nursery, stream: trio.abc.Stream, target: _Target
 ) -> trio_websocket.WebSocketConnection:
     parts = urlsplit(target.url)
-    reader = _ReaderTask(nursery)
+    reader = _ReaderTask(nursery, stream)
     with reader.handshake:
         return await trio_websocket.wrap_client_stream(
             reader,  # type: ignore[arg-type]  # all it uses is start_soon()
