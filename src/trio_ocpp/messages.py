@@ -1,7 +1,8 @@
 """OCPP-J messages: frames, parsing, serializing and payload validation.
 
 The names are those of the ``ocpp`` package's ``ocpp.messages`` module, so ported code keeps its
-imports apart from the package name.
+imports apart from the package name; ``set_validation_engine`` and ``validation_engine`` choose and
+tell the engine that validates payloads (jsonschema-rs or jsonschema).
 """
 
 from ._frames import Call as Call
@@ -14,8 +15,10 @@ from ._frames import Send as Send
 from ._frames import pack as pack
 from ._frames import unpack as unpack
 from ._validation import FormatPolicy as FormatPolicy
+from ._validation import set_validation_engine as set_validation_engine
 from ._validation import validate as validate
 from ._validation import validate_payload as validate_payload
+from ._validation import validation_engine as validation_engine
 
 __all__ = [
     "Call",
@@ -27,7 +30,9 @@ __all__ = [
     "MessageType",
     "Send",
     "pack",
+    "set_validation_engine",
     "unpack",
     "validate",
     "validate_payload",
+    "validation_engine",
 ]

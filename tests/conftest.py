@@ -1,0 +1,22 @@
+"""Fixtures shared by several test modules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from trio_ocpp._validation import ENGINES, set_validation_engine, validation_engine
+
+
+@pytest.fixture(params=ENGINES)
+def each_engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test once per validation engine (jsonschema-rs, then jsonschema)."""
+    try:
+        set_validation_engine(request.param)
+    except ImportError:
+        pytest.skip(f"{request.param} is not installed")
+    try:
+        yield validation_engine()
+    finally:
+        set_validation_engine(None)
