@@ -256,10 +256,14 @@ async def test_client_percent_encodes_the_identity_and_checks_it() -> None:
 
 
 async def test_client_refuses_a_server_that_accepted_no_subprotocol() -> None:
+    closed = trio.Event()
+
     async def accept_without_subprotocol(request: trio_websocket.WebSocketRequest) -> None:
         ws = await request.accept()
-        with trio.move_on_after(5):
+        with pytest.raises(trio_websocket.ConnectionClosed) as info:
             await ws.get_message()
+        assert info.value.reason.code == 1002  # the client closed it (CONFORMANCE 6)
+        closed.set()
 
     async with trio.open_nursery() as nursery:
         ws_server = await nursery.start(
@@ -270,6 +274,8 @@ async def test_client_refuses_a_server_that_accepted_no_subprotocol() -> None:
                 f"ws://127.0.0.1:{ws_server.port}/CP_1", answering_class("1.6")
             ):
                 pass
+        with trio.fail_after(5):
+            await closed.wait()
         nursery.cancel_scope.cancel()
 
 

@@ -165,6 +165,11 @@ async def test_basic_auth_refuses_with_401_and_a_challenge(options: dict[str, An
     assert not hooked  # decided before the user's hook
 
 
+def test_an_identity_with_a_colon_cannot_use_basic_auth() -> None:
+    with pytest.raises(ValueError, match="cannot use Basic auth"):
+        trio_ocpp.Client("ws://127.0.0.1/ocpp", ChargePoint, identity="CP:1", basic_auth="pw")
+
+
 async def test_basic_auth_answers_404_for_an_unknown_identity() -> None:
     async with serving(basic_auth=PASSWORDS) as server:
         rejection = await rejected(server, identity="CP_9", basic_auth="whatever")

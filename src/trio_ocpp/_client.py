@@ -86,6 +86,8 @@ class _Target:
             check_tls_version(ssl_context)
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra_headers]
         if basic_auth is not None:
+            if ":" in identity:  # 1.6 allows it, but it would end the Basic auth username
+                raise ValueError(f"identity {identity!r} has a ':': it cannot use Basic auth")
             headers.append((b"Authorization", basic_auth_header(identity, basic_auth)))
         offered = list(subprotocols) if subprotocols is not None else [SUBPROTOCOLS[version]]
         return cls(url, identity, version, offered, ssl_context, headers)
