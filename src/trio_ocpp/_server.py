@@ -39,8 +39,10 @@ _PROTOCOL_ERROR = 1002
 _UNAUTHORIZED = [("WWW-Authenticate", 'Basic realm="OCPP"')]
 #: Seconds a closing handshake may take: a peer that does not answer is dropped without it.
 CLOSE_TIMEOUT = 2
-#: Seconds for the TLS and opening handshakes of a connection (trio-websocket's default).
-_CONNECT_TIMEOUT = 60
+#: Seconds for the TLS and opening handshakes of a connection. trio-websocket's 60 s lets a
+#: stalled or hostile client hold a socket and a task for a minute; 20 s leaves room for TLS over
+#: a slow mobile link.
+_CONNECT_TIMEOUT = 20
 #: What ``run(**websocket_options)`` passes on to ``trio_websocket.wrap_server_stream``.
 _WEBSOCKET_OPTIONS = {"max_message_size", "message_queue_size", "receive_buffer_size"}
 
