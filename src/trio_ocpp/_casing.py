@@ -91,7 +91,7 @@ def to_wire(name: str) -> str:
 # --- schema-guided conversion -----------------------------------------------------------------
 
 
-class _Plan:
+class Plan:
     """The renaming of one JSON object type: each key's new name and the plan of its value.
 
     An array's plan is the plan of its items; ``None`` means "no schema here" (scalars,
@@ -101,8 +101,8 @@ class _Plan:
     __slots__ = ("to_python", "to_wire")
 
     def __init__(self) -> None:
-        self.to_python: dict[str, tuple[str, _Plan | None]] = {}
-        self.to_wire: dict[str, tuple[str, _Plan | None]] = {}
+        self.to_python: dict[str, tuple[str, Plan | None]] = {}
+        self.to_wire: dict[str, tuple[str, Plan | None]] = {}
 
 
 def _resolve(root: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +114,7 @@ def _resolve(root: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
-def _plan_of(root: dict[str, Any], node: dict[str, Any], memo: dict[int, _Plan]) -> _Plan | None:
+def _plan_of(root: dict[str, Any], node: dict[str, Any], memo: dict[int, Plan]) -> Plan | None:
     node = _resolve(root, node)
     if "items" in node:
         return _plan_of(root, node["items"], memo)
@@ -125,7 +125,7 @@ def _plan_of(root: dict[str, Any], node: dict[str, Any], memo: dict[int, _Plan])
     # planned once, and a recursive type would refer back to its own plan.
     plan = memo.get(id(node))
     if plan is None:
-        plan = memo[id(node)] = _Plan()
+        plan = memo[id(node)] = Plan()
         for wire, child_node in properties.items():
             python = WIRE_TO_PYTHON[wire]
             child = _plan_of(root, child_node, memo)
@@ -135,7 +135,12 @@ def _plan_of(root: dict[str, Any], node: dict[str, Any], memo: dict[int, _Plan])
 
 
 @functools.cache
-def _message_plan(version: str, action: str, kind: MessageKind) -> _Plan | None:
+def message_plan(version: str, action: str, kind: MessageKind) -> Plan | None:
+    """The renaming of one message, for :func:`object_to_python` and :func:`object_to_wire`:
+    callers that convert many messages of one action look it up once.
+
+    Raises LookupError when the version has no schema for ``action`` and ``kind``.
+    """
     # Failed look-ups (unknown actions) raise and so are not cached.
     ocpp_version = normalize_version(version)
     schema = load_schema(ocpp_version, action, kind)
@@ -149,7 +154,7 @@ def payload_to_python(
 
     Raises LookupError when the version has no schema for ``action`` and ``kind``.
     """
-    return _object_to_python(payload, _message_plan(version, action, kind))
+    return object_to_python(payload, message_plan(version, action, kind))
 
 
 def payload_to_wire(
@@ -160,15 +165,16 @@ def payload_to_wire(
     Drops ``None`` values, converts enums, tuples and ``__ocpp_wire__`` objects (see the module
     docstring). Raises LookupError when the version has no schema for ``action`` and ``kind``.
     """
-    return _object_to_wire(payload, _message_plan(version, action, kind))
+    return object_to_wire(payload, message_plan(version, action, kind))
 
 
-_NO_FIELDS: Final[dict[str, tuple[str, _Plan | None]]] = {}
+_NO_FIELDS: Final[dict[str, tuple[str, Plan | None]]] = {}
 # Exact types, so that str- and int-based enums are not mistaken for plain values.
 _PLAIN: Final = frozenset({str, int, float, bool})
 
 
-def _object_to_python(obj: Mapping[str, Any], plan: _Plan | None) -> dict[str, Any]:
+def object_to_python(obj: Mapping[str, Any], plan: Plan | None) -> dict[str, Any]:
+    """:func:`payload_to_python` of an object whose plan is known."""
     fields = plan.to_python if plan is not None else _NO_FIELDS
     out: dict[str, Any] = {}
     for key, value in obj.items():
@@ -182,15 +188,16 @@ def _object_to_python(obj: Mapping[str, Any], plan: _Plan | None) -> dict[str, A
     return out
 
 
-def _value_to_python(value: Any, plan: _Plan | None) -> Any:
+def _value_to_python(value: Any, plan: Plan | None) -> Any:
     if isinstance(value, dict):
-        return _object_to_python(value, plan)
+        return object_to_python(value, plan)
     if isinstance(value, list):
         return [_value_to_python(item, plan) for item in value]
     return value
 
 
-def _object_to_wire(obj: Mapping[str, Any], plan: _Plan | None) -> dict[str, Any]:
+def object_to_wire(obj: Mapping[str, Any], plan: Plan | None) -> dict[str, Any]:
+    """:func:`payload_to_wire` of an object whose plan is known."""
     fields = plan.to_wire if plan is not None else _NO_FIELDS
     out: dict[str, Any] = {}
     for key, value in obj.items():
@@ -206,11 +213,11 @@ def _object_to_wire(obj: Mapping[str, Any], plan: _Plan | None) -> dict[str, Any
     return out
 
 
-def _value_to_wire(value: Any, plan: _Plan | None) -> Any:
+def _value_to_wire(value: Any, plan: Plan | None) -> Any:
     if type(value) in _PLAIN:
         return value
     if isinstance(value, dict):
-        return _object_to_wire(value, plan)
+        return object_to_wire(value, plan)
     if isinstance(value, (list, tuple)):
         return [_value_to_wire(item, plan) for item in value]
     if isinstance(value, enum.Enum):

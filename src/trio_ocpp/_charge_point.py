@@ -19,12 +19,12 @@ import trio
 import trio_websocket
 
 from . import exceptions
-from ._casing import payload_to_python, payload_to_wire
+from ._casing import Plan, message_plan, object_to_python, object_to_wire
 from ._frames import Call, CallError, CallResult, CallResultError, Frame, Send, unpack
 from ._payload import Payload, payload_class
-from ._schemas import MessageKind, actions, has_schema
+from ._schemas import MessageKind, actions
 from ._tls import ClientCertificate
-from ._validation import FormatPolicy, validate
+from ._validation import FormatPolicy, SchemaValidator, check, get_validator, validation_engine
 from ._versions import OCPPVersion
 from .routing import Handler, Routes, routes_of
 
@@ -77,6 +77,50 @@ class _Counters:
     consecutive_invalid: int = 0
 
 
+@attrs.frozen
+class _Route:
+    """What handling one action takes, looked up on its first message and then kept."""
+
+    kind: MessageKind  # of the request: REQUEST (a CALL) or SEND
+    handler: Handler
+    after: tuple[Handler, ...]
+    #: Validators of the request (the receive policy) and the response (STRICT: what we send);
+    #: None when the handler skips validation, and for the response of a SEND (it has none).
+    request: SchemaValidator | None
+    response: SchemaValidator | None
+    request_casing: Plan | None
+    response_casing: Plan | None
+    #: The request's payload class for ``typed`` connections; None otherwise.
+    typed: type[Payload] | None
+
+
+@attrs.frozen
+class _Outbound:
+    """What sending one class of payload object takes, looked up on its first use and kept."""
+
+    action: str
+    kind: MessageKind  # REQUEST (a CALL) or SEND
+    casing: Plan | None
+    request: SchemaValidator  # STRICT
+    #: The response's validator (the receive policy) and class; None for a SEND.
+    response: SchemaValidator | None
+    response_class: type[Payload] | None
+
+
+@attrs.frozen
+class _RouteTable:
+    """A ChargePoint class's routes for one connection setting, shared by its connections."""
+
+    engine: str  # the validation engine
+    calls: dict[str, _Route] = attrs.Factory(dict)  # by action
+    sends: dict[str, _Route] = attrs.Factory(dict)  # by action
+    outbound: dict[type[Payload], _Outbound] = attrs.Factory(dict)
+
+
+#: A connection setting: (receive formats, typed, validation engine).
+_Setting = tuple[FormatPolicy, bool, str]
+
+
 @attrs.define(eq=False)
 class _PendingCall:
     """Where the reader task puts the response to one outbound CALL."""
@@ -107,6 +151,10 @@ class ChargePoint:
     #: Set by the version packages' subclasses.
     _ocpp_version: ClassVar[OCPPVersion]
     _routes: ClassVar[Routes] = Routes({}, {})
+    #: Looked-up routes, shared by the connections of a class.
+    _route_tables: ClassVar[dict[_Setting, _RouteTable]] = {}
+    #: pre_dispatch is the default no-op: a CALL to a synchronous handler never awaits.
+    _plain_pre_dispatch: ClassVar[bool] = True
     #: The verified TLS client certificate of the connection (security profile 3), set by the
     #: server before ``start()``; None without one.
     client_certificate: ClientCertificate | None = None
@@ -114,6 +162,8 @@ class ChargePoint:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._routes = routes_of(cls)
+        cls._route_tables = {}
+        cls._plain_pre_dispatch = cls.pre_dispatch is ChargePoint.pre_dispatch
 
     def __init__(
         self,
@@ -175,6 +225,12 @@ class ChargePoint:
         self._quieter = trio.lowlevel.ParkingLot()
         self._counters = _Counters()
         self._round_trip_time: float | None = None
+        # The engine is read here: a connection keeps the validators it started with.
+        setting = (receive_formats, typed, validation_engine())
+        table = self._route_tables.get(setting)
+        if table is None:
+            table = self._route_tables[setting] = _RouteTable(setting[2])
+        self._table = table
 
     @property
     def ocpp_version(self) -> OCPPVersion:
@@ -249,7 +305,8 @@ class ChargePoint:
             self._round_trip_time = trio.current_time() - sent
 
     async def pre_dispatch(self, message: Call | Send) -> None:
-        """Override to refuse inbound CALLs (and SENDs) before they reach their handler.
+        """Override (in a subclass) to refuse inbound CALLs (and SENDs) before they reach their
+        handler.
 
         Raise an :class:`~trio_ocpp.exceptions.OCPPError` to answer a CALL with that error (a
         refused SEND is dropped). For example, 1.6-J errata 3.8: answer SecurityError to
@@ -374,83 +431,121 @@ class ChargePoint:
         if sent and isinstance(reply, CallResult) and handler_args is not None:
             await self._run_after_hooks(call.action, handler_args, reply)
 
-    def _route(self, action: str, kind: MessageKind) -> Handler:
-        handler = self._routes.on.get(action)
-        if handler is not None:
-            return handler
-        if action in actions(self._ocpp_version, kind):
-            raise exceptions.NotSupportedError(f"{action} is not supported")
-        raise exceptions.NotImplementedError(f"{action} is not a known action")
+    def _route(self, action: str, kind: MessageKind) -> _Route:
+        routes = self._table.calls if kind is MessageKind.REQUEST else self._table.sends
+        route = routes.get(action)
+        if route is None:
+            # Only actions with a handler get here, so what a peer sends cannot grow the table.
+            route = routes[action] = self._new_route(action, kind)
+        return route
 
-    async def _invoke(
-        self, handler: Handler, action: str, kind: MessageKind, frame: Call | Send
-    ) -> tuple[Any, dict[str, Any]]:
-        version = self._ocpp_version
-        if not handler.skip_schema_validation:
-            validate(version, action, kind, frame.payload, formats=self._receive_formats)
-        fields = self._to_python(action, kind, frame.payload)
+    def _new_route(self, action: str, kind: MessageKind) -> _Route:
+        handler = self._routes.on.get(action)
+        if handler is None:
+            if action in actions(self._ocpp_version, kind):
+                raise exceptions.NotSupportedError(f"{action} is not supported")
+            raise exceptions.NotImplementedError(f"{action} is not a known action")
+        version, checked = self._ocpp_version, not handler.skip_schema_validation
+        engine = self._table.engine
+        response = MessageKind.RESPONSE if kind is MessageKind.REQUEST else None  # SENDs have none
+        return _Route(
+            kind=kind,
+            handler=handler,
+            after=self._routes.after.get(action, ()),
+            request=(
+                get_validator(version, action, kind, self._receive_formats, engine)
+                if checked
+                else None
+            ),
+            response=(
+                get_validator(version, action, response, FormatPolicy.STRICT, engine)
+                if checked and response
+                else None
+            ),
+            request_casing=message_plan(version, action, kind),
+            response_casing=message_plan(version, action, response) if response else None,
+            typed=payload_class(version, action, kind) if self._typed else None,
+        )
+
+    async def _invoke(self, route: _Route, frame: Call | Send) -> tuple[Any, dict[str, Any]]:
+        payload = frame.payload
+        if route.request is not None:
+            check(route.request, frame.action, route.kind, payload)
+        if route.typed is not None:
+            obj = route.typed.from_wire(payload, typed=True)
+            fields = {f.name: getattr(obj, f.name) for f in attrs.fields(type(obj))}
+        else:
+            fields = object_to_python(payload, route.request_casing)
+        handler = route.handler
         kwargs = handler.arguments(fields, frame.unique_id)
-        method = getattr(self, handler.name)
-        result = method(**kwargs)
+        result = getattr(self, handler.name)(**kwargs)
         if handler.is_async:
             result = await result
         return result, kwargs
+
+    async def _dispatch(self, call: Call) -> tuple[_Route, Any, dict[str, Any]] | None:
+        """``pre_dispatch`` and the handler: the route, response and arguments of ``call``;
+        None if they took longer than ``handler_timeout``."""
+        route = self._table.calls.get(call.action) if self._plain_pre_dispatch else None
+        if route is not None and not route.handler.is_async:
+            # Nothing on this path awaits, so no timeout could cancel it: a cancel scope would
+            # only cost time.
+            return route, *await self._invoke(route, call)
+        with trio.move_on_after(self._handler_timeout):
+            await self.pre_dispatch(call)
+            route = self._route(call.action, MessageKind.REQUEST)
+            return route, *await self._invoke(route, call)
+        return None  # cancelled at the deadline
 
     async def _answer(self, call: Call) -> tuple[CallResult | CallError, dict[str, Any] | None]:
         """Run the handler of ``call``: its CALLRESULT, or the CALLERROR the rules name."""
         version = self._ocpp_version
         try:
-            with trio.move_on_after(self._handler_timeout) as timer:
-                await self.pre_dispatch(call)
-                handler = self._route(call.action, MessageKind.REQUEST)
-                response, kwargs = await self._invoke(
-                    handler, call.action, MessageKind.REQUEST, call
-                )
-            if timer.cancelled_caught:
-                logger.error(
-                    "%s: handler of %s (%s) did not finish within %g s, cancelled",
-                    self.id,
-                    call.action,
-                    call.unique_id,
-                    self._handler_timeout,
-                )
-                error = exceptions.InternalError("The request was not handled in time")
-                return call.create_call_error(error, version), None
+            handled = await self._dispatch(call)
         except exceptions.OCPPError as exc:
             return call.create_call_error(exc, version), None
         except Exception as exc:
             logger.exception("%s: handler of %s failed", self.id, call.action)
             return call.create_call_error(exc, version), None
+        if handled is None:
+            logger.error(
+                "%s: handler of %s (%s) did not finish within %g s, cancelled",
+                self.id,
+                call.action,
+                call.unique_id,
+                self._handler_timeout,
+            )
+            error = exceptions.InternalError("The request was not handled in time")
+            return call.create_call_error(error, version), None
+        route, response, kwargs = handled
         try:
-            payload = self._response_to_wire(call.action, response)
-            if not handler.skip_schema_validation:
-                validate(
-                    version, call.action, MessageKind.RESPONSE, payload, formats=FormatPolicy.STRICT
-                )
+            payload = self._response_to_wire(call.action, route, response)
+            if route.response is not None:
+                check(route.response, call.action, MessageKind.RESPONSE, payload)
         except Exception as exc:
             # A bug in the handler: never send an invalid payload (CONFORMANCE 23).
             logger.error(
                 "%s: handler of %s returned an invalid response: %s", self.id, call.action, exc
             )
             return call.create_call_error(exceptions.InternalError(), version), None
-        return call.create_call_result(payload), {"response": response, **kwargs}
+        # The handler's arguments, and its response, for @after hooks: only if there are some.
+        hooked = {"response": response, **kwargs} if route.after else None
+        return call.create_call_result(payload), hooked
 
-    def _response_to_wire(self, action: str, response: Any) -> dict[str, Any]:
+    def _response_to_wire(self, action: str, route: _Route, response: Any) -> dict[str, Any]:
         if isinstance(response, Payload):
             if response.__ocpp_action__ != action or response.__ocpp_kind__ is not (
                 MessageKind.RESPONSE
             ):
                 raise TypeError(f"expected the response to {action}, got {response!r}")
-            return response.to_wire()
-        if isinstance(response, dict):
-            return payload_to_wire(self._ocpp_version, action, MessageKind.RESPONSE, response)
-        raise TypeError(f"a handler must return a call_result object or a dict, not {response!r}")
-
-    def _to_python(self, action: str, kind: MessageKind, payload: dict[str, Any]) -> dict[str, Any]:
-        if self._typed and has_schema(self._ocpp_version, action, kind):
-            obj = payload_class(self._ocpp_version, action, kind).from_wire(payload, typed=True)
-            return {f.name: getattr(obj, f.name) for f in attrs.fields(type(obj))}
-        return payload_to_python(self._ocpp_version, action, kind, payload)
+            if response.__ocpp_version__ != self._ocpp_version:
+                return response.to_wire()  # another version's schema names its fields
+            response = response.__ocpp_wire__()  # what to_wire() renames, with our plan
+        elif not isinstance(response, dict):
+            raise TypeError(
+                f"a handler must return a call_result object or a dict, not {response!r}"
+            )
+        return object_to_wire(response, route.response_casing)
 
     async def _run_after_hooks(
         self, action: str, handler_args: dict[str, Any], reply: CallResult
@@ -474,8 +569,7 @@ class ChargePoint:
         try:
             with trio.move_on_after(self._handler_timeout) as timer:
                 await self.pre_dispatch(send)
-                handler = self._route(send.action, MessageKind.SEND)
-                await self._invoke(handler, send.action, MessageKind.SEND, send)
+                await self._invoke(self._route(send.action, MessageKind.SEND), send)
             if timer.cancelled_caught:
                 logger.error(
                     "%s: handler of SEND %s (%s) did not finish within %g s, cancelled",
@@ -493,19 +587,39 @@ class ChargePoint:
 
     def _outgoing(
         self, payload: Payload, kind: MessageKind, skip_schema_validation: bool
-    ) -> tuple[str, dict[str, Any]]:
+    ) -> tuple[_Outbound, dict[str, Any]]:
+        out = self._table.outbound.get(type(payload))
+        if out is None or out.kind is not kind:
+            out = self._new_outbound(payload, kind)
+        wire = object_to_wire(payload.__ocpp_wire__(), out.casing)  # payload.to_wire()
+        if not skip_schema_validation:
+            check(out.request, out.action, kind, wire)
+        return out, wire
+
+    def _new_outbound(self, payload: Payload, kind: MessageKind) -> _Outbound:
         if not isinstance(payload, Payload) or payload.__ocpp_kind__ is not kind:
             raise TypeError(f"expected a {kind.value} payload object, got {payload!r}")
-        if payload.__ocpp_version__ != self._ocpp_version:
+        version, action = self._ocpp_version, payload.__ocpp_action__
+        if payload.__ocpp_version__ != version:
             raise TypeError(
                 f"{type(payload).__qualname__} is an OCPP {payload.__ocpp_version__} message; "
-                f"this connection speaks {self._ocpp_version}"
+                f"this connection speaks {version}"
             )
-        action = payload.__ocpp_action__
-        wire = payload.to_wire()
-        if not skip_schema_validation:
-            validate(self._ocpp_version, action, kind, wire, formats=FormatPolicy.STRICT)
-        return action, wire
+        response = MessageKind.RESPONSE if kind is MessageKind.REQUEST else None  # SENDs have none
+        engine = self._table.engine
+        out = self._table.outbound[type(payload)] = _Outbound(
+            action=action,
+            kind=kind,
+            casing=message_plan(version, action, kind),
+            request=get_validator(version, action, kind, FormatPolicy.STRICT, engine),
+            response=(
+                get_validator(version, action, response, self._receive_formats, engine)
+                if response
+                else None
+            ),
+            response_class=payload_class(version, action, response) if response else None,
+        )
+        return out
 
     async def call(
         self,
@@ -521,15 +635,15 @@ class ChargePoint:
         response within ``response_timeout`` raises :class:`~trio_ocpp.exceptions.CallTimeoutError`;
         a connection that closes raises :class:`~trio_ocpp.exceptions.ConnectionClosedError`.
         """
-        action, wire = self._outgoing(payload, MessageKind.REQUEST, skip_schema_validation)
-        call = Call(unique_id or str(uuid.uuid4()), action, wire)
+        out, wire = self._outgoing(payload, MessageKind.REQUEST, skip_schema_validation)
+        call = Call(unique_id or str(uuid.uuid4()), out.action, wire)
         async with self._call_lock:
             response = await self._exchange(call)
         if isinstance(response, CallError):
             if suppress:
                 return None
             raise response.to_exception()
-        return self._result_object(action, response, skip_schema_validation)
+        return self._result_object(out, response, skip_schema_validation)
 
     async def _exchange(self, call: Call) -> CallResult | CallError:
         """Send ``call`` and wait for its response (the caller holds the one-CALL lock)."""
@@ -553,25 +667,19 @@ class ChargePoint:
             )
         return pending.response
 
-    def _result_object(self, action: str, result: CallResult, skip_validation: bool) -> Any:
+    def _result_object(self, out: _Outbound, result: CallResult, skip_validation: bool) -> Any:
         version = self._ocpp_version
+        assert out.response is not None and out.response_class is not None  # a CALL's
         if not skip_validation:
             try:
-                validate(
-                    version,
-                    action,
-                    MessageKind.RESPONSE,
-                    result.payload,
-                    formats=self._receive_formats,
-                )
+                check(out.response, out.action, MessageKind.RESPONSE, result.payload)
             except exceptions.OCPPError as exc:
                 if version == "2.1":
                     # 2.1 answers a bad CALLRESULT with a CALLRESULTERROR (CONFORMANCE 12).
                     reply = result.create_call_result_error(exc, version)
                     self._nursery_send(reply)
                 raise
-        cls = payload_class(version, action, MessageKind.RESPONSE)
-        return cls.from_wire(result.payload, typed=self._typed)
+        return out.response_class.from_wire(result.payload, typed=self._typed)
 
     def _nursery_send(self, frame: Frame) -> None:
         if self._nursery is not None and not self._closed:
@@ -587,8 +695,8 @@ class ChargePoint:
 
     async def send(self, payload: Payload, skip_schema_validation: bool = False) -> None:
         """Send a 2.1 SEND message: one-way, it may go out while a CALL is pending."""
-        action, wire = self._outgoing(payload, MessageKind.SEND, skip_schema_validation)
-        await self._send(Send(str(uuid.uuid4()), action, wire))
+        out, wire = self._outgoing(payload, MessageKind.SEND, skip_schema_validation)
+        await self._send(Send(str(uuid.uuid4()), out.action, wire))
 
     async def _send(self, frame: Frame) -> None:
         text = frame.to_json()

@@ -62,6 +62,7 @@ __all__ = [
     "ENGINES",
     "FormatPolicy",
     "SchemaValidator",
+    "check",
     "get_validator",
     "is_multiple_of",
     "set_validation_engine",
@@ -255,7 +256,8 @@ def set_validation_engine(engine: str | None) -> None:
     """Validate with ``"jsonschema-rs"`` or ``"jsonschema"``; None restores the default.
 
     Raises ValueError for another name and ImportError when jsonschema-rs is asked for and is
-    not installed. Errors are the same with either engine (see the module docstring).
+    not installed. Errors are the same with either engine (see the module docstring). A
+    ChargePoint keeps the engine that was in use when it was made.
     """
     global _engine
     if engine is None:
@@ -322,13 +324,14 @@ def get_validator(
     action: str,
     kind: MessageKind,
     formats: FormatPolicy = FormatPolicy.LENIENT,
+    engine: str | None = None,
 ) -> SchemaValidator:
-    """The compiled validator of one schema for the engine in use (built once, then the same
-    object on every call).
+    """The compiled validator of one schema for ``engine``, by default the one in use (built
+    once, then the same object on every call).
 
     Raises :class:`trio_ocpp.exceptions.NotImplementedError` when ``version`` has no such action.
     """
-    return _compiled(normalize_version(version), action, kind, formats, _engine)
+    return _compiled(normalize_version(version), action, kind, formats, engine or _engine)
 
 
 def validate(
@@ -343,7 +346,11 @@ def validate(
 
     The error is the 2.x class; the caller spells its code for the connection with ``code_for``.
     """
-    validator = get_validator(version, action, kind, formats)
+    check(get_validator(version, action, kind, formats), action, kind, payload)
+
+
+def check(validator: SchemaValidator, action: str, kind: MessageKind, payload: object) -> None:
+    """:func:`validate` with the validator already looked up (the runtime keeps them)."""
     if not validator.is_valid(payload):
         raise _schema_error(validator.iter_errors(payload), action, kind)
 
