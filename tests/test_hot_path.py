@@ -81,6 +81,36 @@ async def test_a_synchronous_handler_is_answered_even_past_the_handler_timeout()
     assert reply[:3] == [4, "1", "InternalError"]
 
 
+async def test_synchronous_calls_are_answered_while_an_async_handler_waits() -> None:
+    release = trio.Event()
+
+    class Slow(CentralSystem):
+        @on("DataTransfer")
+        async def on_data_transfer(self, vendor_id: str) -> v16.call_result.DataTransfer:
+            await release.wait()
+            return v16.call_result.DataTransfer(status="Accepted")
+
+    async def answers(count: int) -> list[Any]:
+        frames: list[Any] = []
+        with trio.fail_after(5):
+            while len(frames) < count:
+                await trio.sleep(0.01)
+                frames += [json.loads(frame) for frame in connection.sent()]
+        return frames
+
+    cp, connection = charge_point(Slow)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(cp.start)
+        connection.deliver(json.dumps([2, "slow", "DataTransfer", {"vendorId": "v"}]))
+        for i in range(3):  # the first looks the route up (in a task), the others go inline
+            connection.deliver(json.dumps([2, f"boot{i}", "BootNotification", BOOT_16]))
+        assert [frame[1] for frame in await answers(3)] == ["boot0", "boot1", "boot2"]
+        assert cp.statistics().handlers_running == 1
+        release.set()
+        assert [frame[1] for frame in await answers(1)] == ["slow"]
+        connection.hang_up()
+
+
 async def test_an_overridden_pre_dispatch_runs_before_synchronous_handlers_too() -> None:
     class Refusing(CentralSystem):
         async def pre_dispatch(self, message: Call | Send) -> None:

@@ -2,9 +2,12 @@
 
 ``start()`` opens the connection's nursery and reads frames until the connection closes. Each
 inbound CALL is handled in a task of its own, so a handler may ``await self.call(...)`` back to
-the peer while the reader goes on (CALLs cross each other, CONFORMANCE 26). ``call()`` sends one
-CALL at a time and waits for the response in a slot keyed by the message id; when the connection
-ends, every waiting ``call()`` fails at once and running handlers are cancelled (CONFORMANCE 28).
+the peer while the reader goes on (CALLs cross each other, CONFORMANCE 26). A CALL whose handling
+cannot await (a synchronous handler, the default ``pre_dispatch``, no ``@after`` hooks) is
+answered by the reader itself, once its action was seen: a task would add nothing but its cost.
+``call()`` sends one CALL at a time and waits for the response in a slot keyed by the message id;
+when the connection ends, every waiting ``call()`` fails at once and running handlers are
+cancelled (CONFORMANCE 28).
 """
 
 from __future__ import annotations
@@ -84,6 +87,8 @@ class _Route:
     kind: MessageKind  # of the request: REQUEST (a CALL) or SEND
     handler: Handler
     after: tuple[Handler, ...]
+    #: Nothing before the answer awaits: a synchronous handler and the default pre_dispatch.
+    synchronous: bool
     #: Validators of the request (the receive policy) and the response (STRICT: what we send);
     #: None when the handler skips validation, and for the response of a SEND (it has none).
     request: SchemaValidator | None
@@ -402,8 +407,10 @@ class ChargePoint:
             await self._send_quietly(call.create_call_error(code(refusal), self._ocpp_version))
             return
         self._inbound.add(call.unique_id)
-        if self._nursery is None:
-            # Not started: handle inline, which is what tests calling route_message() want.
+        route = self._table.calls.get(call.action)
+        if self._nursery is None or (route is not None and route.synchronous and not route.after):
+            # Not started (tests calling route_message() want it inline), or nothing to wait
+            # for but the answer going out (see the module docstring).
             await self._handle_call(call)
         else:
             self._nursery.start_soon(self._handle_call, call)
@@ -452,6 +459,7 @@ class ChargePoint:
             kind=kind,
             handler=handler,
             after=self._routes.after.get(action, ()),
+            synchronous=self._plain_pre_dispatch and not handler.is_async,
             request=(
                 get_validator(version, action, kind, self._receive_formats, engine)
                 if checked
@@ -486,8 +494,8 @@ class ChargePoint:
     async def _dispatch(self, call: Call) -> tuple[_Route, Any, dict[str, Any]] | None:
         """``pre_dispatch`` and the handler: the route, response and arguments of ``call``;
         None if they took longer than ``handler_timeout``."""
-        route = self._table.calls.get(call.action) if self._plain_pre_dispatch else None
-        if route is not None and not route.handler.is_async:
+        route = self._table.calls.get(call.action)
+        if route is not None and route.synchronous:
             # Nothing on this path awaits, so no timeout could cancel it: a cancel scope would
             # only cost time.
             return route, *await self._invoke(route, call)
