@@ -15,14 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import sys
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import websockets
-from ocpp.exceptions import OCPPError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
@@ -33,37 +30,7 @@ from ocpp.v21 import call_result as result21
 from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
-
-#: Bounds the whole run, so that a stuck peer never hangs a test.
-DEADLINE = 20
-
-
-def now() -> str:
-    return datetime.now(tz=UTC).isoformat()
-
-
-def emit(event: str, **data: Any) -> None:
-    print(json.dumps({"event": event, **data}, default=str), flush=True)
-
-
-async def error_of(cp: Any, payload: Any) -> dict[str, Any]:
-    """The CALLERROR a call got, as its code and description."""
-    try:
-        result = await cp.call(payload, suppress=False)
-    except OCPPError as exc:
-        return {"code": exc.code, "description": exc.description}
-    return {"code": None, "result": dataclasses.asdict(result)}
-
-
-class Recorder:
-    """Keeps what the handlers got, to print it at the end."""
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self.received: list[dict[str, Any]] = []
-
-    def record(self, action: str, **kwargs: Any) -> None:
-        self.received.append({"action": action, "kwargs": kwargs})
+from peer_common import DEADLINE, Recorder, emit, error_of, now
 
 
 class CS16(Recorder, ChargePoint16):
