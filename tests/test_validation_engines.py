@@ -6,6 +6,7 @@ timestamp-like text under each format policy, and values jsonschema-rs cannot re
 from __future__ import annotations
 
 import calendar
+import importlib.util
 import os
 import subprocess
 import sys
@@ -30,7 +31,7 @@ from trio_ocpp._validation import (
 
 REQUEST = MessageKind.REQUEST
 needs_jsonschema_rs = pytest.mark.skipif(
-    _validation.jsonschema_rs is None, reason="jsonschema-rs is not installed"
+    importlib.util.find_spec("jsonschema_rs") is None, reason="jsonschema-rs is not installed"
 )
 
 

@@ -1,0 +1,63 @@
+"""End to end over loopback: a server process, and the load generator in another process.
+
+Each server (see ``servers.py``) is started, loaded by N clients sending BootNotification CALLs
+one after the other (``loadgen.py``), and stopped. The bare echo server runs in the same way, so
+that the table shows the transport's ceiling, and with the CPU use of both processes, which of
+them was the bottleneck.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+
+def _read_json(stream: IO[str]) -> dict[str, Any]:
+    line = stream.readline()
+    if not line:
+        raise RuntimeError("the benchmark process ended without an answer")
+    return json.loads(line)  # type: ignore[no-any-return]
+
+
+@contextmanager
+def server_process(kind: str, *options: str) -> Iterator[tuple[int, int]]:
+    """Run ``python -m benchmarks.servers KIND OPTIONS...``; yields its (port, pid)."""
+    command = [sys.executable, "-m", "benchmarks.servers", kind, *options]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        yield _read_json(process.stdout)["port"], process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def load(port: int, *arguments: str) -> list[dict[str, Any]]:
+    """Run the load generator against ``port`` to the end; its results."""
+    command = [sys.executable, "-m", "benchmarks.loadgen", "--port", str(port), *arguments]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=True)
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def run(
+    kinds: list[str], clients: list[int], seconds: float, *, profile: str | None = None
+) -> list[dict[str, Any]]:
+    """One row per (server kind, client count): calls/s, latency, CPU of both processes.
+
+    ``profile``: a file for the cProfile statistics of trio-ocpp's server (then slower).
+    """
+    rows: list[dict[str, Any]] = []
+    for kind in kinds:
+        options = ["--profile", profile] if profile and kind == "trio-ocpp" else []
+        with server_process(kind, *options) as (port, pid):
+            warmup = min(1.0, seconds / 3)
+            results = load(
+                port, "--clients", ",".join(map(str, clients)), "--seconds", str(seconds),
+                "--warmup", str(warmup), "--server-pid", str(pid),
+            )  # fmt: skip
+        rows += [{"server": kind, **result} for result in results]
+    return rows

@@ -1,0 +1,254 @@
+"""Run the benchmarks, print their tables and write them as JSON.
+
+    python -m benchmarks            # everything: about 8 minutes on 2 cores
+    python -m benchmarks --quick    # a smoke run in about 25 s (small counts, short batches)
+
+Sections (``--sections``, comma-separated): ``validation`` (µs per payload per engine),
+``routing`` (a whole inbound CALL and a whole call() in process), ``e2e`` (servers on loopback
+against a load generator process), ``connections`` (5,000 heartbeating connections). When the
+``ocpp`` package is installed (``pip install .[bench]``), routing and e2e run it too, and each of
+our figures is shown as a ratio to it. Results go to ``benchmarks/results/`` (latest.json and a
+dated copy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.metadata
+import importlib.util
+import json
+import logging
+import os
+import platform
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import connections, e2e, routing, timing, validation
+
+RESULTS = Path(__file__).parent / "results"
+SECTIONS = ("validation", "routing", "e2e", "connections")
+#: A generation-0 GC threshold that keeps full collections rare with thousands of connections.
+TUNED_GC_THRESHOLD = 20_000
+
+
+def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain text table, numbers right-aligned."""
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+        return "" if value is None else str(value)
+
+    cells = [[cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    lines = [title, "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    for raw, row in zip(rows, cells, strict=True):
+        lines.append(
+            "  ".join(
+                c.rjust(w) if isinstance(v, int | float) else c.ljust(w)
+                for v, c, w in zip(raw, row, widths, strict=True)
+            )
+        )
+    return "\n".join(lines)
+
+
+def _us(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1e6
+
+
+def show_validation(rows: list[dict[str, Any]]) -> str:
+    return table(
+        "Validation: µs per payload (received request, LENIENT formats)",
+        ["message", "jsonschema-rs µs", "jsonschema µs", "payloads/s (rs)", "speedup"],
+        [
+            [
+                r["message"],
+                _us(r.get("jsonschema-rs_s")),
+                _us(r["jsonschema_s"]),
+                1 / r["jsonschema-rs_s"] if "jsonschema-rs_s" in r else None,
+                r.get("speedup"),
+            ]
+            for r in rows
+        ],
+    )
+
+
+def show_routing(rows: list[dict[str, Any]]) -> str:
+    return table(
+        "Routing in process: µs per message, validation both ways",
+        ["message", "path", "trio-ocpp µs", "msgs/s", "ocpp µs", "ocpp+threads µs", "ratio"],
+        [
+            [
+                r["message"],
+                r["direction"],
+                _us(r["trio_ocpp_s"]),
+                1 / r["trio_ocpp_s"],
+                _us(r.get("ocpp_threads_off_s")),
+                _us(r.get("ocpp_default_s")),
+                r.get("ratio_vs_threads_off"),
+            ]
+            for r in rows
+        ],
+    )
+
+
+def e2e_ratios(rows: list[dict[str, Any]]) -> None:
+    """Add to trio-ocpp's rows its ratio to the echo server and to the ocpp package, per N."""
+    by = {(r["server"], r["clients"]): r["calls_per_s"] for r in rows}
+    for r in rows:
+        if r["server"] == "trio-ocpp":
+            for other in ("echo", "ocpp"):
+                if (other, r["clients"]) in by:
+                    r[f"vs_{other}"] = r["calls_per_s"] / by[other, r["clients"]]
+
+
+def show_e2e(rows: list[dict[str, Any]]) -> str:
+    return table(
+        "End to end on loopback: BootNotification CALLs, N clients one CALL at a time each",
+        ["server", "N", "calls/s", "p50 ms", "p99 ms", "server CPU", "loadgen CPU", "vs echo",
+         "vs ocpp"],
+        [
+            [r["server"], r["clients"], r["calls_per_s"], r["p50_ms"], r["p99_ms"],
+             r["server_cpu"], r["loadgen_cpu"], r.get("vs_echo"), r.get("vs_ocpp")]
+            for r in rows
+        ],
+    )  # fmt: skip
+
+
+def show_connections(rows: list[dict[str, Any]]) -> str:
+    return table(
+        "Connections held by one trio-ocpp server process, each heartbeating",
+        ["connections", "GC gen-0 threshold", "KB/connection", "RSS MB", "heartbeats",
+         "p50 ms", "p99 ms"],
+        [
+            [r["connections"], r["gc_threshold"], r["kb_per_connection"], r["rss_connected_mb"],
+             r["heartbeats"], r["heartbeat_p50_ms"], r["heartbeat_p99_ms"]]
+            for r in rows
+        ],
+    )  # fmt: skip
+
+
+def targets(results: dict[str, Any]) -> list[list[Any]]:
+    """The issue's targets: (target, measured, met) for those this run measured."""
+    rows: list[list[Any]] = []
+    for r in results.get("validation", []):
+        if r["message"] in ("1.6 MeterValues", "2.0.1 TransactionEvent") and "speedup" in r:
+            rows.append([f"validation {r['message']} >= 50x jsonschema", r["speedup"], 50])
+    for r in results.get("routing", []):
+        targeted = r["message"] in ("1.6 BootNotification", "1.6 MeterValues")
+        if targeted and r["direction"] == "inbound CALL" and "ratio_vs_threads_off" in r:
+            rows.append([f"routing {r['message']} >= 10x ocpp", r["ratio_vs_threads_off"], 10])
+    for r in results.get("e2e", []):
+        if r["server"] == "trio-ocpp" and r["clients"] == 50:
+            if "vs_echo" in r:
+                rows.append(["e2e 50 clients >= 0.85x echo", r["vs_echo"], 0.85])
+            if "vs_ocpp" in r:
+                rows.append(["e2e 50 clients >= 3x ocpp", r["vs_ocpp"], 3])
+    for r in results.get("connections", []):
+        name = f"{r['connections']} connections, GC {r['gc_threshold']}: p99 ms < 100"
+        rows.append([name, r["heartbeat_p99_ms"], None])
+    return [
+        [name, value, "yes" if (value >= bar if bar else value < 100) else "MISSED"]
+        for name, value, bar in rows
+    ]
+
+
+PACKAGES = ("trio-ocpp", "trio", "trio-websocket", "jsonschema", "jsonschema-rs", "ocpp")
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for name in PACKAGES:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found[name] = importlib.metadata.version(name)
+    return found
+
+
+def profile_summary(path: str, count: int = 25) -> str:
+    """The top functions by own time of a cProfile file."""
+    with tempfile.TemporaryFile("w+") as out:
+        pstats.Stats(path, stream=out).sort_stats("tottime").print_stats(count)
+        out.seek(0)
+        return out.read()
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="small counts, short batches")
+    parser.add_argument("--sections", default=",".join(SECTIONS))
+    parser.add_argument("--connections", type=int, help="for the connections section")
+    parser.add_argument("--profile", action="store_true", help="profile trio-ocpp's e2e server")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    sections = [s for s in args.sections.split(",") if s]
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    quick = args.quick
+    timing.configure(quick=quick)
+    logging.getLogger("ocpp").setLevel(logging.CRITICAL)  # it logs each CALL it answers
+    with_ocpp = importlib.util.find_spec("ocpp") is not None
+
+    results: dict[str, Any] = {
+        "command": " ".join(["python -m benchmarks", *(argv or sys.argv[1:])]),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": quick,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average": os.getloadavg(),
+        },
+        "versions": versions(),
+    }
+    started = time.perf_counter()
+    shown: list[str] = []
+
+    def section(name: str, run: Callable[[], Any], show: Callable[[Any], str]) -> None:
+        if name in sections:
+            results[name] = run()
+            shown.append(show(results[name]))
+            print(shown[-1] + "\n", flush=True)
+
+    section("validation", validation.run, show_validation)
+    section("routing", lambda: routing.run(with_ocpp=with_ocpp), show_routing)
+
+    def run_e2e() -> list[dict[str, Any]]:
+        kinds = ["echo", "trio-ocpp", *(["ocpp"] if with_ocpp else [])]
+        clients, seconds = ([1, 50], 0.8) if quick else ([1, 50, 500], 5.0)
+        profile = str(args.output / "e2e-server.prof") if args.profile else None
+        rows = e2e.run(kinds, clients, seconds, profile=profile)
+        e2e_ratios(rows)
+        if profile:
+            print(profile_summary(profile))
+        return rows
+
+    section("e2e", run_e2e, show_e2e)
+
+    def run_connections() -> list[dict[str, Any]]:
+        count = args.connections or (100 if quick else 5000)
+        seconds, interval = (1.5, 0.5) if quick else (30.0, 10.0)
+        thresholds = [None] if quick else [None, TUNED_GC_THRESHOLD]
+        return [connections.run(count, seconds, interval, gc) for gc in thresholds]
+
+    section("connections", run_connections, show_connections)
+
+    results["targets"] = targets(results)
+    results["seconds"] = time.perf_counter() - started
+    if results["targets"]:
+        print(table("Targets", ["target", "measured", "met"], results["targets"]))
+    args.output.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(results, indent=2)
+    stamp = results["started"].replace(":", "").replace("+0000", "Z")
+    for name in ("latest.json", f"{stamp}{'-quick' if quick else ''}.json"):
+        (args.output / name).write_text(text)
+    print(f"\n{results['seconds']:.0f} s; written to {args.output / 'latest.json'}")
+    return results

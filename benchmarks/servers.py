@@ -1,0 +1,111 @@
+"""The servers the end-to-end benchmarks measure, each run in a process of its own:
+
+- ``trio-ocpp``: a trio_ocpp Server answering the workload's 1.6 CALLs;
+- ``echo``: trio-websocket sending back every message, no OCPP at all: our transport's ceiling;
+- ``ocpp``: the ``ocpp`` package's ChargePoint on a ``websockets`` server (its defaults).
+
+``--gc-threshold``: CPython's generation-0 threshold (700 by default). With thousands of
+connections, each message leaves objects of parked tasks that survive young collections; they
+trigger full collections, which take ~0.7 s at 5,000 connections here. A higher threshold makes
+those rare (see the README's Performance section).
+
+    python -m benchmarks.servers trio-ocpp     (prints {"port": N} once listening)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import gc
+import json
+import logging
+import os
+import signal
+from typing import Any
+
+import trio
+import trio_websocket
+
+from .loadgen import raise_fd_limit
+from .workload import OUR_CLASSES, ocpp_classes
+
+HOST = "127.0.0.1"
+
+
+def _listening(port: int) -> None:
+    print(json.dumps({"port": port}), flush=True)
+
+
+async def trio_ocpp_server() -> None:
+    from trio_ocpp import Server
+
+    server = Server(OUR_CLASSES["1.6"])
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.run, HOST, 0)
+        _listening(server.port)
+
+
+async def echo_server() -> None:
+    async def echo(request: trio_websocket.WebSocketRequest) -> None:
+        ws = await request.accept(subprotocol="ocpp1.6")
+        try:
+            while True:
+                await ws.send_message(await ws.get_message())
+        except trio_websocket.ConnectionClosed:
+            pass
+
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(trio_websocket.serve_websocket, echo, HOST, 0, None)
+        _listening(server.port)
+
+
+async def ocpp_server() -> None:
+    from websockets.asyncio.server import ServerConnection, serve
+
+    charge_point = ocpp_classes()["1.6"]
+
+    async def handler(connection: ServerConnection) -> None:
+        assert connection.request is not None
+        cp: Any = charge_point(connection.request.path.strip("/"), connection)
+        with contextlib.suppress(Exception):  # the client went away; the ocpp package raises
+            await cp.start()
+
+    async with serve(handler, HOST, 0, subprotocols=["ocpp1.6"]) as server:  # type: ignore[list-item]
+        _listening(server.sockets[0].getsockname()[1])
+        await server.serve_forever()
+
+
+SERVERS = {"trio-ocpp": trio_ocpp_server, "echo": echo_server, "ocpp": ocpp_server}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("kind", choices=SERVERS)
+    parser.add_argument("--profile", metavar="FILE", help="cProfile; stats to FILE on SIGTERM")
+    parser.add_argument("--gc-threshold", type=int, help="CPython's generation-0 GC threshold")
+    args = parser.parse_args()
+    kind = args.kind
+    if args.gc_threshold:
+        gc.set_threshold(args.gc_threshold, 10, 10)
+    if args.profile:
+        profile = cProfile.Profile()
+
+        def dump(signum: int, frame: Any) -> None:
+            profile.disable()
+            profile.dump_stats(args.profile)
+            os._exit(0)
+
+        signal.signal(signal.SIGTERM, dump)
+        profile.enable()
+    raise_fd_limit()
+    logging.basicConfig(level=logging.ERROR)  # no line per frame
+    if kind == "ocpp":
+        asyncio.run(ocpp_server())
+    else:
+        trio.run(SERVERS[kind])
+
+
+if __name__ == "__main__":
+    main()
