@@ -224,7 +224,6 @@ class ChargePoint:
         self._inbound: set[str] = set()
         self._nursery: trio.Nursery | None = None
         self._reader = trio.CancelScope()
-        self._reader_task: trio.lowlevel.Task | None = None
         self._closed = False
         self._draining = False
         # Woken whenever an inbound CALL or outbound call() finishes: shutdown() waits on it.
@@ -271,7 +270,6 @@ class ChargePoint:
                 self._nursery = nursery
                 if self._ping_interval > 0 and hasattr(self._connection, "ping"):
                     nursery.start_soon(self._keep_alive)
-                self._reader_task = trio.lowlevel.current_task()
                 with self._reader:
                     try:
                         while True:
@@ -279,10 +277,6 @@ class ChargePoint:
                             await self.route_message(message)
                     except _CLOSED:
                         logger.info("%s: connection closed", self.id)
-                if self._reader.cancelled_caught and not self._closed:
-                    # Nothing but the deadline of an answer the reader sent itself cancels it
-                    # while the connection is open (see _send).
-                    await self._abort(f"a frame took over {self._send_timeout:g} s to send")
                 nursery.cancel_scope.cancel()
         finally:
             self._close()
@@ -414,24 +408,16 @@ class ChargePoint:
             return
         self._inbound.add(call.unique_id)
         route = self._table.calls.get(call.action)
-        if self._nursery is None:
-            # Not started: handle inline, which is what tests calling route_message() want.
+        if self._nursery is None or (route is not None and route.synchronous and not route.after):
+            # Not started (tests calling route_message() want it inline), or nothing to wait
+            # for but the answer going out (see the module docstring).
             await self._handle_call(call)
-        elif (
-            route is not None
-            and route.synchronous
-            and not route.after
-            and trio.lowlevel.current_task() is self._reader_task
-        ):
-            # Nothing to wait for but the answer going out (see the module docstring); the
-            # reader's own scope bounds its send.
-            await self._handle_call(call, self._reader)
         else:
             self._nursery.start_soon(self._handle_call, call)
 
     # -- inbound CALLs ---------------------------------------------------------------------------
 
-    async def _handle_call(self, call: Call, bound: trio.CancelScope | None = None) -> None:
+    async def _handle_call(self, call: Call) -> None:
         sent = False
         try:
             try:
@@ -439,7 +425,7 @@ class ChargePoint:
             finally:
                 self._inbound.discard(call.unique_id)
                 self._quieter.unpark_all()
-            sent = await self._send_quietly(reply, bound)
+            sent = await self._send_quietly(reply)
         finally:
             if not sent:
                 # Also when cancelled with the connection: the peer's CALL goes unanswered.
@@ -707,10 +693,10 @@ class ChargePoint:
         if self._nursery is not None and not self._closed:
             self._nursery.start_soon(self._send_quietly, frame)
 
-    async def _send_quietly(self, frame: Frame, bound: trio.CancelScope | None = None) -> bool:
+    async def _send_quietly(self, frame: Frame) -> bool:
         """Send from a task that must outlive a closed connection; False if it was closed."""
         try:
-            await self._send(frame, bound)
+            await self._send(frame)
         except exceptions.ConnectionClosedError:
             return False
         return True
@@ -720,31 +706,16 @@ class ChargePoint:
         out, wire = self._outgoing(payload, MessageKind.SEND, skip_schema_validation)
         await self._send(Send(str(uuid.uuid4()), out.action, wire))
 
-    async def _send(self, frame: Frame, bound: trio.CancelScope | None = None) -> None:
-        """Send one frame within ``send_timeout``, or abort the connection.
-
-        ``bound``: the reader's scope, when the reader sends: its deadline is moved instead of
-        entering a scope of its own (trio's cancel scopes cost as much as the rest of a CALL).
-        If it expires, the reader stops and ``start()`` aborts the connection.
-        """
+    async def _send(self, frame: Frame) -> None:
         text = frame.to_json()
         if logger.isEnabledFor(logging.INFO):
             logger.info("%s: send %s", self.id, text)
         try:
-            if bound is None:
-                with trio.move_on_after(self._send_timeout) as sending:
-                    await self._connection.send_message(text)
-                timed_out = sending.cancelled_caught
-            else:
-                bound.deadline = trio.current_time() + self._send_timeout
-                try:
-                    await self._connection.send_message(text)
-                finally:
-                    bound.deadline = math.inf
-                timed_out = False
+            with trio.move_on_after(self._send_timeout) as sending:
+                await self._connection.send_message(text)
         except _CLOSED:
             raise exceptions.ConnectionClosedError() from None
-        if timed_out:
+        if sending.cancelled_caught:
             await self._abort(f"a frame took over {self._send_timeout:g} s to send")
             raise exceptions.ConnectionClosedError("the peer stopped reading")
         counters = self._counters
