@@ -104,7 +104,8 @@ async def test_synchronous_calls_are_answered_while_an_async_handler_waits() -> 
         connection.deliver(json.dumps([2, "slow", "DataTransfer", {"vendorId": "v"}]))
         for i in range(3):  # the first looks the route up (in a task), the others go inline
             connection.deliver(json.dumps([2, f"boot{i}", "BootNotification", BOOT_16]))
-        assert [frame[1] for frame in await answers(3)] == ["boot0", "boot1", "boot2"]
+        # In any order: one that went to a task may be answered after one the reader answered.
+        assert {frame[1] for frame in await answers(3)} == {"boot0", "boot1", "boot2"}
         assert cp.statistics().handlers_running == 1
         release.set()
         assert [frame[1] for frame in await answers(1)] == ["slow"]
