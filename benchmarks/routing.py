@@ -2,14 +2,17 @@
 serialize) and a whole outbound ``call()`` (validate, serialize, response parsed, validated,
 turned into an object), on trio-ocpp and on the ``ocpp`` package.
 
-The connection is a stub that keeps nothing; for ``call()`` it answers at once through the
-ChargePoint's own ``route_message``, so that the response goes the way a received one does.
+The connection is a stub. Inbound, it hands the same CALL to the ChargePoint's receive loop
+(``start()``, as a server runs it) a number of times, then ends; for ``call()`` it answers at
+once through the ChargePoint's own ``route_message``, the way a received response goes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,10 +24,14 @@ from .workload import OUR_CLASSES, PACKAGES, ocpp_classes
 
 
 class _Connection:
-    """A connection for either library that answers each CALL sent with ``reply``, if set."""
+    """A connection for either library: it delivers ``incoming`` ``count`` times, then ends;
+    it answers each CALL sent with ``reply``, if set."""
 
-    def __init__(self, make_peer: Callable[[_Connection], Any]) -> None:
+    def __init__(
+        self, make_peer: Callable[[_Connection], Any], incoming: str = "", count: int = 0
+    ) -> None:
         self.reply: dict[str, Any] | None = None
+        self._incoming, self._left = incoming, count
         self.peer = make_peer(self)
 
     async def send_message(self, text: str) -> None:
@@ -36,7 +43,12 @@ class _Connection:
     send = send_message  # the ocpp package's name for it
 
     async def get_message(self) -> str:
-        raise NotImplementedError
+        if not self._left:
+            raise trio.EndOfChannel  # trio-ocpp's receive loop ends; the ocpp package's raises
+        self._left -= 1
+        return self._incoming
+
+    recv = get_message  # the ocpp package's name for it
 
     async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
         pass
@@ -51,9 +63,16 @@ def _workloads(classes: dict[str, type[Any]], make_request: MakeRequest) -> tupl
     """The inbound and outbound workloads for one library's ChargePoint classes."""
 
     async def inbound(message: Message) -> float:
-        cp = _Connection(lambda c: classes[message.version]("bench", c)).peer
-        frame = message.frame()
-        return await timing.per_operation_async(lambda: cp.route_message(frame))
+        frame, cls = message.frame(), classes[message.version]
+
+        async def run_batch(count: int) -> float:
+            cp = _Connection(lambda c: cls("bench", c), frame, count).peer
+            start = time.process_time()
+            with contextlib.suppress(trio.EndOfChannel):
+                await cp.start()
+            return time.process_time() - start
+
+        return await timing.per_batch_async(run_batch)
 
     async def outbound(message: Message) -> float:
         connection = _Connection(lambda c: classes[message.version]("bench", c))

@@ -52,6 +52,11 @@ async def per_operation_async(operation: Callable[[], Awaitable[Any]]) -> float:
             await operation()
         return time.process_time() - start
 
+    return await per_batch_async(run_batch)
+
+
+async def per_batch_async(run_batch: Callable[[int], Awaitable[float]]) -> float:
+    """Median seconds per operation, from ``run_batch(count)``: the seconds ``count`` took."""
     count = 1
     while (size := _batch_size(count, await run_batch(count))) is None:
         count *= 2
