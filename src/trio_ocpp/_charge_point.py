@@ -349,7 +349,7 @@ class ChargePoint:
         if isinstance(frame, Call):
             await self._start_call(frame)
         elif isinstance(frame, Send):
-            self._spawn(self._handle_send, frame)
+            await self._run_task(self._handle_send, frame, inline=False)
         elif isinstance(frame, CallResultError):
             # The peer says a CALLRESULT of ours was bad: nothing to resume, only to report.
             counters.errors_received += 1
@@ -384,10 +384,13 @@ class ChargePoint:
             )
             await self.aclose(1002, "too many invalid frames")
 
-    def _spawn(self, task: Any, frame: Frame) -> None:
-        if self._nursery is None:
-            raise RuntimeError(f"{self.id}: start() the ChargePoint before it can handle CALLs")
-        self._nursery.start_soon(task, frame)
+    async def _run_task(self, task: Any, frame: Call | Send, *, inline: bool) -> None:
+        """Run ``task(frame)`` in a task of its own, or in the reader when ``inline`` or when the
+        ChargePoint was not started (tests calling route_message() want that)."""
+        if inline or self._nursery is None:
+            await task(frame)
+        else:
+            self._nursery.start_soon(task, frame)
 
     async def _start_call(self, call: Call) -> None:
         refusal = None
@@ -399,21 +402,19 @@ class ChargePoint:
         elif self._draining:
             refusal = "The connection is shutting down"
         if refusal is not None:
+            # CONFORMANCE 21: ProtocolError in 1.6, RpcFrameworkError in 2.x.
             code = (
                 exceptions.ProtocolError
                 if self._ocpp_version == "1.6"
-                else (exceptions.RpcFrameworkError)
+                else exceptions.RpcFrameworkError
             )
             await self._send_quietly(call.create_call_error(code(refusal), self._ocpp_version))
             return
         self._inbound.add(call.unique_id)
         route = self._table.calls.get(call.action)
-        if self._nursery is None or (route is not None and route.synchronous and not route.after):
-            # Not started (tests calling route_message() want it inline), or nothing to wait
-            # for but the answer going out (see the module docstring).
-            await self._handle_call(call)
-        else:
-            self._nursery.start_soon(self._handle_call, call)
+        # Nothing to wait for but the answer going out: the reader answers it (module docstring).
+        inline = route is not None and route.synchronous and not route.after
+        await self._run_task(self._handle_call, call, inline=inline)
 
     # -- inbound CALLs ---------------------------------------------------------------------------
 
