@@ -21,6 +21,8 @@ class MemoryConnection:
         #: Set to make ``send_message`` block until it is set again (a peer that stopped reading).
         self.reading = trio.Event()
         self.reading.set()
+        #: Seconds each frame takes to go out (a slow peer).
+        self.send_delay = 0.0
 
     # -- the ChargePoint's side -------------------------------------------------------------
 
@@ -29,6 +31,8 @@ class MemoryConnection:
 
     async def send_message(self, message: str) -> None:
         await self.reading.wait()
+        if self.send_delay:
+            await trio.sleep(self.send_delay)
         if self.close_code is not None:
             raise trio.ClosedResourceError
         self._outbound.send_nowait(message)

@@ -458,6 +458,29 @@ async def test_a_hung_handler_is_cancelled_and_answered_with_internal_error(
         connection.hang_up()
 
 
+async def test_the_send_timeout_counts_from_the_last_frame_that_went_out(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    connection = MemoryConnection()
+    cp = CentralSystem("CP_1", connection, ping_interval=0, send_timeout=10)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(cp.start)
+        await trio.sleep(100)  # idle: nothing is being sent, nothing times out
+        connection.send_delay = 6  # a slow peer: 18 s of answers, but each within 10 s
+        for n in range(3):
+            connection.deliver(json.dumps([2, str(n), "Heartbeat", {}]))
+        await trio.sleep(18.5)
+        assert [json.loads(f)[1] for f in connection.sent()] == ["0", "1", "2"]
+        assert connection.close_code is None
+        connection.reading = trio.Event()  # now the peer stops reading
+        connection.deliver(json.dumps(HEARTBEAT))
+        await trio.sleep(9.9)
+        assert connection.close_code is None
+        await trio.sleep(0.2)
+        assert connection.close_code == 1011
+    assert "CP_1: no frame went out in 10 s, closing the connection" in caplog.text
+
+
 async def test_a_hung_send_handler_is_cancelled(
     autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -193,8 +193,10 @@ class ChargePoint:
         ``max_invalid_frames``: consecutive invalid frames after which the connection is closed
         (1002, CONFORMANCE 25). ``max_concurrent_handlers``: inbound CALLs handled at once; the
         peer should send one at a time, more are refused like a duplicate id.
-        ``send_timeout``: seconds a frame may take to go out before the peer is taken to have
-        stopped reading and the connection is closed; it bounds the close handshake too.
+        ``send_timeout``: seconds the connection may go without a frame going out while one
+        waits to be sent (``pong_timeout`` if a ping is waiting for its pong then), before the
+        peer is taken to have stopped reading and the connection is closed; watched while
+        ``start()`` runs. It bounds the close handshake too.
         ``handler_timeout``: seconds an inbound CALL's ``pre_dispatch`` and handler may take
         (None: no limit); a handler past it is cancelled, logged, and its CALL answered with
         InternalError, so that a hung handler cannot hold its slot for good. The default leaves
@@ -224,6 +226,11 @@ class ChargePoint:
         self._inbound: set[str] = set()
         self._nursery: trio.Nursery | None = None
         self._reader = trio.CancelScope()
+        # The send timeout (see _watch): frames being sent, and when one last went out (or, with
+        # none in flight before, when one started); the watchdog's sleep while it runs.
+        self._sending = 0
+        self._send_progress = 0.0
+        self._alarm: trio.CancelScope | None = None
         self._closed = False
         self._draining = False
         # Woken whenever an inbound CALL or outbound call() finishes: shutdown() waits on it.
@@ -268,8 +275,7 @@ class ChargePoint:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                if self._ping_interval > 0 and hasattr(self._connection, "ping"):
-                    nursery.start_soon(self._keep_alive)
+                nursery.start_soon(self._watch)
                 with self._reader:
                     try:
                         while True:
@@ -294,20 +300,47 @@ class ChargePoint:
         with trio.CancelScope(shield=True), trio.move_on_after(1):
             await self._connection.aclose(1011, reason)
 
-    async def _keep_alive(self) -> None:
-        ping = self._connection.ping  # type: ignore[attr-defined]
+    async def _watch(self) -> None:
+        """The connection's watchdog: keep-alive pings, and the send timeout.
+
+        One task sleeps until a frame being sent is overdue or, with none in flight, until a
+        ping is due (a ping would only queue behind a frame). ``_send`` moves the alarm earlier
+        only when it is later than the frame's deadline, so a busy connection pays for the
+        timeout once per ``send_timeout``, not once per frame as a cancel scope around each send
+        would. A frame stuck while a ping waits for its pong is caught by the pong timeout.
+        """
+        pinging = self._ping_interval > 0 and hasattr(self._connection, "ping")
+        next_ping = trio.current_time() + self._ping_interval if pinging else math.inf
         while True:
-            await trio.sleep(self._ping_interval)
-            sent = trio.current_time()
-            with trio.move_on_after(self._pong_timeout) as waiting:
-                try:
-                    await ping()
-                except _CLOSED:
-                    return
-            if waiting.cancelled_caught:
-                await self._abort(f"no pong within {self._pong_timeout:g} s")
+            wake = self._send_deadline() if self._sending else next_ping
+            with trio.CancelScope(deadline=wake) as self._alarm:
+                await trio.sleep_forever()
+            self._alarm = None  # awake: senders leave the alarm be until it sleeps again
+            now = trio.current_time()
+            if now >= self._send_deadline():
+                await self._abort(f"no frame went out in {self._send_timeout:g} s")
                 return
-            self._round_trip_time = trio.current_time() - sent
+            if now >= next_ping and not self._sending:
+                if not await self._ping():
+                    return
+                next_ping = trio.current_time() + self._ping_interval
+
+    def _send_deadline(self) -> float:
+        return self._send_progress + self._send_timeout if self._sending else math.inf
+
+    async def _ping(self) -> bool:
+        """Ping and wait for the pong; False when the connection is gone or was closed."""
+        sent = trio.current_time()
+        with trio.move_on_after(self._pong_timeout) as waiting:
+            try:
+                await self._connection.ping()  # type: ignore[attr-defined]
+            except _CLOSED:
+                return False
+        if waiting.cancelled_caught:
+            await self._abort(f"no pong within {self._pong_timeout:g} s")
+            return False
+        self._round_trip_time = trio.current_time() - sent
+        return True
 
     async def pre_dispatch(self, message: Call | Send) -> None:
         """Override (in a subclass) to refuse inbound CALLs (and SENDs) before they reach their
@@ -711,14 +744,19 @@ class ChargePoint:
         text = frame.to_json()
         if logger.isEnabledFor(logging.INFO):
             logger.info("%s: send %s", self.id, text)
+        if not self._sending:
+            self._send_progress = trio.current_time()
+            alarm = self._alarm
+            if alarm is not None and alarm.deadline > self._send_progress + self._send_timeout:
+                alarm.deadline = self._send_progress + self._send_timeout
+        self._sending += 1
         try:
-            with trio.move_on_after(self._send_timeout) as sending:
-                await self._connection.send_message(text)
+            await self._connection.send_message(text)
         except _CLOSED:
             raise exceptions.ConnectionClosedError() from None
-        if sending.cancelled_caught:
-            await self._abort(f"a frame took over {self._send_timeout:g} s to send")
-            raise exceptions.ConnectionClosedError("the peer stopped reading")
+        finally:
+            self._sending -= 1
+            self._send_progress = trio.current_time()
         counters = self._counters
         counters.frames_sent += 1
         if isinstance(frame, CallError):
