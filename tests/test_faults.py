@@ -465,7 +465,10 @@ async def test_the_send_timeout_counts_from_the_last_frame_that_went_out(
     cp = CentralSystem("CP_1", connection, ping_interval=0, send_timeout=10)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(cp.start)
+        # The first Heartbeat finds its route; then the reader answers them one by one.
+        connection.deliver(json.dumps(HEARTBEAT))
         await trio.sleep(100)  # idle: nothing is being sent, nothing times out
+        assert len(connection.sent()) == 1
         connection.send_delay = 6  # a slow peer: 18 s of answers, but each within 10 s
         for n in range(3):
             connection.deliver(json.dumps([2, str(n), "Heartbeat", {}]))
@@ -479,6 +482,28 @@ async def test_the_send_timeout_counts_from_the_last_frame_that_went_out(
         await trio.sleep(0.2)
         assert connection.close_code == 1011
     assert "CP_1: no frame went out in 10 s, closing the connection" in caplog.text
+
+
+async def test_a_ping_due_while_a_frame_goes_out_follows_it(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    pings: list[float] = []
+
+    class Pinged(MemoryConnection):
+        async def ping(self) -> None:  # the pong comes at once
+            pings.append(trio.current_time())
+
+    connection = Pinged()
+    cp = CentralSystem("CP_1", connection, ping_interval=5, send_timeout=10)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(cp.start)
+        await trio.sleep(4.9)
+        connection.send_delay = 1  # the answer is going out when the ping falls due
+        connection.deliver(json.dumps(HEARTBEAT))
+        await trio.sleep(5)
+        # Right after the frame, not when its send timeout would have run out.
+        assert pings == [pytest.approx(5.9)]
+        connection.hang_up()
 
 
 async def test_a_hung_send_handler_is_cancelled(

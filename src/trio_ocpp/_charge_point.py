@@ -230,7 +230,10 @@ class ChargePoint:
         # none in flight before, when one started); the watchdog's sleep while it runs.
         self._sending = 0
         self._send_progress = 0.0
+        self._next_ping = math.inf
         self._alarm: trio.CancelScope | None = None
+        # The run's clock; start() binds it directly (trio.current_time() looks it up each time).
+        self._now = trio.current_time
         self._closed = False
         self._draining = False
         # Woken whenever an inbound CALL or outbound call() finishes: shutdown() waits on it.
@@ -273,6 +276,7 @@ class ChargePoint:
         if self._nursery is not None or self._closed:
             raise RuntimeError(f"{self.id}: a ChargePoint can be started only once")
         try:
+            self._now = trio.lowlevel.current_clock().current_time
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self._watch)
@@ -305,14 +309,15 @@ class ChargePoint:
 
         One task sleeps until a frame being sent is overdue or, with none in flight, until a
         ping is due (a ping would only queue behind a frame). ``_send`` moves the alarm earlier
-        only when it is later than the frame's deadline, so a busy connection pays for the
-        timeout once per ``send_timeout``, not once per frame as a cancel scope around each send
-        would. A frame stuck while a ping waits for its pong is caught by the pong timeout.
+        when a frame starts on an idle connection or the last one in flight went out, and only
+        if it is later than due then, so a busy connection pays for the timeout once per
+        ``send_timeout``, not once per frame as a cancel scope around each send would. A frame
+        stuck while a ping waits for its pong is caught by the pong timeout.
         """
         pinging = self._ping_interval > 0 and hasattr(self._connection, "ping")
-        next_ping = trio.current_time() + self._ping_interval if pinging else math.inf
+        self._next_ping = trio.current_time() + self._ping_interval if pinging else math.inf
         while True:
-            wake = self._send_deadline() if self._sending else next_ping
+            wake = self._send_deadline() if self._sending else self._next_ping
             with trio.CancelScope(deadline=wake) as self._alarm:
                 await trio.sleep_forever()
             self._alarm = None  # awake: senders leave the alarm be until it sleeps again
@@ -320,10 +325,16 @@ class ChargePoint:
             if now >= self._send_deadline():
                 await self._abort(f"no frame went out in {self._send_timeout:g} s")
                 return
-            if now >= next_ping and not self._sending:
+            if now >= self._next_ping and not self._sending:
                 if not await self._ping():
                     return
-                next_ping = trio.current_time() + self._ping_interval
+                self._next_ping = trio.current_time() + self._ping_interval
+
+    def _wake_by(self, deadline: float) -> None:
+        """Move the sleeping watchdog's alarm to ``deadline`` if it is set later."""
+        alarm = self._alarm
+        if alarm is not None and alarm.deadline > deadline:
+            alarm.deadline = deadline
 
     def _send_deadline(self) -> float:
         return self._send_progress + self._send_timeout if self._sending else math.inf
@@ -458,7 +469,8 @@ class ChargePoint:
                 reply, handler_args = await self._answer(call)
             finally:
                 self._inbound.discard(call.unique_id)
-                self._quieter.unpark_all()
+                if self._quieter:  # shutdown() waits
+                    self._quieter.unpark_all()
             sent = await self._send_quietly(reply)
         finally:
             if not sent:
@@ -700,7 +712,8 @@ class ChargePoint:
                 await pending.done.wait()
         finally:
             del self._pending[call.unique_id]
-            self._quieter.unpark_all()
+            if self._quieter:  # shutdown() waits
+                self._quieter.unpark_all()
         if pending.error is not None:
             raise pending.error
         if pending.response is None:
@@ -745,10 +758,8 @@ class ChargePoint:
         if logger.isEnabledFor(logging.INFO):
             logger.info("%s: send %s", self.id, text)
         if not self._sending:
-            self._send_progress = trio.current_time()
-            alarm = self._alarm
-            if alarm is not None and alarm.deadline > self._send_progress + self._send_timeout:
-                alarm.deadline = self._send_progress + self._send_timeout
+            self._send_progress = self._now()
+            self._wake_by(self._send_progress + self._send_timeout)
         self._sending += 1
         try:
             await self._connection.send_message(text)
@@ -756,7 +767,9 @@ class ChargePoint:
             raise exceptions.ConnectionClosedError() from None
         finally:
             self._sending -= 1
-            self._send_progress = trio.current_time()
+            self._send_progress = self._now()
+            if not self._sending:
+                self._wake_by(self._next_ping)  # a ping put off while frames were going out
         counters = self._counters
         counters.frames_sent += 1
         if isinstance(frame, CallError):
