@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from trio_ocpp import exceptions
+from trio_ocpp import _frames, _json, exceptions
 from trio_ocpp.messages import (
     Call,
     CallError,
@@ -20,6 +20,15 @@ from trio_ocpp.messages import (
 )
 
 VERSIONS = ["1.6", "2.0.1", "2.1"]
+
+
+@pytest.fixture(autouse=True, params=["fast", "json"])
+def json_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every rule holds with orjson (when installed) and with the standard library alone."""
+    if request.param == "json":
+        monkeypatch.setattr(_frames, "_loads", _json.std_loads)
+        monkeypatch.setattr(_frames, "_dumps", _json.std_dumps)
+
 
 # The code each version uses for a frame that is not valid RPC (CONFORMANCE 19a/b).
 RPC_CODE = {"1.6": "FormationViolation", "2.0.1": "RpcFrameworkError", "2.1": "RpcFrameworkError"}

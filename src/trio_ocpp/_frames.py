@@ -9,12 +9,13 @@ CALLRESULTERROR or SEND frames, and unknown message types in 1.6 and 2.1).
 from __future__ import annotations
 
 import enum
-import json
 from typing import Any, ClassVar, Final
 
 import attrs
 
 from . import exceptions
+from ._json import dumps as _dumps
+from ._json import loads as _loads
 from ._versions import OCPPVersion, is_2x
 
 __all__ = [
@@ -47,11 +48,6 @@ class MessageType(enum.IntEnum):
     CallError = 4
     CallResultError = 5  # 2.1
     Send = 6  # 2.1
-
-
-# Compact and strict: NaN/Infinity are not JSON, so they fail here rather than on the peer. One
-# encoder for all frames: json.dumps with options builds a new one each time (a third slower).
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
 def _error_reply(unique_id: str, exc: BaseException, ocpp_version: OCPPVersion | None) -> CallError:
@@ -177,21 +173,6 @@ _KNOWN_TYPES: Final[dict[OCPPVersion | None, frozenset[int]]] = {
     "2.1": frozenset({2, 3, 4, 5, 6}),
     None: frozenset({2, 3, 4, 5, 6}),
 }
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-
-
-def _loads(text: str | bytes) -> Any:
-    # The decoder made once (json.loads with options makes one per call, twice as slow); bytes go
-    # through json.loads, which finds their encoding.
-    if isinstance(text, str):
-        return _DECODER.decode(text)
-    return json.loads(text, parse_constant=_reject_constant)
 
 
 def _readable_id(frame: list[Any]) -> str | None:
