@@ -231,7 +231,9 @@ class ChargePoint:
         self._sending = 0
         self._send_progress = 0.0
         self._next_ping = math.inf
-        self._alarm: trio.CancelScope | None = None
+        # The watchdog's sleep, and its deadline (-inf while it is awake: nothing to move).
+        self._alarm = trio.CancelScope()
+        self._alarm_at = -math.inf
         # The run's clock; start() binds it directly (trio.current_time() looks it up each time).
         self._now = trio.current_time
         self._closed = False
@@ -319,8 +321,9 @@ class ChargePoint:
         while True:
             wake = self._send_deadline() if self._sending else self._next_ping
             with trio.CancelScope(deadline=wake) as self._alarm:
+                self._alarm_at = wake
                 await trio.sleep_forever()
-            self._alarm = None  # awake: senders leave the alarm be until it sleeps again
+            self._alarm_at = -math.inf  # awake: senders leave the alarm be until it sleeps again
             now = trio.current_time()
             if now >= self._send_deadline():
                 await self._abort(f"no frame went out in {self._send_timeout:g} s")
@@ -329,12 +332,6 @@ class ChargePoint:
                 if not await self._ping():
                     return
                 self._next_ping = trio.current_time() + self._ping_interval
-
-    def _wake_by(self, deadline: float) -> None:
-        """Move the sleeping watchdog's alarm to ``deadline`` if it is set later."""
-        alarm = self._alarm
-        if alarm is not None and alarm.deadline > deadline:
-            alarm.deadline = deadline
 
     def _send_deadline(self) -> float:
         return self._send_progress + self._send_timeout if self._sending else math.inf
@@ -522,6 +519,14 @@ class ChargePoint:
         )
 
     async def _invoke(self, route: _Route, frame: Call | Send) -> tuple[Any, dict[str, Any]]:
+        result, kwargs = self._call_handler(route, frame)
+        if route.handler.is_async:
+            result = await result
+        return result, kwargs
+
+    def _call_handler(self, route: _Route, frame: Call | Send) -> tuple[Any, dict[str, Any]]:
+        """Validate and convert the payload, and call the handler: what it returned (to be
+        awaited if it is async) and its arguments."""
         payload = frame.payload
         if route.request is not None:
             check(route.request, frame.action, route.kind, payload)
@@ -532,10 +537,7 @@ class ChargePoint:
             fields = object_to_python(payload, route.request_casing)
         handler = route.handler
         kwargs = handler.arguments(fields, frame.unique_id)
-        result = getattr(self, handler.name)(**kwargs)
-        if handler.is_async:
-            result = await result
-        return result, kwargs
+        return getattr(self, handler.name)(**kwargs), kwargs
 
     async def _dispatch(self, call: Call) -> tuple[_Route, Any, dict[str, Any]] | None:
         """``pre_dispatch`` and the handler: the route, response and arguments of ``call``;
@@ -544,7 +546,7 @@ class ChargePoint:
         if route is not None and route.synchronous:
             # Nothing on this path awaits, so no timeout could cancel it: a cancel scope would
             # only cost time.
-            return route, *await self._invoke(route, call)
+            return route, *self._call_handler(route, call)
         with trio.move_on_after(self._handler_timeout):
             await self.pre_dispatch(call)
             route = self._route(call.action, MessageKind.REQUEST)
@@ -759,7 +761,9 @@ class ChargePoint:
             logger.info("%s: send %s", self.id, text)
         if not self._sending:
             self._send_progress = self._now()
-            self._wake_by(self._send_progress + self._send_timeout)
+            due = self._send_progress + self._send_timeout
+            if due < self._alarm_at:
+                self._alarm.deadline = self._alarm_at = due
         self._sending += 1
         try:
             await self._connection.send_message(text)
@@ -768,8 +772,9 @@ class ChargePoint:
         finally:
             self._sending -= 1
             self._send_progress = self._now()
-            if not self._sending:
-                self._wake_by(self._next_ping)  # a ping put off while frames were going out
+            if not self._sending and self._next_ping < self._alarm_at:
+                # A ping put off while frames were going out is due now.
+                self._alarm.deadline = self._alarm_at = self._next_ping
         counters = self._counters
         counters.frames_sent += 1
         if isinstance(frame, CallError):

@@ -216,19 +216,18 @@ def unpack(text: str | bytes, ocpp_version: OCPPVersion | None = None) -> Frame:
     ``ocpp_version`` picks the message types accepted and the spelling of the error codes;
     None accepts every type (2-6) and spells codes the 2.x way.
     """
-    rpc_error = _rpc_error(ocpp_version)
     try:
         frame = _loads(text)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise _bad_frame(
-            rpc_error,
+            _rpc_error(ocpp_version),
             "Message is not valid JSON",
             answer_id=UNREADABLE_ID,
             ocpp_version=ocpp_version,
         ) from None
     if not isinstance(frame, list) or not frame:
         raise _bad_frame(
-            rpc_error,
+            _rpc_error(ocpp_version),
             "Message is not a JSON array",
             answer_id=UNREADABLE_ID,
             ocpp_version=ocpp_version,
@@ -236,7 +235,7 @@ def unpack(text: str | bytes, ocpp_version: OCPPVersion | None = None) -> Frame:
     message_type = frame[0]
     if type(message_type) is not int:  # bool is an int subclass, and not a message type
         raise _bad_frame(
-            rpc_error,
+            _rpc_error(ocpp_version),
             "Message type id is not an integer",
             answer_id=UNREADABLE_ID,
             ocpp_version=ocpp_version,
@@ -252,8 +251,8 @@ def unpack(text: str | bytes, ocpp_version: OCPPVersion | None = None) -> Frame:
             ocpp_version=ocpp_version,
         )
 
-    if message_type == MessageType.Call:
-        return _unpack_call(frame, ocpp_version, rpc_error)
+    if message_type == 2:  # MessageType.Call, without the enum lookup on every frame
+        return _unpack_call(frame, ocpp_version)
     parsed: Frame | None
     if message_type in (MessageType.CallResult, MessageType.Send):
         parsed = _unpack_result_or_send(frame)
@@ -262,7 +261,7 @@ def unpack(text: str | bytes, ocpp_version: OCPPVersion | None = None) -> Frame:
     if parsed is None:
         # Malformed non-CALL frames are never answered (CONFORMANCE 19c).
         raise _bad_frame(
-            rpc_error,
+            _rpc_error(ocpp_version),
             f"Malformed message of type {message_type}",
             answer_id=None,
             ocpp_version=ocpp_version,
@@ -270,17 +269,15 @@ def unpack(text: str | bytes, ocpp_version: OCPPVersion | None = None) -> Frame:
     return parsed
 
 
-def _unpack_call(
-    frame: list[Any], ocpp_version: OCPPVersion | None, rpc_error: type[exceptions.OCPPError]
-) -> Call:
-    answer_id = _answer_id(frame)
+def _unpack_call(frame: list[Any], ocpp_version: OCPPVersion | None) -> Call:
     if len(frame) != 4:
         # 1.6 calls a CALL that lacks elements a ProtocolError ("payload incomplete").
-        error = exceptions.ProtocolError if ocpp_version == "1.6" and len(frame) < 4 else rpc_error
+        too_few = ocpp_version == "1.6" and len(frame) < 4
+        error = exceptions.ProtocolError if too_few else _rpc_error(ocpp_version)
         raise _bad_frame(
             error,
             f"CALL must have 4 elements, not {len(frame)}",
-            answer_id=answer_id,
+            answer_id=_answer_id(frame),
             ocpp_version=ocpp_version,
         )
     _, unique_id, action, payload = frame
@@ -292,7 +289,9 @@ def _unpack_call(
         problem = "Payload is not a JSON object"
     else:
         return Call(unique_id, action, payload)
-    raise _bad_frame(rpc_error, problem, answer_id=answer_id, ocpp_version=ocpp_version)
+    raise _bad_frame(
+        _rpc_error(ocpp_version), problem, answer_id=_answer_id(frame), ocpp_version=ocpp_version
+    )
 
 
 def _unpack_result_or_send(frame: list[Any]) -> CallResult | Send | None:
