@@ -1,8 +1,9 @@
-"""Many connections: one trio-ocpp server process holding N connections that heartbeat.
+"""Many connections: one server process holding N connections that heartbeat.
 
 The load generator (another process) opens N connections, each sending a Heartbeat every
 ``interval`` seconds at a random phase, for ``seconds``. Reported: the server's memory per
 connection (RSS growth from idle to all connected, divided by N) and the heartbeats' latency.
+The bare echo server held in the same way shows what the transport and CPython alone cost.
 """
 
 from __future__ import annotations
@@ -26,12 +27,16 @@ def rss_bytes(pid: int) -> int:
 
 
 def run(
-    connections: int, seconds: float, interval: float, gc_threshold: int | None = None
+    connections: int,
+    seconds: float,
+    interval: float,
+    gc_threshold: int | None = None,
+    server: str = "trio-ocpp",
 ) -> dict[str, Any]:
-    """Hold and heartbeat ``connections``; ``gc_threshold``: the server's generation-0 GC
-    threshold (None: CPython's default)."""
+    """Hold and heartbeat ``connections`` on ``server`` (a kind of ``servers.py``);
+    ``gc_threshold``: the server's generation-0 GC threshold (None: CPython's default)."""
     options = ["--gc-threshold", str(gc_threshold)] if gc_threshold else []
-    with server_process("trio-ocpp", *options) as (port, pid):
+    with server_process(server, *options) as (port, pid):
         time.sleep(0.5)
         idle = rss_bytes(pid)
         command = [
@@ -50,6 +55,7 @@ def run(
             result = json.loads(load.stdout.readline())
         peak = max(connected, rss_bytes(pid))
     return {
+        "server": server,
         "connections": connections,
         "gc_threshold": gc_threshold or gc.get_threshold()[0],
         "connect_s": connect_seconds,
