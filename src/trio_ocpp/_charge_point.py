@@ -693,8 +693,17 @@ class ChargePoint:
         """
         out, wire = self._outgoing(payload, MessageKind.REQUEST, skip_schema_validation)
         call = Call(unique_id or str(uuid.uuid4()), out.action, wire)
-        async with self._call_lock:
+        lock = self._call_lock
+        if lock.locked():
+            await lock.acquire()
+        else:
+            # Free means nobody queues (trio hands a released lock to its next waiter), so take
+            # it without acquire()'s trip through the scheduler; sending checkpoints anyway.
+            lock.acquire_nowait()
+        try:
             response = await self._exchange(call)
+        finally:
+            lock.release()
         if isinstance(response, CallError):
             if suppress:
                 return None
