@@ -89,6 +89,8 @@ class _Route:
     after: tuple[Handler, ...]
     #: Nothing before the answer awaits: a synchronous handler and the default pre_dispatch.
     synchronous: bool
+    #: And nothing after it: no @after hooks. The reader answers such a CALL itself.
+    inline: bool
     #: Validators of the request (the receive policy) and the response (STRICT: what we send);
     #: None when the handler skips validation, and for the response of a SEND (it has none).
     request: SchemaValidator | None
@@ -97,6 +99,8 @@ class _Route:
     response_casing: Plan | None
     #: The request's payload class for ``typed`` connections; None otherwise.
     typed: type[Payload] | None
+    #: The response's payload class (None for a SEND): what handlers usually return.
+    response_class: type[Payload] | None
 
 
 @attrs.frozen
@@ -454,8 +458,7 @@ class ChargePoint:
         self._inbound.add(call.unique_id)
         route = self._table.calls.get(call.action)
         # Nothing to wait for but the answer going out: the reader answers it (module docstring).
-        inline = route is not None and route.synchronous and not route.after
-        await self._run_task(self._handle_call, call, inline=inline)
+        await self._run_task(self._handle_call, call, inline=route is not None and route.inline)
 
     # -- inbound CALLs ---------------------------------------------------------------------------
 
@@ -498,11 +501,14 @@ class ChargePoint:
         version, checked = self._ocpp_version, not handler.skip_schema_validation
         engine = self._table.engine
         response = MessageKind.RESPONSE if kind is MessageKind.REQUEST else None  # SENDs have none
+        synchronous = self._plain_pre_dispatch and not handler.is_async
+        after = self._routes.after.get(action, ())
         return _Route(
             kind=kind,
             handler=handler,
-            after=self._routes.after.get(action, ()),
-            synchronous=self._plain_pre_dispatch and not handler.is_async,
+            after=after,
+            synchronous=synchronous,
+            inline=synchronous and not after,
             request=(
                 get_validator(version, action, kind, self._receive_formats, engine)
                 if checked
@@ -516,6 +522,7 @@ class ChargePoint:
             request_casing=message_plan(version, action, kind),
             response_casing=message_plan(version, action, response) if response else None,
             typed=payload_class(version, action, kind) if self._typed else None,
+            response_class=payload_class(version, action, response) if response else None,
         )
 
     async def _invoke(self, route: _Route, frame: Call | Send) -> tuple[Any, dict[str, Any]]:
@@ -589,7 +596,9 @@ class ChargePoint:
         return call.create_call_result(payload), hooked
 
     def _response_to_wire(self, action: str, route: _Route, response: Any) -> dict[str, Any]:
-        if isinstance(response, Payload):
+        if type(response) is route.response_class:  # the usual answer: nothing to check
+            response = response.__ocpp_wire__()
+        elif isinstance(response, Payload):
             if response.__ocpp_action__ != action or response.__ocpp_kind__ is not (
                 MessageKind.RESPONSE
             ):
