@@ -9,6 +9,7 @@ both processes, which of them was the bottleneck.
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -53,9 +54,10 @@ def run(
 ) -> list[dict[str, Any]]:
     """One row per (server kind, client count): calls/s, latency, CPU of both processes.
 
-    The servers take turns, ``rounds`` times over, and each row is the median round by calls/s:
-    a shared machine's speed drifts, and taking turns makes the drift fall on every server
-    alike. ``profile``: a file for the cProfile statistics of trio-ocpp's server (then slower).
+    The servers take turns, ``rounds`` times over, and each row is the median round by calls/s,
+    with every round's calls/s in ``round_calls_per_s`` (in turn order) for ``ratio``: a shared
+    machine's speed drifts, and servers measured one after the other see about the same drift.
+    ``profile``: a file for the cProfile statistics of trio-ocpp's server (then slower).
     """
     measured: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for _ in range(rounds):
@@ -71,6 +73,15 @@ def run(
                 measured.setdefault((kind, result["clients"]), []).append(result)
     rows = []
     for (kind, _), results in measured.items():
-        results.sort(key=lambda result: float(result["calls_per_s"]))
-        rows.append({"server": kind, **results[len(results) // 2], "rounds": len(results)})
+        in_turns = [result["calls_per_s"] for result in results]
+        median = sorted(results, key=lambda result: float(result["calls_per_s"]))[len(results) // 2]
+        rows.append({"server": kind, **median, "round_calls_per_s": in_turns})
     return rows
+
+
+def ratio(row: dict[str, Any], other: dict[str, Any]) -> float:
+    """``row``'s calls/s over ``other``'s: the median of the ratios within each round."""
+    return statistics.median(
+        ours / theirs
+        for ours, theirs in zip(row["round_calls_per_s"], other["round_calls_per_s"], strict=True)
+    )
