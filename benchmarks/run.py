@@ -1,6 +1,6 @@
 """Run the benchmarks, print their tables and write them as JSON.
 
-    python -m benchmarks            # everything: about 4 minutes on 2 cores
+    python -m benchmarks            # everything: about 6 minutes on 2 cores
     python -m benchmarks --quick    # a smoke run in about 25 s (small counts, short batches)
 
 Sections (``--sections``, comma-separated): ``validation`` (µs per payload per engine),
