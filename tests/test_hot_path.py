@@ -1,6 +1,7 @@
-"""The lean inbound path: routes looked up once and shared, no timeout scope where nothing awaits,
-typed handlers, and the validation engine a connection keeps. Frames go straight to
-``route_message`` (an unstarted ChargePoint handles a CALL inline) over an in-memory connection.
+"""The lean inbound path: routes looked up once and shared, no timeout scope where nothing awaits
+(nor one per frame sent), typed handlers, and the validation engine a connection keeps. Frames go
+straight to ``route_message`` (an unstarted ChargePoint handles a CALL inline) over an in-memory
+connection, or through a started one's reader.
 """
 
 from __future__ import annotations
@@ -177,3 +178,30 @@ def test_a_request_object_is_refused_as_a_send_after_it_was_sent_as_a_call() -> 
     cp._outgoing(heartbeat, MessageKind.REQUEST, False)  # looked up, and kept
     with pytest.raises(TypeError, match="expected a send payload object"):
         cp._outgoing(heartbeat, MessageKind.SEND, False)
+
+
+async def test_frames_go_out_without_a_timeout_scope_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    cp, connection = charge_point()
+    created: list[Any] = []
+
+    def counted(make: Any) -> Any:
+        def count(*args: Any, **kwargs: Any) -> Any:
+            created.append(make)
+            return make(*args, **kwargs)
+
+        return count
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(cp.start)
+        connection.deliver(json.dumps([2, "0", "BootNotification", BOOT_16]))  # the route
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(connection.sent()) == 1
+        monkeypatch.setattr(trio, "CancelScope", counted(trio.CancelScope))
+        monkeypatch.setattr(trio, "move_on_after", counted(trio.move_on_after))
+        for n in range(50):
+            connection.deliver(json.dumps([2, str(n), "BootNotification", BOOT_16]))
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(connection.sent()) == 50
+        # The send timeout is the watchdog's: its alarm already covers them all.
+        assert created == []
+        connection.hang_up()
