@@ -7,7 +7,8 @@ cannot await (a synchronous handler, the default ``pre_dispatch``, no ``@after``
 answered by the reader itself, once its action was seen: a task would add nothing but its cost.
 ``call()`` sends one CALL at a time and waits for the response in a slot keyed by the message id;
 when the connection ends, every waiting ``call()`` fails at once and running handlers are
-cancelled (CONFORMANCE 28).
+cancelled (CONFORMANCE 28). One more task, the watchdog, sends keep-alive pings and closes a
+connection whose peer stopped reading (``send_timeout``).
 """
 
 from __future__ import annotations
@@ -230,8 +231,8 @@ class ChargePoint:
         self._inbound: set[str] = set()
         self._nursery: trio.Nursery | None = None
         self._reader = trio.CancelScope()
-        # The send timeout (see _watch): frames being sent, and when one last went out (or, with
-        # none in flight before, when one started); the watchdog's sleep while it runs.
+        # For the watchdog (_watch): frames being sent, when one last went out (or, with none in
+        # flight before, when one started), and when the next ping is due.
         self._sending = 0
         self._send_progress = 0.0
         self._next_ping = math.inf
