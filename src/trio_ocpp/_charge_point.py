@@ -430,13 +430,13 @@ class ChargePoint:
             )
             await self.aclose(1002, "too many invalid frames")
 
-    async def _run_task(self, task: Any, frame: Call | Send, *, inline: bool) -> None:
-        """Run ``task(frame)`` in a task of its own, or in the reader when ``inline`` or when the
+    async def _run_task(self, task: Any, *args: Any, inline: bool) -> None:
+        """Run ``task(*args)`` in a task of its own, or in the reader when ``inline`` or when the
         ChargePoint was not started (tests calling route_message() want that)."""
         if inline or self._nursery is None:
-            await task(frame)
+            await task(*args)
         else:
-            self._nursery.start_soon(task, frame)
+            self._nursery.start_soon(task, *args)
 
     async def _start_call(self, call: Call) -> None:
         refusal = None
@@ -459,15 +459,17 @@ class ChargePoint:
         self._inbound.add(call.unique_id)
         route = self._table.calls.get(call.action)
         # Nothing to wait for but the answer going out: the reader answers it (module docstring).
-        await self._run_task(self._handle_call, call, inline=route is not None and route.inline)
+        inline = route is not None and route.inline
+        await self._run_task(self._handle_call, call, route, inline=inline)
 
     # -- inbound CALLs ---------------------------------------------------------------------------
 
-    async def _handle_call(self, call: Call) -> None:
+    async def _handle_call(self, call: Call, route: _Route | None) -> None:
+        """Answer ``call``; ``route`` is its action's, if it was looked up already."""
         sent = False
         try:
             try:
-                reply, handler_args = await self._answer(call)
+                reply, handler_args = await self._answer(call, route)
             finally:
                 self._inbound.discard(call.unique_id)
                 if self._quieter:  # shutdown() waits
@@ -547,10 +549,11 @@ class ChargePoint:
         kwargs = handler.arguments(fields, frame.unique_id)
         return getattr(self, handler.name)(**kwargs), kwargs
 
-    async def _dispatch(self, call: Call) -> tuple[_Route, Any, dict[str, Any]] | None:
+    async def _dispatch(
+        self, call: Call, route: _Route | None
+    ) -> tuple[_Route, Any, dict[str, Any]] | None:
         """``pre_dispatch`` and the handler: the route, response and arguments of ``call``;
         None if they took longer than ``handler_timeout``."""
-        route = self._table.calls.get(call.action)
         if route is not None and route.synchronous:
             # Nothing on this path awaits, so no timeout could cancel it: a cancel scope would
             # only cost time.
@@ -561,11 +564,13 @@ class ChargePoint:
             return route, *await self._invoke(route, call)
         return None  # cancelled at the deadline
 
-    async def _answer(self, call: Call) -> tuple[CallResult | CallError, dict[str, Any] | None]:
+    async def _answer(
+        self, call: Call, route: _Route | None
+    ) -> tuple[CallResult | CallError, dict[str, Any] | None]:
         """Run the handler of ``call``: its CALLRESULT, or the CALLERROR the rules name."""
         version = self._ocpp_version
         try:
-            handled = await self._dispatch(call)
+            handled = await self._dispatch(call, route)
         except exceptions.OCPPError as exc:
             return call.create_call_error(exc, version), None
         except Exception as exc:
