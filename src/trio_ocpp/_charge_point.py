@@ -24,12 +24,14 @@ import trio_websocket
 
 from . import exceptions
 from ._casing import Plan, message_plan, object_to_python, object_to_wire
+from ._connections import as_connection
 from ._frames import Call, CallError, CallResult, CallResultError, Frame, Send, unpack
 from ._payload import Payload, payload_class
 from ._schemas import MessageKind, actions
 from ._tls import ClientCertificate
 from ._validation import FormatPolicy, SchemaValidator, check, get_validator, validation_engine
 from ._versions import OCPPVersion
+from ._websocket import ConnectionClosed
 from .routing import Handler, Routes, routes_of
 
 __all__ = ["ChargePoint", "Connection", "ConnectionStatistics"]
@@ -38,6 +40,7 @@ logger = logging.getLogger("trio_ocpp.charge_point")
 
 #: What a connection's ``get_message`` raises once the peer is gone.
 _CLOSED = (
+    ConnectionClosed,
     trio_websocket.ConnectionClosed,
     trio.EndOfChannel,
     trio.ClosedResourceError,
@@ -46,7 +49,8 @@ _CLOSED = (
 
 
 class Connection(Protocol):
-    """What a ChargePoint needs from its connection: a trio-websocket connection fits."""
+    """What a ChargePoint needs from its connection: ours (``trio_ocpp.WebSocketConnection``)
+    and trio-websocket's fit; a ``websockets.trio`` connection is adapted."""
 
     async def get_message(self) -> str | bytes: ...
 
@@ -154,7 +158,8 @@ class ChargePoint:
     """One OCPP-J connection, from either side: subclass it and mark handlers with ``@on``.
 
     Use the version's class (``trio_ocpp.v16.ChargePoint``, ``v201``, ``v21``). ``connection``
-    is a trio-websocket connection, or anything with its ``get_message``, ``send_message`` and
+    is the WebSocket connection: ours (what ``Server`` and ``connect`` make), a trio-websocket
+    or a ``websockets.trio`` one, or anything with ``get_message``, ``send_message`` and
     ``aclose``.
     """
 
@@ -216,7 +221,8 @@ class ChargePoint:
                 "use the ChargePoint of a version: trio_ocpp.v16, trio_ocpp.v201 or trio_ocpp.v21"
             )
         self.id = id
-        self._connection = connection
+        self._websocket = connection
+        self._connection = as_connection(connection, send_timeout)
         self._response_timeout = response_timeout
         self._receive_formats = receive_formats
         self._typed = typed
@@ -259,8 +265,9 @@ class ChargePoint:
         return self._ocpp_version
 
     @property
-    def connection(self) -> Connection:
-        return self._connection
+    def connection(self) -> Any:
+        """The connection as it was given (a websockets one is read through an adapter)."""
+        return self._websocket
 
     def statistics(self) -> ConnectionStatistics:
         c = self._counters
@@ -810,5 +817,8 @@ class ChargePoint:
         A peer that does not answer the close handshake within ``send_timeout`` (half-open, or
         hostile) is dropped without it, so that it cannot hold up whoever is closing.
         """
-        with trio.move_on_after(self._send_timeout):
-            await self._connection.aclose(code, reason)
+        try:
+            with trio.move_on_after(self._send_timeout):
+                await self._connection.aclose(code, reason)
+        finally:
+            self._close()  # pending calls fail now, not when the reader notices (CONFORMANCE 28)
