@@ -232,7 +232,8 @@ class ChargePoint:
         self._handler_timeout = math.inf if handler_timeout is None else handler_timeout
         self._ping_interval = ping_interval
         self._pong_timeout = pong_timeout
-        self._call_lock = trio.Lock()
+        # The one-CALL lock (CONFORMANCE 26), made by the first call(): idle connections are many.
+        self._call_lock: trio.Lock | None = None
         self._pending: dict[str, _PendingCall] = {}
         self._inbound: set[str] = set()
         self._nursery: trio.Nursery | None = None
@@ -250,7 +251,7 @@ class ChargePoint:
         self._closed = False
         self._draining = False
         # Woken whenever an inbound CALL or outbound call() finishes: shutdown() waits on it.
-        self._quieter = trio.lowlevel.ParkingLot()
+        self._quieter: trio.lowlevel.ParkingLot | None = None
         self._counters = _Counters()
         self._round_trip_time: float | None = None
         # The engine is read here: a connection keeps the validators it started with.
@@ -378,7 +379,9 @@ class ChargePoint:
         within ``grace_period`` seconds, then close the connection (cancelling what is left)."""
         self._draining = True
         with trio.move_on_after(grace_period):
-            while self._inbound or self._pending or self._call_lock.locked():
+            while self._inbound or self._pending or (self._call_lock and self._call_lock.locked()):
+                if self._quieter is None:
+                    self._quieter = trio.lowlevel.ParkingLot()
                 await self._quieter.park()
         await self.aclose(code, reason)
 
@@ -716,6 +719,8 @@ class ChargePoint:
         out, wire = self._outgoing(payload, MessageKind.REQUEST, skip_schema_validation)
         call = Call(unique_id or str(uuid.uuid4()), out.action, wire)
         lock = self._call_lock
+        if lock is None:
+            lock = self._call_lock = trio.Lock()
         if lock.locked():
             await lock.acquire()
         else:

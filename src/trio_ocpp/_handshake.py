@@ -91,11 +91,9 @@ class _Protocol(ServerProtocol):
         return self.chosen
 
 
-async def read_request(
-    stream: trio.abc.Stream, max_message_size: int
-) -> tuple[ServerHandshake | None, bool]:
-    """Read one opening request: ``(handshake, False)`` once it is parsed; ``(None, True)`` if
-    the peer sent something else (answered, or dropped) or left before a whole request."""
+async def read_request(stream: trio.abc.Stream, max_message_size: int) -> ServerHandshake | None:
+    """Read one opening request: the handshake to answer once it is parsed; None if the peer
+    sent something else (answered, or dropped) or left before a whole request."""
     protocol = _Protocol(max_size=max_message_size, logger=protocol_logger)
     while True:
         try:
@@ -110,11 +108,11 @@ async def read_request(
         if events:
             request = events[0]
             assert isinstance(request, Request)
-            return ServerHandshake(stream, protocol, request, events[1:]), False
+            return ServerHandshake(stream, protocol, request, events[1:])
         if protocol.writes or not data:
             # Not HTTP, or a request line or headers too long (414, 431): answered or dropped.
             await _send(stream, protocol.data_to_send())
-            return None, True
+            return None
 
 
 class ServerHandshake:
@@ -176,7 +174,7 @@ class ServerHandshake:
         ws = WebSocketConnection(
             self.stream,
             protocol,
-            request=self.request,
+            path=self.request.path,
             subprotocol=subprotocol,
             remote=remote,
             pending=self._frames,
@@ -247,6 +245,7 @@ async def client_handshake(
     return WebSocketConnection(
         stream,
         protocol,
+        path=uri.resource_name,
         subprotocol=protocol.subprotocol,
         remote=f"{uri.host}:{uri.port}",
         pending=events[1:],

@@ -238,14 +238,17 @@ class Server:
                     stream = await self._tls(tcp, remote)
                     if stream is tcp:
                         return
-                handshake_, done = await read_request(stream, max_message_size)
+                request = await read_request(stream, max_message_size)
             if handshake.cancelled_caught:
                 logger.info("%s: no opening handshake within %g s", remote, connect_timeout)
                 return
-            if done or handshake_ is None:
+            if request is None:
                 return
             certificate = peer_certificate(stream) if isinstance(stream, trio.SSLStream) else None
-            await self._handle_request(handshake_, remote, certificate)
+            accepted = await self._handle_request(request, remote, certificate)
+            del request  # a connection lives long: what only its handshake needed goes
+            if accepted is not None:
+                await self._run_charge_point(*accepted)
         except Exception:
             logger.exception("%s: connection failed", remote)
         finally:
@@ -265,26 +268,24 @@ class Server:
 
     async def _handle_request(
         self, handshake: ServerHandshake, remote: str, certificate: ClientCertificate | None
-    ) -> None:
+    ) -> _Accepted | None:
+        """Accept or reject one request: the connection to run, or None."""
         busy = self._max_connections is not None and (
             len(self._connected) + self._handshaking >= self._max_connections
         )
         if busy or not self._accepting:
             logger.warning("refusing %s: %s", remote, "server full" if busy else "stopping")
             await handshake.reject(503)
-            return
+            return None
         self._handshaking += 1
         try:
-            accepted = await self._handshake(handshake, remote, certificate)
+            return await self._handshake(handshake, remote, certificate)
         finally:
             self._handshaking -= 1
-        if accepted is not None:
-            await self._run_charge_point(*accepted)
 
     async def _handshake(
         self, handshake: ServerHandshake, remote: str, certificate: ClientCertificate | None
     ) -> _Accepted | None:
-        """Accept or reject one request: the connection to run, or None."""
         try:
             offered = offered_subprotocols(handshake.request)
         except ValueError as exc:
