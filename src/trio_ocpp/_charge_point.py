@@ -7,8 +7,9 @@ cannot await (a synchronous handler, the default ``pre_dispatch``, no ``@after``
 answered by the reader itself, once its action was seen: a task would add nothing but its cost.
 ``call()`` sends one CALL at a time and waits for the response in a slot keyed by the message id;
 when the connection ends, every waiting ``call()`` fails at once and running handlers are
-cancelled (CONFORMANCE 28). One more task, the watchdog, sends keep-alive pings and closes a
-connection whose peer stopped reading (``send_timeout``).
+cancelled (CONFORMANCE 28). A watchdog (the server's, for all its connections) wakes the
+connection to send keep-alive pings, and to close it when its peer stopped reading
+(``send_timeout``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ._schemas import MessageKind, actions
 from ._tls import ClientCertificate
 from ._validation import FormatPolicy, SchemaValidator, check, get_validator, validation_engine
 from ._versions import OCPPVersion
+from ._watchdog import Watchdog
 from ._websocket import ConnectionClosed
 from .routing import Handler, Routes, routes_of
 
@@ -238,14 +240,15 @@ class ChargePoint:
         self._inbound: set[str] = set()
         self._nursery: trio.Nursery | None = None
         self._reader = trio.CancelScope()
-        # For the watchdog (_watch): frames being sent, when one last went out (or, with none in
-        # flight before, when one started), and when the next ping is due.
+        # For the watchdog (alarm()): frames being sent, when one last went out (or, with none in
+        # flight before, when one started), when the next ping is due and whether one is out.
         self._sending = 0
         self._send_progress = 0.0
         self._next_ping = math.inf
-        # The watchdog's sleep, and its deadline (-inf while it is awake: nothing to move).
-        self._alarm = trio.CancelScope()
-        self._alarm_at = -math.inf
+        self._pinging = False
+        # The server's watchdog (set before start()), or one of its own; its next wake-up.
+        self._watchdog: Watchdog | None = None
+        self._alarm_at = math.inf
         # The run's clock; start() binds it directly (trio.current_time() looks it up each time).
         self._now = trio.current_time
         self._closed = False
@@ -291,10 +294,16 @@ class ChargePoint:
         if self._nursery is not None or self._closed:
             raise RuntimeError(f"{self.id}: a ChargePoint can be started only once")
         try:
-            self._now = trio.lowlevel.current_clock().current_time
+            self._now = now = trio.lowlevel.current_clock().current_time
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                nursery.start_soon(self._watch)
+                if self._watchdog is None:  # not one of a server's connections
+                    self._watchdog = Watchdog()
+                    nursery.start_soon(self._watchdog.run)
+                if self._ping_interval > 0 and hasattr(self._connection, "ping"):
+                    self._next_ping = now() + self._ping_interval
+                # A frame may be on its way already (a server's application calls early).
+                self._arm(min(self._next_ping, self._send_deadline()))
                 with self._reader:
                     try:
                         while True:
@@ -319,32 +328,43 @@ class ChargePoint:
         with trio.CancelScope(shield=True), trio.move_on_after(1):
             await self._connection.aclose(1011, reason)
 
-    async def _watch(self) -> None:
-        """The connection's watchdog: keep-alive pings, and the send timeout.
+    # The watchdog (_watchdog.py) wakes the connection when a frame being sent is overdue or,
+    # with none in flight, when a ping is due (a ping would only queue behind a frame). _send
+    # moves the alarm earlier when a frame starts on an idle connection or the last one in
+    # flight went out, and only if it is later than due then, so a busy connection pays for the
+    # timeout once per send_timeout, not once per frame as a cancel scope around each send
+    # would.
 
-        One task sleeps until a frame being sent is overdue or, with none in flight, until a
-        ping is due (a ping would only queue behind a frame). ``_send`` moves the alarm earlier
-        when a frame starts on an idle connection or the last one in flight went out, and only
-        if it is later than due then, so a busy connection pays for the timeout once per
-        ``send_timeout``, not once per frame as a cancel scope around each send would. A frame
-        stuck while a ping waits for its pong is caught by the pong timeout.
-        """
-        pinging = self._ping_interval > 0 and hasattr(self._connection, "ping")
-        self._next_ping = trio.current_time() + self._ping_interval if pinging else math.inf
-        while True:
-            wake = self._send_deadline() if self._sending else self._next_ping
-            with trio.CancelScope(deadline=wake) as self._alarm:
-                self._alarm_at = wake
-                await trio.sleep_forever()
-            self._alarm_at = -math.inf  # awake: senders leave the alarm be until it sleeps again
-            now = trio.current_time()
-            if now >= self._send_deadline():
-                await self._abort(f"no frame went out in {self._send_timeout:g} s")
+    def _arm(self, at: float) -> None:
+        if at < self._alarm_at and self._nursery is not None:  # start() arms what is due
+            self._alarm_at = at
+            self._watchdog.arm(at, self)  # type: ignore[union-attr]  # start() set it
+
+    def alarm(self, at: float, now: float) -> None:
+        """The watchdog's wake-up (:class:`~trio_ocpp._watchdog.Watched`)."""
+        if at != self._alarm_at or self._closed:
+            return  # superseded by an earlier alarm, or the connection is over
+        self._alarm_at = math.inf
+        assert self._nursery is not None  # armed by a started connection
+        if now >= self._send_deadline():
+            reason = f"no frame went out in {self._send_timeout:g} s"
+            self._nursery.start_soon(self._abort, reason)
+        elif self._pinging:
+            pass  # the ping re-arms when its pong is in
+        elif now >= self._next_ping and not self._sending:
+            self._pinging = True
+            self._nursery.start_soon(self._keep_alive)
+        else:
+            self._arm(self._send_deadline() if self._sending else self._next_ping)
+
+    async def _keep_alive(self) -> None:
+        try:
+            if not await self._ping():
                 return
-            if now >= self._next_ping and not self._sending:
-                if not await self._ping():
-                    return
-                self._next_ping = trio.current_time() + self._ping_interval
+        finally:
+            self._pinging = False
+        self._next_ping = self._now() + self._ping_interval
+        self._arm(self._send_deadline() if self._sending else self._next_ping)
 
     def _send_deadline(self) -> float:
         return self._send_progress + self._send_timeout if self._sending else math.inf
@@ -799,7 +819,7 @@ class ChargePoint:
             self._send_progress = self._now()
             due = self._send_progress + self._send_timeout
             if due < self._alarm_at:
-                self._alarm.deadline = self._alarm_at = due
+                self._arm(due)
         self._sending += 1
         try:
             await self._connection.send_message(text)
@@ -810,7 +830,7 @@ class ChargePoint:
             self._send_progress = self._now()
             if not self._sending and self._next_ping < self._alarm_at:
                 # A ping put off while frames were going out is due now.
-                self._alarm.deadline = self._alarm_at = self._next_ping
+                self._arm(self._next_ping)
         counters = self._counters
         counters.frames_sent += 1
         if isinstance(frame, CallError):

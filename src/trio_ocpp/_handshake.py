@@ -165,8 +165,8 @@ class ServerHandshake:
 
     def accept(self, response: Response, remote: str) -> WebSocketConnection:
         """Switch protocols with ``response`` (from :meth:`check`): the open connection, with
-        the response still to be sent (``flush()``), so that the server can register it
-        first."""
+        the response still to be sent (by its first read or write), so that the
+        server can register it first."""
         protocol = self._protocol
         protocol.send_response(response)
         protocol.writes.extend(self._early)

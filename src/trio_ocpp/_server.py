@@ -26,6 +26,7 @@ from ._charge_point import ChargePoint
 from ._handshake import ServerHandshake, offered_subprotocols, read_request
 from ._tls import ClientCertificate, check_tls_version, peer_certificate
 from ._versions import SUBPROTOCOLS, OCPPVersion, normalize_version
+from ._watchdog import Watchdog
 from ._websocket import WebSocketConnection
 
 __all__ = ["ConnectionRequest", "RejectConnection", "Server", "identity_from_path", "serve"]
@@ -155,6 +156,8 @@ class Server:
         self._options = dict(charge_point_options or {})
         self._max_connections = max_connections
         self._connected: dict[str, ChargePoint] = {}
+        # Keep-alive pings and send timeouts of every connection, from one task.
+        self._watchdog = Watchdog()
         self._handshaking = 0
         self._accepting = True
         self._scope = trio.CancelScope()
@@ -207,6 +210,7 @@ class Server:
         listeners = await trio.open_tcp_listeners(port, host=host)
         self._port = listeners[0].socket.getsockname()[1]
         async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._watchdog.run)
             await nursery.start(trio.serve_listeners, handler, listeners)
             scheme = "wss" if self._ssl_context else "ws"
             logger.info(
@@ -343,15 +347,17 @@ class Server:
     ) -> None:
         cp = self.classes[version](identity, ws, **self._options)
         cp.client_certificate = certificate
+        cp._watchdog = self._watchdog
         previous = self._connected.get(identity)
         if previous is not None:
             # The newest connection of an identity wins: the old one is most likely half-open.
             logger.warning("%s: new connection replaces the previous one", identity)
             await previous.aclose(1000, "replaced by a new connection")
+        # Registered before the 101 goes out (with the connection's first read): once the client
+        # has it, server.get(identity) finds it.
         self._connected[identity] = cp
         logger.info("%s: connected (OCPP %s)", identity, version)
         try:
-            await ws.flush()  # the 101: once the client has it, server.get(identity) finds it
             await cp.start()
         finally:
             if self._connected.get(identity) is cp:

@@ -153,6 +153,8 @@ class WebSocketConnection:
                 self._read_lot = trio.lowlevel.ParkingLot()
             await self._read_lot.park()
             return
+        if self._protocol.writes:
+            await self._flush()  # the handshake's response: the server sends it with the first read
         self._reading = True
         data: bytes | bytearray
         try:
@@ -176,7 +178,7 @@ class WebSocketConnection:
         if protocol.writes:
             # Pongs, the echo of a Close frame, or the Close that fails the connection.
             with trio.move_on_after(self.send_timeout) as timer:
-                await self.flush()
+                await self._flush()
             if timer.cancelled_caught:
                 logger.warning(
                     "%s: a control frame was not sent within %g s", self.remote, self.send_timeout
@@ -235,9 +237,9 @@ class WebSocketConnection:
                 protocol.send_text(message.encode())  # masked
         else:
             protocol.send_binary(message)
-        await self.flush()
+        await self._flush()
 
-    async def flush(self) -> None:
+    async def _flush(self) -> None:
         """Write what the protocol queued (after the opening handshake, the response), unless a
         writer is at it: then wait for it."""
         protocol = self._protocol
@@ -296,7 +298,7 @@ class WebSocketConnection:
             raise self._closed or ConnectionClosed(*self._close_info())
         pong = self._pings[payload] = trio.Event()
         self._protocol.send_ping(payload)
-        await self.flush()
+        await self._flush()
         await pong.wait()
         if self._closed is not None:
             raise self._closed
@@ -317,7 +319,7 @@ class WebSocketConnection:
             with trio.move_on_after(CLOSE_TIMEOUT):
                 if protocol.state is OPEN and self._closed is None:
                     protocol.send_close(code, _close_reason(reason))
-                    await self.flush()
+                    await self._flush()
                 while True:  # until the peer's Close frame; messages meanwhile are kept
                     await self._receive()
         except ConnectionClosed:
