@@ -13,17 +13,16 @@ from pathlib import Path
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "ocpp-schemas"
 
 
-def official_root() -> Path | None:
-    """The folder holding v16/, v201/ and v21/ (tools/generate_schemas.py reads either layout)."""
-    if SHARED.is_dir():
-        return SHARED
+def _packaged() -> Path | None:
     spec = importlib.util.find_spec("ocpp")
-    if spec is None or spec.origin is None:
-        return None
-    return Path(spec.origin).parent
+    return None if spec is None or spec.origin is None else Path(spec.origin).parent
 
 
-OFFICIAL_ROOT = official_root()
+#: The ocpp package's folder, which has v16/schemas/, v201/schemas/, v21/schemas/.
+PACKAGED = _packaged()
+#: The folder of the reference used: it holds v16/, v201/ and v21/, in either layout
+#: (tools/generate_schemas.py reads both).
+OFFICIAL_ROOT = SHARED if SHARED.is_dir() else PACKAGED
 
 #: The reason a test of the official schemas cannot run, worded for the person who can fix it.
 MISSING = (
