@@ -377,8 +377,8 @@ def render_datatypes(model: Model) -> str:
     if any(record.open for record in model.records.values()):
         docstring += (
             "\n\nAn object type whose schema allows more keys (``CustomDataType``: vendor "
-            f"extensions) keeps them\nin ``{EXTRA}``, named as trio_ocpp.casing names keys it does "
-            "not know\n(``fooBar`` -> ``foo_bar``).\n"
+            f"extensions) keeps them\nin ``{EXTRA}``, exactly as the vendor wrote them (keys are "
+            "not renamed).\n"
         )
     lines = header(docstring) + imports(context, "Record") + exports(list(model.records))
     return "\n".join(lines + body) + "\n"

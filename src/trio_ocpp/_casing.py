@@ -12,7 +12,14 @@ JSON object. The schema-guided conversions (:func:`payload_to_python`, :func:`pa
 know which object they are in and pick exactly; the schema-free :func:`to_wire` answers with the
 spelling the generic rule gives (``priceScheduleId``, ``soc``).
 
-**Generic rule**, for names in no table (customData extension keys, vendor data):
+**Opaque values are never renamed** (CONFORMANCE 43). The schema-guided conversions rename only
+the names the schema declares. What the schema leaves open passes through exactly as it is, both
+ways, at any depth: a value without a declared structure (2.x DataTransfer ``data``) and the keys
+an object does not declare, with their values (vendor extensions in 2.x ``customData``). The
+other side wrote those keys, and only it knows what they mean.
+
+**Generic rule**, for the schema-free :func:`to_python`/:func:`to_wire` and the ``ocpp``
+package's :func:`camel_to_snake_case`/:func:`snake_to_camel_case`, on names in no table:
 
 - wire -> python: a lowerCamelCase name of ASCII letters and digits (``^[a-z][a-zA-Z0-9]*$``)
   gets each capital ``X`` replaced by ``_x`` (``associatedIdTag`` -> ``associated_id_tag``,
@@ -22,15 +29,14 @@ spelling the generic rule gives (``priceScheduleId``, ``soc``).
 
 The two halves invert each other for every lowerCamelCase name. The limit: a wire key that is
 not lowerCamelCase but would pass as snake_case (``vendor_key``) comes back as ``vendorKey``.
-Inside schema-guided conversions, keys the schema does not declare always use the generic rule
-(not the table), so that every lowerCamelCase extension key survives the round trip.
 
 **Values are never touched**: a float 21.4 stays 21.4, strings keep their case.
-:func:`payload_to_wire` also prepares python values for JSON: it drops keys whose value is
-``None`` (CONFORMANCE 15: optional empty fields are omitted), turns tuples into lists, an
-:class:`enum.Enum` into its ``.value``, and an object with an ``__ocpp_wire__()`` method into
-what that method returns (a plain value in its python shape, typically a dict keyed by python
-names), which is then converted like any other value at that place.
+:func:`payload_to_wire` also prepares python values for JSON, in the objects the schema
+describes: it drops keys whose value is ``None`` (CONFORMANCE 15: optional empty fields are
+omitted), turns tuples into lists, an :class:`enum.Enum` into its ``.value``, and an object with
+an ``__ocpp_wire__()`` method into what that method returns (a plain value in its python shape,
+typically a dict keyed by python names), which is then converted like any other value at that
+place. Opaque values go to the JSON encoder as they are (a ``None`` in them is a JSON null).
 """
 
 from __future__ import annotations
@@ -92,10 +98,9 @@ def to_wire(name: str) -> str:
 
 
 class Plan:
-    """The renaming of one JSON object type: each key's new name and the plan of its value.
-
-    An array's plan is the plan of its items; ``None`` means "no schema here" (scalars,
-    untyped values, objects without properties): keys there follow the generic rule.
+    """The renaming of one JSON object type: each declared key's new name and the plan of its
+    value. An array's plan is the plan of its items; ``None`` means that the schema declares no
+    keys there (scalars, untyped values): such a value is passed on as it is.
     """
 
     __slots__ = ("to_python", "to_wire")
@@ -135,7 +140,7 @@ def _plan_of(root: dict[str, Any], node: dict[str, Any], memo: dict[int, Plan]) 
 
 
 @functools.cache
-def message_plan(version: str, action: str, kind: MessageKind) -> Plan | None:
+def message_plan(version: str, action: str, kind: MessageKind) -> Plan:
     """The renaming of one message, for :func:`object_to_python` and :func:`object_to_wire`:
     callers that convert many messages of one action look it up once.
 
@@ -144,7 +149,8 @@ def message_plan(version: str, action: str, kind: MessageKind) -> Plan | None:
     # Failed look-ups (unknown actions) raise and so are not cached.
     ocpp_version = normalize_version(version)
     schema = load_schema(ocpp_version, action, kind)
-    return _plan_of(schema, schema, {})
+    # A payload is always an object the schema describes, even one without fields (Heartbeat).
+    return _plan_of(schema, schema, {}) or Plan()
 
 
 def payload_to_python(
@@ -174,21 +180,21 @@ _PLAIN: Final = frozenset({str, int, float, bool})
 
 
 def object_to_python(obj: Mapping[str, Any], plan: Plan | None) -> dict[str, Any]:
-    """:func:`payload_to_python` of an object whose plan is known."""
+    """:func:`payload_to_python` of an object whose plan is known (None: it declares no keys)."""
     fields = plan.to_python if plan is not None else _NO_FIELDS
     out: dict[str, Any] = {}
     for key, value in obj.items():
         entry = fields.get(key)
         if entry is None:
-            out[_generic_to_python(key)] = _value_to_python(value, None)
-        elif isinstance(value, (dict, list)):
+            out[key] = value  # a key the schema does not declare: opaque
+        elif entry[1] is not None and isinstance(value, (dict, list)):
             out[entry[0]] = _value_to_python(value, entry[1])
         else:
             out[entry[0]] = value
     return out
 
 
-def _value_to_python(value: Any, plan: Plan | None) -> Any:
+def _value_to_python(value: Any, plan: Plan) -> Any:
     if isinstance(value, dict):
         return object_to_python(value, plan)
     if isinstance(value, list):
@@ -197,7 +203,7 @@ def _value_to_python(value: Any, plan: Plan | None) -> Any:
 
 
 def object_to_wire(obj: Mapping[str, Any], plan: Plan | None) -> dict[str, Any]:
-    """:func:`payload_to_wire` of an object whose plan is known."""
+    """:func:`payload_to_wire` of an object whose plan is known (None: it declares no keys)."""
     fields = plan.to_wire if plan is not None else _NO_FIELDS
     out: dict[str, Any] = {}
     for key, value in obj.items():
@@ -205,7 +211,7 @@ def object_to_wire(obj: Mapping[str, Any], plan: Plan | None) -> dict[str, Any]:
             continue
         entry = fields.get(key)
         if entry is None:
-            out[_generic_to_wire(key)] = _value_to_wire(value, None)
+            out[key] = value  # a key the schema does not declare: opaque
         elif type(value) in _PLAIN:
             out[entry[0]] = value
         else:
@@ -217,7 +223,8 @@ def _value_to_wire(value: Any, plan: Plan | None) -> Any:
     if type(value) in _PLAIN:
         return value
     if isinstance(value, dict):
-        return object_to_wire(value, plan)
+        # Without a plan, the schema declares nothing here: an opaque value, sent as it is.
+        return value if plan is None else object_to_wire(value, plan)
     if isinstance(value, (list, tuple)):
         return [_value_to_wire(item, plan) for item in value]
     if isinstance(value, enum.Enum):

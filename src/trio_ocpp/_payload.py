@@ -15,11 +15,11 @@ what objects need on top, from a plan made once per class on first use:
   ``typed=True`` then makes datatypes objects and enum members of them, following the class's
   ``__ocpp_types__`` (field -> datatypes class or enum); a value that no member has stays a string.
 
-Keys that a type does not have: in dicts they are renamed by casing's generic rule and kept. An
-object type whose schema allows more keys (2.x ``CustomDataType``, for vendor extensions) keeps
-them, under those python names, in its ``extra`` field. Any other class rejects them when an
-object is made, with attrs' TypeError naming the key: a wire dict that passed schema validation
-has none, and dropping data silently would hide the sender's mistake.
+Keys that a type does not have: in dicts they are kept as the sender wrote them (casing renames
+only declared names). An object type whose schema allows more keys (2.x ``CustomDataType``, for
+vendor extensions) keeps them, unchanged, in its ``extra`` field. Any other class rejects them
+when an object is made, with attrs' TypeError naming the key: a wire dict that passed schema
+validation has none, and dropping data silently would hide the sender's mistake.
 """
 
 from __future__ import annotations

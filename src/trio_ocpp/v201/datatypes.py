@@ -2,8 +2,7 @@
 """The object types of the OCPP 2.0.1 schemas: the values nested in the messages.
 
 An object type whose schema allows more keys (``CustomDataType``: vendor extensions) keeps them
-in ``extra``, named as trio_ocpp.casing names keys it does not know
-(``fooBar`` -> ``foo_bar``).
+in ``extra``, exactly as the vendor wrote them (keys are not renamed).
 """
 
 from __future__ import annotations
