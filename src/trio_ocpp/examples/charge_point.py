@@ -13,7 +13,7 @@ RequestStartTransaction, GetVariables and Reset. Every frame is logged at INFO.
 from __future__ import annotations
 
 import argparse
-import contextlib
+import functools
 import logging
 from datetime import UTC, datetime
 from types import ModuleType
@@ -23,6 +23,7 @@ import trio
 
 import trio_ocpp
 from trio_ocpp import v16, v21, v201
+from trio_ocpp._signals import run_until_signalled
 from trio_ocpp.charge_point import ChargePoint
 from trio_ocpp.routing import after, on
 from trio_ocpp.v16.enums import Action, ConfigurationStatus, RemoteStartStopStatus, ResetStatus
@@ -254,8 +255,11 @@ def run(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s"
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        trio.run(main, args.url, args.id, args.version, args.heartbeats, args.heartbeat_interval)
+    run_until_signalled(
+        functools.partial(
+            main, args.url, args.id, args.version, args.heartbeats, args.heartbeat_interval
+        )
+    )
 
 
 if __name__ == "__main__":
