@@ -160,7 +160,7 @@ def test_regenerating_the_table_reproduces_the_committed_file() -> None:
 
 
 def test_generator_and_runtime_share_the_generic_rule() -> None:
-    for python in PYTHON_TO_WIRE:
+    for python in WIRE_TO_PYTHON.values():
         assert generator.generic_to_wire(python) == _generic_to_wire(python)
 
 

@@ -18,7 +18,9 @@ Names:
   share one class: object types must then agree on their fields, enums get the union of values
   (1.6 ``UnitOfMeasure`` has ``Hertz`` in MeterValues, not in StopTransaction);
 - enum members: the snake_case of the value, except where the ocpp package spells it otherwise
-  (:data:`MEMBER_NAMES`).
+  (:data:`MEMBER_NAMES`);
+- field aliases: a class with a field whose wire name has an alias in the casing table (the
+  ``ocpp`` package's spelling) gets ``@aliases(...)`` (:func:`trio_ocpp._payload.aliases`).
 
 The output goes through ``ruff format`` and is deterministic: a test regenerates it and compares.
 """
@@ -36,6 +38,7 @@ from typing import Any
 import attrs
 
 from trio_ocpp._casing import to_python
+from trio_ocpp._casing_table import ALIASES
 from trio_ocpp._schemas import MessageKind, actions, load_schema
 from trio_ocpp._versions import PACKAGES, VERSIONS, OCPPVersion
 
@@ -317,7 +320,12 @@ class Context:
 def render_class(
     context: Context, name: str, base: str, fields: tuple[Field, ...], preamble: list[str]
 ) -> list[str]:
-    lines = ["", "", "@attrs.define(kw_only=True)", f"class {name}({base}):", *preamble]
+    lines = ["", ""]
+    names = [(ALIASES[f.wire], f.python) for f in fields if f.wire in ALIASES]
+    if names:
+        context.uses.add("aliases")
+        lines.append(f"@aliases({', '.join(f'{alias}={python!r}' for alias, python in names)})")
+    lines += ["@attrs.define(kw_only=True)", f"class {name}({base}):", *preamble]
     types = [(f.python, target) for f in fields if (target := context.target(f)) is not None]
     if types:
         lines += ["    __ocpp_types__ = (", *(f'        ("{n}", {t}),' for n, t in types), "    )"]
@@ -334,6 +342,8 @@ def imports(context: Context, base: str) -> list[str]:
     if "Any" in uses:
         lines.append("from typing import Any")
     lines += ["", "import attrs", "", f"from .._payload import {base}"]
+    if "aliases" in uses:
+        lines[-1] += ", aliases"
     if base == "Payload":
         lines.append("from .._schemas import MessageKind")
     siblings = sorted(uses & {"datatypes", "enums"})

@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from .._payload import Record
+from .._payload import Record, aliases
 from . import enums
 
 __all__ = [
@@ -146,6 +146,7 @@ class MessageContentType(Record):
     language: str | None = None
 
 
+@aliases(language_1="language1", language_2="language2")
 @attrs.define(kw_only=True)
 class IdTokenInfoType(Record):
     __ocpp_types__ = (

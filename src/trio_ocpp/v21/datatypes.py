@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from .._payload import Record
+from .._payload import Record, aliases
 from . import enums
 
 __all__ = [
@@ -351,6 +351,7 @@ class MessageContentType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
+@aliases(language_1="language1", language_2="language2")
 @attrs.define(kw_only=True)
 class IdTokenInfoType(Record):
     __ocpp_types__ = (
