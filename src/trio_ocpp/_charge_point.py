@@ -546,7 +546,7 @@ class ChargePoint:
 
     def _call_handler(self, route: _Route, frame: Call | Send) -> tuple[Any, dict[str, Any]]:
         """Validate and convert the payload, and call the handler: what it returned (to be
-        awaited if it is async) and its arguments."""
+        awaited if it is async) and the request's fields, of which @after hooks take theirs."""
         payload = frame.payload
         if route.request is not None:
             check(route.request, frame.action, route.kind, payload)
@@ -557,7 +557,7 @@ class ChargePoint:
             fields = object_to_python(payload, route.request_casing)
         handler = route.handler
         kwargs = handler.arguments(fields, frame.unique_id)
-        return getattr(self, handler.name)(**kwargs), kwargs
+        return getattr(self, handler.name)(**kwargs), fields
 
     async def _dispatch(
         self, call: Call, route: _Route | None
