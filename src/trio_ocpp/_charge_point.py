@@ -185,6 +185,7 @@ class ChargePoint:
         id: str,  # the ocpp package's name for it
         connection: Connection,
         response_timeout: float = 30,
+        logger: logging.Logger = logger,
         *,
         receive_formats: FormatPolicy = FormatPolicy.LENIENT,
         typed: bool = False,
@@ -195,7 +196,9 @@ class ChargePoint:
         ping_interval: float = 60,
         pong_timeout: float = 20,
     ):
-        """``response_timeout``: seconds a ``call()`` waits for its response.
+        """``response_timeout``: seconds a ``call()`` waits for its response. ``logger``: where
+        this connection logs its frames and errors (the ``ocpp`` package's argument; by default
+        ``trio_ocpp.charge_point``).
 
         ``receive_formats``: how strictly ``format`` (date-time, uri) is checked on received
         payloads; what we send is always checked strictly. ``typed``: handlers and ``call()``
@@ -223,6 +226,7 @@ class ChargePoint:
         self.id = id
         self._websocket = connection
         self._connection = as_connection(connection, send_timeout)
+        self._logger = logger
         self._response_timeout = response_timeout
         self._receive_formats = receive_formats
         self._typed = typed
@@ -301,7 +305,7 @@ class ChargePoint:
                             message = await self._connection.get_message()
                             await self.route_message(message)
                     except _CLOSED:
-                        logger.info("%s: connection closed", self.id)
+                        self._logger.info("%s: connection closed", self.id)
                 nursery.cancel_scope.cancel()
         finally:
             self._close()
@@ -313,7 +317,7 @@ class ChargePoint:
 
     async def _abort(self, reason: str) -> None:
         """Give up on a peer that stopped reading or answering: stop reading, close quickly."""
-        logger.warning("%s: %s, closing the connection", self.id, reason)
+        self._logger.warning("%s: %s, closing the connection", self.id, reason)
         self._reader.cancel()
         self._close()
         with trio.CancelScope(shield=True), trio.move_on_after(1):
@@ -389,8 +393,8 @@ class ChargePoint:
         """Handle one received frame (public so that tests can feed frames directly)."""
         counters = self._counters
         counters.frames_received += 1
-        if logger.isEnabledFor(logging.INFO):
-            logger.info("%s: receive message %s", self.id, raw)
+        if self._logger.isEnabledFor(logging.INFO):
+            self._logger.info("%s: receive message %s", self.id, raw)
         if isinstance(raw, bytes):
             # OCPP-J is text only; a binary message is invalid and never answered.
             await self._invalid_frame(None, "binary WebSocket message")
@@ -409,7 +413,7 @@ class ChargePoint:
         elif isinstance(frame, CallResultError):
             # The peer says a CALLRESULT of ours was bad: nothing to resume, only to report.
             counters.errors_received += 1
-            logger.warning(
+            self._logger.warning(
                 "%s: peer rejected our response %s: %s",
                 self.id,
                 frame.unique_id,
@@ -421,7 +425,7 @@ class ChargePoint:
             pending = self._pending.get(frame.unique_id)
             if pending is None or pending.done.is_set():
                 counters.unmatched_responses += 1
-                logger.warning(
+                self._logger.warning(
                     "%s: dropping response with unknown or late id %r", self.id, frame.unique_id
                 )
             else:
@@ -431,11 +435,11 @@ class ChargePoint:
         counters = self._counters
         counters.invalid_frames += 1
         counters.consecutive_invalid += 1
-        logger.warning("%s: invalid frame (%s)", self.id, reason)
+        self._logger.warning("%s: invalid frame (%s)", self.id, reason)
         if reply is not None:
             await self._send_quietly(reply)
         if counters.consecutive_invalid >= self._max_invalid_frames:
-            logger.warning(
+            self._logger.warning(
                 "%s: %d invalid frames in a row, closing", self.id, counters.consecutive_invalid
             )
             await self.aclose(1002, "too many invalid frames")
@@ -488,7 +492,7 @@ class ChargePoint:
         finally:
             if not sent:
                 # Also when cancelled with the connection: the peer's CALL goes unanswered.
-                logger.warning(
+                self._logger.warning(
                     "%s: the answer to %s (%s) is lost: connection closed",
                     self.id,
                     call.action,
@@ -584,10 +588,10 @@ class ChargePoint:
         except exceptions.OCPPError as exc:
             return call.create_call_error(exc, version), None
         except Exception as exc:
-            logger.exception("%s: handler of %s failed", self.id, call.action)
+            self._logger.exception("%s: handler of %s failed", self.id, call.action)
             return call.create_call_error(exc, version), None
         if handled is None:
-            logger.error(
+            self._logger.error(
                 "%s: handler of %s (%s) did not finish within %g s, cancelled",
                 self.id,
                 call.action,
@@ -603,7 +607,7 @@ class ChargePoint:
                 check(route.response, call.action, MessageKind.RESPONSE, payload)
         except Exception as exc:
             # A bug in the handler: never send an invalid payload (CONFORMANCE 23).
-            logger.error(
+            self._logger.error(
                 "%s: handler of %s returned an invalid response: %s", self.id, call.action, exc
             )
             return call.create_call_error(exceptions.InternalError(), version), None
@@ -643,7 +647,9 @@ class ChargePoint:
                 if hook.is_async:
                     await result
             except Exception:
-                logger.exception("%s: @after hook %s of %s failed", self.id, hook.name, action)
+                self._logger.exception(
+                    "%s: @after hook %s of %s failed", self.id, hook.name, action
+                )
 
     async def _handle_send(self, send: Send) -> None:
         """A 2.1 SEND: run its handler; it is never answered, even when invalid."""
@@ -652,7 +658,7 @@ class ChargePoint:
                 await self.pre_dispatch(send)
                 await self._invoke(self._route(send.action, MessageKind.SEND), send)
             if timer.cancelled_caught:
-                logger.error(
+                self._logger.error(
                     "%s: handler of SEND %s (%s) did not finish within %g s, cancelled",
                     self.id,
                     send.action,
@@ -660,7 +666,7 @@ class ChargePoint:
                     self._handler_timeout,
                 )
         except Exception as exc:
-            logger.warning(
+            self._logger.warning(
                 "%s: SEND %s (%s) not handled: %r", self.id, send.action, send.unique_id, exc
             )
 
@@ -793,8 +799,8 @@ class ChargePoint:
 
     async def _send(self, frame: Frame) -> None:
         text = frame.to_json()
-        if logger.isEnabledFor(logging.INFO):
-            logger.info("%s: send %s", self.id, text)
+        if self._logger.isEnabledFor(logging.INFO):
+            self._logger.info("%s: send %s", self.id, text)
         if not self._sending:
             self._send_progress = self._now()
             due = self._send_progress + self._send_timeout
