@@ -31,3 +31,14 @@ async def test_a_charge_point_logs_through_the_logger_it_was_given(
             f'CP: receive message [2, "1", "BootNotification", {json.dumps(BOOT)}]',
         ) in lines
         assert any(n == name and m.startswith("CP: send [4,") for n, m in lines), lines
+
+
+def test_a_message_without_a_schema_raises_validation_error() -> None:
+    from trio_ocpp.exceptions import ValidationError
+    from trio_ocpp.messages import CallError, CallResult, validate_payload
+
+    with pytest.raises(ValidationError, match="message type 4"):
+        validate_payload(CallError("1", "GenericError", "", {}), "1.6")
+    with pytest.raises(ValidationError, match="action"):
+        validate_payload(CallResult("1", {}), "1.6")
+    assert issubclass(ValidationError, ValueError)  # what it raised before, still caught
