@@ -29,7 +29,7 @@ import attrs
 from ._payload import payload_class
 from ._schemas import MessageKind, actions
 
-__all__ = ["after", "on"]
+__all__ = ["after", "create_route_map", "on"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -205,3 +205,22 @@ def routes_of(cls: type) -> Routes:
                 )
                 after_routes.setdefault(action, []).append(handler)
     return Routes(on_routes, {a: tuple(hs) for a, hs in after_routes.items()})
+
+
+def create_route_map(obj: Any) -> dict[str, dict[str, Any]]:
+    """The ``ocpp`` package's view of a ChargePoint's routes: action -> ``{"_on_action": bound
+    handler, "_after_action": bound hook, "_skip_schema_validation": bool}``.
+
+    For code that inspects routes; dispatch does not use it. trio-ocpp allows several ``@after``
+    hooks per action: ``_after_action`` is the first, ``type(obj)._routes.after`` has them all.
+    """
+    routes: Routes = type(obj)._routes
+    table: dict[str, dict[str, Any]] = {}
+    for action, handler in routes.on.items():
+        table[action] = {
+            "_on_action": getattr(obj, handler.name),
+            "_skip_schema_validation": handler.skip_schema_validation,
+        }
+    for action, hooks in routes.after.items():
+        table.setdefault(action, {})["_after_action"] = getattr(obj, hooks[0].name)
+    return table
