@@ -5,10 +5,11 @@ Usage: python tools/generate_casing.py [--print]
 Every property name of every schema (all versions, at any depth, definitions included) gets a
 snake_case python name from :func:`split_words`, an acronym-aware word split, except the few
 irregular spec spellings in :data:`OVERRIDES`. A few names also get an alias, the spelling of the
-``ocpp`` package (:data:`ALIASES`), which payload classes, dicts and handler parameters accept. The generator fails loudly when two properties of
-one JSON object would share a python name, or when a python name is not plain snake_case. The
-output is deterministic (sorted keys, fixed layout) so that a test can regenerate it and compare
-byte for byte. ``--print`` also prints the table, for reviewing the names by eye.
+``ocpp`` package (:data:`ALIASES`), which payload classes, dicts and handler parameters accept.
+The generator fails loudly when two properties of one JSON object would share a python name, or
+when a python name is not plain snake_case. The output is deterministic (sorted keys, fixed
+layout) so that a test can regenerate it and compare byte for byte. ``--print`` also prints the
+table, for reviewing the names by eye.
 """
 
 from __future__ import annotations

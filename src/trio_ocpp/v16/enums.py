@@ -3,9 +3,12 @@
 
 All are ``str`` enums whose values are the wire strings, so a member equals its value
 (``Action.heartbeat == "Heartbeat"``) and plain strings are accepted wherever one is expected.
+
+After them, the enumerations of the specification that no schema holds, from
+tools/spec_enums.toml (each says what it lists).
 """
 
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 __all__ = [
     "Action",
@@ -22,8 +25,10 @@ __all__ = [
     "ChargingProfilePurposeType",
     "ChargingProfileStatus",
     "ChargingRateUnitType",
+    "CiStringType",
     "ClearCacheStatus",
     "ClearChargingProfileStatus",
+    "ConfigurationKey",
     "ConfigurationStatus",
     "DataTransferStatus",
     "DeleteCertificateStatus",
@@ -462,3 +467,76 @@ class UploadLogStatus(StrEnum):
 class ValueFormat(StrEnum):
     raw = "Raw"
     signed_data = "SignedData"
+
+
+class CiStringType(IntEnum):
+    """Maximum lengths of the case-insensitive string types CiString20Type to CiString500Type
+    (OCPP 1.6).
+    """
+
+    ci_string_20 = 20
+    ci_string_25 = 25
+    ci_string_50 = 50
+    ci_string_255 = 255
+    ci_string_500 = 500
+
+
+class ConfigurationKey(StrEnum):
+    """Names of the standard configuration keys (OCPP 1.6 chapter 9, and the keys of the 1.6
+    security and ISO 15118 extensions).
+    """
+
+    allow_offline_tx_for_unknown_id = "AllowOfflineTxForUnknownId"
+    authorization_cache_enabled = "AuthorizationCacheEnabled"
+    authorize_remote_tx_requests = "AuthorizeRemoteTxRequests"
+    blink_repeat = "BlinkRepeat"
+    clock_aligned_data_interval = "ClockAlignedDataInterval"
+    connection_time_out = "ConnectionTimeOut"
+    connector_phase_rotation = "ConnectorPhaseRotation"
+    connector_phase_rotation_max_length = "ConnectorPhaseRotationMaxLength"
+    get_configuration_max_keys = "GetConfigurationMaxKeys"
+    heartbeat_interval = "HeartbeatInterval"
+    light_intensity = "LightIntensity"
+    local_authorize_offline = "LocalAuthorizeOffline"
+    local_pre_authorize = "LocalPreAuthorize"
+    max_energy_on_invalid_id = "MaxEnergyOnInvalidId"
+    meter_values_aligned_data = "MeterValuesAlignedData"
+    meter_values_aligned_data_max_length = "MeterValuesAlignedDataMaxLength"
+    meter_values_sampled_data = "MeterValuesSampledData"
+    meter_values_sampled_data_max_length = "MeterValuesSampledDataMaxLength"
+    meter_value_sample_interval = "MeterValueSampleInterval"
+    minimum_status_duration = "MinimumStatusDuration"
+    number_of_connectors = "NumberOfConnectors"
+    reset_retries = "ResetRetries"
+    stop_transaction_on_ev_side_disconnect = "StopTransactionOnEVSideDisconnect"
+    stop_transaction_on_invalid_id = "StopTransactionOnInvalidId"
+    stop_txn_aligned_data = "StopTxnAlignedData"
+    stop_txn_aligned_data_max_length = "StopTxnAlignedDataMaxLength"
+    stop_txn_sampled_data = "StopTxnSampledData"
+    stop_txn_sampled_data_max_length = "StopTxnSampledDataMaxLength"
+    supported_feature_profiles = "SupportedFeatureProfiles"
+    supported_feature_profiles_max_length = "SupportedFeatureProfilesMaxLength"
+    transaction_message_attempts = "TransactionMessageAttempts"
+    transaction_message_retry_interval = "TransactionMessageRetryInterval"
+    unlock_connector_on_ev_side_disconnect = "UnlockConnectorOnEVSideDisconnect"
+    web_socket_ping_interval = "WebSocketPingInterval"
+    local_auth_list_enabled = "LocalAuthListEnabled"
+    local_auth_list_max_length = "LocalAuthListMaxLength"
+    send_local_list_max_length = "SendLocalListMaxLength"
+    reserve_connector_zero_supported = "ReserveConnectorZeroSupported"
+    charge_profile_max_stack_level = "ChargeProfileMaxStackLevel"
+    charging_schedule_allowed_charging_rate_unit = "ChargingScheduleAllowedChargingRateUnit"
+    charging_schedule_max_periods = "ChargingScheduleMaxPeriods"
+    connector_switch_3to1_phase_supported = "ConnectorSwitch3to1PhaseSupported"
+    max_charging_profiles_installed = "MaxChargingProfilesInstalled"
+    central_contract_validation_allowed = "CentralContractValidationAllowed"
+    certificate_signed_max_chain_size = "CertificateSignedMaxChainSize"
+    cert_signing_wait_minimum = "CertSigningWaitMinimum"
+    cert_signing_repeat_times = "CertSigningRepeatTimes"
+    certificate_store_max_length = "CertificateStoreMaxLength"
+    contract_validation_offline = "ContractValidationOffline"
+    iso_15118_pnc_enabled = "ISO15118PnCEnabled"
+    additional_root_certificate_check = "AdditionalRootCertificateCheck"
+    authorization_key = "AuthorizationKey"
+    cpo_name = "CpoName"
+    security_profile = "SecurityProfile"

@@ -3,18 +3,36 @@
 
 All are ``str`` enums whose values are the wire strings, so a member equals its value
 (``Action.heartbeat == "Heartbeat"``) and plain strings are accepted wherever one is expected.
+
+After them, the enumerations of the specification that no schema holds, from
+tools/spec_enums.toml (each says what it lists).
 """
 
 from enum import StrEnum
 
 __all__ = [
     "APNAuthenticationEnumType",
+    "AcDcConverterVariableName",
+    "AcPhaseSelectorVariableName",
+    "AccessBarrierVariableName",
     "Action",
+    "ActuatorVariableName",
+    "AirCoolingSystemVariableName",
+    "AlignedDataCtrlrVariableName",
+    "AreaVentilationVariableName",
     "AttributeEnumType",
+    "AuthCacheCtrlrVariableName",
+    "AuthCtrlrVariableName",
     "AuthorizationStatusEnumType",
     "AuthorizeCertificateStatusEnumType",
+    "BayOccupancySensorVariableName",
+    "BeaconLightingVariableName",
     "BootReasonEnumType",
+    "CHAdeMOCtrlrVariableName",
+    "CPPWMControllerVariableName",
+    "CableBreakawaySensorVariableName",
     "CancelReservationStatusEnumType",
+    "CaseAccessSensorVariableName",
     "CertificateActionEnumType",
     "CertificateSignedStatusEnumType",
     "CertificateSigningUseEnumType",
@@ -25,23 +43,52 @@ __all__ = [
     "ChargingProfileStatusEnumType",
     "ChargingRateUnitEnumType",
     "ChargingStateEnumType",
+    "ChargingStateVariableName",
+    "ChargingStationVariableName",
+    "ChargingStatusIndicatorVariableName",
     "ClearCacheStatusEnumType",
     "ClearChargingProfileStatusEnumType",
     "ClearMessageStatusEnumType",
     "ClearMonitoringStatusEnumType",
+    "ClockCtrlrVariableName",
     "ComponentCriterionEnumType",
+    "ConnectedEVVariableName",
     "ConnectorEnumType",
+    "ConnectorHolsterReleaseVariableName",
+    "ConnectorHolsterSensorVariableName",
+    "ConnectorPlugRetentionLockVariableName",
+    "ConnectorProtectionReleaseVariableName",
     "ConnectorStatusEnumType",
+    "ConnectorVariableName",
+    "ControlMeteringVariableName",
+    "ControllerComponentName",
+    "ControllerVariableName",
     "CostKindEnumType",
     "CustomerInformationStatusEnumType",
+    "CustomizationCtrlrVariableName",
     "DataEnumType",
+    "DataLinkVariableName",
     "DataTransferStatusEnumType",
     "DeleteCertificateStatusEnumType",
+    "DeviceDataCtrlrInstanceName",
+    "DeviceDataCtrlrVariableName",
+    "DisplayMessageCtrlrVariableName",
     "DisplayMessageStatusEnumType",
+    "DisplayVariableName",
+    "DistributionPanelVariableName",
+    "ELVSupplyVariableName",
+    "EVRetentionLockVariableName",
+    "EVSEVariableName",
+    "ElectricalFeedVariableName",
+    "EmergencyStopSensorVariableName",
     "EnergyTransferModeEnumType",
+    "EnvironmentalLightingVariableName",
     "EventNotificationEnumType",
     "EventTriggerEnumType",
+    "ExternalTemperatureSensorVariableName",
     "FirmwareStatusEnumType",
+    "FiscalMeteringVariableName",
+    "FloodSensorVariableName",
     "GenericDeviceModelStatusEnumType",
     "GenericStatusEnumType",
     "GetCertificateIdUseEnumType",
@@ -50,11 +97,21 @@ __all__ = [
     "GetDisplayMessagesStatusEnumType",
     "GetInstalledCertificateStatusEnumType",
     "GetVariableStatusEnumType",
+    "GroundIsolationProtectionVariableName",
     "HashAlgorithmEnumType",
+    "HeaterVariableName",
+    "HumiditySensorVariableName",
+    "ISO15118CtrlrVariableName",
     "IdTokenEnumType",
     "InstallCertificateStatusEnumType",
     "InstallCertificateUseEnumType",
     "Iso15118EVCertificateStatusEnumType",
+    "LightSensorVariableName",
+    "LiquidCoolingSystemVariableName",
+    "LocalAuthListCtrlrVariableName",
+    "LocalAvailabilitySensorVariableName",
+    "LocalControllerVariableName",
+    "LocalEnergyStorageVariableName",
     "LocationEnumType",
     "LogEnumType",
     "LogStatusEnumType",
@@ -67,37 +124,70 @@ __all__ = [
     "MonitorEnumType",
     "MonitoringBaseEnumType",
     "MonitoringCriterionEnumType",
+    "MonitoringCtrlrInstanceName",
+    "MonitoringCtrlrVariableName",
     "MutabilityEnumType",
     "NotifyEVChargingNeedsStatusEnumType",
+    "OCPPCommCtrlrInstanceName",
+    "OCPPCommCtrlrVariableName",
     "OCPPInterfaceEnumType",
     "OCPPTransportEnumType",
     "OCPPVersionEnumType",
     "OperationalStatusEnumType",
+    "OverCurrentProtectionRecloserVariableName",
+    "OverCurrentProtectionVariableName",
     "PhaseEnumType",
+    "PhysicalComponentName",
+    "PowerContactorVariableName",
     "PublishFirmwareStatusEnumType",
+    "RCDRecloserVariableName",
+    "RCDVariableName",
     "ReadingContextEnumType",
+    "RealTimeClockVariableName",
     "ReasonEnumType",
     "RecurrencyKindEnumType",
     "RegistrationStatusEnumType",
     "ReportBaseEnumType",
     "RequestStartStopStatusEnumType",
+    "ReservationCtrlrVariableName",
     "ReservationUpdateStatusEnumType",
     "ReserveNowStatusEnumType",
     "ResetEnumType",
     "ResetStatusEnumType",
+    "SampledDataCtrlrVariableName",
+    "SecurityCtrlrVariableName",
+    "SecurityEventType",
     "SendLocalListStatusEnumType",
     "SetMonitoringStatusEnumType",
     "SetNetworkProfileStatusEnumType",
     "SetVariableStatusEnumType",
+    "ShockSensorVariableName",
+    "SmartChargingCtrlrInstanceName",
+    "SmartChargingCtrlrVariableName",
+    "SpacesCountSignageVariableName",
+    "StandardizedUnitsOfMeasureType",
+    "StandardizedVariableName",
+    "StatusInfoReasonType",
+    "SwitchVariableName",
+    "TariffCostCtrlrInstanceName",
+    "TariffCostCtrlrVariableName",
+    "TemperatureSensorVariableName",
+    "TiltSensorVariableName",
+    "TokenReaderVariableName",
     "TransactionEventEnumType",
     "TriggerMessageStatusEnumType",
     "TriggerReasonEnumType",
+    "TxCtrlrVariableName",
+    "TxStartStopPointEnumType",
+    "UIInputVariableName",
     "UnlockStatusEnumType",
     "UnpublishFirmwareStatusEnumType",
     "UpdateEnumType",
     "UpdateFirmwareStatusEnumType",
     "UploadLogStatusEnumType",
+    "UpstreamProtectionTriggerVariableName",
     "VPNEnumType",
+    "VehicleIdSensorVariableName",
 ]
 
 
@@ -861,6 +951,1261 @@ class VPNEnumType(StrEnum):
     ipsec = "IPSec"
     l2tp = "L2TP"
     pptp = "PPTP"
+
+
+class TxStartStopPointEnumType(StrEnum):
+    """Values of the TxCtrlr variables TxStartPoint and TxStopPoint: what starts and ends a
+    transaction.
+    """
+
+    authorized = "Authorized"
+    data_signed = "DataSigned"
+    energy_transfer = "EnergyTransfer"
+    ev_connected = "EVConnected"
+    parking_bay_occupancy = "ParkingBayOccupancy"
+    power_path_closed = "PowerPathClosed"
+
+
+class StandardizedUnitsOfMeasureType(StrEnum):
+    """Units of measure of variables and sampled values (OCPP 2.0.1 Part 2, appendices:
+    standardized units of measure).
+    """
+
+    asu = "ASU"
+    b = "B"
+    db = "dB"
+    dbm = "dBm"
+    deg = "Deg"
+    hz = "Hz"
+    lx = "lx"
+    m = "m"
+    ms2 = "ms2"
+    n = "N"
+    ohm = "Ohm"
+    kpa = "kPa"
+    percent = "Percent"
+    rh = "RH"
+    rpm = "RPM"
+    s = "s"
+    va = "VA"
+    kva = "kVA"
+    vah = "VAh"
+    kvah = "kVAh"
+    var = "var"
+    kvar = "kvar"
+    varh = "varh"
+    kvarh = "kvarh"
+    wh = "Wh"
+    kwh = "kWh"
+    w = "W"
+    kw = "kW"
+    a = "A"
+    v = "V"
+    celsius = "Celsius"
+    fahrenheit = "Fahrenheit"
+    k = "K"
+
+
+class StatusInfoReasonType(StrEnum):
+    """Reason codes for StatusInfoType.reasonCode (OCPP 2.0.1 Part 2, appendices: reason
+    codes).
+    """
+
+    cs_not_accepted = "CSNotAccepted"
+    duplicate_profile = "DuplicateProfile"
+    duplicate_request_id = "DuplicateRequestId"
+    fixed_cable = "FixedCable"
+    fw_update_in_progress = "FwUpdateInProgress"
+    internal_error = "InternalError"
+    invalid_certificate = "InvalidCertificate"
+    invalid_csr = "InvalidCSR"
+    invalid_id_token = "InvalidIdToken"
+    invalid_message_sequence = "InvalidMessageSeq"
+    invalid_profile = "InvalidProfile"
+    invalid_schedule = "InvalidSchedule"
+    invalid_stack_level = "InvalidStackLevel"
+    invalid_url = "InvalidURL"
+    invalid_value = "InvalidValue"
+    missing_device_model_info = "MissingDeviceModelInfo"
+    missing_param = "MissingParam"
+    no_cable = "NoCable"
+    no_error = "NoError"
+    not_enabled = "NotEnabled"
+    not_found = "NotFound"
+    out_of_memory = "OutOfMemory"
+    out_of_storage = "OutOfStorage"
+    read_only = "ReadOnly"
+    too_large_element = "TooLargeElement"
+    too_many_elements = "TooManyElements"
+    tx_in_progress = "TxInProgress"
+    tx_not_found = "TxNotFound"
+    tx_started = "TxStarted"
+    unknown_connector_id = "UnknownConnectorId"
+    unknown_connector_type = "UnknownConnectorType"
+    unknown_evse = "UnknownEvse"
+    unknown_tx_id = "UnknownTxId"
+    unspecified = "Unspecified"
+    unsupported_param = "UnsupportedParam"
+    unsupported_rate_unit = "UnsupportedRateUnit"
+    unsupported_request = "UnsupportedRequest"
+    value_out_of_range = "ValueOutOfRange"
+    value_positive_only = "ValuePositiveOnly"
+    value_too_high = "ValueTooHigh"
+    value_too_low = "ValueTooLow"
+    value_zero_not_allowed = "ValueZeroNotAllowed"
+    write_only = "WriteOnly"
+
+
+class SecurityEventType(StrEnum):
+    """Types of security event, for SecurityEventNotification (OCPP 2.0.1 Part 2, appendices:
+    security events).
+    """
+
+    firmware_updated = "FirmwareUpdated"
+    failed_to_authenticate_at_csms = "FailedToAuthenticateAtCsms"
+    csms_failed_to_authenticate = "CsmsFailedToAuthenticate"
+    setting_system_time = "SettingSystemTime"
+    startup_of_the_device = "StartupOfTheDevice"
+    reset_or_reboot = "ResetOrReboot"
+    security_log_was_cleared = "SecurityLogWasCleared"
+    reconfiguration_of_security_parameters = "ReconfigurationOfSecurityParameters"
+    memory_exhaustion = "MemoryExhaustion"
+    invalid_messages = "InvalidMessages"
+    attempted_replay_attacks = "AttemptedReplayAttacks"
+    tamper_detection_activated = "TamperDetectionActivated"
+    invalid_firmware_signature = "InvalidFirmwareSignature"
+    invalid_firmware_signing_certificate = "InvalidFirmwareSigningCertificate"
+    invalid_csms_certificate = "InvalidCsmsCertificate"
+    invalid_charging_station_certificate = "InvalidChargingStationCertificate"
+    invalid_tls_version = "InvalidTLSVersion"
+    invalid_tls_cipher_suite = "InvalidTLSCipherSuite"
+    maintenance_login_accepted = "MaintenanceLoginAccepted"
+    maintenance_login_failed = "MaintenanceLoginFailed"
+
+
+class ControllerComponentName(StrEnum):
+    """Names of the standardized controller components (OCPP 2.0.1 Part 2, appendices: device
+    model).
+    """
+
+    aligned_data_ctrlr = "AlignedDataCtrlr"
+    auth_cache_ctrlr = "AuthCacheCtrlr"
+    auth_ctrlr = "AuthCtrlr"
+    chademo_ctrlr = "CHAdeMOCtrlr"
+    clock_ctrlr = "ClockCtrlr"
+    customization_ctrlr = "CustomizationCtrlr"
+    device_data_ctrlr = "DeviceDataCtrlr"
+    display_message_ctrlr = "DisplayMessageCtrlr"
+    iso15118_ctrlr = "ISO15118Ctrlr"
+    local_auth_list_ctrlr = "LocalAuthListCtrlr"
+    monitoring_ctrlr = "MonitoringCtrlr"
+    ocpp_comm_ctrlr = "OCPPCommCtrlr"
+    reservation_ctrlr = "ReservationCtrlr"
+    sampled_data_ctrlr = "SampledDataCtrlr"
+    security_ctrlr = "SecurityCtrlr"
+    smart_charging_ctrlr = "SmartChargingCtrlr"
+    tariff_cost_ctrlr = "TariffCostCtrlr"
+    tx_ctrlr = "TxCtrlr"
+
+
+class PhysicalComponentName(StrEnum):
+    """Names of the standardized physical components (OCPP 2.0.1 Part 2, appendices: device
+    model).
+    """
+
+    access_barrier = "AccessBarrier"
+    ac_dc_converter = "AcDcConverter"
+    ac_phase_selector = "AcPhaseSelector"
+    actuator = "Actuator"
+    air_cooling_system = "AirCoolingSystem"
+    area_ventilation = "AreaVentilation"
+    bay_occupancy_sensor = "BayOccupancySensor"
+    beacon_lighting = "BeaconLighting"
+    cable_breakaway_sensor = "CableBreakawaySensor"
+    case_access_sensor = "CaseAccessSensor"
+    charging_station = "ChargingStation"
+    charging_status_indicator = "ChargingStatusIndicator"
+    connected_ev = "ConnectedEV"
+    connector = "Connector"
+    connector_holster_release = "ConnectorHolsterRelease"
+    connector_holster_sensor = "ConnectorHolsterSensor"
+    connector_plug_retention_lock = "ConnectorPlugRetentionLock"
+    connector_protection_release = "ConnectorProtectionRelease"
+    controller = "Controller"
+    control_metering = "ControlMetering"
+    cppwm_controller = "CPPWMController"
+    data_link = "DataLink"
+    display = "Display"
+    distribution_panel = "DistributionPanel"
+    electrical_feed = "ElectricalFeed"
+    elv_supply = "ELVSupply"
+    emergency_stop_sensor = "EmergencyStopSensor"
+    environmental_lighting = "EnvironmentalLighting"
+    ev_retention_lock = "EVRetentionLock"
+    evse = "EVSE"
+    external_temperature_sensor = "ExternalTemperatureSensor"
+    fiscal_metering = "FiscalMetering"
+    flood_sensor = "FloodSensor"
+    ground_isolation_protection = "GroundIsolationProtection"
+    heater = "Heater"
+    humidity_sensor = "HumiditySensor"
+    light_sensor = "LightSensor"
+    liquid_cooling_system = "LiquidCoolingSystem"
+    local_availability_sensor = "LocalAvailabilitySensor"
+    local_controller = "LocalController"
+    local_energy_storage = "LocalEnergyStorage"
+    over_current_protection = "OverCurrentProtection"
+    over_current_protection_recloser = "OverCurrentProtectionRecloser"
+    power_contactor = "PowerContactor"
+    rcd = "RCD"
+    rcd_recloser = "RCDRecloser"
+    real_time_clock = "RealTimeClock"
+    shock_sensor = "ShockSensor"
+    spaces_count_signage = "SpacesCountSignage"
+    switch = "Switch"
+    temperature_sensor = "TemperatureSensor"
+    tilt_sensor = "TiltSensor"
+    token_reader = "TokenReader"
+    ui_input = "UIInput"
+    upstream_protection_trigger = "UpstreamProtectionTrigger"
+    vehicle_id_sensor = "VehicleIdSensor"
+
+
+class StandardizedVariableName(StrEnum):
+    """Names of the standardized variables (OCPP 2.0.1 Part 2, appendices: device model)."""
+
+    ac_current = "ACCurrent"
+    active = "Active"
+    ac_voltage = "ACVoltage"
+    allow_reset = "AllowReset"
+    angle = "Angle"
+    attempts = "Attempts"
+    availability_state = "AvailabilityState"
+    available = "Available"
+    certificate = "Certificate"
+    charge_protocol = "ChargeProtocol"
+    charging_complete_bulk = "ChargingCompleteBulk"
+    charging_complete_full = "ChargingCompleteFull"
+    charging_time = "ChargingTime"
+    color = "Color"
+    complete = "Complete"
+    connected_time = "ConnectedTime"
+    connector_type = "ConnectorType"
+    count = "Count"  # type: ignore[assignment]  # hides str.count
+    currency = "Currency"
+    current_imbalance = "CurrentImbalance"
+    data_text = "DataText"
+    date_time = "DateTime"
+    dc_current = "DCCurrent"
+    dc_voltage = "DCVoltage"
+    departure_time = "DepartureTime"
+    ec_variant = "ECVariant"
+    enabled = "Enabled"
+    energy = "Energy"
+    energy_capacity = "EnergyCapacity"
+    energy_export = "EnergyExport"
+    energy_export_register = "EnergyExportRegister"
+    energy_import = "EnergyImport"
+    energy_import_register = "EnergyImportRegister"
+    entries = "Entries"
+    evse_id = "EvseId"
+    fallback = "Fallback"
+    fan_speed = "FanSpeed"
+    firmware_version = "FirmwareVersion"
+    force = "Force"
+    formats = "Formats"
+    frequency = "Frequency"
+    fuse_rating = "FuseRating"
+    height = "Height"
+    humidity = "Humidity"
+    hysteresis = "Hysteresis"
+    iccid = "ICCID"
+    impedance = "Impedance"
+    imsi = "IMSI"
+    interval = "Interval"
+    iso15118_evse_id = "ISO15118EvseId"
+    length = "Length"
+    light = "Light"
+    manufacturer = "Manufacturer"
+    message = "Message"
+    minimum_status_duration = "MinimumStatusDuration"
+    mode = "Mode"
+    model = "Model"
+    network_address = "NetworkAddress"
+    operated = "Operated"
+    operating_times = "OperatingTimes"
+    overload = "Overload"
+    percent = "Percent"
+    phase_rotation = "PhaseRotation"
+    post_charging_time = "PostChargingTime"
+    power = "Power"
+    problem = "Problem"
+    protecting = "Protecting"
+    remaining_time_bulk = "RemainingTimeBulk"
+    remaining_time_full = "RemainingTimeFull"
+    secc_id = "SeccId"
+    serial_number = "SerialNumber"
+    signal_strength = "SignalStrength"
+    state = "State"
+    state_of_charge = "StateOfCharge"
+    state_of_charge_bulk = "StateOfChargeBulk"
+    storage = "Storage"
+    supply_phases = "SupplyPhases"
+    suspending = "Suspending"
+    suspension = "Suspension"
+    temperature = "Temperature"
+    time = "Time"
+    time_offset = "TimeOffset"
+    timeout = "Timeout"
+    token = "Token"
+    token_type = "TokenType"
+    tries = "Tries"
+    tripped = "Tripped"
+    vehicle_id = "VehicleId"
+    version_date = "VersionDate"
+    version_number = "VersionNumber"
+    voltage_imbalance = "VoltageImbalance"
+
+
+class AlignedDataCtrlrVariableName(StrEnum):
+    """Variables of the AlignedDataCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+
+    available = "Available"
+    enabled = "Enabled"
+    interval = "Interval"
+    measurands = "Measurands"
+    send_during_idle = "SendDuringIdle"
+    sign_readings = "SignReadings"
+    tx_ended_interval = "TxEndedInterval"
+    tx_ended_measurands = "TxEndedMeasurands"
+
+
+class AuthCacheCtrlrVariableName(StrEnum):
+    """Variables of the AuthCacheCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+
+    available = "Available"
+    enabled = "Enabled"
+    life_time = "LifeTime"
+    policy = "Policy"
+    storage = "Storage"
+    disable_post_authorize = "DisablePostAuthorize"
+
+
+class AuthCtrlrVariableName(StrEnum):
+    """Variables of the AuthCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+
+    additional_info_items_per_message = "AdditionalInfoItemsPerMessage"
+    authorize_remote_start = "AuthorizeRemoteStart"
+    enabled = "Enabled"
+    local_authorize_offline = "LocalAuthorizeOffline"
+    local_pre_authorize = "LocalPreAuthorize"
+    master_pass_group_id = "MasterPassGroupId"
+    offline_tx_for_unknown_id_enabled = "OfflineTxForUnknownIdEnabled"
+    disable_remote_authorization = "DisableRemoteAuthorization"
+
+
+class CHAdeMOCtrlrVariableName(StrEnum):
+    """Variables of the CHAdeMOCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+
+    enabled = "Enabled"
+    active = "Active"
+    complete = "Complete"
+    tripped = "Tripped"
+    problem = "Problem"
+    selftest_active = "SelftestActive"
+    selftest_active_set = "SelftestActive(Set)"
+    chademo_protocol_number = "CHAdeMOProtocolNumber"
+    vehicle_status = "VehicleStatus"
+    dynamic_control = "DynamicControl"
+    high_current_control = "HighCurrentControl"
+    high_voltage_control = "HighVoltageControl"
+    auto_manufacturer_code = "AutoManufacturerCode"
+
+
+class ClockCtrlrVariableName(StrEnum):
+    """Variables of the ClockCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+
+    date_time = "DateTime"
+    next_time_offset_transition_date_time = "NextTimeOffsetTransitionDateTime"
+    ntp_server_uri = "NtpServerUri"
+    ntp_source = "NtpSource"
+    time_adjustment_reporting_threshold = "TimeAdjustmentReportingThreshold"
+    time_offset = "TimeOffset"
+    time_source = "TimeSource"
+    time_zone = "TimeZone"
+
+
+class CustomizationCtrlrVariableName(StrEnum):
+    """Variables of the CustomizationCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+
+    custom_implementation_enabled = "CustomImplementationEnabled"
+
+
+class DeviceDataCtrlrVariableName(StrEnum):
+    """Variables of the DeviceDataCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+
+    bytes_per_message = "BytesPerMessage"
+    configuration_value_size = "ConfigurationValueSize"
+    items_per_message = "ItemsPerMessage"
+    reporting_value_size = "ReportingValueSize"
+    value_size = "ValueSize"
+
+
+class DeviceDataCtrlrInstanceName(StrEnum):
+    """Instance names of the variables of the DeviceDataCtrlr component (OCPP 2.0.1 Part 2,
+    appendices).
+    """
+
+    get_report = "GetReport"
+    get_variables = "GetVariables"
+    set_variables = "SetVariables"
+
+
+class DisplayMessageCtrlrVariableName(StrEnum):
+    """Variables of the DisplayMessageCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+
+    available = "Available"
+    display_messages = "DisplayMessages"
+    enabled = "Enabled"
+    personal_message_size = "PersonalMessageSize"
+    supported_formats = "SupportedFormats"
+    supported_priorities = "SupportedPriorities"
+
+
+class ISO15118CtrlrVariableName(StrEnum):
+    """Variables of the ISO15118Ctrlr component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    enabled = "Enabled"
+    central_contract_validation_allowed = "CentralContractValidationAllowed"
+    complete = "Complete"
+    contract_validation_offline = "ContractValidationOffline"
+    secc_id = "SeccId"
+    selftest_active = "SelftestActive"
+    selftest_active_set = "SelftestActive(Set)"
+    max_schedule_entries = "MaxScheduleEntries"
+    requested_energy_transfer_mode = "RequestedEnergyTransferMode"
+    request_metering_receipt = "RequestMeteringReceipt"
+    country_name = "CountryName"
+    organization_name = "OrganizationName"
+    pnc_enabled = "PnCEnabled"
+    problem = "Problem"
+    tripped = "Tripped"
+    v2g_certificate_installation_enabled = "V2GCertificateInstallationEnabled"
+    contract_certificate_installation_enabled = "ContractCertificateInstallationEnabled"
+
+
+class LocalAuthListCtrlrVariableName(StrEnum):
+    """Variables of the LocalAuthListCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+
+    available = "Available"
+    bytes_per_message = "BytesPerMessage"
+    enabled = "Enabled"
+    entries = "Entries"
+    items_per_message = "ItemsPerMessage"
+    storage = "Storage"
+    disable_post_authorize = "DisablePostAuthorize"
+
+
+class MonitoringCtrlrVariableName(StrEnum):
+    """Variables of the MonitoringCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+
+    available = "Available"
+    bytes_per_message = "BytesPerMessage"
+    enabled = "Enabled"
+    items_per_message = "ItemsPerMessage"
+    offline_queuing_severity = "OfflineQueuingSeverity"
+    monitoring_base = "MonitoringBase"
+    monitoring_level = "MonitoringLevel"
+    active_monitoring_base = "ActiveMonitoringBase"
+    active_monitoring_level = "ActiveMonitoringLevel"
+
+
+class MonitoringCtrlrInstanceName(StrEnum):
+    """Instance names of the variables of the MonitoringCtrlr component (OCPP 2.0.1 Part 2,
+    appendices).
+    """
+
+    clear_variable_monitoring = "ClearVariableMonitoring"
+    set_variable_monitoring = "SetVariableMonitoring"
+
+
+class OCPPCommCtrlrVariableName(StrEnum):
+    """Variables of the OCPPCommCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active_network_profile = "ActiveNetworkProfile"
+    file_transfer_protocols = "FileTransferProtocols"
+    heartbeat_interval = "HeartbeatInterval"
+    message_timeout = "MessageTimeout"
+    message_attempt_interval = "MessageAttemptInterval"
+    message_attempts = "MessageAttempts"
+    minimum_status_duration = "MinimumStatusDuration"
+    network_configuration_priority = "NetworkConfigurationPriority"
+    network_profile_connection_attempts = "NetworkProfileConnectionAttempts"
+    offline_threshold = "OfflineThreshold"
+    public_key_with_signed_meter_value = "PublicKeyWithSignedMeterValue"
+    queue_all_messages = "QueueAllMessages"
+    reset_retries = "ResetRetries"
+    retry_back_off_random_range = "RetryBackOffRandomRange"
+    retry_back_off_repeat_times = "RetryBackOffRepeatTimes"
+    retry_back_off_wait_minimum = "RetryBackOffWaitMinimum"
+    unlock_on_ev_side_disconnect = "UnlockOnEVSideDisconnect"
+    web_socket_ping_interval = "WebSocketPingInterval"
+    field_length = "FieldLength"
+
+
+class OCPPCommCtrlrInstanceName(StrEnum):
+    """Instance names of the variables of the OCPPCommCtrlr component (OCPP 2.0.1 Part 2,
+    appendices).
+    """
+
+    default = "Default"
+    transaction_event = "TransactionEvent"
+
+
+class ReservationCtrlrVariableName(StrEnum):
+    """Variables of the ReservationCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+
+    available = "Available"
+    enabled = "Enabled"
+    non_evse_specific = "NonEvseSpecific"
+
+
+class SampledDataCtrlrVariableName(StrEnum):
+    """Variables of the SampledDataCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+
+    available = "Available"
+    enabled = "Enabled"
+    sign_readings = "SignReadings"
+    tx_ended_interval = "TxEndedInterval"
+    tx_ended_measurands = "TxEndedMeasurands"
+    tx_started_measurands = "TxStartedMeasurands"
+    tx_updated_interval = "TxUpdatedInterval"
+    tx_updated_measurands = "TxUpdatedMeasurands"
+    register_values_without_phases = "RegisterValuesWithoutPhases"
+
+
+class SecurityCtrlrVariableName(StrEnum):
+    """Variables of the SecurityCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+
+    additional_root_certificate_check = "AdditionalRootCertificateCheck"
+    basic_auth_password = "BasicAuthPassword"
+    certificate_entries = "CertificateEntries"
+    cert_signing_repeat_times = "CertSigningRepeatTimes"
+    cert_signing_wait_minimum = "CertSigningWaitMinimum"
+    identity = "Identity"
+    max_certificate_chain_size = "MaxCertificateChainSize"
+    organization_name = "OrganizationName"
+    security_profile = "SecurityProfile"
+
+
+class SmartChargingCtrlrVariableName(StrEnum):
+    """Variables of the SmartChargingCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+
+    ac_phase_switching_supported = "ACPhaseSwitchingSupported"
+    available = "Available"
+    enabled = "Enabled"
+    entries = "Entries"
+    external_control_signals_enabled = "ExternalControlSignalsEnabled"
+    limit_change_significance = "LimitChangeSignificance"
+    notify_charging_limit_with_schedules = "NotifyChargingLimitWithSchedules"
+    periods_per_schedule = "PeriodsPerSchedule"
+    phases_3to1 = "Phases3to1"
+    profile_stack_level = "ProfileStackLevel"
+    rate_unit = "RateUnit"
+
+
+class SmartChargingCtrlrInstanceName(StrEnum):
+    """Instance names of the variables of the SmartChargingCtrlr component (OCPP 2.0.1 Part
+    2, appendices).
+    """
+
+    charging_profiles = "ChargingProfiles"
+
+
+class TariffCostCtrlrVariableName(StrEnum):
+    """Variables of the TariffCostCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+
+    available = "Available"
+    currency = "Currency"
+    enabled = "Enabled"
+    tariff_fallback_message = "TariffFallbackMessage"
+    total_cost_fallback_message = "TotalCostFallbackMessage"
+
+
+class TariffCostCtrlrInstanceName(StrEnum):
+    """Instance names of the variables of the TariffCostCtrlr component (OCPP 2.0.1 Part 2,
+    appendices).
+    """
+
+    tariff = "Tariff"
+    cost = "Cost"
+
+
+class TxCtrlrVariableName(StrEnum):
+    """Variables of the TxCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+
+    ev_connection_time_out = "EVConnectionTimeOut"
+    max_energy_on_invalid_id = "MaxEnergyOnInvalidId"
+    stop_tx_on_ev_side_disconnect = "StopTxOnEVSideDisconnect"
+    stop_tx_on_invalid_id = "StopTxOnInvalidId"
+    tx_before_accepted_enabled = "TxBeforeAcceptedEnabled"
+    tx_start_point = "TxStartPoint"
+    tx_stop_point = "TxStopPoint"
+
+
+class AccessBarrierVariableName(StrEnum):
+    """Variables of the AccessBarrier component (OCPP 2.0.1 Part 2, appendices)."""
+
+    enabled = "Enabled"
+    active = "Active"
+    problem = "Problem"
+
+
+class AcDcConverterVariableName(StrEnum):
+    """Variables of the AcDcConverter component (OCPP 2.0.1 Part 2, appendices)."""
+
+    dc_current = "DCCurrent"
+    dc_voltage = "DCVoltage"
+    enabled = "Enabled"
+    fan_speed = "FanSpeed"
+    overload = "Overload"
+    power = "Power"
+    problem = "Problem"
+    temperature = "Temperature"
+    tripped = "Tripped"
+
+
+class AcPhaseSelectorVariableName(StrEnum):
+    """Variables of the AcPhaseSelector component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    enabled = "Enabled"
+    phase_rotation = "PhaseRotation"
+    problem = "Problem"
+
+
+class ActuatorVariableName(StrEnum):
+    """Variables of the Actuator component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    enabled = "Enabled"
+    problem = "Problem"
+    state = "State"
+
+
+class AirCoolingSystemVariableName(StrEnum):
+    """Variables of the AirCoolingSystem component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    enabled = "Enabled"
+    problem = "Problem"
+    fan_speed = "FanSpeed"
+
+
+class AreaVentilationVariableName(StrEnum):
+    """Variables of the AreaVentilation component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    enabled = "Enabled"
+    problem = "Problem"
+    fan_speed = "FanSpeed"
+
+
+class BayOccupancySensorVariableName(StrEnum):
+    """Variables of the BayOccupancySensor component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    enabled = "Enabled"
+    percent = "Percent"
+
+
+class BeaconLightingVariableName(StrEnum):
+    """Variables of the BeaconLighting component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    color = "Color"
+    enabled = "Enabled"
+    enabled_set = "Enabled(Set)"
+    percent = "Percent"
+    percent_set = "Percent(Set)"
+    power = "Power"
+    problem = "Problem"
+
+
+class CableBreakawaySensorVariableName(StrEnum):
+    """Variables of the CableBreakawaySensor component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    enabled = "Enabled"
+    tripped = "Tripped"
+
+
+class CaseAccessSensorVariableName(StrEnum):
+    """Variables of the CaseAccessSensor component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    enabled = "Enabled"
+    enabled_set = "Enabled(Set)"
+    problem = "Problem"
+    tripped = "Tripped"
+
+
+class ChargingStationVariableName(StrEnum):
+    """Variables of the ChargingStation component (OCPP 2.0.1 Part 2, appendices)."""
+
+    ac_current = "ACCurrent"
+    ac_voltage = "ACVoltage"
+    ac_voltage_max_limit = "ACVoltage(MaxLimit)"
+    allow_new_sessions_pending_firmware_update = "AllowNewSessionsPendingFirmwareUpdate"
+    available = "Available"
+    availability_state = "AvailabilityState"
+    charge_protocol = "ChargeProtocol"
+    current_imbalance = "CurrentImbalance"
+    ec_variant = "ECVariant"
+    enabled = "Enabled"
+    model = "Model"
+    operating_times = "OperatingTimes"
+    overload = "Overload"
+    phase_rotation = "PhaseRotation"
+    power = "Power"
+    power_max_limit = "Power(MaxLimit)"
+    problem = "Problem"
+    serial_number = "SerialNumber"
+    supply_phases = "SupplyPhases"
+    supply_phases_max_limit = "SupplyPhases(MaxLimit)"
+    tripped = "Tripped"
+    vendor_name = "VendorName"
+    voltage_imbalance = "VoltageImbalance"
+
+
+class ChargingStatusIndicatorVariableName(StrEnum):
+    """Variables of the ChargingStatusIndicator component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    color = "Color"
+
+
+class ConnectedEVVariableName(StrEnum):
+    """Variables of the ConnectedEV component (OCPP 2.0.1 Part 2, appendices)."""
+
+    available = "Available"
+    vehicle_id = "VehicleId"
+    protocol_agreed = "ProtocolAgreed"
+    protocol_supported_by_ev = "ProtocolSupportedByEV"
+    ac_current_min_set = "ACCurrent.minSet"
+    ac_current_max_set = "ACCurrent.maxSet"
+    ac_voltage_max_set = "ACVoltage.maxSet"
+    dc_current_min_set = "DCCurrent.minSet"
+    dc_current_max_set = "DCCurrent.maxSet"
+    dc_current_target = "DCCurrent.target"
+    dc_voltage_min_set = "DCVoltage.minSet"
+    dc_voltage_max_set = "DCVoltage.maxSet"
+    dc_voltage_target = "DCVoltage.target"
+    power_max_set = "Power.maxSet"
+    energy_capacity = "EnergyCapacity"
+    energy_import_target = "EnergyImport.target"
+    departure_time = "DepartureTime"
+    remaining_time_bulk = "RemainingTimeBulk"
+    remaining_time_full_max_set = "RemainingTimeFull.maxSet"
+    remaining_time_full_actual = "RemainingTimeFull.actual"
+    state_of_charge_bulk = "StateOfChargeBulk"
+    state_of_charge_max_set = "StateOfCharge.maxSet"
+    state_of_charge_actual = "StateOfCharge.actual"
+    charging_complete_bulk = "ChargingCompleteBulk"
+    charging_complete_full = "ChargingCompleteFull"
+    battery_overvoltage = "BatteryOvervoltage"
+    battery_undervoltage = "BatteryUndervoltage"
+    charging_current_deviation = "ChargingCurrentDeviation"
+    battery_temperature = "BatteryTemperature"
+    voltage_deviation = "VoltageDeviation"
+    charging_system_error = "ChargingSystemError"
+    vehicle_shift_position = "VehicleShiftPosition"
+    vehicle_charging_enabled = "VehicleChargingEnabled"
+    charging_system_incompatibility = "ChargingSystemIncompatibility"
+    charger_connector_lock_fault = "ChargerConnectorLockFault"
+
+
+class ChargingStateVariableName(StrEnum):
+    """Variables of the ChargingState component (OCPP 2.0.1 Part 2, appendices)."""
+
+    battery_overvoltage = "BatteryOvervoltage"
+    battery_undervoltage = "BatteryUndervoltage"
+    charging_current_deviation = "ChargingCurrentDeviation"
+    battery_temperature = "BatteryTemperature"
+    voltage_deviation = "VoltageDeviation"
+    charging_system_error = "ChargingSystemError"
+    vehicle_shift_position = "VehicleShiftPosition"
+    vehicle_charging_enabled = "VehicleChargingEnabled"
+    charging_system_incompatibility = "ChargingSystemIncompatibility"
+    charger_connector_lock_fault = "ChargerConnectorLockFault"
+
+
+class ConnectorVariableName(StrEnum):
+    """Variables of the Connector component (OCPP 2.0.1 Part 2, appendices)."""
+
+    availability_state = "AvailabilityState"
+    available = "Available"
+    charge_protocol = "ChargeProtocol"
+    connector_type = "ConnectorType"
+    enabled = "Enabled"
+    phase_rotation = "PhaseRotation"
+    problem = "Problem"
+    supply_phases = "SupplyPhases"
+    supply_phases_max_limit = "SupplyPhases(MaxLimit)"
+    tripped = "Tripped"
+
+
+class ConnectorHolsterReleaseVariableName(StrEnum):
+    """Variables of the ConnectorHolsterRelease component (OCPP 2.0.1 Part 2, appendices)."""
+
+    enabled = "Enabled"
+    active = "Active"
+    problem = "Problem"
+    state = "State"
+
+
+class ConnectorHolsterSensorVariableName(StrEnum):
+    """Variables of the ConnectorHolsterSensor component (OCPP 2.0.1 Part 2, appendices)."""
+
+    enabled = "Enabled"
+    active = "Active"
+    problem = "Problem"
+
+
+class ConnectorPlugRetentionLockVariableName(StrEnum):
+    """Variables of the ConnectorPlugRetentionLock component (OCPP 2.0.1 Part 2, appendices)."""
+
+    enabled = "Enabled"
+    active = "Active"
+    problem = "Problem"
+    tripped = "Tripped"
+    tries = "Tries"
+    tries_set_limit = "Tries(SetLimit)"
+    tries_max_limit = "Tries(MaxLimit)"
+
+
+class ConnectorProtectionReleaseVariableName(StrEnum):
+    """Variables of the ConnectorProtectionRelease component (OCPP 2.0.1 Part 2, appendices)."""
+
+    enabled = "Enabled"
+    active = "Active"
+    problem = "Problem"
+    tripped = "Tripped"
+
+
+class ControllerVariableName(StrEnum):
+    """Variables of the Controller component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    ec_variant = "ECVariant"
+    firmware_version = "FirmwareVersion"
+    interval_heartbeat = "Interval[Heartbeat]"
+    manufacturer = "Manufacturer"
+    max_msg_elements = "MaxMsgElements"
+    model = "Model"
+    problem = "Problem"
+    selftest_active = "SelftestActive"
+    selftest_active_set = "SelftestActive(Set)"
+    serial_number = "SerialNumber"
+    version_date = "VersionDate"
+    version_number = "VersionNumber"
+
+
+class ControlMeteringVariableName(StrEnum):
+    """Variables of the ControlMetering component (OCPP 2.0.1 Part 2, appendices)."""
+
+    power = "Power"
+    ac_current = "ACCurrent"
+    dc_current = "DCCurrent"
+    dc_voltage = "DCVoltage"
+
+
+class CPPWMControllerVariableName(StrEnum):
+    """Variables of the CPPWMController component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    dc_voltage = "DCVoltage"
+    enabled = "Enabled"
+    percentage = "Percentage"
+    problem = "Problem"
+    selftest_active = "SelftestActive"
+    selftest_active_set = "SelftestActive(Set)"
+    state = "State"
+
+
+class DataLinkVariableName(StrEnum):
+    """Variables of the DataLink component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    complete = "Complete"
+    enabled = "Enabled"
+    fallback = "Fallback"
+    iccid = "ICCID"
+    imsi = "IMSI"
+    network_address = "NetworkAddress"
+    problem = "Problem"
+    signal_strength = "SignalStrength"
+
+
+class DisplayVariableName(StrEnum):
+    """Variables of the Display component (OCPP 2.0.1 Part 2, appendices)."""
+
+    color = "Color"
+    count_height_in_chars = "Count[HeightInChars]"
+    count_width_in_chars = "Count[WidthInChars]"
+    data_text_visible = "DataText[Visible]"
+    enabled = "Enabled"
+    problem = "Problem"
+    state = "State"
+
+
+class DistributionPanelVariableName(StrEnum):
+    """Variables of the DistributionPanel component (OCPP 2.0.1 Part 2, appendices)."""
+
+    charging_station = "ChargingStation"
+    distribution_panel = "DistributionPanel"
+    fuse = "Fuse"
+    instance_name = "InstanceName"
+
+
+class ElectricalFeedVariableName(StrEnum):
+    """Variables of the ElectricalFeed component (OCPP 2.0.1 Part 2, appendices)."""
+
+    ac_voltage = "ACVoltage"
+    active = "Active"
+    dc_voltage = "DCVoltage"
+    enabled = "Enabled"
+    energy = "Energy"
+    phase_rotation = "PhaseRotation"
+    power = "Power"
+    power_type = "PowerType"
+    problem = "Problem"
+    supply_phases = "SupplyPhases"
+
+
+class ELVSupplyVariableName(StrEnum):
+    """Variables of the ELVSupply component (OCPP 2.0.1 Part 2, appendices)."""
+
+    energy_import_register = "EnergyImportRegister"
+    fallback = "Fallback"
+    fallback_max_limit = "Fallback(MaxLimit)"
+    power = "Power"
+    power_max_limit = "Power(MaxLimit)"
+    state_of_charge = "StateOfCharge"
+    time = "Time"
+
+
+class EmergencyStopSensorVariableName(StrEnum):
+    """Variables of the EmergencyStopSensor component (OCPP 2.0.1 Part 2, appendices)."""
+
+    enabled = "Enabled"
+    active = "Active"
+    tripped = "Tripped"
+
+
+class EnvironmentalLightingVariableName(StrEnum):
+    """Variables of the EnvironmentalLighting component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    color = "Color"
+    enabled = "Enabled"
+    enabled_set = "Enabled(Set)"
+    percent = "Percent"
+    percent_set = "Percent(Set)"
+    power = "Power"
+    problem = "Problem"
+
+
+class EVRetentionLockVariableName(StrEnum):
+    """Variables of the EVRetentionLock component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    complete = "Complete"
+    enabled = "Enabled"
+    problem = "Problem"
+
+
+class EVSEVariableName(StrEnum):
+    """Variables of the EVSE component (OCPP 2.0.1 Part 2, appendices)."""
+
+    ac_current = "ACCurrent"
+    ac_voltage = "ACVoltage"
+    available = "Available"
+    availability_state = "AvailabilityState"
+    allow_reset = "AllowReset"
+    charge_protocol = "ChargeProtocol"
+    charging_time = "ChargingTime"
+    count_charging_profiles_max_limit = "Count[ChargingProfiles](MaxLimit)"
+    count_charging_profiles = "Count[ChargingProfiles]"
+    current_imbalance = "CurrentImbalance"
+    dc_current = "DCCurrent"
+    dc_voltage = "DCVoltage"
+    enabled = "Enabled"
+    evse_id = "EvseId"
+    iso15118_evse_id = "ISO15118EvseId"
+    overload = "Overload"
+    phase_rotation = "PhaseRotation"
+    post_charging_time = "PostChargingTime"
+    power = "Power"
+    problem = "Problem"
+    supply_phases = "SupplyPhases"
+    tripped = "Tripped"
+    voltage_imbalance = "VoltageImbalance"
+
+
+class ExternalTemperatureSensorVariableName(StrEnum):
+    """Variables of the ExternalTemperatureSensor component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    problem = "Problem"
+    temperature = "Temperature"
+
+
+class FiscalMeteringVariableName(StrEnum):
+    """Variables of the FiscalMetering component (OCPP 2.0.1 Part 2, appendices)."""
+
+    problem = "Problem"
+    certificate = "Certificate"
+    ec_variant = "ECVariant"
+    energy_export = "EnergyExport"
+    energy_export_register = "EnergyExportRegister"
+    energy_import = "EnergyImport"
+    energy_import_register = "EnergyImportRegister"
+    manufacturer_ct = "Manufacturer[CT]"
+    manufacturer_meter = "Manufacturer[Meter]"
+    model_ct = "Model[CT]"
+    model_meter = "Model[Meter]"
+    options_set_meter_value_aligned_data = "OptionsSet[MeterValueAlignedData]"
+    options_set_txn_stopped_aligned_data = "OptionsSet[TxnStoppedAlignedData]"
+    serial_number_ct = "SerialNumber[CT]"
+    serial_number_meter = "SerialNumber[Meter]"
+
+
+class FloodSensorVariableName(StrEnum):
+    """Variables of the FloodSensor component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    enabled = "Enabled"
+    height = "Height"
+    percent = "Percent"
+    tripped = "Tripped"
+
+
+class GroundIsolationProtectionVariableName(StrEnum):
+    """Variables of the GroundIsolationProtection component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    complete = "Complete"
+    enabled = "Enabled"
+    impedance = "Impedance"
+    problem = "Problem"
+
+
+class HeaterVariableName(StrEnum):
+    """Variables of the Heater component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    enabled = "Enabled"
+    problem = "Problem"
+    tripped = "Tripped"
+    power = "Power"
+    power_max_limit = "Power(MaxLimit)"
+    power_max_set = "Power(MaxSet)"
+    temperature_min_set = "Temperature(MinSet)"
+    temperature_max_set = "Temperature(MaxSet)"
+
+
+class HumiditySensorVariableName(StrEnum):
+    """Variables of the HumiditySensor component (OCPP 2.0.1 Part 2, appendices)."""
+
+    enabled = "Enabled"
+    humidity = "Humidity"
+    problem = "Problem"
+
+
+class LightSensorVariableName(StrEnum):
+    """Variables of the LightSensor component (OCPP 2.0.1 Part 2, appendices)."""
+
+    enabled = "Enabled"
+    light = "Light"
+    problem = "Problem"
+
+
+class LiquidCoolingSystemVariableName(StrEnum):
+    """Variables of the LiquidCoolingSystem component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    enabled = "Enabled"
+    problem = "Problem"
+    temperature = "Temperature"
+
+
+class LocalAvailabilitySensorVariableName(StrEnum):
+    """Variables of the LocalAvailabilitySensor component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    enabled = "Enabled"
+    problem = "Problem"
+
+
+class LocalControllerVariableName(StrEnum):
+    """Variables of the LocalController component (OCPP 2.0.1 Part 2, appendices)."""
+
+    charging_station = "ChargingStation"
+    distribution_panel = "DistributionPanel"
+    ec_variant = "ECVariant"
+    enabled = "Enabled"
+    identity = "Identity"
+    manufacturer = "Manufacturer"
+    model = "Model"
+    problem = "Problem"
+    serial_number = "SerialNumber"
+    tripped = "Tripped"
+
+
+class LocalEnergyStorageVariableName(StrEnum):
+    """Variables of the LocalEnergyStorage component (OCPP 2.0.1 Part 2, appendices)."""
+
+    energy_capacity = "EnergyCapacity"
+    identity = "Identity"
+
+
+class OverCurrentProtectionVariableName(StrEnum):
+    """Variables of the OverCurrentProtection component (OCPP 2.0.1 Part 2, appendices)."""
+
+    ac_current = "ACCurrent"
+    active = "Active"
+    operated = "Operated"
+
+
+class OverCurrentProtectionRecloserVariableName(StrEnum):
+    """Variables of the OverCurrentProtectionRecloser component (OCPP 2.0.1 Part 2,
+    appendices).
+    """
+
+    active = "Active"
+    active_set = "Active(Set)"
+    enabled = "Enabled"
+    complete = "Complete"
+    problem = "Problem"
+    mode = "Mode"
+    tries = "Tries"
+    tries_set_limit = "Tries(SetLimit)"
+    tries_max_limit = "Tries(MaxLimit)"
+
+
+class PowerContactorVariableName(StrEnum):
+    """Variables of the PowerContactor component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    problem = "Problem"
+    tripped = "Tripped"
+
+
+class RCDVariableName(StrEnum):
+    """Variables of the RCD component (OCPP 2.0.1 Part 2, appendices)."""
+
+    operated = "Operated"
+    tripped = "Tripped"
+
+
+class RCDRecloserVariableName(StrEnum):
+    """Variables of the RCDRecloser component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    active_set = "Active(Set)"
+    complete = "Complete"
+    enabled = "Enabled"
+    problem = "Problem"
+    tries = "Tries"
+    tries_max_limit = "Tries(MaxLimit)"
+    tries_set_limit = "Tries(SetLimit)"
+
+
+class RealTimeClockVariableName(StrEnum):
+    """Variables of the RealTimeClock component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    dc_voltage = "DCVoltage"
+    fallback = "Fallback"
+    fallback_max_limit = "Fallback(MaxLimit)"
+    problem = "Problem"
+
+
+class ShockSensorVariableName(StrEnum):
+    """Variables of the ShockSensor component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    enabled = "Enabled"
+    force = "Force"
+
+
+class SpacesCountSignageVariableName(StrEnum):
+    """Variables of the SpacesCountSignage component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    count = "Count"  # type: ignore[assignment]  # hides str.count
+    enabled = "Enabled"
+
+
+class SwitchVariableName(StrEnum):
+    """Variables of the Switch component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    enabled = "Enabled"
+    state = "State"
+
+
+class TemperatureSensorVariableName(StrEnum):
+    """Variables of the TemperatureSensor component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    problem = "Problem"
+    temperature = "Temperature"
+
+
+class TiltSensorVariableName(StrEnum):
+    """Variables of the TiltSensor component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    enabled = "Enabled"
+    angle = "Angle"
+
+
+class TokenReaderVariableName(StrEnum):
+    """Variables of the TokenReader component (OCPP 2.0.1 Part 2, appendices)."""
+
+    enabled = "Enabled"
+    enabled_set = "Enabled(Set)"
+    operated = "Operated"
+    problem = "Problem"
+    token = "Token"
+    token_type = "TokenType"
+
+
+class UIInputVariableName(StrEnum):
+    """Variables of the UIInput component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    enabled = "Enabled"
+    operated = "Operated"
+
+
+class UpstreamProtectionTriggerVariableName(StrEnum):
+    """Variables of the UpstreamProtectionTrigger component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active_set = "Active(Set)"
+    enabled = "Enabled"
+    problem = "Problem"
+    tripped = "Tripped"
+
+
+class VehicleIdSensorVariableName(StrEnum):
+    """Variables of the VehicleIdSensor component (OCPP 2.0.1 Part 2, appendices)."""
+
+    active = "Active"
+    enabled = "Enabled"
 
 
 # Names the ocpp package uses.
