@@ -177,3 +177,18 @@ def test_mixins_are_checked_once_they_meet_a_version() -> None:
     type("NoVersionYet", (Mixin, charge_point.ChargePoint), {})  # nothing to check against
     with pytest.raises(TypeError, match=r"'nonsense' is no field of the OCPP 2\.0\.1 Heartbeat"):
         type("Late", (Mixin, v201.ChargePoint), {})
+
+
+def test_an_alias_beside_kwargs_gets_the_field_under_the_alias_only() -> None:
+    class Csms21(v21.ChargePoint):
+        @on("Authorize")
+        def on_authorize(self, iso_15118_certificate_hash_data: Any = None, **kwargs: Any) -> Any:
+            return None
+
+    handler = Csms21._routes.on["Authorize"]
+    fields = {"id_token": {}, "iso15118_certificate_hash_data": HASH_DATA}
+    assert handler.arguments(fields, "1") == {
+        "id_token": {},
+        "iso_15118_certificate_hash_data": HASH_DATA,
+    }
+    assert fields == {"id_token": {}, "iso15118_certificate_hash_data": HASH_DATA}  # untouched
