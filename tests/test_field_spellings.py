@@ -167,6 +167,8 @@ def test_an_after_hook_asking_for_the_response_must_say_so() -> None:
 
     with pytest.raises(TypeError, match="inject_response=True"):
         type("Bad", (v16.ChargePoint,), {"hook": after("Heartbeat")(hook)})
+    # In an @on handler it is just a name that no field has.
+    assert "'response' is no field of the OCPP 1.6 Heartbeat" in parameter_error(hook, "Heartbeat")
 
 
 def test_mixins_are_checked_once_they_meet_a_version() -> None:

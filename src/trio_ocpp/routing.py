@@ -142,7 +142,8 @@ def _inspect(
             if field is not None:
                 renames.append((field, parameter))
                 continue
-            raise TypeError(_unknown_parameter(owner, name, parameter, request))
+            hook = "inject_response" in options
+            raise TypeError(_unknown_parameter(owner, name, parameter, request, hook))
     accepted = None if takes_kwargs else frozenset(named) | {f for f, _ in renames}
     return Handler(
         name=name,
@@ -154,9 +155,11 @@ def _inspect(
     )
 
 
-def _unknown_parameter(owner: type, name: str, parameter: str, request: _Request) -> str:
+def _unknown_parameter(
+    owner: type, name: str, parameter: str, request: _Request, hook: bool
+) -> str:
     where = f"{owner.__qualname__}.{name}: parameter {parameter!r}"
-    if parameter == "response":
+    if parameter == "response" and hook:
         return f"{where}: an @after hook gets the response with @after(..., inject_response=True)"
     close = difflib.get_close_matches(parameter, [*request.fields, *request.aliases], n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
