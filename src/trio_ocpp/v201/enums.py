@@ -967,7 +967,7 @@ class TxStartStopPointEnumType(StrEnum):
 
 
 class StandardizedUnitsOfMeasureType(StrEnum):
-    """Units of measure of variables and sampled values (OCPP 2.0.1 Part 2, appendices:
+    """Units of measure of variables and sampled values (OCPP 2.0.1 Part 2, appendix 2:
     standardized units of measure).
     """
 
@@ -1007,7 +1007,7 @@ class StandardizedUnitsOfMeasureType(StrEnum):
 
 
 class StatusInfoReasonType(StrEnum):
-    """Reason codes for StatusInfoType.reasonCode (OCPP 2.0.1 Part 2, appendices: reason
+    """Reason codes for StatusInfoType.reasonCode (OCPP 2.0.1 Part 2, appendix 5: reason
     codes).
     """
 
@@ -1057,7 +1057,7 @@ class StatusInfoReasonType(StrEnum):
 
 
 class SecurityEventType(StrEnum):
-    """Types of security event, for SecurityEventNotification (OCPP 2.0.1 Part 2, appendices:
+    """Types of security event, for SecurityEventNotification (OCPP 2.0.1 Part 2, appendix 1:
     security events).
     """
 
@@ -1084,9 +1084,7 @@ class SecurityEventType(StrEnum):
 
 
 class ControllerComponentName(StrEnum):
-    """Names of the standardized controller components (OCPP 2.0.1 Part 2, appendices: device
-    model).
-    """
+    """Names of the standardized controller components (OCPP 2.0.1 Part 2, appendix 3.1)."""
 
     aligned_data_ctrlr = "AlignedDataCtrlr"
     auth_cache_ctrlr = "AuthCacheCtrlr"
@@ -1109,9 +1107,7 @@ class ControllerComponentName(StrEnum):
 
 
 class PhysicalComponentName(StrEnum):
-    """Names of the standardized physical components (OCPP 2.0.1 Part 2, appendices: device
-    model).
-    """
+    """Names of the standardized physical components (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     access_barrier = "AccessBarrier"
     ac_dc_converter = "AcDcConverter"
@@ -1172,7 +1168,7 @@ class PhysicalComponentName(StrEnum):
 
 
 class StandardizedVariableName(StrEnum):
-    """Names of the standardized variables (OCPP 2.0.1 Part 2, appendices: device model)."""
+    """Names of the standardized variables (OCPP 2.0.1 Part 2, appendix 4)."""
 
     ac_current = "ACCurrent"
     active = "Active"
@@ -1268,7 +1264,7 @@ class StandardizedVariableName(StrEnum):
 
 
 class AlignedDataCtrlrVariableName(StrEnum):
-    """Variables of the AlignedDataCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the AlignedDataCtrlr component (OCPP 2.0.1 Part 2, appendix 3.1)."""
 
     available = "Available"
     enabled = "Enabled"
@@ -1281,7 +1277,7 @@ class AlignedDataCtrlrVariableName(StrEnum):
 
 
 class AuthCacheCtrlrVariableName(StrEnum):
-    """Variables of the AuthCacheCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the AuthCacheCtrlr component (OCPP 2.0.1 Part 2, appendix 3.1)."""
 
     available = "Available"
     enabled = "Enabled"
@@ -1292,7 +1288,7 @@ class AuthCacheCtrlrVariableName(StrEnum):
 
 
 class AuthCtrlrVariableName(StrEnum):
-    """Variables of the AuthCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the AuthCtrlr component (OCPP 2.0.1 Part 2, appendix 3.1)."""
 
     additional_info_items_per_message = "AdditionalInfoItemsPerMessage"
     authorize_remote_start = "AuthorizeRemoteStart"
@@ -1305,7 +1301,7 @@ class AuthCtrlrVariableName(StrEnum):
 
 
 class CHAdeMOCtrlrVariableName(StrEnum):
-    """Variables of the CHAdeMOCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the CHAdeMOCtrlr component (OCPP 2.0.1 Part 2, appendix 3.1)."""
 
     enabled = "Enabled"
     active = "Active"
@@ -1323,7 +1319,7 @@ class CHAdeMOCtrlrVariableName(StrEnum):
 
 
 class ClockCtrlrVariableName(StrEnum):
-    """Variables of the ClockCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the ClockCtrlr component (OCPP 2.0.1 Part 2, appendix 3.1)."""
 
     date_time = "DateTime"
     next_time_offset_transition_date_time = "NextTimeOffsetTransitionDateTime"
@@ -1336,13 +1332,13 @@ class ClockCtrlrVariableName(StrEnum):
 
 
 class CustomizationCtrlrVariableName(StrEnum):
-    """Variables of the CustomizationCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the CustomizationCtrlr component (OCPP 2.0.1 Part 2, appendix 3.1)."""
 
     custom_implementation_enabled = "CustomImplementationEnabled"
 
 
 class DeviceDataCtrlrVariableName(StrEnum):
-    """Variables of the DeviceDataCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the DeviceDataCtrlr component (OCPP 2.0.1 Part 2, appendix 3.1)."""
 
     bytes_per_message = "BytesPerMessage"
     configuration_value_size = "ConfigurationValueSize"
@@ -1353,7 +1349,7 @@ class DeviceDataCtrlrVariableName(StrEnum):
 
 class DeviceDataCtrlrInstanceName(StrEnum):
     """Instance names of the variables of the DeviceDataCtrlr component (OCPP 2.0.1 Part 2,
-    appendices).
+    appendix 3.1).
     """
 
     get_report = "GetReport"
@@ -1362,7 +1358,7 @@ class DeviceDataCtrlrInstanceName(StrEnum):
 
 
 class DisplayMessageCtrlrVariableName(StrEnum):
-    """Variables of the DisplayMessageCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the DisplayMessageCtrlr component (OCPP 2.0.1 Part 2, appendix 3.1)."""
 
     available = "Available"
     display_messages = "DisplayMessages"
@@ -1373,7 +1369,7 @@ class DisplayMessageCtrlrVariableName(StrEnum):
 
 
 class ISO15118CtrlrVariableName(StrEnum):
-    """Variables of the ISO15118Ctrlr component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the ISO15118Ctrlr component (OCPP 2.0.1 Part 2, appendix 3.1)."""
 
     active = "Active"
     enabled = "Enabled"
@@ -1396,7 +1392,7 @@ class ISO15118CtrlrVariableName(StrEnum):
 
 
 class LocalAuthListCtrlrVariableName(StrEnum):
-    """Variables of the LocalAuthListCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the LocalAuthListCtrlr component (OCPP 2.0.1 Part 2, appendix 3.1)."""
 
     available = "Available"
     bytes_per_message = "BytesPerMessage"
@@ -1408,7 +1404,7 @@ class LocalAuthListCtrlrVariableName(StrEnum):
 
 
 class MonitoringCtrlrVariableName(StrEnum):
-    """Variables of the MonitoringCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the MonitoringCtrlr component (OCPP 2.0.1 Part 2, appendix 3.1)."""
 
     available = "Available"
     bytes_per_message = "BytesPerMessage"
@@ -1423,7 +1419,7 @@ class MonitoringCtrlrVariableName(StrEnum):
 
 class MonitoringCtrlrInstanceName(StrEnum):
     """Instance names of the variables of the MonitoringCtrlr component (OCPP 2.0.1 Part 2,
-    appendices).
+    appendix 3.1).
     """
 
     clear_variable_monitoring = "ClearVariableMonitoring"
@@ -1431,7 +1427,7 @@ class MonitoringCtrlrInstanceName(StrEnum):
 
 
 class OCPPCommCtrlrVariableName(StrEnum):
-    """Variables of the OCPPCommCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the OCPPCommCtrlr component (OCPP 2.0.1 Part 2, appendix 3.1)."""
 
     active_network_profile = "ActiveNetworkProfile"
     file_transfer_protocols = "FileTransferProtocols"
@@ -1456,7 +1452,7 @@ class OCPPCommCtrlrVariableName(StrEnum):
 
 class OCPPCommCtrlrInstanceName(StrEnum):
     """Instance names of the variables of the OCPPCommCtrlr component (OCPP 2.0.1 Part 2,
-    appendices).
+    appendix 3.1).
     """
 
     default = "Default"
@@ -1464,7 +1460,7 @@ class OCPPCommCtrlrInstanceName(StrEnum):
 
 
 class ReservationCtrlrVariableName(StrEnum):
-    """Variables of the ReservationCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the ReservationCtrlr component (OCPP 2.0.1 Part 2, appendix 3.1)."""
 
     available = "Available"
     enabled = "Enabled"
@@ -1472,7 +1468,7 @@ class ReservationCtrlrVariableName(StrEnum):
 
 
 class SampledDataCtrlrVariableName(StrEnum):
-    """Variables of the SampledDataCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the SampledDataCtrlr component (OCPP 2.0.1 Part 2, appendix 3.1)."""
 
     available = "Available"
     enabled = "Enabled"
@@ -1486,7 +1482,7 @@ class SampledDataCtrlrVariableName(StrEnum):
 
 
 class SecurityCtrlrVariableName(StrEnum):
-    """Variables of the SecurityCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the SecurityCtrlr component (OCPP 2.0.1 Part 2, appendix 3.1)."""
 
     additional_root_certificate_check = "AdditionalRootCertificateCheck"
     basic_auth_password = "BasicAuthPassword"
@@ -1500,7 +1496,7 @@ class SecurityCtrlrVariableName(StrEnum):
 
 
 class SmartChargingCtrlrVariableName(StrEnum):
-    """Variables of the SmartChargingCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the SmartChargingCtrlr component (OCPP 2.0.1 Part 2, appendix 3.1)."""
 
     ac_phase_switching_supported = "ACPhaseSwitchingSupported"
     available = "Available"
@@ -1517,14 +1513,14 @@ class SmartChargingCtrlrVariableName(StrEnum):
 
 class SmartChargingCtrlrInstanceName(StrEnum):
     """Instance names of the variables of the SmartChargingCtrlr component (OCPP 2.0.1 Part
-    2, appendices).
+    2, appendix 3.1).
     """
 
     charging_profiles = "ChargingProfiles"
 
 
 class TariffCostCtrlrVariableName(StrEnum):
-    """Variables of the TariffCostCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the TariffCostCtrlr component (OCPP 2.0.1 Part 2, appendix 3.1)."""
 
     available = "Available"
     currency = "Currency"
@@ -1535,7 +1531,7 @@ class TariffCostCtrlrVariableName(StrEnum):
 
 class TariffCostCtrlrInstanceName(StrEnum):
     """Instance names of the variables of the TariffCostCtrlr component (OCPP 2.0.1 Part 2,
-    appendices).
+    appendix 3.1).
     """
 
     tariff = "Tariff"
@@ -1543,7 +1539,7 @@ class TariffCostCtrlrInstanceName(StrEnum):
 
 
 class TxCtrlrVariableName(StrEnum):
-    """Variables of the TxCtrlr component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the TxCtrlr component (OCPP 2.0.1 Part 2, appendix 3.1)."""
 
     ev_connection_time_out = "EVConnectionTimeOut"
     max_energy_on_invalid_id = "MaxEnergyOnInvalidId"
@@ -1555,7 +1551,7 @@ class TxCtrlrVariableName(StrEnum):
 
 
 class AccessBarrierVariableName(StrEnum):
-    """Variables of the AccessBarrier component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the AccessBarrier component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     enabled = "Enabled"
     active = "Active"
@@ -1563,7 +1559,7 @@ class AccessBarrierVariableName(StrEnum):
 
 
 class AcDcConverterVariableName(StrEnum):
-    """Variables of the AcDcConverter component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the AcDcConverter component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     dc_current = "DCCurrent"
     dc_voltage = "DCVoltage"
@@ -1577,7 +1573,7 @@ class AcDcConverterVariableName(StrEnum):
 
 
 class AcPhaseSelectorVariableName(StrEnum):
-    """Variables of the AcPhaseSelector component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the AcPhaseSelector component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     enabled = "Enabled"
@@ -1586,7 +1582,7 @@ class AcPhaseSelectorVariableName(StrEnum):
 
 
 class ActuatorVariableName(StrEnum):
-    """Variables of the Actuator component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the Actuator component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     enabled = "Enabled"
@@ -1595,7 +1591,7 @@ class ActuatorVariableName(StrEnum):
 
 
 class AirCoolingSystemVariableName(StrEnum):
-    """Variables of the AirCoolingSystem component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the AirCoolingSystem component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     enabled = "Enabled"
@@ -1604,7 +1600,7 @@ class AirCoolingSystemVariableName(StrEnum):
 
 
 class AreaVentilationVariableName(StrEnum):
-    """Variables of the AreaVentilation component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the AreaVentilation component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     enabled = "Enabled"
@@ -1613,7 +1609,7 @@ class AreaVentilationVariableName(StrEnum):
 
 
 class BayOccupancySensorVariableName(StrEnum):
-    """Variables of the BayOccupancySensor component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the BayOccupancySensor component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     enabled = "Enabled"
@@ -1621,7 +1617,7 @@ class BayOccupancySensorVariableName(StrEnum):
 
 
 class BeaconLightingVariableName(StrEnum):
-    """Variables of the BeaconLighting component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the BeaconLighting component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     color = "Color"
@@ -1634,7 +1630,7 @@ class BeaconLightingVariableName(StrEnum):
 
 
 class CableBreakawaySensorVariableName(StrEnum):
-    """Variables of the CableBreakawaySensor component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the CableBreakawaySensor component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     enabled = "Enabled"
@@ -1642,7 +1638,7 @@ class CableBreakawaySensorVariableName(StrEnum):
 
 
 class CaseAccessSensorVariableName(StrEnum):
-    """Variables of the CaseAccessSensor component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the CaseAccessSensor component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     enabled = "Enabled"
@@ -1652,7 +1648,7 @@ class CaseAccessSensorVariableName(StrEnum):
 
 
 class ChargingStationVariableName(StrEnum):
-    """Variables of the ChargingStation component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the ChargingStation component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     ac_current = "ACCurrent"
     ac_voltage = "ACVoltage"
@@ -1680,14 +1676,14 @@ class ChargingStationVariableName(StrEnum):
 
 
 class ChargingStatusIndicatorVariableName(StrEnum):
-    """Variables of the ChargingStatusIndicator component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the ChargingStatusIndicator component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     color = "Color"
 
 
 class ConnectedEVVariableName(StrEnum):
-    """Variables of the ConnectedEV component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the ConnectedEV component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     available = "Available"
     vehicle_id = "VehicleId"
@@ -1727,7 +1723,7 @@ class ConnectedEVVariableName(StrEnum):
 
 
 class ChargingStateVariableName(StrEnum):
-    """Variables of the ChargingState component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the ChargingState component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     battery_overvoltage = "BatteryOvervoltage"
     battery_undervoltage = "BatteryUndervoltage"
@@ -1742,7 +1738,7 @@ class ChargingStateVariableName(StrEnum):
 
 
 class ConnectorVariableName(StrEnum):
-    """Variables of the Connector component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the Connector component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     availability_state = "AvailabilityState"
     available = "Available"
@@ -1757,7 +1753,7 @@ class ConnectorVariableName(StrEnum):
 
 
 class ConnectorHolsterReleaseVariableName(StrEnum):
-    """Variables of the ConnectorHolsterRelease component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the ConnectorHolsterRelease component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     enabled = "Enabled"
     active = "Active"
@@ -1766,7 +1762,7 @@ class ConnectorHolsterReleaseVariableName(StrEnum):
 
 
 class ConnectorHolsterSensorVariableName(StrEnum):
-    """Variables of the ConnectorHolsterSensor component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the ConnectorHolsterSensor component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     enabled = "Enabled"
     active = "Active"
@@ -1774,7 +1770,9 @@ class ConnectorHolsterSensorVariableName(StrEnum):
 
 
 class ConnectorPlugRetentionLockVariableName(StrEnum):
-    """Variables of the ConnectorPlugRetentionLock component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the ConnectorPlugRetentionLock component (OCPP 2.0.1 Part 2, appendix
+    3.2).
+    """
 
     enabled = "Enabled"
     active = "Active"
@@ -1786,7 +1784,9 @@ class ConnectorPlugRetentionLockVariableName(StrEnum):
 
 
 class ConnectorProtectionReleaseVariableName(StrEnum):
-    """Variables of the ConnectorProtectionRelease component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the ConnectorProtectionRelease component (OCPP 2.0.1 Part 2, appendix
+    3.2).
+    """
 
     enabled = "Enabled"
     active = "Active"
@@ -1795,7 +1795,7 @@ class ConnectorProtectionReleaseVariableName(StrEnum):
 
 
 class ControllerVariableName(StrEnum):
-    """Variables of the Controller component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the Controller component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     ec_variant = "ECVariant"
@@ -1813,7 +1813,7 @@ class ControllerVariableName(StrEnum):
 
 
 class ControlMeteringVariableName(StrEnum):
-    """Variables of the ControlMetering component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the ControlMetering component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     power = "Power"
     ac_current = "ACCurrent"
@@ -1822,7 +1822,7 @@ class ControlMeteringVariableName(StrEnum):
 
 
 class CPPWMControllerVariableName(StrEnum):
-    """Variables of the CPPWMController component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the CPPWMController component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     dc_voltage = "DCVoltage"
@@ -1835,7 +1835,7 @@ class CPPWMControllerVariableName(StrEnum):
 
 
 class DataLinkVariableName(StrEnum):
-    """Variables of the DataLink component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the DataLink component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     complete = "Complete"
@@ -1849,7 +1849,7 @@ class DataLinkVariableName(StrEnum):
 
 
 class DisplayVariableName(StrEnum):
-    """Variables of the Display component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the Display component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     color = "Color"
     count_height_in_chars = "Count[HeightInChars]"
@@ -1861,7 +1861,7 @@ class DisplayVariableName(StrEnum):
 
 
 class DistributionPanelVariableName(StrEnum):
-    """Variables of the DistributionPanel component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the DistributionPanel component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     charging_station = "ChargingStation"
     distribution_panel = "DistributionPanel"
@@ -1870,7 +1870,7 @@ class DistributionPanelVariableName(StrEnum):
 
 
 class ElectricalFeedVariableName(StrEnum):
-    """Variables of the ElectricalFeed component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the ElectricalFeed component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     ac_voltage = "ACVoltage"
     active = "Active"
@@ -1885,7 +1885,7 @@ class ElectricalFeedVariableName(StrEnum):
 
 
 class ELVSupplyVariableName(StrEnum):
-    """Variables of the ELVSupply component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the ELVSupply component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     energy_import_register = "EnergyImportRegister"
     fallback = "Fallback"
@@ -1897,7 +1897,7 @@ class ELVSupplyVariableName(StrEnum):
 
 
 class EmergencyStopSensorVariableName(StrEnum):
-    """Variables of the EmergencyStopSensor component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the EmergencyStopSensor component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     enabled = "Enabled"
     active = "Active"
@@ -1905,7 +1905,7 @@ class EmergencyStopSensorVariableName(StrEnum):
 
 
 class EnvironmentalLightingVariableName(StrEnum):
-    """Variables of the EnvironmentalLighting component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the EnvironmentalLighting component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     color = "Color"
@@ -1918,7 +1918,7 @@ class EnvironmentalLightingVariableName(StrEnum):
 
 
 class EVRetentionLockVariableName(StrEnum):
-    """Variables of the EVRetentionLock component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the EVRetentionLock component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     complete = "Complete"
@@ -1927,7 +1927,7 @@ class EVRetentionLockVariableName(StrEnum):
 
 
 class EVSEVariableName(StrEnum):
-    """Variables of the EVSE component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the EVSE component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     ac_current = "ACCurrent"
     ac_voltage = "ACVoltage"
@@ -1955,7 +1955,9 @@ class EVSEVariableName(StrEnum):
 
 
 class ExternalTemperatureSensorVariableName(StrEnum):
-    """Variables of the ExternalTemperatureSensor component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the ExternalTemperatureSensor component (OCPP 2.0.1 Part 2, appendix
+    3.2).
+    """
 
     active = "Active"
     problem = "Problem"
@@ -1963,7 +1965,7 @@ class ExternalTemperatureSensorVariableName(StrEnum):
 
 
 class FiscalMeteringVariableName(StrEnum):
-    """Variables of the FiscalMetering component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the FiscalMetering component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     problem = "Problem"
     certificate = "Certificate"
@@ -1983,7 +1985,7 @@ class FiscalMeteringVariableName(StrEnum):
 
 
 class FloodSensorVariableName(StrEnum):
-    """Variables of the FloodSensor component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the FloodSensor component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     enabled = "Enabled"
@@ -1993,7 +1995,9 @@ class FloodSensorVariableName(StrEnum):
 
 
 class GroundIsolationProtectionVariableName(StrEnum):
-    """Variables of the GroundIsolationProtection component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the GroundIsolationProtection component (OCPP 2.0.1 Part 2, appendix
+    3.2).
+    """
 
     active = "Active"
     complete = "Complete"
@@ -2003,7 +2007,7 @@ class GroundIsolationProtectionVariableName(StrEnum):
 
 
 class HeaterVariableName(StrEnum):
-    """Variables of the Heater component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the Heater component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     enabled = "Enabled"
@@ -2017,7 +2021,7 @@ class HeaterVariableName(StrEnum):
 
 
 class HumiditySensorVariableName(StrEnum):
-    """Variables of the HumiditySensor component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the HumiditySensor component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     enabled = "Enabled"
     humidity = "Humidity"
@@ -2025,7 +2029,7 @@ class HumiditySensorVariableName(StrEnum):
 
 
 class LightSensorVariableName(StrEnum):
-    """Variables of the LightSensor component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the LightSensor component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     enabled = "Enabled"
     light = "Light"
@@ -2033,7 +2037,7 @@ class LightSensorVariableName(StrEnum):
 
 
 class LiquidCoolingSystemVariableName(StrEnum):
-    """Variables of the LiquidCoolingSystem component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the LiquidCoolingSystem component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     enabled = "Enabled"
@@ -2042,7 +2046,7 @@ class LiquidCoolingSystemVariableName(StrEnum):
 
 
 class LocalAvailabilitySensorVariableName(StrEnum):
-    """Variables of the LocalAvailabilitySensor component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the LocalAvailabilitySensor component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     enabled = "Enabled"
@@ -2050,7 +2054,7 @@ class LocalAvailabilitySensorVariableName(StrEnum):
 
 
 class LocalControllerVariableName(StrEnum):
-    """Variables of the LocalController component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the LocalController component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     charging_station = "ChargingStation"
     distribution_panel = "DistributionPanel"
@@ -2065,14 +2069,14 @@ class LocalControllerVariableName(StrEnum):
 
 
 class LocalEnergyStorageVariableName(StrEnum):
-    """Variables of the LocalEnergyStorage component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the LocalEnergyStorage component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     energy_capacity = "EnergyCapacity"
     identity = "Identity"
 
 
 class OverCurrentProtectionVariableName(StrEnum):
-    """Variables of the OverCurrentProtection component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the OverCurrentProtection component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     ac_current = "ACCurrent"
     active = "Active"
@@ -2080,8 +2084,8 @@ class OverCurrentProtectionVariableName(StrEnum):
 
 
 class OverCurrentProtectionRecloserVariableName(StrEnum):
-    """Variables of the OverCurrentProtectionRecloser component (OCPP 2.0.1 Part 2,
-    appendices).
+    """Variables of the OverCurrentProtectionRecloser component (OCPP 2.0.1 Part 2, appendix
+    3.2).
     """
 
     active = "Active"
@@ -2096,7 +2100,7 @@ class OverCurrentProtectionRecloserVariableName(StrEnum):
 
 
 class PowerContactorVariableName(StrEnum):
-    """Variables of the PowerContactor component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the PowerContactor component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     problem = "Problem"
@@ -2104,14 +2108,14 @@ class PowerContactorVariableName(StrEnum):
 
 
 class RCDVariableName(StrEnum):
-    """Variables of the RCD component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the RCD component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     operated = "Operated"
     tripped = "Tripped"
 
 
 class RCDRecloserVariableName(StrEnum):
-    """Variables of the RCDRecloser component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the RCDRecloser component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     active_set = "Active(Set)"
@@ -2124,7 +2128,7 @@ class RCDRecloserVariableName(StrEnum):
 
 
 class RealTimeClockVariableName(StrEnum):
-    """Variables of the RealTimeClock component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the RealTimeClock component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     dc_voltage = "DCVoltage"
@@ -2134,7 +2138,7 @@ class RealTimeClockVariableName(StrEnum):
 
 
 class ShockSensorVariableName(StrEnum):
-    """Variables of the ShockSensor component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the ShockSensor component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     enabled = "Enabled"
@@ -2142,7 +2146,7 @@ class ShockSensorVariableName(StrEnum):
 
 
 class SpacesCountSignageVariableName(StrEnum):
-    """Variables of the SpacesCountSignage component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the SpacesCountSignage component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     count = "Count"  # type: ignore[assignment]  # hides str.count
@@ -2150,7 +2154,7 @@ class SpacesCountSignageVariableName(StrEnum):
 
 
 class SwitchVariableName(StrEnum):
-    """Variables of the Switch component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the Switch component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     enabled = "Enabled"
@@ -2158,7 +2162,7 @@ class SwitchVariableName(StrEnum):
 
 
 class TemperatureSensorVariableName(StrEnum):
-    """Variables of the TemperatureSensor component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the TemperatureSensor component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     problem = "Problem"
@@ -2166,7 +2170,7 @@ class TemperatureSensorVariableName(StrEnum):
 
 
 class TiltSensorVariableName(StrEnum):
-    """Variables of the TiltSensor component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the TiltSensor component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     enabled = "Enabled"
@@ -2174,7 +2178,7 @@ class TiltSensorVariableName(StrEnum):
 
 
 class TokenReaderVariableName(StrEnum):
-    """Variables of the TokenReader component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the TokenReader component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     enabled = "Enabled"
     enabled_set = "Enabled(Set)"
@@ -2185,7 +2189,7 @@ class TokenReaderVariableName(StrEnum):
 
 
 class UIInputVariableName(StrEnum):
-    """Variables of the UIInput component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the UIInput component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     enabled = "Enabled"
@@ -2193,7 +2197,9 @@ class UIInputVariableName(StrEnum):
 
 
 class UpstreamProtectionTriggerVariableName(StrEnum):
-    """Variables of the UpstreamProtectionTrigger component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the UpstreamProtectionTrigger component (OCPP 2.0.1 Part 2, appendix
+    3.2).
+    """
 
     active_set = "Active(Set)"
     enabled = "Enabled"
@@ -2202,7 +2208,7 @@ class UpstreamProtectionTriggerVariableName(StrEnum):
 
 
 class VehicleIdSensorVariableName(StrEnum):
-    """Variables of the VehicleIdSensor component (OCPP 2.0.1 Part 2, appendices)."""
+    """Variables of the VehicleIdSensor component (OCPP 2.0.1 Part 2, appendix 3.2)."""
 
     active = "Active"
     enabled = "Enabled"
