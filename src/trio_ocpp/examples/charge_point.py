@@ -30,6 +30,7 @@ import trio_ocpp
 from trio_ocpp import v16, v21, v201
 from trio_ocpp._signals import run_until_signalled
 from trio_ocpp.charge_point import ChargePoint
+from trio_ocpp.examples.central_system import parse_password
 from trio_ocpp.routing import after, on
 from trio_ocpp.v16.enums import Action, ConfigurationStatus, RemoteStartStopStatus, ResetStatus
 
@@ -286,9 +287,7 @@ def run(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s"
     )
-    password = args.basic_auth
-    if password is not None and password.startswith("hex:"):
-        password = bytes.fromhex(password.removeprefix("hex:"))
+    password = None if args.basic_auth is None else parse_password(args.basic_auth)
     context = None
     if tls:
         context = trio_ocpp.client_ssl_context(
