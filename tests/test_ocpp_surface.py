@@ -107,3 +107,19 @@ def test_the_device_model_names_are_complete() -> None:
     assert v201.enums.SecurityEventType.firmware_updated == "FirmwareUpdated"
     assert v16.enums.ConfigurationKey.heartbeat_interval == "HeartbeatInterval"
     assert v16.enums.CiStringType.ci_string_500 == 500
+
+
+def test_a_charge_point_has_the_public_attributes_of_the_ocpp_package() -> None:
+    import logging
+
+    import ocpp.v16
+    from memory_connection import MemoryConnection
+
+    from trio_ocpp import v16
+
+    theirs = ocpp.v16.ChargePoint("CP", None)
+    here = v16.ChargePoint("CP", MemoryConnection(), 30, logging.getLogger("ocpp"))
+    public = {name for name in dir(theirs) if not name.startswith("_")}
+    assert public == {"call", "id", "logger", "route_map", "route_message", "start"}
+    assert not [name for name in public if not hasattr(here, name)]
+    assert here.logger is theirs.logger and here.route_map == {} == theirs.route_map

@@ -32,7 +32,7 @@ from ._tls import ClientCertificate
 from ._validation import FormatPolicy, SchemaValidator, check, get_validator, validation_engine
 from ._versions import OCPPVersion
 from ._websocket import ConnectionClosed
-from .routing import Handler, Routes, routes_of
+from .routing import Handler, Routes, create_route_map, routes_of
 
 __all__ = ["ChargePoint", "Connection", "ConnectionStatistics"]
 
@@ -197,8 +197,8 @@ class ChargePoint:
         pong_timeout: float = 20,
     ):
         """``response_timeout``: seconds a ``call()`` waits for its response. ``logger``: where
-        this connection logs its frames and errors (the ``ocpp`` package's argument; by default
-        ``trio_ocpp.charge_point``).
+        this connection logs its frames and errors, also ``self.logger`` (the ``ocpp`` package's
+        argument and attribute; by default ``trio_ocpp.charge_point``).
 
         ``receive_formats``: how strictly ``format`` (date-time, uri) is checked on received
         payloads; what we send is always checked strictly. ``typed``: handlers and ``call()``
@@ -226,7 +226,7 @@ class ChargePoint:
         self.id = id
         self._websocket = connection
         self._connection = as_connection(connection, send_timeout)
-        self._logger = logger
+        self.logger = logger
         self._response_timeout = response_timeout
         self._receive_formats = receive_formats
         self._typed = typed
@@ -264,6 +264,11 @@ class ChargePoint:
         if table is None:
             table = self._route_tables[setting] = _RouteTable(setting[2])
         self._table = table
+
+    @property
+    def route_map(self) -> dict[str, dict[str, Any]]:
+        """The ``ocpp`` package's view of the routes (:func:`.routing.create_route_map`)."""
+        return create_route_map(self)
 
     @property
     def ocpp_version(self) -> OCPPVersion:
@@ -305,7 +310,7 @@ class ChargePoint:
                             message = await self._connection.get_message()
                             await self.route_message(message)
                     except _CLOSED:
-                        self._logger.info("%s: connection closed", self.id)
+                        self.logger.info("%s: connection closed", self.id)
                 nursery.cancel_scope.cancel()
         finally:
             self._close()
@@ -317,7 +322,7 @@ class ChargePoint:
 
     async def _abort(self, reason: str) -> None:
         """Give up on a peer that stopped reading or answering: stop reading, close quickly."""
-        self._logger.warning("%s: %s, closing the connection", self.id, reason)
+        self.logger.warning("%s: %s, closing the connection", self.id, reason)
         self._reader.cancel()
         self._close()
         with trio.CancelScope(shield=True), trio.move_on_after(1):
@@ -393,8 +398,8 @@ class ChargePoint:
         """Handle one received frame (public so that tests can feed frames directly)."""
         counters = self._counters
         counters.frames_received += 1
-        if self._logger.isEnabledFor(logging.INFO):
-            self._logger.info("%s: receive message %s", self.id, raw)
+        if self.logger.isEnabledFor(logging.INFO):
+            self.logger.info("%s: receive message %s", self.id, raw)
         if isinstance(raw, bytes):
             # OCPP-J is text only; a binary message is invalid and never answered.
             await self._invalid_frame(None, "binary WebSocket message")
@@ -413,7 +418,7 @@ class ChargePoint:
         elif isinstance(frame, CallResultError):
             # The peer says a CALLRESULT of ours was bad: nothing to resume, only to report.
             counters.errors_received += 1
-            self._logger.warning(
+            self.logger.warning(
                 "%s: peer rejected our response %s: %s",
                 self.id,
                 frame.unique_id,
@@ -425,7 +430,7 @@ class ChargePoint:
             pending = self._pending.get(frame.unique_id)
             if pending is None or pending.done.is_set():
                 counters.unmatched_responses += 1
-                self._logger.warning(
+                self.logger.warning(
                     "%s: dropping response with unknown or late id %r", self.id, frame.unique_id
                 )
             else:
@@ -435,11 +440,11 @@ class ChargePoint:
         counters = self._counters
         counters.invalid_frames += 1
         counters.consecutive_invalid += 1
-        self._logger.warning("%s: invalid frame (%s)", self.id, reason)
+        self.logger.warning("%s: invalid frame (%s)", self.id, reason)
         if reply is not None:
             await self._send_quietly(reply)
         if counters.consecutive_invalid >= self._max_invalid_frames:
-            self._logger.warning(
+            self.logger.warning(
                 "%s: %d invalid frames in a row, closing", self.id, counters.consecutive_invalid
             )
             await self.aclose(1002, "too many invalid frames")
@@ -492,7 +497,7 @@ class ChargePoint:
         finally:
             if not sent:
                 # Also when cancelled with the connection: the peer's CALL goes unanswered.
-                self._logger.warning(
+                self.logger.warning(
                     "%s: the answer to %s (%s) is lost: connection closed",
                     self.id,
                     call.action,
@@ -588,10 +593,10 @@ class ChargePoint:
         except exceptions.OCPPError as exc:
             return call.create_call_error(exc, version), None
         except Exception as exc:
-            self._logger.exception("%s: handler of %s failed", self.id, call.action)
+            self.logger.exception("%s: handler of %s failed", self.id, call.action)
             return call.create_call_error(exc, version), None
         if handled is None:
-            self._logger.error(
+            self.logger.error(
                 "%s: handler of %s (%s) did not finish within %g s, cancelled",
                 self.id,
                 call.action,
@@ -607,7 +612,7 @@ class ChargePoint:
                 check(route.response, call.action, MessageKind.RESPONSE, payload)
         except Exception as exc:
             # A bug in the handler: never send an invalid payload (CONFORMANCE 23).
-            self._logger.error(
+            self.logger.error(
                 "%s: handler of %s returned an invalid response: %s", self.id, call.action, exc
             )
             return call.create_call_error(exceptions.InternalError(), version), None
@@ -647,9 +652,7 @@ class ChargePoint:
                 if hook.is_async:
                     await result
             except Exception:
-                self._logger.exception(
-                    "%s: @after hook %s of %s failed", self.id, hook.name, action
-                )
+                self.logger.exception("%s: @after hook %s of %s failed", self.id, hook.name, action)
 
     async def _handle_send(self, send: Send) -> None:
         """A 2.1 SEND: run its handler; it is never answered, even when invalid."""
@@ -658,7 +661,7 @@ class ChargePoint:
                 await self.pre_dispatch(send)
                 await self._invoke(self._route(send.action, MessageKind.SEND), send)
             if timer.cancelled_caught:
-                self._logger.error(
+                self.logger.error(
                     "%s: handler of SEND %s (%s) did not finish within %g s, cancelled",
                     self.id,
                     send.action,
@@ -666,7 +669,7 @@ class ChargePoint:
                     self._handler_timeout,
                 )
         except Exception as exc:
-            self._logger.warning(
+            self.logger.warning(
                 "%s: SEND %s (%s) not handled: %r", self.id, send.action, send.unique_id, exc
             )
 
@@ -799,8 +802,8 @@ class ChargePoint:
 
     async def _send(self, frame: Frame) -> None:
         text = frame.to_json()
-        if self._logger.isEnabledFor(logging.INFO):
-            self._logger.info("%s: send %s", self.id, text)
+        if self.logger.isEnabledFor(logging.INFO):
+            self.logger.info("%s: send %s", self.id, text)
         if not self._sending:
             self._send_progress = self._now()
             due = self._send_progress + self._send_timeout
