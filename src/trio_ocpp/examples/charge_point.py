@@ -24,7 +24,6 @@ from types import ModuleType
 from typing import Any
 
 import trio
-import trio_websocket
 
 import trio_ocpp
 from trio_ocpp import v16, v21, v201
@@ -306,7 +305,8 @@ def run(argv: list[str] | None = None) -> None:
                 ssl_context=context,
             )
         )
-    except trio_websocket.HandshakeError as exc:  # refused, rejected, TLS: say so, no traceback
+    except (trio_ocpp.HandshakeError, trio_ocpp.NoSubprotocolError) as exc:
+        # Refused, rejected (401, 404), TLS, no common version: say so, without a traceback.
         logger.error("%s", exc)
         sys.exit(1)
 
