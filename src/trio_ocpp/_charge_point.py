@@ -34,7 +34,7 @@ from ._validation import FormatPolicy, SchemaValidator, check, get_validator, va
 from ._versions import OCPPVersion
 from ._watchdog import Watchdog
 from ._websocket import ConnectionClosed
-from .routing import Handler, Routes, routes_of
+from .routing import Handler, Routes, create_route_map, routes_of
 
 __all__ = ["ChargePoint", "Connection", "ConnectionStatistics"]
 
@@ -187,6 +187,7 @@ class ChargePoint:
         id: str,  # the ocpp package's name for it
         connection: Connection,
         response_timeout: float = 30,
+        logger: logging.Logger = logger,
         *,
         receive_formats: FormatPolicy = FormatPolicy.LENIENT,
         typed: bool = False,
@@ -197,7 +198,9 @@ class ChargePoint:
         ping_interval: float = 60,
         pong_timeout: float = 20,
     ):
-        """``response_timeout``: seconds a ``call()`` waits for its response.
+        """``response_timeout``: seconds a ``call()`` waits for its response. ``logger``: where
+        this connection logs its frames and errors, also ``self.logger`` (the ``ocpp`` package's
+        argument and attribute; by default ``trio_ocpp.charge_point``).
 
         ``receive_formats``: how strictly ``format`` (date-time, uri) is checked on received
         payloads; what we send is always checked strictly. ``typed``: handlers and ``call()``
@@ -225,6 +228,7 @@ class ChargePoint:
         self.id = id
         self._websocket = connection
         self._connection = as_connection(connection, send_timeout)
+        self.logger = logger
         self._response_timeout = response_timeout
         self._receive_formats = receive_formats
         self._typed = typed
@@ -263,6 +267,11 @@ class ChargePoint:
         if table is None:
             table = self._route_tables[setting] = _RouteTable(setting[2])
         self._table = table
+
+    @property
+    def route_map(self) -> dict[str, dict[str, Any]]:
+        """The ``ocpp`` package's view of the routes (:func:`.routing.create_route_map`)."""
+        return create_route_map(self)
 
     @property
     def ocpp_version(self) -> OCPPVersion:
@@ -310,7 +319,7 @@ class ChargePoint:
                             message = await self._connection.get_message()
                             await self.route_message(message)
                     except _CLOSED:
-                        logger.info("%s: connection closed", self.id)
+                        self.logger.info("%s: connection closed", self.id)
                 nursery.cancel_scope.cancel()
         finally:
             self._close()
@@ -322,7 +331,7 @@ class ChargePoint:
 
     async def _abort(self, reason: str) -> None:
         """Give up on a peer that stopped reading or answering: stop reading, close quickly."""
-        logger.warning("%s: %s, closing the connection", self.id, reason)
+        self.logger.warning("%s: %s, closing the connection", self.id, reason)
         self._reader.cancel()
         self._close()
         with trio.CancelScope(shield=True), trio.move_on_after(1):
@@ -409,8 +418,8 @@ class ChargePoint:
         """Handle one received frame (public so that tests can feed frames directly)."""
         counters = self._counters
         counters.frames_received += 1
-        if logger.isEnabledFor(logging.INFO):
-            logger.info("%s: receive message %s", self.id, raw)
+        if self.logger.isEnabledFor(logging.INFO):
+            self.logger.info("%s: receive message %s", self.id, raw)
         if isinstance(raw, bytes):
             # OCPP-J is text only; a binary message is invalid and never answered.
             await self._invalid_frame(None, "binary WebSocket message")
@@ -429,7 +438,7 @@ class ChargePoint:
         elif isinstance(frame, CallResultError):
             # The peer says a CALLRESULT of ours was bad: nothing to resume, only to report.
             counters.errors_received += 1
-            logger.warning(
+            self.logger.warning(
                 "%s: peer rejected our response %s: %s",
                 self.id,
                 frame.unique_id,
@@ -441,7 +450,7 @@ class ChargePoint:
             pending = self._pending.get(frame.unique_id)
             if pending is None or pending.done.is_set():
                 counters.unmatched_responses += 1
-                logger.warning(
+                self.logger.warning(
                     "%s: dropping response with unknown or late id %r", self.id, frame.unique_id
                 )
             else:
@@ -451,11 +460,11 @@ class ChargePoint:
         counters = self._counters
         counters.invalid_frames += 1
         counters.consecutive_invalid += 1
-        logger.warning("%s: invalid frame (%s)", self.id, reason)
+        self.logger.warning("%s: invalid frame (%s)", self.id, reason)
         if reply is not None:
             await self._send_quietly(reply)
         if counters.consecutive_invalid >= self._max_invalid_frames:
-            logger.warning(
+            self.logger.warning(
                 "%s: %d invalid frames in a row, closing", self.id, counters.consecutive_invalid
             )
             await self.aclose(1002, "too many invalid frames")
@@ -508,7 +517,7 @@ class ChargePoint:
         finally:
             if not sent:
                 # Also when cancelled with the connection: the peer's CALL goes unanswered.
-                logger.warning(
+                self.logger.warning(
                     "%s: the answer to %s (%s) is lost: connection closed",
                     self.id,
                     call.action,
@@ -566,7 +575,7 @@ class ChargePoint:
 
     def _call_handler(self, route: _Route, frame: Call | Send) -> tuple[Any, dict[str, Any]]:
         """Validate and convert the payload, and call the handler: what it returned (to be
-        awaited if it is async) and its arguments."""
+        awaited if it is async) and the request's fields, of which @after hooks take theirs."""
         payload = frame.payload
         if route.request is not None:
             check(route.request, frame.action, route.kind, payload)
@@ -577,7 +586,7 @@ class ChargePoint:
             fields = object_to_python(payload, route.request_casing)
         handler = route.handler
         kwargs = handler.arguments(fields, frame.unique_id)
-        return getattr(self, handler.name)(**kwargs), kwargs
+        return getattr(self, handler.name)(**kwargs), fields
 
     async def _dispatch(
         self, call: Call, route: _Route | None
@@ -604,10 +613,10 @@ class ChargePoint:
         except exceptions.OCPPError as exc:
             return call.create_call_error(exc, version), None
         except Exception as exc:
-            logger.exception("%s: handler of %s failed", self.id, call.action)
+            self.logger.exception("%s: handler of %s failed", self.id, call.action)
             return call.create_call_error(exc, version), None
         if handled is None:
-            logger.error(
+            self.logger.error(
                 "%s: handler of %s (%s) did not finish within %g s, cancelled",
                 self.id,
                 call.action,
@@ -623,7 +632,7 @@ class ChargePoint:
                 check(route.response, call.action, MessageKind.RESPONSE, payload)
         except Exception as exc:
             # A bug in the handler: never send an invalid payload (CONFORMANCE 23).
-            logger.error(
+            self.logger.error(
                 "%s: handler of %s returned an invalid response: %s", self.id, call.action, exc
             )
             return call.create_call_error(exceptions.InternalError(), version), None
@@ -663,7 +672,7 @@ class ChargePoint:
                 if hook.is_async:
                     await result
             except Exception:
-                logger.exception("%s: @after hook %s of %s failed", self.id, hook.name, action)
+                self.logger.exception("%s: @after hook %s of %s failed", self.id, hook.name, action)
 
     async def _handle_send(self, send: Send) -> None:
         """A 2.1 SEND: run its handler; it is never answered, even when invalid."""
@@ -672,7 +681,7 @@ class ChargePoint:
                 await self.pre_dispatch(send)
                 await self._invoke(self._route(send.action, MessageKind.SEND), send)
             if timer.cancelled_caught:
-                logger.error(
+                self.logger.error(
                     "%s: handler of SEND %s (%s) did not finish within %g s, cancelled",
                     self.id,
                     send.action,
@@ -680,7 +689,7 @@ class ChargePoint:
                     self._handler_timeout,
                 )
         except Exception as exc:
-            logger.warning(
+            self.logger.warning(
                 "%s: SEND %s (%s) not handled: %r", self.id, send.action, send.unique_id, exc
             )
 
@@ -813,8 +822,8 @@ class ChargePoint:
 
     async def _send(self, frame: Frame) -> None:
         text = frame.to_json()
-        if logger.isEnabledFor(logging.INFO):
-            logger.info("%s: send %s", self.id, text)
+        if self.logger.isEnabledFor(logging.INFO):
+            self.logger.info("%s: send %s", self.id, text)
         if not self._sending:
             self._send_progress = self._now()
             due = self._send_progress + self._send_timeout

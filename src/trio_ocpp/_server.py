@@ -24,6 +24,7 @@ import trio
 from ._auth import BasicAuthCheck, compare_secret, parse_basic_auth
 from ._charge_point import ChargePoint
 from ._handshake import ServerHandshake, offered_subprotocols, read_request
+from ._server_arguments import charge_point_classes, refuse_subprotocols
 from ._tls import ClientCertificate, check_tls_version, peer_certificate
 from ._versions import SUBPROTOCOLS, OCPPVersion, normalize_version
 from ._watchdog import Watchdog
@@ -132,7 +133,7 @@ class Server:
         max_connections: int | None = None,
         basic_auth: BasicAuth | None = None,
     ):
-        classes = [charge_points] if isinstance(charge_points, type) else list(charge_points)
+        classes = charge_point_classes(charge_points)
         self.classes: dict[OCPPVersion, type[ChargePoint]] = {}
         for cls in classes:
             version = cls._ocpp_version
@@ -405,8 +406,14 @@ async def serve(
     connect_timeout: float = CONNECT_TIMEOUT,
     max_message_size: int = MAX_MESSAGE_SIZE,
     task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
+    subprotocols: object = None,
 ) -> None:
-    """Run a central system until cancelled: ``server = await nursery.start(serve, MyCP, ...)``."""
+    """Run a central system until cancelled: ``server = await nursery.start(serve, MyCP, ...)``.
+
+    ``subprotocols`` is not taken (``websockets.serve`` has it): given, it raises a TypeError
+    that says what replaces it.
+    """
+    refuse_subprotocols(subprotocols)
     server = Server(
         charge_points,
         default_version=default_version,
