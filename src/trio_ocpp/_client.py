@@ -286,6 +286,7 @@ class Client(Generic[CP]):
             rng or random.Random(),
         )
         self._charge_point: CP | None = None
+        self._connected = trio.Event()  # set while a connection is up
         self._scope = trio.CancelScope()
         self._closing = False
         self._running = False
@@ -297,7 +298,14 @@ class Client(Generic[CP]):
 
     @property
     def charge_point(self) -> CP | None:
-        """The ChargePoint of the current connection; None between connections."""
+        """The ChargePoint of the current connection; None between connections (and before
+        the first: ``run()`` is started before it connects; see :meth:`connected`)."""
+        return self._charge_point
+
+    async def connected(self) -> CP:
+        """The ChargePoint of the current connection, once there is one."""
+        while self._charge_point is None:
+            await self._connected.wait()
         return self._charge_point
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -324,6 +332,7 @@ class Client(Generic[CP]):
                 connected = True
                 cp = self._class(self.identity, ws, **self._options)
                 self._charge_point = cp
+                self._connected.set()
                 try:
                     async with trio.open_nursery() as nursery:
                         if self._on_connect is not None:
@@ -332,6 +341,7 @@ class Client(Generic[CP]):
                         nursery.cancel_scope.cancel()
                 finally:
                     self._charge_point = None
+                    self._connected = trio.Event()
         except _CONNECTION_ERRORS as exc:
             logger.warning("%s: cannot connect: %r", self.identity, exc)
         return connected
