@@ -161,6 +161,8 @@ async def expect_closed(ws: trio_websocket.WebSocketConnection) -> trio_websocke
         ("/ocpp/RDAM%20123", "RDAM 123"),
         ("/ocpp/RDAM%7C123?token=x", "RDAM|123"),
         ("/ocpp//CP_2/", "CP_2"),
+        ("//[x/CP_3", "CP_3"),  # urllib takes it for a broken IPv6 authority
+        ("http://csms.example/ocpp/CP_4", "CP_4"),  # the absolute form of a request target
     ],
 )
 async def test_identity_is_the_percent_decoded_last_segment(path: str, identity: str) -> None:

@@ -17,7 +17,7 @@ import math
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, NoReturn
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import attrs
 import trio
@@ -76,8 +76,15 @@ class ConnectionRequest:
 
 
 def identity_from_path(path: str) -> str:
-    """The charge point identity: the last path segment, percent-decoded (query ignored)."""
-    segments = [s for s in urlsplit(path).path.split("/") if s]
+    """The charge point identity: the last path segment, percent-decoded (query ignored).
+
+    ``path`` is a request target or a URL, as the peer sent it: split by hand, since a URL
+    parser refuses some targets (``//[x/CP_1`` looks like a bad IPv6 literal to urllib)."""
+    target = path.partition("?")[0].partition("#")[0]
+    scheme, found, rest = target.partition("://")
+    if found and "/" not in scheme:  # absolute form: drop the scheme and the authority
+        target = rest.partition("/")[2]
+    segments = [s for s in target.split("/") if s]
     return unquote(segments[-1]) if segments else ""
 
 
