@@ -15,7 +15,7 @@ import functools
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 from urllib.parse import unquote, urlsplit
 
 import attrs
@@ -28,7 +28,14 @@ from ._charge_point import ChargePoint
 from ._tls import ClientCertificate, check_tls_version, peer_certificate
 from ._versions import SUBPROTOCOLS, OCPPVersion, normalize_version
 
-__all__ = ["ConnectionRequest", "RejectConnection", "Server", "identity_from_path", "serve"]
+__all__ = [
+    "ConnectionRequest",
+    "Membership",
+    "RejectConnection",
+    "Server",
+    "identity_from_path",
+    "serve",
+]
 
 logger = logging.getLogger("trio_ocpp.server")
 
@@ -70,6 +77,16 @@ class ConnectionRequest:
     remote: str
     #: The verified TLS client certificate (security profile 3); None without one.
     client_certificate: ClientCertificate | None = None
+
+
+class Membership(Protocol):
+    """Told when a charge point connects and leaves: a cluster node (``trio_ocpp.cluster``)."""
+
+    def claim(self, cp: ChargePoint) -> None:
+        """``cp`` is now this server's connection of ``cp.id``."""
+
+    def release(self, cp: ChargePoint) -> None:
+        """``cp`` ended, and no newer connection of ``cp.id`` replaced it here."""
 
 
 def identity_from_path(path: str) -> str:
@@ -120,7 +137,8 @@ class Server:
     ``identity -> password`` (an unknown identity gets 404) or ``async def check(identity,
     password: bytes) -> bool``; a missing or malformed header, a username other than the
     identity, or a refused password gets 401. ``ssl_context`` (TLS 1.2 or newer; see
-    :func:`server_ssl_context`) serves wss:// (profiles 2-3).
+    :func:`server_ssl_context`) serves wss:// (profiles 2-3). ``cluster``: a
+    :class:`Membership` told of each charge point, e.g. ``trio_ocpp.cluster.connect(...)``.
     """
 
     def __init__(
@@ -133,6 +151,7 @@ class Server:
         charge_point_options: Mapping[str, Any] | None = None,
         max_connections: int | None = None,
         basic_auth: BasicAuth | None = None,
+        cluster: Membership | None = None,
     ):
         classes = [charge_points] if isinstance(charge_points, type) else list(charge_points)
         self.classes: dict[OCPPVersion, type[ChargePoint]] = {}
@@ -157,6 +176,7 @@ class Server:
         )
         self._options = dict(charge_point_options or {})
         self._max_connections = max_connections
+        self._cluster = cluster
         self._connected: dict[str, ChargePoint] = {}
         self._handshaking = 0
         self._accepting = True
@@ -186,10 +206,14 @@ class Server:
         host: str | None = "0.0.0.0",
         port: int = 9000,
         *,
+        listeners: list[trio.SocketListener] | None = None,
         task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
         **websocket_options: Any,
     ) -> None:
         """Serve until cancelled or :meth:`shutdown`; ``task_status.started(self)`` once listening.
+
+        ``listeners``: accept on these rather than on ``host`` and ``port`` (workers sharing a
+        port make their own sockets: :mod:`trio_ocpp.workers`).
 
         ``websocket_options``: ``connect_timeout`` (seconds for the TLS and opening handshakes,
         60), and for ``trio_websocket.wrap_server_stream``: ``max_message_size`` (bytes; a larger
@@ -201,17 +225,17 @@ class Server:
         if unknown:
             raise TypeError(f"unknown websocket options: {', '.join(sorted(unknown))}")
         with self._scope:
-            await self._serve(host, port, task_status, connect_timeout, websocket_options)
+            if listeners is None:
+                listeners = await trio.open_tcp_listeners(port, host=host)
+            await self._serve(listeners, task_status, connect_timeout, websocket_options)
 
     async def _serve(
         self,
-        host: str | None,
-        port: int,
+        listeners: list[trio.SocketListener],
         task_status: trio.TaskStatus[Server],
         connect_timeout: float,
         websocket_options: dict[str, Any],
     ) -> NoReturn:
-        listeners = await trio.open_tcp_listeners(port, host=host)
         self._port = listeners[0].socket.getsockname()[1]
         handler = functools.partial(self._handle_stream, connect_timeout, websocket_options)
         async with trio.open_nursery() as nursery:
@@ -354,12 +378,16 @@ class Server:
             logger.warning("%s: new connection replaces the previous one", identity)
             await previous.aclose(1000, "replaced by a new connection")
         self._connected[identity] = cp
+        if self._cluster is not None:
+            self._cluster.claim(cp)
         logger.info("%s: connected (OCPP %s)", identity, version)
         try:
             await cp.start()
         finally:
             if self._connected.get(identity) is cp:
                 del self._connected[identity]
+                if self._cluster is not None:
+                    self._cluster.release(cp)
             with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT):
                 # A server being stopped says so with 1001; otherwise this is a no-op.
                 await ws.aclose(_GOING_AWAY, "server shutting down")
