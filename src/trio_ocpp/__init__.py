@@ -17,6 +17,7 @@ from ._client import charge_point_url as charge_point_url
 from ._client import connect as connect
 from ._client import retry_backoff as retry_backoff
 from ._server import ConnectionRequest as ConnectionRequest
+from ._server import Membership as Membership
 from ._server import RejectConnection as RejectConnection
 from ._server import Server as Server
 from ._server import serve as serve
@@ -34,6 +35,7 @@ __all__ = [
     "Client",
     "ClientCertificate",
     "ConnectionRequest",
+    "Membership",
     "NoSubprotocolError",
     "OCPPVersion",
     "RejectConnection",
