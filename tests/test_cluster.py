@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -24,16 +24,6 @@ import trio_ocpp
 from trio_ocpp import exceptions, v16, v201
 from trio_ocpp.cluster import Cluster, ClusterUnavailableError, NotConnectedError, connect
 from trio_ocpp.cluster._broker import Broker
-
-
-@pytest.fixture
-def redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @asynccontextmanager

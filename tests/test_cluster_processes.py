@@ -9,7 +9,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
@@ -26,16 +26,6 @@ from trio_ocpp.cluster import Cluster, NotConnectedError, connect
 STATIONS = 20
 #: The membership expiry of the example central system (trio_ocpp.cluster.connect's default).
 MEMBERSHIP_TTL = 10
-
-
-@pytest.fixture
-def redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class Workers:
