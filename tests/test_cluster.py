@@ -114,6 +114,43 @@ async def test_a_node_that_stopped_listening_fails_calls_at_once(redis: RedisSer
             await caller.call("CP", get_variables())
 
 
+async def test_the_keys_of_a_node_that_died_expire(redis: RedisServer) -> None:
+    async with connect(redis.url) as caller:
+        await broker(caller).claim([("CP", "dead-node 1")], 0.3)
+        assert await caller.charge_points() == {"CP": "dead-node"}
+        await trio.sleep(0.5)
+        assert await caller.charge_points() == {}
+
+
+async def test_a_node_changes_only_the_keys_it_still_holds(redis: RedisServer) -> None:
+    async with connect(redis.url) as a, connect(redis.url) as b:
+        mine, theirs = f"{a.node_id} 1", f"{b.node_id} 1"
+        await broker(a).claim([("CP", mine), ("OTHER", mine)], 10)
+        await broker(b).claim([("CP", theirs)], 10)  # a newer connection on b
+        await broker(a).release([("CP", mine)])
+        assert await a.charge_points() == {"CP": b.node_id, "OTHER": a.node_id}
+        assert await broker(a).refresh([("OTHER", mine), ("CP", mine)], 10) == [1]
+        await broker(a).release([("OTHER", mine)])
+        assert await a.charge_points() == {"CP": b.node_id}
+
+
+async def test_malformed_cluster_messages_are_dropped(
+    redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with (
+        connect(redis.url) as a,
+        connect(redis.url) as caller,
+        node(a) as server,
+        station(server, "CP"),
+    ):
+        for junk in (b"not json", b'{"t": "call"}', b'{"t": "call", "id": 1, "from": "x"}'):
+            await broker(caller).send(a.node_id, junk)
+        await members_become(caller, {"CP": a.node_id})
+        assert (await caller.call("CP", get_variables())).get_variable_result
+    assert "dropping a malformed cluster message" in caplog.text
+    assert "a call from 'x' failed" in caplog.text
+
+
 async def test_answered_calls_reach_consumers_at_least_once(redis: RedisServer) -> None:
     options: dict[str, Any] = {"events": ["Heartbeat", "BootNotification"]}
     async with (

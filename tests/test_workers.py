@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import trio
 from redis_server import free_port
 
+from trio_ocpp.__main__ import parse_args
 from trio_ocpp.workers import open_reuse_port_listeners
 
 
@@ -30,3 +32,11 @@ async def test_several_listeners_share_one_port_and_each_accepts() -> None:
         nursery.cancel_scope.cancel()
     for listener in first + second:
         await listener.aclose()
+
+
+def test_the_command_line_options_of_workers_and_the_cluster() -> None:
+    args = parse_args(["--workers", "2", "--cluster", "redis://h:1", "--cluster-events", "A, B"])
+    assert (args.workers, args.cluster, args.cluster_events) == (2, "redis://h:1", ("A", "B"))
+    assert parse_args([]).workers == 0  # one process, as before
+    with pytest.raises(SystemExit):
+        parse_args(["--cluster-events", "A"])  # needs --cluster

@@ -276,7 +276,9 @@ class Cluster:
                 message = _json.loads(await self._broker.receive())
                 kind = message["t"]
                 if kind == "call":
-                    self._nursery.start_soon(self._serve, message)
+                    # Where to answer, read here: a message without it is dropped below.
+                    sender, request_id = str(message["from"]), str(message["id"])
+                    self._nursery.start_soon(self._serve, message, sender, request_id)
                 elif kind == "reply":
                     waiting = self._waiting.get(message["id"])
                     if waiting is not None:
@@ -291,17 +293,17 @@ class Cluster:
             except (ValueError, KeyError, TypeError) as exc:
                 logger.warning("dropping a malformed cluster message: %r", exc)
 
-    async def _serve(self, message: dict[str, Any]) -> None:
+    async def _serve(self, message: dict[str, Any], sender: str, request_id: str) -> None:
         """Run a call another node sent for one of our charge points; send back the reply."""
-        reply: dict[str, Any] = {"t": "reply", "id": message["id"]}
+        reply: dict[str, Any] = {"t": "reply", "id": request_id}
         try:
             reply.update(await self._run_call(message))
         except Exception:
-            logger.exception("a call from %s failed", message.get("from"))
+            logger.exception("a call from %r failed", sender)
         try:
-            await self._broker.send(message["from"], _json.dumps(reply).encode())
+            await self._broker.send(sender, _json.dumps(reply).encode())
         except ClusterUnavailableError as exc:
-            logger.warning("the reply to %s is lost: %s", message["from"], exc)
+            logger.warning("the reply to %r is lost: %s", sender, exc)
 
     async def _run_call(self, message: dict[str, Any]) -> dict[str, Any]:
         identity, version, action = message["cp"], message["version"], message["action"]
