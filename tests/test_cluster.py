@@ -22,7 +22,7 @@ from redis_server import RedisServer
 
 import trio_ocpp
 from trio_ocpp import exceptions, v16, v201
-from trio_ocpp.cluster import Cluster, ClusterUnavailableError, NotConnectedError, connect
+from trio_ocpp.cluster import Cluster, ClusterUnavailableError, Event, NotConnectedError, connect
 from trio_ocpp.cluster._broker import Broker
 
 
@@ -203,11 +203,19 @@ async def test_a_redis_restart_fails_cluster_calls_clearly_and_recovers(
     redis: RedisServer,
 ) -> None:
     async with (
-        connect(redis.url, membership_ttl=1.5) as a,
+        connect(redis.url, membership_ttl=1.5, events=["Heartbeat"]) as a,
         connect(redis.url) as caller,
         node(a) as server,
         station(server, "CP") as cp,
+        caller.events("g", "c") as events,
+        trio.open_nursery() as nursery,
     ):
+        got: list[Event] = []
+
+        async def consume() -> None:  # reading all along, through the outage
+            got.append(await anext(events))
+
+        nursery.start_soon(consume)
         await members_become(caller, {"CP": a.node_id})
         redis.stop()
         with trio.fail_after(3), pytest.raises(ClusterUnavailableError):
@@ -222,7 +230,12 @@ async def test_a_redis_restart_fails_cluster_calls_clearly_and_recovers(
                     break
                 except (ClusterUnavailableError, NotConnectedError):
                     await trio.sleep(0.1)
-        assert result.get_variable_result[0]["attribute_value"] == "CP"
+            assert result.get_variable_result[0]["attribute_value"] == "CP"
+            # The consumer waited through it and reads the new stream.
+            await cp.call(v201.call.Heartbeat())
+            while not got:
+                await trio.sleep(0.05)
+        assert (got[0].identity, got[0].action) == ("CP", "Heartbeat")
 
 
 def test_without_glide_the_import_says_what_to_install() -> None:

@@ -58,8 +58,8 @@ class Broker(Protocol):
     async def send(self, node: str, message: bytes) -> int:
         """Send ``message`` to ``node``: how many listeners got it."""
 
-    async def listening(self, node: str) -> bool:
-        """Whether ``node`` is still listening."""
+    async def listening(self, nodes: Sequence[str]) -> list[bool]:
+        """Whether each of ``nodes`` is listening now."""
 
     async def subscribe(self) -> None:
         """Listen on this node's channel, also after reconnections."""

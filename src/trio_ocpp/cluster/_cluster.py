@@ -49,6 +49,8 @@ REPLACED_CLOSE_CODE = 1000
 _NODE_CHECK = 1.0
 #: Seconds a reply may take on top of the call's timeout (the broker, both ways).
 _TRANSIT = 2.0
+#: Seconds between tries of a reply that reached nobody.
+_RESEND = 0.1
 #: Seconds before the membership task tries the broker again after a failure.
 _RETRY = 1.0
 
@@ -181,14 +183,19 @@ class Cluster:
     async def _wait(
         self, waiting: _Waiting, node: str, identity: str, timeout: float
     ) -> dict[str, Any] | None:
-        """The reply, or None after ``timeout``; checks now and then that ``node`` lives."""
+        """The reply, or None after ``timeout``; checks now and then that ``node`` lives and
+        that this node listens."""
         with trio.move_on_after(timeout):
             while True:
                 with trio.move_on_after(_NODE_CHECK):
                     await waiting.done.wait()
                     return waiting.reply
-                if not await self._broker.listening(node):
+                there, here = await self._broker.listening([node, self.node_id])
+                if not there:
                     raise NotConnectedError(f"The node {node} that held {identity!r} is gone")
+                if not here:
+                    # Not subscribed again yet after a reconnection: the reply may be lost.
+                    raise ClusterUnavailableError("This node is not listening for the reply")
         return None
 
     def events(
@@ -300,8 +307,13 @@ class Cluster:
             reply.update(await self._run_call(message))
         except Exception:
             logger.exception("a call from %r failed", sender)
+        data = _json.dumps(reply).encode()
         try:
-            await self._broker.send(sender, _json.dumps(reply).encode())
+            # A reply that reached nobody is sent again for a while: after a reconnection the
+            # caller may not be subscribed again yet (a caller that is gone stops waiting).
+            with trio.move_on_after(_TRANSIT):
+                while not await self._broker.send(sender, data):
+                    await trio.sleep(_RESEND)
         except ClusterUnavailableError as exc:
             logger.warning("the reply to %r is lost: %s", sender, exc)
 

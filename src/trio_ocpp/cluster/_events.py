@@ -6,7 +6,9 @@ the chosen actions once its CALLRESULT went out. The runtime reports it synchron
 gathered in a batch; while the broker is unreachable, that task retries and the buffer holds up
 to ``events_buffer`` events (more are dropped, counted and logged). Consumers read with consumer
 groups and acknowledge explicitly: an event delivered and never acknowledged is delivered again
-to the same consumer when it comes back (at least once).
+to the same consumer when it comes back (at least once). A consumer waits through a broker
+outage; if the broker lost the stream (a restart without persistence), its group is made again
+and reads the new stream from its start.
 """
 
 from __future__ import annotations
@@ -132,9 +134,17 @@ class EventStream:
     async def __anext__(self) -> Event:
         while not self._ready:
             after = self._after
-            self._ready = await self._broker.read_group(
-                self.group, self.consumer, after, self._count, _BLOCK
-            )
+            try:
+                self._ready = await self._broker.read_group(
+                    self.group, self.consumer, after, self._count, _BLOCK
+                )
+            except ClusterUnavailableError as exc:
+                # Wait for the broker: a consumer goes on by itself once it is back.
+                logger.warning(
+                    "%s/%s cannot read events, retrying: %s", self.group, self.consumer, exc
+                )
+                await trio.sleep(_RETRY)
+                continue
             if after is not None:
                 self._after = self._ready[-1][0] if self._ready else None
             self._ready.reverse()

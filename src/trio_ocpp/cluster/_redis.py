@@ -188,10 +188,10 @@ class RedisBroker:
     async def send(self, node: str, message: bytes) -> int:
         return await _unavailable(self._client.publish(message, self._channel + node))
 
-    async def listening(self, node: str) -> bool:
-        channel = self._channel + node
-        counts = await _unavailable(self._client.pubsub_numsub([channel]))
-        return bool(counts.get(channel.encode()))
+    async def listening(self, nodes: Sequence[str]) -> list[bool]:
+        channels = [self._channel + node for node in nodes]
+        counts = await _unavailable(self._client.pubsub_numsub(channels))
+        return [bool(counts.get(channel.encode())) for channel in channels]
 
     async def subscribe(self) -> None:
         if self._subscriber is None:
