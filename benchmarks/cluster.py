@@ -2,6 +2,7 @@
 
     python -m benchmarks.cluster                  # 1,000 charge points over 2 workers
     python -m benchmarks.cluster --quick          # 100 charge points, fewer calls
+    python -m benchmarks --sections cluster       # the same as a section of the benchmarks
 
 Needs redis-server on PATH and the redis extra (``pip install -e ".[redis]"``). It starts its own
 redis-server (a free port, no persistence) and ``python -m trio_ocpp --workers 2 --cluster ...
@@ -252,6 +253,16 @@ def show(results: dict[str, Any]) -> str:
     )
 
 
+def run(stations: int, calls: int, concurrency: int, heartbeats: int) -> dict[str, Any]:
+    """Measure (``python -m benchmarks`` runs this as its cluster section)."""
+    args = argparse.Namespace(
+        stations=stations, calls=calls, concurrency=concurrency, heartbeats=heartbeats
+    )
+    results = trio.run(measure, args)
+    results.update(concurrency=concurrency, python=platform.python_version(), cpus=os.cpu_count())
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stations", type=int, default=1000)
@@ -262,10 +273,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.stations, args.calls, args.heartbeats = 100, 600, 2
-    results = trio.run(measure, args)
-    results.update(
-        concurrency=args.concurrency, python=platform.python_version(), cpus=os.cpu_count()
-    )
+    results = run(args.stations, args.calls, args.concurrency, args.heartbeats)
     print(show(results))
     RESULTS.mkdir(exist_ok=True)
     Path(RESULTS / "cluster.json").write_text(json.dumps(results, indent=2) + "\n")
