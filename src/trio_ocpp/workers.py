@@ -24,6 +24,7 @@ machines behind a load balancer do.
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import signal
@@ -32,6 +33,8 @@ from collections.abc import Awaitable, Callable
 from multiprocessing.process import BaseProcess
 
 import trio
+
+from ._signals import run_until_signalled
 
 __all__ = ["Worker", "open_reuse_port_listeners", "run_workers"]
 
@@ -70,22 +73,11 @@ async def open_reuse_port_listeners(
 
 def _run_worker(worker: Worker, host: str | None, port: int) -> None:
     """A worker process: serve until SIGINT or SIGTERM, then stop by cancellation."""
-    trio.run(_serve_until_signalled, worker, host, port)
+    run_until_signalled(functools.partial(_serve, worker, host, port))
 
 
-async def _serve_until_signalled(worker: Worker, host: str | None, port: int) -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        listeners = await open_reuse_port_listeners(port, host)
-        async with trio.open_nursery() as nursery:
-
-            async def stop_on_signal() -> None:
-                async for signum in signals:
-                    logger.info("stopping on %s", signal.Signals(signum).name)
-                    nursery.cancel_scope.cancel()
-
-            nursery.start_soon(stop_on_signal)
-            await worker(listeners)
-            nursery.cancel_scope.cancel()  # the worker is done: so is its process
+async def _serve(worker: Worker, host: str | None, port: int) -> None:
+    await worker(await open_reuse_port_listeners(port, host))
 
 
 def run_workers(
