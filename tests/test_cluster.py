@@ -185,6 +185,24 @@ async def test_answered_calls_reach_consumers_at_least_once(redis: RedisServer) 
     assert again[2].action == "Heartbeat" and again[2].id not in {e.id for e in got}
 
 
+async def test_events_a_consumer_left_unacknowledged_go_to_another(redis: RedisServer) -> None:
+    async with (
+        connect(redis.url, events=["Heartbeat"]) as a,
+        node(a) as server,
+        station(server, "CP") as cp,
+        connect(redis.url) as app,
+    ):
+        async with app.events("g", "gone", claim_idle=None) as events:
+            await cp.call(v201.call.Heartbeat())
+            with trio.fail_after(5):
+                lost = await anext(events)  # and never acknowledged: this consumer is gone
+        async with app.events("g", "other", claim_idle=0.3) as events:
+            with trio.fail_after(5):
+                taken = await anext(events)
+            await events.ack(taken)
+        assert taken.id == lost.id
+
+
 async def test_the_stream_is_bounded(redis: RedisServer) -> None:
     async with connect(redis.url, events=["Heartbeat"], events_maxlen=100) as a, node(a) as server:
         async with station(server, "CP") as cp:

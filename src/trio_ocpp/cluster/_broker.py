@@ -82,5 +82,11 @@ class Broker(Protocol):
         its own unacknowledged ones after the id ``after``, or with None new ones, waiting up
         to ``block`` seconds for some."""
 
+    async def take_over(
+        self, group: str, consumer: str, idle: float, count: int
+    ) -> list[StreamEntry]:
+        """Entries of ``group`` given to a consumer and not acknowledged for ``idle`` seconds:
+        given to ``consumer`` now."""
+
     async def ack(self, group: str, ids: Sequence[str]) -> None:
         """Acknowledge entries: ``group`` will not deliver them again."""

@@ -199,19 +199,26 @@ class Cluster:
         return None
 
     def events(
-        self, group: str, consumer: str, *, start: str = "$", count: int = 100
+        self,
+        group: str,
+        consumer: str,
+        *,
+        start: str = "$",
+        count: int = 100,
+        claim_idle: float | None = 60,
     ) -> AbstractAsyncContextManager[EventStream]:
         """The event stream for ``consumer`` of consumer group ``group``, at least once:
         ``async with cluster.events(group="billing", consumer="b1") as events:`` then
         ``async for event in events: ...; await events.ack(event)``.
 
         First the events delivered to this consumer before and never acknowledged (it was
-        stopped or crashed), then new ones. A group is made on first use, from ``start``: "$"
-        (the events appended from now on) or "0" (every event the stream still holds).
+        stopped or crashed), then new ones, and the events that any consumer of the group left
+        unacknowledged for ``claim_idle`` seconds (one that never came back; None: never take
+        them over). A group is made on first use, from ``start``: "$" (the events appended from
+        now on) or "0" (every event the stream still holds). ``count``: events per read.
         """
-        return open_event_stream(
-            self._open(f"{self.node_id}/events"), group, consumer, start, count
-        )
+        reader = self._open(f"{self.node_id}/events")
+        return open_event_stream(reader, group, consumer, start, count, claim_idle)
 
     # -- for a server: membership (trio_ocpp.Server's cluster= hook) ---------------------------
 

@@ -6,14 +6,16 @@ the chosen actions once its CALLRESULT went out. The runtime reports it synchron
 gathered in a batch; while the broker is unreachable, that task retries and the buffer holds up
 to ``events_buffer`` events (more are dropped, counted and logged). Consumers read with consumer
 groups and acknowledge explicitly: an event delivered and never acknowledged is delivered again
-to the same consumer when it comes back (at least once). A consumer waits through a broker
-outage; if the broker lost the stream (a restart without persistence), its group is made again
-and reads the new stream from its start.
+to the same consumer when it comes back, or after ``claim_idle`` seconds to another consumer of
+the group that asks (at least once: a consumer that is only slow may see it twice). A consumer
+waits through a broker outage; if the broker lost the stream (a restart without persistence),
+its group is made again and reads the new stream from its start.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -119,10 +121,14 @@ class EventRecorder:
 class EventStream:
     """One consumer of a group: ``async for event in stream``, then ``await stream.ack(event)``."""
 
-    def __init__(self, broker: Broker, group: str, consumer: str, count: int):
+    def __init__(
+        self, broker: Broker, group: str, consumer: str, count: int, claim_idle: float | None
+    ):
         self.group = group
         self.consumer = consumer
         self._broker = broker
+        self._claim_idle = claim_idle
+        self._claim_at = trio.current_time() if claim_idle is not None else math.inf
         self._count = count
         # This consumer's unacknowledged events first, after this id; None: new ones.
         self._after: str | None = "0"
@@ -135,9 +141,14 @@ class EventStream:
         while not self._ready:
             after = self._after
             try:
-                self._ready = await self._broker.read_group(
-                    self.group, self.consumer, after, self._count, _BLOCK
-                )
+                if after is None and self._claim_idle is not None:
+                    self._ready = await self._take_over(self._claim_idle)
+                if not self._ready:
+                    # Waiting for new events, no longer than until the next take-over.
+                    block = min(_BLOCK, self._claim_at - trio.current_time())
+                    self._ready = await self._broker.read_group(
+                        self.group, self.consumer, after, self._count, max(block, 0.001)
+                    )
             except ClusterUnavailableError as exc:
                 # Wait for the broker: a consumer goes on by itself once it is back.
                 logger.warning(
@@ -150,6 +161,13 @@ class EventStream:
             self._ready.reverse()
         return Event.from_entry(self._ready.pop())
 
+    async def _take_over(self, idle: float) -> list[StreamEntry]:
+        """Now and then, what other consumers left unacknowledged for ``idle`` seconds."""
+        if trio.current_time() < self._claim_at:
+            return []
+        self._claim_at = trio.current_time() + min(idle, _BLOCK)
+        return await self._broker.take_over(self.group, self.consumer, idle, self._count)
+
     async def ack(self, *events: Event) -> None:
         """Done with ``events``: the group will not deliver them again."""
         await self._broker.ack(self.group, [event.id for event in events])
@@ -157,8 +175,13 @@ class EventStream:
 
 @asynccontextmanager
 async def open_event_stream(
-    broker: AbstractAsyncContextManager[Broker], group: str, consumer: str, start: str, count: int
+    broker: AbstractAsyncContextManager[Broker],
+    group: str,
+    consumer: str,
+    start: str,
+    count: int,
+    claim_idle: float | None,
 ) -> AsyncIterator[EventStream]:
     async with broker as reader:
         await reader.create_group(group, start)
-        yield EventStream(reader, group, consumer, count)
+        yield EventStream(reader, group, consumer, count, claim_idle)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -239,6 +239,16 @@ class RedisBroker:
             for entry_id, fields in entries.items()
             if fields is not None  # trimmed away while it was pending
         ]
+
+    async def take_over(
+        self, group: str, consumer: str, idle: float, count: int
+    ) -> list[StreamEntry]:
+        reply = await _unavailable(
+            self._client.xautoclaim(self._stream, group, consumer, int(idle * 1000), "0-0", count)
+        )
+        entries = reply[1]
+        assert isinstance(entries, Mapping)
+        return [(entry_id.decode(), dict(fields)) for entry_id, fields in entries.items()]
 
     async def ack(self, group: str, ids: Sequence[str]) -> None:
         await _unavailable(self._client.xack(self._stream, group, list(ids)))
