@@ -4,7 +4,9 @@ One :class:`Cluster` per process (or per server): it lists and calls the charge 
 node, and, given to a :class:`~trio_ocpp.Server` as ``cluster=``, makes that server a node whose
 charge points the others can call. A call goes through the broker to the node that holds the
 connection, which runs it with that connection's ``call()`` (one CALL at a time, as anywhere)
-and sends the answer back to the caller's own channel.
+and sends the answer back to the caller's own channel. While it waits, the caller checks every
+second that the node is still there and that it listens itself (after a broker restart both
+subscribe again, and a reply that reached nobody is sent again for a while).
 
 Membership: a key per identity with the value ``"<node> <claim>"``, recorded with an expiry
 (``membership_ttl``) that the node refreshes every third of it. Changes are batched by one task,
