@@ -5,10 +5,11 @@
 
 Sections (``--sections``, comma-separated): ``validation`` (µs per payload per engine),
 ``routing`` (a whole inbound CALL and a whole call() in process), ``e2e`` (servers on loopback
-against a load generator process), ``connections`` (5,000 heartbeating connections). When the
-``ocpp`` package is installed (``pip install .[bench]``), routing and e2e run it too, and each of
-our figures is shown as a ratio to it. Results go to ``benchmarks/results/`` (latest.json and a
-dated copy).
+against a load generator process), ``connections`` (5,000 heartbeating connections), ``cluster``
+(2 workers and Redis: benchmarks/cluster.py; skipped without redis-server and the redis extra).
+When the ``ocpp`` package is installed (``pip install .[bench]``), routing and e2e run it too,
+and each of our figures is shown as a ratio to it. Results go to ``benchmarks/results/``
+(latest.json and a dated copy).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import logging
 import os
 import platform
 import pstats
+import shutil
 import sys
 import tempfile
 import time
@@ -34,7 +36,7 @@ from typing import Any
 from . import connections, e2e, routing, timing, validation
 
 RESULTS = Path(__file__).parent / "results"
-SECTIONS = ("validation", "routing", "e2e", "connections")
+SECTIONS = ("validation", "routing", "e2e", "connections", "cluster")
 #: A generation-0 GC threshold that keeps full collections rare with thousands of connections.
 TUNED_GC_THRESHOLD = 20_000
 #: GC-tracked objects per idle connection with trio-websocket, measured before our transport.
@@ -177,6 +179,14 @@ def targets(results: dict[str, Any]) -> list[list[Any]]:
     ]
 
 
+def show_cluster(results: dict[str, Any]) -> str:
+    if "skipped" in results:
+        return f"Cluster: skipped ({results['skipped']})"
+    from . import cluster
+
+    return cluster.show(results)
+
+
 PACKAGES = (
     "trio-ocpp",
     "trio",
@@ -184,6 +194,7 @@ PACKAGES = (
     "trio-websocket",
     "jsonschema",
     "jsonschema-rs",
+    "valkey-glide",
     "ocpp",
 )
 
@@ -272,6 +283,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         return [connections.run(count, seconds, interval, gc, kind) for kind, gc in runs]
 
     section("connections", run_connections, show_connections)
+
+    def run_cluster() -> dict[str, Any]:
+        if importlib.util.find_spec("glide") is None or shutil.which("redis-server") is None:
+            return {"skipped": 'needs redis-server and pip install ".[redis]"'}
+        from . import cluster
+
+        return cluster.run(*((50, 200, 10, 1) if quick else (1000, 3000, 50, 5)))
+
+    section("cluster", run_cluster, show_cluster)
 
     results["targets"] = targets(results)
     results["seconds"] = time.perf_counter() - started

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from redis_server import RedisServer
 
 from trio_ocpp._validation import ENGINES, set_validation_engine, validation_engine
 
@@ -20,3 +21,14 @@ def each_engine(request: pytest.FixtureRequest) -> Iterator[str]:
         yield validation_engine()
     finally:
         set_validation_engine(None)
+
+
+@pytest.fixture
+def redis() -> Iterator[RedisServer]:
+    """A redis-server of the test's own, started (the cluster tests)."""
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -20,6 +20,7 @@ from ._client import charge_point_url as charge_point_url
 from ._client import connect as connect
 from ._client import retry_backoff as retry_backoff
 from ._server import ConnectionRequest as ConnectionRequest
+from ._server import Membership as Membership
 from ._server import RejectConnection as RejectConnection
 from ._server import Server as Server
 from ._server import serve as serve
@@ -43,6 +44,7 @@ __all__ = [
     "ConnectionRequest",
     "ConnectionTimeout",
     "HandshakeError",
+    "Membership",
     "NoSubprotocolError",
     "OCPPVersion",
     "RejectConnection",

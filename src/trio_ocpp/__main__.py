@@ -6,10 +6,13 @@ import argparse
 import functools
 import logging
 
+import trio
+
 from . import __version__
 from ._signals import run_until_signalled
 from ._tls import server_ssl_context
 from .examples.central_system import CLASSES, main, read_passwords
+from .workers import run_workers
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -57,7 +60,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="refuse CALLs before BootNotification with SecurityError (a pre_dispatch example)",
     )
+    scale = parser.add_argument_group("more than one process")
+    scale.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N worker processes on one port (SO_REUSEPORT); each on its own without --cluster",
+    )
+    scale.add_argument(
+        "--cluster",
+        metavar="URL",
+        help="join the cluster on this Redis, redis://host:port (needs trio-ocpp[redis])",
+    )
+    scale.add_argument(
+        "--cluster-events",
+        default="",
+        metavar="ACTIONS",
+        help="comma-separated actions whose answered CALLs go to the cluster's event stream",
+    )
     args = parser.parse_args(argv)
+    args.cluster_events = tuple(a.strip() for a in args.cluster_events.split(",") if a.strip())
+    if args.cluster_events and not args.cluster:
+        parser.error("--cluster-events needs --cluster")
     if (args.keyfile or args.cafile) and not args.certfile:
         parser.error("--keyfile and --cafile need --certfile")
     args.versions = tuple(v.strip() for v in args.versions.split(",") if v.strip())
@@ -71,10 +96,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.workers:
+        _log(args)
+        # Workers unpickle serve by its module's name, and a worker's __main__ is not this.
+        from trio_ocpp.__main__ import serve as importable
+
+        run_workers(functools.partial(importable, args), args.workers, args.host, args.port)
+    else:
+        run_until_signalled(functools.partial(serve, args))
+
+
+def _log(args: argparse.Namespace) -> None:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s"
     )
-    serve = functools.partial(
+
+
+async def serve(
+    args: argparse.Namespace, listeners: list[trio.SocketListener] | None = None
+) -> None:
+    """The example central system as ``args`` say: in this process, or in a worker's."""
+    _log(args)
+    central_system = functools.partial(
         main,
         args.host,
         args.port,
@@ -88,8 +131,15 @@ def run(argv: list[str] | None = None) -> None:
         ),
         boot_first=args.boot_first,
         max_handshakes=args.max_handshakes,
+        listeners=listeners,
     )
-    run_until_signalled(serve)
+    if args.cluster is None:
+        await central_system()
+        return
+    from . import cluster  # the optional extra: imported only when asked for
+
+    async with cluster.connect(args.cluster, events=args.cluster_events) as node:
+        await central_system(cluster=node)
 
 
 if __name__ == "__main__":

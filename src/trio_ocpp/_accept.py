@@ -32,9 +32,13 @@ async def accept_forever(
     listener: trio.SocketListener,
     handle: Callable[[trio.SocketStream], Awaitable[None]],
     nursery: trio.Nursery,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
-    """Accept connections on ``listener`` and start ``handle(stream)`` for each in ``nursery``."""
+    """Accept connections on ``listener`` and start ``handle(stream)`` for each in ``nursery``;
+    started once the reserve descriptor is held."""
     reserve: IO[bytes] | None = open(os.devnull, "rb")  # noqa: SIM115  # held for good
+    task_status.started()
     refused = 0
     summary_at = -math.inf
     try:

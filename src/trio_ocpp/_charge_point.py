@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
+from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
 import attrs
@@ -175,6 +176,9 @@ class ChargePoint:
     #: The verified TLS client certificate of the connection (security profile 3), set by the
     #: server before ``start()``; None without one.
     client_certificate: ClientCertificate | None = None
+    #: Called with each inbound CALL and its CALLRESULT once the answer went out (a cluster node
+    #: records events with it); synchronous, so that it cannot hold up the connection.
+    on_answered: Callable[[ChargePoint, Call, CallResult], None] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -526,8 +530,11 @@ class ChargePoint:
                     call.action,
                     call.unique_id,
                 )
-        if sent and isinstance(reply, CallResult) and handler_args is not None:
-            await self._run_after_hooks(call.action, handler_args, reply)
+        if sent and isinstance(reply, CallResult):
+            if self.on_answered is not None:
+                self.on_answered(self, call, reply)
+            if handler_args is not None:
+                await self._run_after_hooks(call.action, handler_args, reply)
 
     def _route(self, action: str, kind: MessageKind) -> _Route:
         routes = self._table.calls if kind is MessageKind.REQUEST else self._table.sends

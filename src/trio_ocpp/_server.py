@@ -16,7 +16,7 @@ import logging
 import math
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 from urllib.parse import unquote
 
 import attrs
@@ -32,7 +32,14 @@ from ._versions import SUBPROTOCOLS, OCPPVersion, normalize_version
 from ._watchdog import Watchdog
 from ._websocket import WebSocketConnection
 
-__all__ = ["ConnectionRequest", "RejectConnection", "Server", "identity_from_path", "serve"]
+__all__ = [
+    "ConnectionRequest",
+    "Membership",
+    "RejectConnection",
+    "Server",
+    "identity_from_path",
+    "serve",
+]
 
 logger = logging.getLogger("trio_ocpp.server")
 
@@ -73,6 +80,16 @@ class ConnectionRequest:
     remote: str
     #: The verified TLS client certificate (security profile 3); None without one.
     client_certificate: ClientCertificate | None = None
+
+
+class Membership(Protocol):
+    """Told when a charge point connects and leaves: a cluster node (``trio_ocpp.cluster``)."""
+
+    def claim(self, cp: ChargePoint) -> None:
+        """``cp`` is now this server's connection of ``cp.id``."""
+
+    def release(self, cp: ChargePoint) -> None:
+        """``cp`` ended, and no newer connection of ``cp.id`` replaced it here."""
 
 
 def identity_from_path(path: str) -> str:
@@ -133,7 +150,8 @@ class Server:
     ``identity -> password`` (an unknown identity gets 404) or ``async def check(identity,
     password: bytes) -> bool``; a missing or malformed header, a username other than the
     identity, or a refused password gets 401. ``ssl_context`` (TLS 1.2 or newer; see
-    :func:`server_ssl_context`) serves wss:// (profiles 2-3).
+    :func:`server_ssl_context`) serves wss:// (profiles 2-3). ``cluster``: a
+    :class:`Membership` told of each charge point, e.g. ``trio_ocpp.cluster.connect(...)``.
     """
 
     def __init__(
@@ -147,6 +165,7 @@ class Server:
         max_connections: int | None = None,
         max_handshakes: int | None = None,
         basic_auth: BasicAuth | None = None,
+        cluster: Membership | None = None,
     ):
         classes = charge_point_classes(charge_points)
         self.classes: dict[OCPPVersion, type[ChargePoint]] = {}
@@ -171,6 +190,7 @@ class Server:
         )
         self._options = dict(charge_point_options or {})
         self._max_connections = max_connections
+        self._cluster = cluster
         self._connected: dict[str, ChargePoint] = {}
         # Keep-alive pings and send timeouts of every connection, from one task.
         self._watchdog = Watchdog()
@@ -207,33 +227,36 @@ class Server:
         host: str | None = "0.0.0.0",
         port: int = 9000,
         *,
+        listeners: list[trio.SocketListener] | None = None,
         connect_timeout: float = CONNECT_TIMEOUT,
         max_message_size: int = MAX_MESSAGE_SIZE,
         task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Serve until cancelled or :meth:`shutdown`; ``task_status.started(self)`` once listening.
 
+        ``listeners``: accept on these rather than on ``host`` and ``port`` (workers sharing a
+        port make their own sockets: :mod:`trio_ocpp.workers`).
         ``connect_timeout``: seconds for the TLS and opening handshakes of a connection.
         ``max_message_size``: bytes; a larger message closes its connection with 1009.
         Cancelling closes every connection with 1001 (going away).
         """
         handler = functools.partial(self._handle_stream, connect_timeout, max_message_size)
         with self._scope:
-            await self._serve(host, port, handler, task_status)
+            if listeners is None:
+                listeners = await trio.open_tcp_listeners(port, host=host)
+            await self._serve(listeners, handler, task_status)
 
     async def _serve(
         self,
-        host: str | None,
-        port: int,
+        listeners: list[trio.SocketListener],
         handler: Callable[[trio.SocketStream], Awaitable[None]],
         task_status: trio.TaskStatus[Server],
     ) -> NoReturn:
-        listeners = await trio.open_tcp_listeners(port, host=host)
         self._port = listeners[0].socket.getsockname()[1]
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._watchdog.run)
             for listener in listeners:
-                nursery.start_soon(accept_forever, listener, handler, nursery)
+                await nursery.start(accept_forever, listener, handler, nursery)
             scheme = "wss" if self._ssl_context else "ws"
             logger.info(
                 "listening on port %d (%s) for %s", self.port, scheme, ", ".join(self.subprotocols)
@@ -399,6 +422,8 @@ class Server:
         previous = self._connected.get(identity)
         self._connected[identity] = cp
         try:
+            if self._cluster is not None:
+                self._cluster.claim(cp)
             if previous is not None:
                 logger.warning("%s: new connection replaces the previous one", identity)
                 previous.close_soon(REPLACED, "replaced by a new connection")
@@ -407,6 +432,8 @@ class Server:
         finally:
             if self._connected.get(identity) is cp:
                 del self._connected[identity]
+                if self._cluster is not None:
+                    self._cluster.release(cp)
             with trio.CancelScope(shield=True):
                 # A server being stopped says so with 1001; otherwise this is a no-op.
                 await ws.aclose(_GOING_AWAY, "server shutting down")

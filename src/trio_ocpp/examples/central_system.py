@@ -9,6 +9,7 @@ security profiles as options (Basic auth passwords, TLS, client certificates) an
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import ssl
@@ -20,7 +21,7 @@ from typing import Any, ClassVar
 
 import trio
 
-from trio_ocpp import Server, exceptions, v16, v21, v201
+from trio_ocpp import Membership, Server, exceptions, v16, v21, v201
 from trio_ocpp.charge_point import ChargePoint
 from trio_ocpp.messages import Call, Send
 from trio_ocpp.routing import after, on
@@ -180,13 +181,17 @@ async def main(
     ssl_context: ssl.SSLContext | None = None,
     boot_first: bool = False,
     max_handshakes: int | None = 1000,
+    cluster: Membership | None = None,
+    listeners: list[trio.SocketListener] | None = None,
 ) -> None:
     """Serve until interrupted. ``default_version`` serves clients that offer no subprotocol,
     so that generic tools (``python -m websockets``, wscat without ``-s``) can talk to it.
     ``basic_auth``: identity -> password (security profiles 1-2); ``ssl_context``: wss://
     (profile 2, or 3 when it requires client certificates); ``boot_first``: RequireBoot;
     ``max_handshakes``: connections in their opening handshake at once (silent clients hold one
-    each for up to 20 s)."""
+    each for up to 20 s). ``cluster``: a cluster node (``trio_ocpp.cluster.connect``);
+    ``listeners``: sockets to accept on instead of ``host`` and ``port`` (workers sharing a
+    port)."""
     classes = [CLASSES[v] for v in versions]
     server = Server(
         [require_boot(cls) for cls in classes] if boot_first else classes,
@@ -194,9 +199,10 @@ async def main(
         basic_auth=basic_auth,
         ssl_context=ssl_context,
         max_handshakes=max_handshakes,
+        cluster=cluster,
     )
     async with trio.open_nursery() as nursery:
-        await nursery.start(server.run, host, port)
+        await nursery.start(functools.partial(server.run, host, port, listeners=listeners))
         scheme = "ws" if ssl_context is None else "wss"
         logger.info(
             "central system listening on %s://%s:%d/<charge point id>", scheme, host, server.port

@@ -1,0 +1,92 @@
+"""What the cluster needs from a broker: the interface an engine implements, and its errors.
+
+Membership is a key per identity, ``"<node> <claim>"``, with an expiry its node refreshes. Each
+node (each :func:`~trio_ocpp.cluster.connect`) listens on one channel of its own: calls for the
+charge points it holds, replies to the calls it made, and notices that a newer connection on
+another node replaced one of its charge points. Events go into one append-only stream read by
+consumer groups. Only Redis (Valkey) is built: :mod:`trio_ocpp.cluster._redis`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from .. import exceptions
+
+__all__ = ["Broker", "ClusterUnavailableError", "NotConnectedError", "StreamEntry"]
+
+
+class ClusterUnavailableError(exceptions.InternalError):
+    """The broker cannot be reached (or failed): the cluster cannot route this now."""
+
+    default_description = "The cluster broker is unavailable"
+
+
+class NotConnectedError(exceptions.ConnectionClosedError):
+    """No node holds a connection of that identity, or the node that held it is gone."""
+
+    default_description = "No node holds that charge point"
+
+
+#: One stream entry: its id and its fields.
+StreamEntry = tuple[str, Mapping[bytes, bytes]]
+
+
+class Broker(Protocol):
+    """A broker engine, bound to one node id. Every method raises
+    :class:`ClusterUnavailableError` when the broker cannot be reached."""
+
+    async def claim(self, held: Sequence[tuple[str, str]], ttl: float) -> None:
+        """Record ``(identity, value)`` pairs for ``ttl`` seconds; each node whose value one
+        replaces gets a notice ``{"t": "replaced", "cp": identity, "owner": its value}``."""
+
+    async def refresh(self, held: Sequence[tuple[str, str]], ttl: float) -> list[int]:
+        """Extend (or record again, if they expired) the pairs; the indexes of those that
+        another value holds now."""
+
+    async def release(self, held: Sequence[tuple[str, str]]) -> None:
+        """Remove the identities that still have these values."""
+
+    async def members(self) -> dict[str, str]:
+        """Every recorded identity and its value."""
+
+    async def route(self, identity: str, message: bytes) -> tuple[str | None, int]:
+        """Send ``message`` to the node that holds ``identity``: that node, and how many
+        listeners got the message (0: the node is gone); (None, 0) when no node holds it."""
+
+    async def send(self, node: str, message: bytes) -> int:
+        """Send ``message`` to ``node``: how many listeners got it."""
+
+    async def listening(self, nodes: Sequence[str]) -> list[bool]:
+        """Whether each of ``nodes`` is listening now."""
+
+    async def subscribe(self) -> None:
+        """Listen on this node's channel, also after reconnections."""
+
+    async def receive(self) -> bytes:
+        """The next message sent to this node (once subscribed)."""
+
+    async def append(self, entries: Sequence[Sequence[tuple[str, str]]], maxlen: int) -> None:
+        """Append entries (field, value pairs) to the event stream, trimmed to about
+        ``maxlen`` entries."""
+
+    async def create_group(self, group: str, start: str) -> None:
+        """Make consumer group ``group`` (and the stream) unless it exists: it delivers the
+        entries after ``start`` ("$": from now on, "0": all)."""
+
+    async def read_group(
+        self, group: str, consumer: str, after: str | None, count: int, block: float
+    ) -> list[StreamEntry]:
+        """Entries for ``consumer`` of ``group`` (made again from "0" if the stream was lost):
+        its own unacknowledged ones after the id ``after``, or with None new ones, waiting up
+        to ``block`` seconds for some."""
+
+    async def take_over(
+        self, group: str, consumer: str, idle: float, count: int
+    ) -> list[StreamEntry]:
+        """Entries of ``group`` given to a consumer and not acknowledged for ``idle`` seconds:
+        given to ``consumer`` now."""
+
+    async def ack(self, group: str, ids: Sequence[str]) -> None:
+        """Acknowledge entries: ``group`` will not deliver them again."""
