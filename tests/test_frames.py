@@ -263,10 +263,78 @@ def test_unexpected_exception_becomes_generic_internal_error() -> None:
     assert "secret" not in error.to_json()
 
 
-def test_2x_descriptions_are_capped_at_255() -> None:
+@pytest.mark.parametrize("version", VERSIONS)
+def test_descriptions_are_capped_at_255_in_every_version(version: str) -> None:
     exc = exceptions.GenericError("x" * 1000)
-    assert len(Call("1", "A", {}).create_call_error(exc, "2.0.1").error_description) == 255
-    assert len(Call("1", "A", {}).create_call_error(exc, "1.6").error_description) == 1000
+    error = Call("1", "A", {}).create_call_error(exc, version)  # type: ignore[arg-type]
+    assert len(error.error_description) == 255
+
+
+# --- what goes back out is always sendable (CONFORMANCE 40) ---------------------------------------
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_call_whose_id_cannot_be_encoded_is_answered_with_minus_one(version: str) -> None:
+    reply = reply_of('[2,"\\ud800","Heartbeat",{}]', version)
+    assert reply is not None
+    assert reply.unique_id == "-1"
+    assert reply.error_code == RPC_CODE[version]
+    reply.to_json().encode()
+
+
+@pytest.mark.parametrize("message_type", [3, 4, 5, 6])
+def test_a_response_or_send_whose_id_cannot_be_encoded_is_dropped(message_type: int) -> None:
+    frame = {3: '[3,"\\udfff",{}]', 4: '[4,"\\udfff","X","",{}]', 5: '[5,"\\udfff","X","",{}]'}
+    text = frame.get(message_type, '[6,"\\udfff","X",{}]')
+    assert reply_of(text, "2.1") is None
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_description_quoting_the_peer_is_encodable_and_bounded(version: str) -> None:
+    call = unpack('[2,"1","\\ud800' + "A" * 100_000 + '",{}]', version)  # type: ignore[arg-type]
+    assert isinstance(call, Call)
+    exc = exceptions.NotImplementedError(f"{call.action} is not a known action")
+    error = call.create_call_error(exc, version)  # type: ignore[arg-type]
+    assert error.error_description.startswith("\\ud800AAA")
+    assert len(error.error_description) == 255
+    error.to_json().encode()
+
+
+# --- nesting (CONFORMANCE 41) ---------------------------------------------------------------------
+
+
+def nested(depth: int) -> dict[str, Any]:
+    """A payload of ``depth`` levels of objects, customData style."""
+    payload: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        payload = {"vendorId": "v", "x": payload}
+    return payload
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_payload_as_deep_as_the_limit_is_read(version: str) -> None:
+    text = json.dumps([2, "1", "DataTransfer", nested(_frames.MAX_NESTING)])
+    assert isinstance(unpack(text, version), Call)  # type: ignore[arg-type]
+    text = json.dumps([2, "1", "DataTransfer", {"data": [[[[[[[[1]]]]]]]] * 50}])
+    assert isinstance(unpack(text, version), Call)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("depth", [_frames.MAX_NESTING + 1, 500])
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_call_nested_too_deep_is_a_format_violation(version: str, depth: int) -> None:
+    text = json.dumps([2, "1", "DataTransfer", nested(depth)])
+    reply = reply_of(text, version)
+    assert reply is not None
+    assert reply.unique_id == "1"
+    assert reply.error_code == ("FormationViolation" if version == "1.6" else "FormatViolation")
+    assert str(_frames.MAX_NESTING) in reply.error_description
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_call_result_nested_too_deep_is_not_answered(version: str) -> None:
+    text = json.dumps([3, "1", {"a": [nested(_frames.MAX_NESTING)]}])
+    assert reply_of(text, version) is None
+    assert reply_of(text.encode(), version) is None
 
 
 def test_call_result_error_answers_a_bad_call_result() -> None:

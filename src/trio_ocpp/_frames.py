@@ -16,7 +16,7 @@ import attrs
 from . import exceptions
 from ._json import dumps as _dumps
 from ._json import loads as _loads
-from ._versions import OCPPVersion, is_2x
+from ._versions import OCPPVersion
 
 __all__ = [
     "Call",
@@ -32,8 +32,12 @@ __all__ = [
 
 #: Longest message id a peer may use (OCPP-J: a string of at most 36 characters).
 MAX_ID_LENGTH: Final = 36
-#: Longest CALLERROR description in 2.x.
-MAX_DESCRIPTION_2X: Final = 255
+#: Longest CALLERROR description: the 2.x limit, kept in 1.6 too (CONFORMANCE 40).
+MAX_DESCRIPTION: Final = 255
+#: Deepest nesting of arrays and objects in a payload, the payload object counted as 1
+#: (CONFORMANCE 41). The deepest OCPP schema needs 13; the rest is room for customData and
+#: vendor data. A deeper frame is refused before anything walks it recursively.
+MAX_NESTING: Final = 32
 #: Id of the CALLERROR that answers a frame whose own id cannot be read (2.x section 4.2.3).
 UNREADABLE_ID: Final = "-1"
 
@@ -58,9 +62,26 @@ def _error_reply(unique_id: str, exc: BaseException, ocpp_version: OCPPVersion |
     else:
         # Never leak internals of an unexpected exception to the peer (CONFORMANCE 22).
         code, description, details = "InternalError", _GENERIC_INTERNAL_ERROR, {}
-    if ocpp_version is None or is_2x(ocpp_version):
-        description = description[:MAX_DESCRIPTION_2X]
-    return CallError(unique_id, code, description, details)
+    return CallError(unique_id, code, _sendable(description), details)
+
+
+def _sendable(text: str) -> str:
+    """``text`` within MAX_DESCRIPTION characters and encodable as UTF-8: a description may
+    quote the peer (an action, a property name) and a lone surrogate would fail the send."""
+    text = text[:MAX_DESCRIPTION]
+    if not _encodable(text):
+        text = text.encode("utf-8", "backslashreplace").decode()[:MAX_DESCRIPTION]
+    return text
+
+
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate, from a JSON escape such as "\ud800"
+        return False
+    return True
 
 
 @attrs.frozen
@@ -179,7 +200,8 @@ def _readable_id(frame: list[Any]) -> str | None:
     if len(frame) > 1:
         unique_id = frame[1]
         if isinstance(unique_id, str) and len(unique_id) <= MAX_ID_LENGTH:
-            return unique_id
+            # An id we cannot encode could not be echoed in the answer.
+            return unique_id if _encodable(unique_id) else None
     return None
 
 
@@ -251,6 +273,14 @@ def unpack(text: str | bytes, ocpp_version: OCPPVersion | None = None) -> Frame:
             ocpp_version=ocpp_version,
         )
 
+    if _nested_too_deep(text, frame):
+        # A CALL gets an answer (CONFORMANCE 41); other frames none (19c).
+        raise _bad_frame(
+            exceptions.FormatViolationError,
+            f"Payload nested deeper than {MAX_NESTING} levels",
+            answer_id=_answer_id(frame) if message_type == 2 else None,
+            ocpp_version=ocpp_version,
+        )
     if message_type == 2:  # MessageType.Call, without the enum lookup on every frame
         return _unpack_call(frame, ocpp_version)
     parsed: Frame | None
@@ -269,6 +299,28 @@ def unpack(text: str | bytes, ocpp_version: OCPPVersion | None = None) -> Frame:
     return parsed
 
 
+def _nested_too_deep(text: str | bytes, frame: list[Any]) -> bool:
+    # The frame is one level more than its payload. A text with fewer brackets than the limit
+    # cannot nest deeper: most frames are decided by counting, without a walk.
+    if isinstance(text, str):
+        brackets = text.count("[") + text.count("{")
+    else:
+        brackets = text.count(b"[") + text.count(b"{")
+    if brackets <= MAX_NESTING + 1:
+        return False
+    level: list[Any] = [frame]
+    for _ in range(MAX_NESTING + 1):
+        inner = []
+        for node in level:
+            for child in node.values() if type(node) is dict else node:
+                if type(child) is dict or type(child) is list:
+                    inner.append(child)
+        if not inner:
+            return False
+        level = inner
+    return True
+
+
 def _unpack_call(frame: list[Any], ocpp_version: OCPPVersion | None) -> Call:
     if len(frame) != 4:
         # 1.6 calls a CALL that lacks elements a ProtocolError ("payload incomplete").
@@ -281,7 +333,7 @@ def _unpack_call(frame: list[Any], ocpp_version: OCPPVersion | None) -> Call:
             ocpp_version=ocpp_version,
         )
     _, unique_id, action, payload = frame
-    if not isinstance(unique_id, str) or len(unique_id) > MAX_ID_LENGTH:
+    if _readable_id(frame) is None:
         problem = "Message id is not a string of at most 36 characters"
     elif not isinstance(action, str):
         problem = "Action is not a string"
