@@ -1,0 +1,75 @@
+"""Slowing down password guessing (issue 12, item 8)."""
+
+from __future__ import annotations
+
+from trio_ocpp._throttle import AuthThrottle
+
+A, B = "192.0.2.1", "198.51.100.7"
+
+
+def test_failures_past_the_free_ones_double_the_delay_up_to_the_cap() -> None:
+    throttle = AuthThrottle(free_failures=3, base_delay=1, max_delay=10)
+    delays = [throttle.attempt("CP_1", A, now=0) for _ in range(9)]
+    assert delays == [0, 0, 0, 1, 2, 4, 8, 10, 10]
+
+
+def test_counts_are_forgiven_with_time() -> None:
+    throttle = AuthThrottle(free_failures=2, forgive_after=60, base_delay=1)
+    for _ in range(4):
+        throttle.attempt("CP_1", A, now=0)
+    assert throttle.attempt("CP_1", A, now=0) == 4
+    assert throttle.attempt("CP_1", A, now=60 * 10) == 0  # 10 forgiven, 1 counted now
+
+
+def test_a_success_takes_its_count_back() -> None:
+    throttle = AuthThrottle(free_failures=1)
+    for _ in range(10):
+        assert throttle.attempt("CP_1", A, now=0) == 0
+        throttle.succeeded("CP_1", A, now=0)
+
+
+def test_parallel_attempts_see_each_other() -> None:
+    # Many connections at once: each is counted before any password is checked.
+    throttle = AuthThrottle(free_failures=2, base_delay=1, max_delay=1000)
+    delays = sorted(throttle.attempt("CP_1", f"192.0.2.{i}", now=0) for i in range(8))
+    assert delays == [0, 0, 1, 2, 4, 8, 16, 32]
+
+
+def test_cycling_identities_from_one_address_is_slowed() -> None:
+    throttle = AuthThrottle(free_failures=3, base_delay=1)
+    delays = [throttle.attempt(f"CP_{i}", A, now=0) for i in range(5)]
+    assert delays == [0, 0, 0, 1, 2]
+    # An IPv6 host is one /64: changing the low bits does not help.
+    delays = [throttle.attempt(f"CP_{i}", f"2001:db8::{i:x}", now=0) for i in range(5)]
+    assert delays == [0, 0, 0, 1, 2]
+
+
+def test_other_charge_points_are_not_slowed() -> None:
+    throttle = AuthThrottle(free_failures=3, base_delay=1)
+    # CP_2 authenticated from the address before a guesser behind the same NAT got busy.
+    throttle.attempt("CP_2", A, now=0)
+    throttle.succeeded("CP_2", A, now=0)
+    for i in range(50):
+        throttle.attempt(f"guess_{i}", A, now=1)
+        throttle.attempt("CP_1", A, now=1)
+    assert throttle.attempt("CP_2", A, now=2) == 0  # known there: exempt from the address count
+    throttle.succeeded("CP_2", A, now=2)
+    assert throttle.attempt("CP_3", B, now=2) == 0  # elsewhere: nothing counted
+    assert throttle.attempt("CP_1", B, now=2) > 0  # the attacked identity waits wherever it is
+
+
+def test_memory_is_bounded_whatever_the_attacker_cycles() -> None:
+    throttle = AuthThrottle(max_entries=100)
+    for i in range(10_000):
+        address = f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"
+        throttle.attempt(f"CP_{i}", address, now=i / 1000)
+        throttle.succeeded(f"CP_{i}", address, now=i / 1000)
+        throttle.attempt(f"X_{i}", address, now=i / 1000)
+    assert throttle.entries() <= 300
+
+
+def test_a_huge_count_does_not_overflow() -> None:
+    throttle = AuthThrottle(max_delay=10)
+    for _ in range(5000):
+        delay = throttle.attempt("CP_1", A, now=0)
+    assert delay == 10
