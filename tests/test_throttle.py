@@ -1,7 +1,13 @@
-"""Slowing down password guessing (issue 12, item 8)."""
+"""Slowing down password guessing (issue 12, item 8): AuthThrottle alone, then in the server's
+``_authenticate`` on trio's autojump clock."""
 
 from __future__ import annotations
 
+import pytest
+import trio
+
+from trio_ocpp._auth import basic_auth_header
+from trio_ocpp._server import RejectConnection, _authenticate
 from trio_ocpp._throttle import AuthThrottle
 
 A, B = "192.0.2.1", "198.51.100.7"
@@ -73,3 +79,49 @@ def test_a_huge_count_does_not_overflow() -> None:
     for _ in range(5000):
         delay = throttle.attempt("CP_1", A, now=0)
     assert delay == 10
+
+
+# --- in the server's Basic-auth check ------------------------------------------------------------
+
+
+async def check(identity: str, password: bytes) -> bool:
+    return password == b"right"
+
+
+async def attempt(throttle: AuthThrottle, identity: str, password: str, address: str) -> float:
+    """Seconds one attempt took, negative if it was refused."""
+    start = trio.current_time()
+    header = basic_auth_header(identity, password)
+    try:
+        await _authenticate(check, identity, header, throttle, address)
+    except RejectConnection as rejection:
+        assert rejection.status_code == 401
+        return -(trio.current_time() - start)
+    return trio.current_time() - start
+
+
+async def test_wrong_passwords_are_slowed_and_the_right_one_of_another_is_not(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    # Counts are not forgiven during the test, to keep the figures round.
+    throttle = AuthThrottle(free_failures=3, base_delay=1, max_delay=10, forgive_after=1e9)
+    assert await attempt(throttle, "CP_2", "right", A) == 0
+    taken = [await attempt(throttle, "CP_1", "wrong", A) for _ in range(7)]
+    assert taken == pytest.approx([0, 0, 0, -1, -2, -4, -8], abs=1e-3)
+    assert await attempt(throttle, "CP_2", "right", A) == 0  # connected from there before
+    assert await attempt(throttle, "CP_3", "right", B) == 0
+    # The attacked identity waits too, right password or wrong: timing tells nothing.
+    assert await attempt(throttle, "CP_1", "right", B) == pytest.approx(10)
+    # A charge point never seen at the guesser's address waits like the guesser's next try.
+    assert await attempt(throttle, "CP_4", "right", A) == pytest.approx(10)
+
+
+async def test_many_parallel_guesses_take_long(autojump_clock: trio.abc.Clock) -> None:
+    throttle = AuthThrottle(free_failures=5, base_delay=1, max_delay=10)
+    start = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        for i in range(50):
+            nursery.start_soon(attempt, throttle, "CP_1", f"guess {i}", f"192.0.2.{i}")
+    # Counted before any was checked: 45 of them waited, the last ones the longest delay.
+    assert trio.current_time() - start == pytest.approx(10)
+    assert await attempt(throttle, "CP_1", "guess", "203.0.113.1") == pytest.approx(-10)

@@ -25,6 +25,7 @@ import wsproto.utilities
 
 from ._auth import BasicAuthCheck, compare_secret, parse_basic_auth
 from ._charge_point import ChargePoint
+from ._throttle import AuthThrottle
 from ._tls import ClientCertificate, check_tls_version, peer_certificate
 from ._versions import SUBPROTOCOLS, OCPPVersion, normalize_version
 
@@ -155,6 +156,7 @@ class Server:
         self._check_password = (
             _password_table(basic_auth) if isinstance(basic_auth, Mapping) else basic_auth
         )
+        self._auth_throttle = AuthThrottle()
         self._options = dict(charge_point_options or {})
         self._max_connections = max_connections
         self._connected: dict[str, ChargePoint] = {}
@@ -313,7 +315,13 @@ class Server:
         headers = {k.decode("latin-1").lower(): v for k, v in request.headers}
         try:
             if self._check_password is not None:
-                await _authenticate(self._check_password, identity, headers.get("authorization"))
+                await _authenticate(
+                    self._check_password,
+                    identity,
+                    headers.get("authorization"),
+                    self._auth_throttle,
+                    str(getattr(request.remote, "address", request.remote)),
+                )
             if self._on_connect is not None:
                 info = ConnectionRequest(
                     identity=identity,
@@ -373,8 +381,18 @@ def _remote(tcp: trio.SocketStream) -> str:
         return "a peer gone"
 
 
-async def _authenticate(check: BasicAuthCheck, identity: str, authorization: bytes | None) -> None:
-    """HTTP Basic auth before the upgrade (CONFORMANCE 32): raise RejectConnection to refuse."""
+async def _authenticate(
+    check: BasicAuthCheck,
+    identity: str,
+    authorization: bytes | None,
+    throttle: AuthThrottle,
+    address: str,
+) -> None:
+    """HTTP Basic auth before the upgrade (CONFORMANCE 32): raise RejectConnection to refuse.
+
+    Recent failures for the identity or from the address slow it down (``_throttle``).
+    """
+    await trio.sleep(throttle.attempt(identity, address, trio.current_time()))
     credentials = None if authorization is None else parse_basic_auth(authorization)
     if credentials is None:
         reason = "no Basic credentials"
@@ -383,6 +401,7 @@ async def _authenticate(check: BasicAuthCheck, identity: str, authorization: byt
     elif not await check(identity, credentials[1]):
         reason = "wrong Basic auth password"
     else:
+        throttle.succeeded(identity, address, trio.current_time())
         return
     logger.warning("%s: %s", identity, reason)
     raise RejectConnection(401, _UNAUTHORIZED)
