@@ -28,8 +28,9 @@ def test_escape_leaves_one_printable_line(text: str | bytes, shown: str) -> None
 
 
 def test_escape_caps_the_length_and_says_how_much_was_cut() -> None:
-    assert escape("a" * 1_000_000, 10) == "aaaaaaaaaa...[999990 more]"
-    assert escape("\n" * 50, 4) == "\\n\\n\\n\\n...[46 more]"
+    assert escape("a" * 1_000_000, 10) == "aaaaaaaaaa...[1000000 characters]"
+    assert escape("\n" * 50, 4) == "\\n\\n...[50 characters]"
+    assert escape("\ud800" * 4, 12) == "\\ud800\\ud800...[4 characters]"
     assert escape(b"x" * 100, 10).startswith("b'xxxxxx")
     assert len(escape(b"x" * 100, 10)) < 30
 

@@ -23,17 +23,19 @@ FRAME_LIMIT: Final = 2000
 
 
 def escape(text: object, limit: int = TEXT_LIMIT) -> str:
-    """``text`` (a str, or bytes shown as ``repr`` shows them) safe for one log line, at most
-    about ``limit`` characters plus a note of how many were cut."""
+    """``text`` (a str, or bytes shown as ``repr`` shows them) safe for one log line: at most
+    ``limit`` characters, and a note of the whole length if it was cut."""
     if not isinstance(text, str):
         text = repr(text)  # bytes and other values: repr escapes them already
         if len(text) <= limit:
             return text
     elif len(text) <= limit and text.isprintable():
         return text
-    cut = len(text) - limit
     shown = repr(text[:limit])[1:-1]  # repr escapes exactly the characters isprintable refuses
-    return f"{shown}...[{cut} more]" if cut > 0 else shown
+    if len(text) <= limit and len(shown) <= limit:
+        return shown
+    # Escapes make the text longer (\ud800 is six characters): the line is capped, not the input.
+    return f"{shown[:limit]}...[{len(text)} characters]"
 
 
 class RepeatLimiter:
