@@ -25,6 +25,7 @@ import trio_websocket
 from . import exceptions
 from ._casing import Plan, message_plan, object_to_python, object_to_wire
 from ._frames import Call, CallError, CallResult, CallResultError, Frame, Send, unpack
+from ._logsafe import FRAME_LIMIT, escape
 from ._payload import Payload, payload_class
 from ._schemas import MessageKind, actions
 from ._tls import ClientCertificate
@@ -293,7 +294,7 @@ class ChargePoint:
                             message = await self._connection.get_message()
                             await self.route_message(message)
                     except _CLOSED:
-                        logger.info("%s: connection closed", self.id)
+                        logger.info("%s: connection closed", escape(self.id))
                 nursery.cancel_scope.cancel()
         finally:
             self._close()
@@ -305,7 +306,7 @@ class ChargePoint:
 
     async def _abort(self, reason: str) -> None:
         """Give up on a peer that stopped reading or answering: stop reading, close quickly."""
-        logger.warning("%s: %s, closing the connection", self.id, reason)
+        logger.warning("%s: %s, closing the connection", escape(self.id), reason)
         self._reader.cancel()
         self._close()
         with trio.CancelScope(shield=True), trio.move_on_after(1):
@@ -380,7 +381,7 @@ class ChargePoint:
         counters = self._counters
         counters.frames_received += 1
         if logger.isEnabledFor(logging.INFO):
-            logger.info("%s: receive message %s", self.id, raw)
+            logger.info("%s: receive message %s", escape(self.id), escape(raw, FRAME_LIMIT))
         if isinstance(raw, bytes):
             # OCPP-J is text only; a binary message is invalid and never answered.
             await self._invalid_frame(None, "binary WebSocket message")
@@ -401,9 +402,9 @@ class ChargePoint:
             counters.errors_received += 1
             logger.warning(
                 "%s: peer rejected our response %s: %s",
-                self.id,
-                frame.unique_id,
-                frame.error_description,
+                escape(self.id),
+                escape(frame.unique_id),
+                escape(frame.error_description),
             )
         else:
             if isinstance(frame, CallError):
@@ -412,7 +413,9 @@ class ChargePoint:
             if pending is None or pending.done.is_set():
                 counters.unmatched_responses += 1
                 logger.warning(
-                    "%s: dropping response with unknown or late id %r", self.id, frame.unique_id
+                    "%s: dropping response with unknown or late id %r",
+                    escape(self.id),
+                    frame.unique_id,
                 )
             else:
                 pending.resolve(frame)
@@ -421,12 +424,14 @@ class ChargePoint:
         counters = self._counters
         counters.invalid_frames += 1
         counters.consecutive_invalid += 1
-        logger.warning("%s: invalid frame (%s)", self.id, reason)
+        logger.warning("%s: invalid frame (%s)", escape(self.id), reason)
         if reply is not None:
             await self._send_quietly(reply)
         if counters.consecutive_invalid >= self._max_invalid_frames:
             logger.warning(
-                "%s: %d invalid frames in a row, closing", self.id, counters.consecutive_invalid
+                "%s: %d invalid frames in a row, closing",
+                escape(self.id),
+                counters.consecutive_invalid,
             )
             await self.aclose(1002, "too many invalid frames")
 
@@ -480,9 +485,9 @@ class ChargePoint:
                 # Also when cancelled with the connection: the peer's CALL goes unanswered.
                 logger.warning(
                     "%s: the answer to %s (%s) is lost: connection closed",
-                    self.id,
-                    call.action,
-                    call.unique_id,
+                    escape(self.id),
+                    escape(call.action),
+                    escape(call.unique_id),
                 )
         if sent and isinstance(reply, CallResult) and handler_args is not None:
             await self._run_after_hooks(call.action, handler_args, reply)
@@ -574,14 +579,14 @@ class ChargePoint:
         except exceptions.OCPPError as exc:
             return call.create_call_error(exc, version), None
         except Exception as exc:
-            logger.exception("%s: handler of %s failed", self.id, call.action)
+            logger.exception("%s: handler of %s failed", escape(self.id), call.action)
             return call.create_call_error(exc, version), None
         if handled is None:
             logger.error(
                 "%s: handler of %s (%s) did not finish within %g s, cancelled",
-                self.id,
+                escape(self.id),
                 call.action,
-                call.unique_id,
+                escape(call.unique_id),
                 self._handler_timeout,
             )
             error = exceptions.InternalError("The request was not handled in time")
@@ -594,7 +599,10 @@ class ChargePoint:
         except Exception as exc:
             # A bug in the handler: never send an invalid payload (CONFORMANCE 23).
             logger.error(
-                "%s: handler of %s returned an invalid response: %s", self.id, call.action, exc
+                "%s: handler of %s returned an invalid response: %s",
+                escape(self.id),
+                call.action,
+                exc,
             )
             return call.create_call_error(exceptions.InternalError(), version), None
         # The handler's arguments, and its response, for @after hooks: only if there are some.
@@ -633,7 +641,9 @@ class ChargePoint:
                 if hook.is_async:
                     await result
             except Exception:
-                logger.exception("%s: @after hook %s of %s failed", self.id, hook.name, action)
+                logger.exception(
+                    "%s: @after hook %s of %s failed", escape(self.id), hook.name, action
+                )
 
     async def _handle_send(self, send: Send) -> None:
         """A 2.1 SEND: run its handler; it is never answered, even when invalid."""
@@ -644,14 +654,18 @@ class ChargePoint:
             if timer.cancelled_caught:
                 logger.error(
                     "%s: handler of SEND %s (%s) did not finish within %g s, cancelled",
-                    self.id,
+                    escape(self.id),
                     send.action,
-                    send.unique_id,
+                    escape(send.unique_id),
                     self._handler_timeout,
                 )
         except Exception as exc:
             logger.warning(
-                "%s: SEND %s (%s) not handled: %r", self.id, send.action, send.unique_id, exc
+                "%s: SEND %s (%s) not handled: %s",
+                escape(self.id),
+                escape(send.action),
+                escape(send.unique_id),
+                escape(exc),
             )
 
     # -- outbound --------------------------------------------------------------------------------
@@ -782,7 +796,7 @@ class ChargePoint:
     async def _send(self, frame: Frame) -> None:
         text = frame.to_json()
         if logger.isEnabledFor(logging.INFO):
-            logger.info("%s: send %s", self.id, text)
+            logger.info("%s: send %s", escape(self.id), escape(text, FRAME_LIMIT))
         if not self._sending:
             self._send_progress = self._now()
             due = self._send_progress + self._send_timeout
