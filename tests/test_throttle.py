@@ -52,16 +52,17 @@ def test_cycling_identities_from_one_address_is_slowed() -> None:
 
 def test_other_charge_points_are_not_slowed() -> None:
     throttle = AuthThrottle(free_failures=3, base_delay=1)
-    # CP_2 authenticated from the address before a guesser behind the same NAT got busy.
-    throttle.attempt("CP_2", A, now=0)
-    throttle.succeeded("CP_2", A, now=0)
+    # CP_2 authenticated before a guesser behind the same (carrier-grade) NAT got busy.
+    throttle.attempt("CP_2", B, now=0)
+    throttle.succeeded("CP_2", B, now=0)
     for i in range(50):
         throttle.attempt(f"guess_{i}", A, now=1)
         throttle.attempt("CP_1", A, now=1)
-    assert throttle.attempt("CP_2", A, now=2) == 0  # known there: exempt from the address count
+    assert throttle.attempt("CP_2", A, now=2) == 0  # known: exempt from the address count
     throttle.succeeded("CP_2", A, now=2)
     assert throttle.attempt("CP_3", B, now=2) == 0  # elsewhere: nothing counted
     assert throttle.attempt("CP_1", B, now=2) > 0  # the attacked identity waits wherever it is
+    assert throttle.attempt("CP_4", A, now=2) > 0  # never seen, behind the guesser's address
 
 
 def test_memory_is_bounded_whatever_the_attacker_cycles() -> None:
@@ -108,7 +109,7 @@ async def test_wrong_passwords_are_slowed_and_the_right_one_of_another_is_not(
     assert await attempt(throttle, "CP_2", "right", A) == 0
     taken = [await attempt(throttle, "CP_1", "wrong", A) for _ in range(7)]
     assert taken == pytest.approx([0, 0, 0, -1, -2, -4, -8], abs=1e-3)
-    assert await attempt(throttle, "CP_2", "right", A) == 0  # connected from there before
+    assert await attempt(throttle, "CP_2", "right", A) == 0  # it connected before
     assert await attempt(throttle, "CP_3", "right", B) == 0
     # The attacked identity waits too, right password or wrong: timing tells nothing.
     assert await attempt(throttle, "CP_1", "right", B) == pytest.approx(10)

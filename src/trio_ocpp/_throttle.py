@@ -10,11 +10,12 @@ password is checked: ``base_delay``, doubling with each further failure, up to `
 - The delay comes before the check, right password or wrong: how long an answer takes says
   nothing of the password, and the comparison itself stays constant-time (``compare_secret``).
 - Other charge points are not slowed: their identities have counts of their own, and an
-  identity that authenticated from an address recently is exempt from that address's count (a
-  guesser behind the same NAT does not slow a charge point that has connected before). A charge
-  point whose *own* identity is under attack waits like the guesser, at most ``max_delay``.
-- Memory is bounded: at most ``max_entries`` identities, addresses and exempt pairs each, the
-  least recently seen forgotten first. A guesser who cycles through more identities than that
+  identity that authenticated recently is exempt from the address counts (a guesser behind the
+  same NAT or carrier-grade NAT does not slow a charge point that has connected before, wherever
+  it connects from now). Only a charge point never seen since the server started, behind the
+  guesser's address, waits; and one whose *own* identity is under attack, at most ``max_delay``.
+- Memory is bounded: at most ``max_entries`` identities, addresses and exempt identities each,
+  the least recently seen forgotten first. A guesser who cycles through more identities than that
   to reset one's count pays ``max_entries`` attempts, counted against its address, per guess.
 
 Sans-I/O: the caller passes the time and does the waiting.
@@ -85,16 +86,15 @@ class AuthThrottle:
         self._max_entries = max_entries
         self._identities = _Counts(forgive_after, max_entries)
         self._addresses = _Counts(forgive_after, max_entries)
-        # (address key, identity) that authenticated: exempt from the address's count.
-        self._known: OrderedDict[tuple[str, str], None] = OrderedDict()
+        # Identities that authenticated recently: exempt from the address counts.
+        self._known: OrderedDict[str, None] = OrderedDict()
 
     def attempt(self, identity: str, address: str, now: float) -> float:
         """Count an attempt as failed until :meth:`succeeded` says otherwise; the seconds to wait
         before checking its password."""
         failures = self._identities.add(identity, 1, now)
-        pair = (_address_key(address), identity)
-        if pair not in self._known:
-            failures = max(failures, self._addresses.add(pair[0], 1, now))
+        if identity not in self._known:
+            failures = max(failures, self._addresses.add(_address_key(address), 1, now))
         excess = failures - self._free
         if excess <= 0:
             return 0.0
@@ -102,16 +102,15 @@ class AuthThrottle:
         return min(self._base_delay * 2 ** min(excess - 1, 64), self._max_delay)
 
     def succeeded(self, identity: str, address: str, now: float) -> None:
-        """The attempt's password was right: take its failure back, and exempt the pair."""
+        """The attempt's password was right: take its failure back, and exempt the identity."""
         self._identities.add(identity, -1, now)
-        pair = (_address_key(address), identity)
-        if pair not in self._known:
-            self._addresses.add(pair[0], -1, now)
-        self._known[pair] = None
-        self._known.move_to_end(pair)
+        if identity not in self._known:
+            self._addresses.add(_address_key(address), -1, now)
+        self._known[identity] = None
+        self._known.move_to_end(identity)
         if len(self._known) > self._max_entries:
             self._known.popitem(last=False)
 
     def entries(self) -> int:
-        """Identities, addresses and exempt pairs held: bounded by 3 * ``max_entries``."""
+        """Identities, addresses and exempt identities held: at most 3 * ``max_entries``."""
         return len(self._identities) + len(self._addresses) + len(self._known)
