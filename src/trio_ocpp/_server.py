@@ -25,6 +25,7 @@ import wsproto.utilities
 
 from ._auth import BasicAuthCheck, compare_secret, parse_basic_auth
 from ._charge_point import ChargePoint
+from ._logsafe import escape
 from ._throttle import AuthThrottle
 from ._tls import ClientCertificate, check_tls_version, peer_certificate
 from ._versions import SUBPROTOCOLS, OCPPVersion, normalize_version
@@ -258,7 +259,7 @@ class Server:
                         await tls.do_handshake()
                     except trio.BrokenResourceError as exc:
                         reason = exc.__cause__ or exc
-                        logger.warning("%s: TLS handshake failed: %s", _remote(tcp), reason)
+                        logger.warning("%s: TLS handshake failed: %s", _remote(tcp), escape(reason))
                         return
                     certificate = peer_certificate(tls)
             async with trio.open_nursery() as nursery:  # for the connection's reader task
@@ -288,7 +289,9 @@ class Server:
             len(self._connected) + self._handshaking >= self._max_connections
         )
         if busy or not self._accepting:
-            logger.warning("refusing %s: %s", request.path, "server full" if busy else "stopping")
+            logger.warning(
+                "refusing %s: %s", escape(request.path), "server full" if busy else "stopping"
+            )
             await request.reject(503)
             return
         self._handshaking += 1
@@ -309,7 +312,9 @@ class Server:
         if version is None and not offered:
             version = self.default_version
         if not identity:
-            logger.warning("rejecting %s: no charge point identity in the path", request.path)
+            logger.warning(
+                "rejecting %s: no charge point identity in the path", escape(request.path)
+            )
             await request.reject(404)
             return None
         headers = {k.decode("latin-1").lower(): v for k, v in request.headers}
@@ -334,13 +339,17 @@ class Server:
                 )
                 await self._on_connect(info)
         except RejectConnection as rejection:
-            logger.info("%s: rejected with HTTP %d", identity, rejection.status_code)
+            logger.info("%s: rejected with HTTP %d", escape(identity), rejection.status_code)
             reply_headers = [(k.encode(), v.encode()) for k, v in rejection.headers]
             await request.reject(rejection.status_code, extra_headers=reply_headers)
             return None
         if version is None:
             # CONFORMANCE 6: complete the handshake without a subprotocol, then close.
-            logger.warning("%s: no supported OCPP subprotocol in %s, closing", identity, offered)
+            logger.warning(
+                "%s: no supported OCPP subprotocol in %s, closing",
+                escape(identity),
+                escape(offered),
+            )
             ws = await request.accept()
             await ws.aclose(_PROTOCOL_ERROR, "no supported OCPP subprotocol")
             return None
@@ -359,10 +368,10 @@ class Server:
         previous = self._connected.get(identity)
         if previous is not None:
             # The newest connection of an identity wins: the old one is most likely half-open.
-            logger.warning("%s: new connection replaces the previous one", identity)
+            logger.warning("%s: new connection replaces the previous one", escape(identity))
             await previous.aclose(1000, "replaced by a new connection")
         self._connected[identity] = cp
-        logger.info("%s: connected (OCPP %s)", identity, version)
+        logger.info("%s: connected (OCPP %s)", escape(identity), version)
         try:
             await cp.start()
         finally:
@@ -403,7 +412,7 @@ async def _authenticate(
     else:
         throttle.succeeded(identity, address, trio.current_time())
         return
-    logger.warning("%s: %s", identity, reason)
+    logger.warning("%s: %s", escape(identity), escape(reason))
     raise RejectConnection(401, _UNAUTHORIZED)
 
 
