@@ -47,3 +47,18 @@ async def test_every_log_line_is_one_printable_bounded_line(
         assert message.isprintable(), message[:200]
         assert len(message) < FRAME_LIMIT + 600, message[:200]
         assert message.startswith("CP\\nFAKE"), message[:200]
+
+
+async def test_repeated_warnings_of_a_connection_are_summarized(
+    autojump_clock: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    cp = v21.ChargePoint("CP_1", Stub(), max_invalid_frames=10**6)
+    with caplog.at_level(logging.WARNING, "trio_ocpp"):
+        for _ in range(500):
+            await cp.route_message("not json")
+            await cp.route_message('[3,"unknown",{}]')
+        cp._close()
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) <= 2 * 10 + 2, messages
+    assert "CP_1: ... 490 more like '%s: invalid frame (%s)' in the last 0 s" in messages
+    assert any(m.startswith("CP_1: ... 490 more like '%s: dropping response") for m in messages)

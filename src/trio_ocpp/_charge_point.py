@@ -25,7 +25,7 @@ import trio_websocket
 from . import exceptions
 from ._casing import Plan, message_plan, object_to_python, object_to_wire
 from ._frames import Call, CallError, CallResult, CallResultError, Frame, Send, unpack
-from ._logsafe import FRAME_LIMIT, escape
+from ._logsafe import FRAME_LIMIT, RepeatLimiter, escape
 from ._payload import Payload, payload_class
 from ._schemas import MessageKind, actions
 from ._tls import ClientCertificate
@@ -247,6 +247,8 @@ class ChargePoint:
         # Woken whenever an inbound CALL or outbound call() finishes: shutdown() waits on it.
         self._quieter = trio.lowlevel.ParkingLot()
         self._counters = _Counters()
+        # What the peer can make us warn about again and again is summarized past a burst.
+        self._warnings = RepeatLimiter(logger, escape(id))
         self._round_trip_time: float | None = None
         # The engine is read here: a connection keeps the validators it started with.
         setting = (receive_formats, typed, validation_engine())
@@ -300,6 +302,8 @@ class ChargePoint:
             self._close()
 
     def _close(self) -> None:
+        if not self._closed:
+            self._warnings.flush(self._now())
         self._closed = True
         for pending in self._pending.values():
             pending.resolve(error=exceptions.ConnectionClosedError())
@@ -400,7 +404,8 @@ class ChargePoint:
         elif isinstance(frame, CallResultError):
             # The peer says a CALLRESULT of ours was bad: nothing to resume, only to report.
             counters.errors_received += 1
-            logger.warning(
+            self._warnings.warning(
+                self._now(),
                 "%s: peer rejected our response %s: %s",
                 escape(self.id),
                 escape(frame.unique_id),
@@ -412,7 +417,8 @@ class ChargePoint:
             pending = self._pending.get(frame.unique_id)
             if pending is None or pending.done.is_set():
                 counters.unmatched_responses += 1
-                logger.warning(
+                self._warnings.warning(
+                    self._now(),
                     "%s: dropping response with unknown or late id %r",
                     escape(self.id),
                     frame.unique_id,
@@ -424,7 +430,7 @@ class ChargePoint:
         counters = self._counters
         counters.invalid_frames += 1
         counters.consecutive_invalid += 1
-        logger.warning("%s: invalid frame (%s)", escape(self.id), reason)
+        self._warnings.warning(self._now(), "%s: invalid frame (%s)", escape(self.id), reason)
         if reply is not None:
             await self._send_quietly(reply)
         if counters.consecutive_invalid >= self._max_invalid_frames:
@@ -660,7 +666,8 @@ class ChargePoint:
                     self._handler_timeout,
                 )
         except Exception as exc:
-            logger.warning(
+            self._warnings.warning(
+                self._now(),
                 "%s: SEND %s (%s) not handled: %s",
                 escape(self.id),
                 escape(send.action),
