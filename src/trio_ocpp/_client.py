@@ -22,6 +22,7 @@ import trio_websocket
 from . import exceptions
 from ._auth import basic_auth_header
 from ._charge_point import ChargePoint
+from ._logsafe import escape
 from ._server import CLOSE_TIMEOUT, identity_from_path
 from ._tls import check_tls_version
 from ._versions import SUBPROTOCOLS, OCPPVersion, is_2x
@@ -364,7 +365,7 @@ class Client(Generic[CP]):
                 finally:
                     self._charge_point = None
         except _CONNECTION_ERRORS as exc:
-            logger.warning("%s: cannot connect: %r", self.identity, exc)
+            logger.warning("%s: cannot connect: %s", self.identity, escape(exc))
         return connected
 
     async def aclose(self, grace_period: float = 0) -> None:
