@@ -8,6 +8,10 @@ Two differences remain, within what RFC 8259 section 6 allows: orjson reads an i
 64-bit range as a float, and it reads up to 1024 levels where json may stop a little earlier (at
 the recursion limit); frames nested deeper than a few dozen levels are refused after parsing
 anyway (``_frames.MAX_NESTING``).
+
+What is written is always valid UTF-8: a string holding a lone surrogate (read from a peer's
+``"\\ud800"`` and echoed back, as an id or in a handler's answer) makes the whole text written
+with ``\\u`` escapes, which reads back as the same value.
 """
 
 from __future__ import annotations
@@ -26,11 +30,24 @@ def _reject_constant(name: str) -> Any:
 # Made once: json.dumps / json.loads with options build a new encoder or decoder on each call.
 # Compact and strict: NaN/Infinity are not JSON, so they fail here rather than on the peer.
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+_encode_ascii = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 _decode = json.JSONDecoder(parse_constant=_reject_constant).decode
 
 
 def std_dumps(value: Any) -> str:
-    return _encode(value)
+    """Compact JSON text that is always valid UTF-8 (see :func:`_utf8`)."""
+    return _utf8(_encode(value), value)
+
+
+def _utf8(text: str, value: Any) -> str:
+    # A lone surrogate (a peer's JSON-escaped one, echoed back) cannot be written as UTF-8: such
+    # a text is written with escapes instead, so that what goes out is always sendable.
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return _encode_ascii(value)
+    return text
 
 
 def std_loads(text: str | bytes) -> Any:
