@@ -62,26 +62,9 @@ def _error_reply(unique_id: str, exc: BaseException, ocpp_version: OCPPVersion |
     else:
         # Never leak internals of an unexpected exception to the peer (CONFORMANCE 22).
         code, description, details = "InternalError", _GENERIC_INTERNAL_ERROR, {}
-    return CallError(unique_id, code, _sendable(description), details)
-
-
-def _sendable(text: str) -> str:
-    """``text`` within MAX_DESCRIPTION characters and encodable as UTF-8: a description may
-    quote the peer (an action, a property name) and a lone surrogate would fail the send."""
-    text = text[:MAX_DESCRIPTION]
-    if not _encodable(text):
-        text = text.encode("utf-8", "backslashreplace").decode()[:MAX_DESCRIPTION]
-    return text
-
-
-def _encodable(text: str) -> bool:
-    if text.isascii():
-        return True
-    try:
-        text.encode()
-    except UnicodeEncodeError:  # a lone surrogate, from a JSON escape such as "\ud800"
-        return False
-    return True
+    # A description may quote the peer (a 100 KB action); what it quotes is written as valid
+    # UTF-8 whatever it holds (_json).
+    return CallError(unique_id, code, description[:MAX_DESCRIPTION], details)
 
 
 @attrs.frozen
@@ -200,8 +183,7 @@ def _readable_id(frame: list[Any]) -> str | None:
     if len(frame) > 1:
         unique_id = frame[1]
         if isinstance(unique_id, str) and len(unique_id) <= MAX_ID_LENGTH:
-            # An id we cannot encode could not be echoed in the answer.
-            return unique_id if _encodable(unique_id) else None
+            return unique_id
     return None
 
 
@@ -333,7 +315,7 @@ def _unpack_call(frame: list[Any], ocpp_version: OCPPVersion | None) -> Call:
             ocpp_version=ocpp_version,
         )
     _, unique_id, action, payload = frame
-    if _readable_id(frame) is None:
+    if not isinstance(unique_id, str) or len(unique_id) > MAX_ID_LENGTH:
         problem = "Message id is not a string of at most 36 characters"
     elif not isinstance(action, str):
         problem = "Action is not a string"
