@@ -283,7 +283,10 @@ def unpack(text: str | bytes, ocpp_version: OCPPVersion | None = None) -> Frame:
 
 def _nested_too_deep(text: str | bytes, frame: list[Any]) -> bool:
     # The frame is one level more than its payload. A text with fewer brackets than the limit
-    # cannot nest deeper: most frames are decided by counting, without a walk.
+    # cannot nest deeper: most frames are decided by counting, without a walk; the shortest
+    # (a Heartbeat) cannot even hold that many.
+    if len(text) <= 2 * (MAX_NESTING + 1):
+        return False
     if isinstance(text, str):
         brackets = text.count("[") + text.count("{")
     else:
