@@ -41,6 +41,14 @@ def _keys(size: int, value: Any = 1, prefix: str = "k") -> dict[str, Any]:
     return {f"{prefix}{i:06}": value for i in range(max(1, (size - 200) // each))}
 
 
+def _lists(depth: int) -> list[Any]:
+    """``depth`` lists, one in the other: two bytes per level, the most containers per byte."""
+    node: list[Any] = []
+    for _ in range(depth - 1):
+        node = [node]
+    return node
+
+
 def _nested(depth: int) -> dict[str, Any]:
     node: dict[str, Any] = {"vendorId": "v"}
     for _ in range(depth - 1):
@@ -98,6 +106,10 @@ def _frames_16() -> dict[str, tuple[str, Builder]]:
         "nesting one past the limit, repeated": (
             "MeterValues",
             lambda n: {"connectorId": 1, "meterValue": _fill(_nested(MAX_NESTING), n)},
+        ),
+        "lists nested to the limit, repeated": (
+            "MeterValues",
+            lambda n: {"connectorId": 1, "meterValue": _fill(_lists(MAX_NESTING - 2), n)},
         ),
     }
 
@@ -165,6 +177,10 @@ def _frames_2x(version: str) -> dict[str, tuple[str, Builder]]:
         "nesting one past the limit, repeated": (
             "DataTransfer",
             lambda n: {"vendorId": "v", "data": _fill(_nested(MAX_NESTING - 1), n)},
+        ),
+        "lists nested to the limit, repeated (valid)": (
+            "DataTransfer",
+            lambda n: {"vendorId": "v", "data": _fill(_lists(MAX_NESTING - 2), n)},
         ),
         "nesting at the limit, repeated (valid)": (
             "DataTransfer",
