@@ -327,6 +327,21 @@ def test_a_call_nested_too_deep_is_a_format_violation(version: str, depth: int) 
 
 
 @pytest.mark.parametrize("version", VERSIONS)
+def test_a_frame_with_too_many_arrays_and_objects_is_refused_before_parsing(version: str) -> None:
+    most = _frames.MAX_CONTAINERS
+    text = json.dumps([2, "1", "DataTransfer", {"vendorId": "v", "data": [[]] * (most - 3)}])
+    assert isinstance(unpack(text, version), Call)  # type: ignore[arg-type]
+    for frame in (
+        [2, "1", "DataTransfer", {"vendorId": "v", "data": [[]] * (most - 2)}],
+        [3, "1", {"data": "[" * most}],  # in strings too: they are counted before parsing
+    ):
+        reply = reply_of(json.dumps(frame), version)
+        assert reply is not None
+        assert reply.unique_id == "-1"
+        assert reply.error_code == RPC_CODE[version]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 def test_a_call_result_nested_too_deep_is_not_answered(version: str) -> None:
     text = json.dumps([3, "1", {"a": [nested(_frames.MAX_NESTING)]}])
     assert reply_of(text, version) is None

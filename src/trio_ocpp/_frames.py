@@ -38,6 +38,12 @@ MAX_DESCRIPTION: Final = 255
 #: (CONFORMANCE 41). The deepest OCPP schema needs 13; the rest is room for customData and
 #: vendor data. A deeper frame is refused before anything walks it recursively.
 MAX_NESTING: Final = 32
+#: Most arrays and objects in a frame, counted as its opening brackets before it is parsed (a
+#: bracket inside a string counts too). Parsing, checking and renaming cost python work per
+#: container: 1 MiB of ``[[[]]]`` is 500,000 of them and held the event loop for 0.5-1 s. No OCPP
+#: message needs this many (a 1,024-period charging schedule has ~1,100); a frame with more is
+#: answered like one that is not JSON, with id "-1".
+MAX_CONTAINERS: Final = 50_000
 #: Id of the CALLERROR that answers a frame whose own id cannot be read (2.x section 4.2.3).
 UNREADABLE_ID: Final = "-1"
 
@@ -220,6 +226,15 @@ def unpack(text: str | bytes, ocpp_version: OCPPVersion | None = None) -> Frame:
     ``ocpp_version`` picks the message types accepted and the spelling of the error codes;
     None accepts every type (2-6) and spells codes the 2.x way.
     """
+    # A text this short holds neither too many containers nor too deep ones: not even counted.
+    brackets = 0 if len(text) <= _SHORT else _brackets(text)
+    if brackets > MAX_CONTAINERS:
+        raise _bad_frame(
+            _rpc_error(ocpp_version),
+            f"Message holds more than {MAX_CONTAINERS} arrays and objects",
+            answer_id=UNREADABLE_ID,
+            ocpp_version=ocpp_version,
+        )
     try:
         frame = _loads(text)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
@@ -255,7 +270,8 @@ def unpack(text: str | bytes, ocpp_version: OCPPVersion | None = None) -> Frame:
             ocpp_version=ocpp_version,
         )
 
-    if _nested_too_deep(text, frame):
+    # The frame is one level more than its payload; fewer brackets cannot nest deeper.
+    if brackets > MAX_NESTING + 1 and _nested_too_deep(frame):
         # A CALL gets an answer (CONFORMANCE 41); other frames none (19c).
         raise _bad_frame(
             exceptions.FormatViolationError,
@@ -281,18 +297,16 @@ def unpack(text: str | bytes, ocpp_version: OCPPVersion | None = None) -> Frame:
     return parsed
 
 
-def _nested_too_deep(text: str | bytes, frame: list[Any]) -> bool:
-    # The frame is one level more than its payload. A text with fewer brackets than the limit
-    # cannot nest deeper: most frames are decided by counting, without a walk; the shortest
-    # (a Heartbeat) cannot even hold that many.
-    if len(text) <= 2 * (MAX_NESTING + 1):
-        return False
+_SHORT: Final = 2 * (MAX_NESTING + 1)
+
+
+def _brackets(text: str | bytes) -> int:
     if isinstance(text, str):
-        brackets = text.count("[") + text.count("{")
-    else:
-        brackets = text.count(b"[") + text.count(b"{")
-    if brackets <= MAX_NESTING + 1:
-        return False
+        return text.count("[") + text.count("{")
+    return text.count(b"[") + text.count(b"{")
+
+
+def _nested_too_deep(frame: list[Any]) -> bool:
     level: list[Any] = [frame]
     for _ in range(MAX_NESTING + 1):
         inner = []
