@@ -3,8 +3,9 @@
     python -m benchmarks.worst_frames [--size BYTES] [--repeat N]
 
 For each version, frames of up to ``--size`` bytes (default 1 MiB, trio-websocket's default
-``max_message_size``) built to cost as much as possible: every value invalid, many keys, deep
-nesting, long strings, many array items, a huge value where a small one is expected. Each is
+``max_message_size``) and ``_frames.MAX_CONTAINERS`` arrays and objects, built to cost as much as
+possible: every value invalid, many keys, deep nesting, long strings, many array items, a huge
+value where a small one is expected, the most containers per byte; and one over the limit. Each is
 handed to a ChargePoint's ``route_message`` (parse, nesting check, validation, error report,
 the answer serialized and sent to a stub), which runs without yielding: its wall time is the
 stall every other connection sees. The valid MeterValues of the same size is the reference.
@@ -24,16 +25,22 @@ import trio
 
 from trio_ocpp import v16, v21, v201
 from trio_ocpp._charge_point import ChargePoint
-from trio_ocpp._frames import MAX_NESTING
+from trio_ocpp._frames import MAX_CONTAINERS, MAX_NESTING
 from trio_ocpp.routing import on
 
 SIZE = 1024 * 1024
 Builder = Callable[[int], Any]  # size -> payload
 
 
-def _fill(item: Any, size: int, overhead: int = 200) -> list[Any]:
-    """As many copies of ``item`` as fit in ``size`` bytes of JSON."""
-    return [item] * max(1, (size - overhead) // (len(json.dumps(item)) + 1))
+def _fill(item: Any, size: int, *, limited: bool = True) -> list[Any]:
+    """As many copies of ``item`` as fit in ``size`` bytes of JSON and, when ``limited``, in
+    MAX_CONTAINERS arrays and objects (a frame with more is refused unread)."""
+    text = json.dumps(item)
+    count = (size - 200) // (len(text) + 1)
+    containers = text.count("[") + text.count("{")
+    if containers and limited:
+        count = min(count, (MAX_CONTAINERS - 10) // containers)
+    return [item] * max(1, count)
 
 
 def _keys(size: int, value: Any = 1, prefix: str = "k") -> dict[str, Any]:
@@ -111,6 +118,10 @@ def _frames_16() -> dict[str, tuple[str, Builder]]:
             "MeterValues",
             lambda n: {"connectorId": 1, "meterValue": _fill(_lists(MAX_NESTING - 2), n)},
         ),
+        "over the container limit (refused unread)": (
+            "MeterValues",
+            lambda n: {"connectorId": 1, "meterValue": _fill([], n, limited=False)},
+        ),
     }
 
 
@@ -181,6 +192,10 @@ def _frames_2x(version: str) -> dict[str, tuple[str, Builder]]:
         "lists nested to the limit, repeated (valid)": (
             "DataTransfer",
             lambda n: {"vendorId": "v", "data": _fill(_lists(MAX_NESTING - 2), n)},
+        ),
+        "over the container limit (refused unread)": (
+            "DataTransfer",
+            lambda n: {"vendorId": "v", "data": _fill([], n, limited=False)},
         ),
         "nesting at the limit, repeated (valid)": (
             "DataTransfer",

@@ -26,12 +26,8 @@ worst_frames = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(worst_frames)
 stall = worst_frames.stall
 
-# Generous: ~50 ms is the target on an idle machine; valid 1 MiB frames take 30-150 ms.
+# Generous: ~50 ms is the target on an idle machine; the worst frames take 5-140 ms there.
 BOUND = 1.0
-# Not met yet: 1 MiB of lists nested to the limit is ~500,000 containers, which parsing, the
-# nesting check and above all the renaming of opaque data (CONFORMANCE 43 says to leave it
-# untouched) each walk in python: 300-700 ms. Bounded here so that it cannot get worse.
-DENSE_BOUND = 3.0
 
 FRAMES = list(worst_frames.frames())
 
@@ -48,9 +44,10 @@ def _quiet(caplog: pytest.LogCaptureFixture) -> None:
 )
 async def test_a_worst_frame_holds_the_loop_briefly_and_is_answered(cls: type, text: str) -> None:
     seconds, answer = await stall(cls, text, repeat=1)
-    assert seconds < (DENSE_BOUND if text.count("[") > 200_000 else BOUND)
+    assert seconds < BOUND
     frame = json.loads(answer)
-    assert frame[0] in (3, 4) and frame[1] == "1"
+    # Answered with its id, or with "-1" when it holds too many arrays and objects to be read.
+    assert frame[0] in (3, 4) and frame[1] in ("1", "-1")
     if frame[0] == 4:
         assert len(frame[3]) <= 255
     answer.encode()  # sendable
