@@ -9,6 +9,7 @@ both processes, which of them was the bottleneck.
 from __future__ import annotations
 
 import json
+import signal
 import statistics
 import subprocess
 import sys
@@ -25,16 +26,23 @@ def _read_json(stream: IO[str]) -> dict[str, Any]:
 
 
 @contextmanager
-def server_process(kind: str, *options: str) -> Iterator[tuple[int, int]]:
-    """Run ``python -m benchmarks.servers KIND OPTIONS...``; yields its (port, pid)."""
+def server_process(kind: str, *options: str) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    """Run ``python -m benchmarks.servers KIND OPTIONS...``; yields its port and process."""
     command = [sys.executable, "-m", "benchmarks.servers", kind, *options]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        yield _read_json(process.stdout)["port"], process.pid
+        yield _read_json(process.stdout)["port"], process
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def gc_objects(server: subprocess.Popen[str]) -> int:
+    """The server's GC-tracked objects now (it answers SIGUSR1 on its stdout)."""
+    server.send_signal(signal.SIGUSR1)
+    assert server.stdout is not None
+    return int(_read_json(server.stdout)["gc_objects"])
 
 
 def load(port: int, *arguments: str) -> list[dict[str, Any]]:
@@ -63,11 +71,11 @@ def run(
     for _ in range(rounds):
         for kind in kinds:
             options = ["--profile", profile] if profile and kind == "trio-ocpp" else []
-            with server_process(kind, *options) as (port, pid):
+            with server_process(kind, *options) as (port, server):
                 warmup = min(1.0, seconds / 3)
                 results = load(
                     port, "--clients", ",".join(map(str, clients)), "--seconds", str(seconds),
-                    "--warmup", str(warmup), "--server-pid", str(pid),
+                    "--warmup", str(warmup), "--server-pid", str(server.pid),
                 )  # fmt: skip
             for result in results:
                 measured.setdefault((kind, result["clients"]), []).append(result)

@@ -39,7 +39,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _masked_frame(text: str) -> bytes:
+def masked_frame(text: str) -> bytes:
     """A client text frame (FIN, opcode 1), masked as RFC 6455 requires of clients."""
     payload = text.encode()
     length = len(payload)
@@ -106,7 +106,7 @@ class Client(asyncio.Protocol):
             if opcode == 1 and self._waiter is not None and not self._waiter.done():
                 self._waiter.set_result(payload.decode())
             elif opcode == 9:  # ping: answer with a pong carrying the same data
-                pong = bytearray(_masked_frame(payload.decode(errors="replace")))
+                pong = bytearray(masked_frame(payload.decode(errors="replace")))
                 pong[0] = 0x8A
                 assert self.transport is not None
                 self.transport.write(bytes(pong))
@@ -122,7 +122,7 @@ class Client(asyncio.Protocol):
         """Send one text frame and return the next text frame received."""
         assert self.transport is not None
         self._waiter = asyncio.get_running_loop().create_future()
-        self.transport.write(_masked_frame(text))
+        self.transport.write(masked_frame(text))
         return await self._waiter
 
 

@@ -1,8 +1,13 @@
 """The servers the end-to-end benchmarks measure, each run in a process of its own:
 
 - ``trio-ocpp``: a trio_ocpp Server answering the workload's 1.6 CALLs;
-- ``echo``: trio-websocket sending back every message, no OCPP at all: our transport's ceiling;
+- ``echo``: our own WebSocket connection sending back every message, no OCPP at all: the
+  ceiling of our transport;
+- ``echo-trio-websocket``: the same on trio-websocket (the transport we had before);
 - ``ocpp``: the ``ocpp`` package's ChargePoint on a ``websockets`` server (its defaults).
+
+SIGUSR1 makes a server print a JSON line with its GC-tracked object count (the connections
+benchmark asks it before and after the connections came).
 
 ``--gc-threshold``: CPython's generation-0 threshold (700 by default). With thousands of
 connections, each message leaves objects of parked tasks that survive young collections; they
@@ -18,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import functools
 import gc
 import json
 import logging
@@ -48,6 +54,28 @@ async def trio_ocpp_server() -> None:
 
 
 async def echo_server() -> None:
+    from trio_ocpp._handshake import read_request
+    from trio_ocpp._websocket import ConnectionClosed
+
+    async def echo(stream: trio.SocketStream) -> None:
+        handshake = await read_request(stream, 2**20)
+        if handshake is None:
+            return
+        ws = handshake.accept(handshake.check("ocpp1.6"), "")
+        try:
+            while True:
+                await ws.send_message(await ws.get_message())
+        except ConnectionClosed:
+            pass
+        finally:
+            await trio.aclose_forcefully(stream)
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(functools.partial(trio.serve_tcp, echo, 0, host=HOST))
+        _listening(listeners[0].socket.getsockname()[1])
+
+
+async def trio_websocket_echo_server() -> None:
     async def echo(request: trio_websocket.WebSocketRequest) -> None:
         ws = await request.accept(subprotocol="ocpp1.6")
         try:
@@ -77,7 +105,16 @@ async def ocpp_server() -> None:
         await server.serve_forever()
 
 
-SERVERS = {"trio-ocpp": trio_ocpp_server, "echo": echo_server, "ocpp": ocpp_server}
+SERVERS = {
+    "trio-ocpp": trio_ocpp_server,
+    "echo": echo_server,
+    "echo-trio-websocket": trio_websocket_echo_server,
+    "ocpp": ocpp_server,
+}
+
+
+def _report_objects(signum: int, frame: Any) -> None:
+    print(json.dumps({"gc_objects": len(gc.get_objects())}), flush=True)
 
 
 def main() -> None:
@@ -99,6 +136,7 @@ def main() -> None:
 
         signal.signal(signal.SIGTERM, dump)
         profile.enable()
+    signal.signal(signal.SIGUSR1, _report_objects)
     raise_fd_limit()
     logging.basicConfig(level=logging.ERROR)  # no line per frame
     if kind == "ocpp":

@@ -15,7 +15,7 @@ def each_engine(request: pytest.FixtureRequest) -> Iterator[str]:
     try:
         set_validation_engine(request.param)
     except ImportError:
-        pytest.skip(f"{request.param} is not installed")
+        pytest.skip(f"{request.param} is not installed: pip install -e '.[test]' installs it")
     try:
         yield validation_engine()
     finally:

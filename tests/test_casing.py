@@ -160,7 +160,7 @@ def test_regenerating_the_table_reproduces_the_committed_file() -> None:
 
 
 def test_generator_and_runtime_share_the_generic_rule() -> None:
-    for python in PYTHON_TO_WIRE:
+    for python in WIRE_TO_PYTHON.values():
         assert generator.generic_to_wire(python) == _generic_to_wire(python)
 
 
@@ -301,22 +301,57 @@ def test_full_payloads_reach_every_schema_file() -> None:
     assert len(MESSAGES) == len(_schemas())
 
 
-def test_custom_data_extension_keys_round_trip() -> None:
+def test_custom_data_extension_keys_are_opaque() -> None:
     custom = {"vendorId": "com.example", "fooBar": {"deepKey": [1]}, "soC": 3, "limit_L2": 4}
     wire = {
         "chargingStation": {"model": "M", "vendorName": "V", "customData": custom},
         "reason": "PowerUp",
-        "customData": {"vendorId": "com.example", "someURL": "x"},
+        "customData": {"vendorId": "com.example", "someURL": "x", "snake_key": None},
     }
     python = payload_to_python("2.0.1", "BootNotification", MessageKind.REQUEST, wire)
+    # Only the declared name is renamed; extension keys and their values stay as the vendor
+    # wrote them, even where a table or the generic rule would rename them (soC, fooBar).
     assert python["charging_station"]["custom_data"] == {
         "vendor_id": "com.example",
-        "foo_bar": {"deep_key": [1]},
-        "so_c": 3,  # the generic rule, not the table: extension keys must come back unchanged
-        "limit_L2": 4,  # not lowerCamelCase: left as it is
+        "fooBar": {"deepKey": [1]},
+        "soC": 3,
+        "limit_L2": 4,
     }
-    assert python["custom_data"] == {"vendor_id": "com.example", "some_u_r_l": "x"}
-    assert payload_to_wire("2.0.1", "BootNotification", MessageKind.REQUEST, python) == wire
+    assert python["custom_data"] == {"vendor_id": "com.example", "someURL": "x", "snake_key": None}
+    out = payload_to_wire("2.0.1", "BootNotification", MessageKind.REQUEST, python)
+    # None is dropped from the object the schema describes, as for any optional field.
+    assert out == {**wire, "customData": {"vendorId": "com.example", "someURL": "x"}}
+
+
+# DataTransfer data as a vendor might write it: every casing, nulls, nesting.
+VENDOR_DATA = {
+    "someKey": 1,
+    "snake_key": 2,
+    "nested": {"innerKey": [{"aB": 1, "c_d": None}], "URL": "x"},
+    "soC": [True, None],
+}
+
+
+@pytest.mark.parametrize("version", ["2.0.1", "2.1"])
+@pytest.mark.parametrize("kind", [MessageKind.REQUEST, MessageKind.RESPONSE])
+def test_untyped_values_are_opaque_both_ways(version: str, kind: MessageKind) -> None:
+    status = {"status": "Accepted"} if kind is MessageKind.RESPONSE else {"vendorId": "v"}
+    wire = {**status, "data": VENDOR_DATA}
+    python = payload_to_python(version, "DataTransfer", kind, wire)
+    assert python["data"] == VENDOR_DATA
+    sent = payload_to_wire(version, "DataTransfer", kind, {**python, "data": VENDOR_DATA})
+    assert sent == wire
+    for data in ("text", 5, [{"aB": 1}], None):  # anyType: any JSON value
+        assert payload_to_python(version, "DataTransfer", kind, {**status, "data": data}) == {
+            to_python(key): value for key, value in status.items()
+        } | {"data": data}
+
+
+def test_16_data_transfer_data_is_a_string_kept_as_it_is() -> None:
+    wire = {"vendorId": "v", "data": '{"someKey": 1}'}
+    python = payload_to_python("1.6", "DataTransfer", MessageKind.REQUEST, wire)
+    assert python == {"vendor_id": "v", "data": '{"someKey": 1}'}
+    assert payload_to_wire("1.6", "DataTransfer", MessageKind.REQUEST, python) == wire
 
 
 def test_unknown_action_raises_lookup_error() -> None:
@@ -369,8 +404,10 @@ def test_enum_values_are_converted(reason: enum.Enum) -> None:
     python = {"charging_station": {"model": "M", "vendor_name": "V"}, "reason": reason}
     wire = payload_to_wire("2.0.1", "BootNotification", MessageKind.REQUEST, python)
     assert type(wire["reason"]) is str and wire["reason"] == "PowerUp"
-    level = payload_to_wire("2.0.1", "Heartbeat", MessageKind.REQUEST, {"x_level": Level.ONE})
-    assert type(level["xLevel"]) is int
+    level = payload_to_wire(
+        "2.0.1", "StatusNotification", MessageKind.REQUEST, {"evse_id": Level.ONE}
+    )
+    assert type(level["evseId"]) is int
 
 
 def test_ocpp_wire_hook_is_converted_in_place() -> None:

@@ -10,10 +10,12 @@ import logging
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
+import trustme
 from interop.peers import open_process
 
 import trio_ocpp
@@ -222,3 +224,35 @@ async def test_command_lines() -> None:
             assert '"Heartbeat",{}]' in log, log
             assert "CP_CLI: receive message [3," in log, log
             assert "CP_CLI: connected (OCPP 2.0.1)" in server.stderr.text, server.report()
+
+
+async def test_command_lines_with_security_profiles_2_and_3(tmp_path: Path) -> None:
+    # wss:// with a client certificate and a Basic auth password: every security flag at once.
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(
+        str(tmp_path / "csms.pem")
+    )
+    client_cert = ca.issue_cert(common_name="CP_TLS").private_key_and_cert_chain_pem
+    client_cert.write_to_path(str(tmp_path / "cp.pem"))
+    (tmp_path / "passwords.txt").write_text("CP_TLS:a 2.x password of 16+ chars\n")
+    port = free_port()
+    server_args = ["python", "-m", "trio_ocpp", "--host", "127.0.0.1", "--port", str(port)]
+    server_args += ["--basic-auth", str(tmp_path / "passwords.txt")]
+    server_args += ["--certfile", str(tmp_path / "csms.pem"), "--cafile", str(tmp_path / "ca.pem")]
+    client_args = ["python", "-m", "trio_ocpp.examples.charge_point", "--id", "CP_TLS"]
+    client_args += ["--url", f"wss://127.0.0.1:{port}", "--heartbeats", "1"]
+    client_args += ["--heartbeat-interval", "0.1", "--version", "2.1"]
+    client_args += ["--cafile", str(tmp_path / "ca.pem"), "--certfile", str(tmp_path / "cp.pem")]
+    with trio.fail_after(15):
+        async with open_process(server_args) as server:
+            await wait_listening(port)
+            async with open_process([*client_args, "--basic-auth", "wrong password!!"]) as client:
+                assert await client.wait() != 0  # 401: the password is checked
+            assert "401" in client.stderr.text, client.report()
+            assert "Traceback" not in client.stderr.text, client.report()
+            async with open_process(
+                [*client_args, "--basic-auth", "a 2.x password of 16+ chars"]
+            ) as client:
+                assert await client.wait() == 0, client.report()
+            assert "CP_TLS: connected (OCPP 2.1)" in server.stderr.text, server.report()

@@ -3,7 +3,9 @@
 Both directions, in OCPP 1.6, 2.0.1 and 2.1:
 
 - their charge point (tests/interop/ocpp_charge_point.py) -> our ``Server``: their everyday
-  messages to us, then our calls to them through ``server.get(id).call(...)``;
+  messages to us, then our calls to them through ``server.get(id).call(...)``; the same with our
+  ChargePoints on connections made by websockets' trio server (the ocpp package's handler,
+  ported) and by trio-websocket's;
 - our client (``trio_ocpp.connect``) -> their central system (tests/interop/ocpp_central_system.py):
   our everyday messages to them, then their calls to us.
 
@@ -16,11 +18,16 @@ test shows what happens when their central system closes it instead.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager as AsyncContextManager
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
 import trio
+import trio_websocket
 from interop.peers import open_process, script
 
 import trio_ocpp
@@ -196,23 +203,97 @@ CHARGE_POINTS_2X: dict[str, type[ChargePoint2x]] = {"2.0.1": ChargePoint201, "2.
 # -- their charge point -> our central system -----------------------------------------------------
 
 
-async def run_their_charge_point(version: str, identity: str, test: Any) -> None:
-    """Start our server, run their charge point against it, and hand both to ``test``."""
-    server = trio_ocpp.Server([CentralSystem16, CentralSystem201, CentralSystem21])
+#: Their charge point connects to each: our Server, and ChargePoints run by a handler of
+#: websockets' trio server (written as the ocpp package's examples write it, ported) and of
+#: trio-websocket's. ``lookup(identity)`` finds the ChargePoint of a connection.
+Serving = Callable[[trio.Nursery], AsyncContextManager[tuple[int, Callable[[str], Any]]]]
+OUR_CLASSES: dict[str, type[trio_ocpp.v16.ChargePoint | Any]] = {
+    "ocpp1.6": CentralSystem16,
+    "ocpp2.0.1": CentralSystem201,
+    "ocpp2.1": CentralSystem21,
+}
+
+
+@asynccontextmanager
+async def our_server(nursery: trio.Nursery) -> AsyncIterator[tuple[int, Callable[[str], Any]]]:
+    server = trio_ocpp.Server(list(OUR_CLASSES.values()))
+    await nursery.start(server.run, "127.0.0.1", 0)
+    yield server.port, server.get
+
+
+@asynccontextmanager
+async def websockets_trio_server(
+    nursery: trio.Nursery,
+) -> AsyncIterator[tuple[int, Callable[[str], Any]]]:
+    from websockets.trio.server import serve
+
+    charge_points: dict[str, Any] = {}
+
+    async def on_connect(websocket: Any) -> None:
+        # The ocpp package's example handler; only websocket.close() is aclose() on trio.
+        try:
+            websocket.request.headers["Sec-WebSocket-Protocol"]
+        except KeyError:
+            return await websocket.aclose()  # type: ignore[no-any-return]
+        if not websocket.subprotocol:
+            return await websocket.aclose()  # type: ignore[no-any-return]
+        charge_point_id = websocket.request.path.strip("/")
+        cp = OUR_CLASSES[websocket.subprotocol](charge_point_id, websocket)
+        charge_points[charge_point_id] = cp
+        await cp.start()
+
+    subprotocols = list(OUR_CLASSES)
+    server = await nursery.start(
+        partial(serve, on_connect, 0, host="127.0.0.1", subprotocols=subprotocols)
+    )
+    yield server.listeners[0].socket.getsockname()[1], charge_points.get
+
+
+@asynccontextmanager
+async def trio_websocket_server(
+    nursery: trio.Nursery,
+) -> AsyncIterator[tuple[int, Callable[[str], Any]]]:
+    charge_points: dict[str, Any] = {}
+
+    async def handler(request: trio_websocket.WebSocketRequest) -> None:
+        offered = [sub for sub in request.proposed_subprotocols if sub in OUR_CLASSES]
+        ws = await request.accept(subprotocol=offered[0])
+        identity = request.path.strip("/")
+        cp = charge_points[identity] = OUR_CLASSES[offered[0]](identity, ws)
+        await cp.start()
+
+    server = await nursery.start(trio_websocket.serve_websocket, handler, "127.0.0.1", 0, None)
+    yield server.port, charge_points.get
+
+
+SERVING: dict[str, Serving] = {
+    "Server": our_server,
+    "websockets.trio": websockets_trio_server,
+    "trio-websocket": trio_websocket_server,
+}
+
+
+async def run_their_charge_point(
+    version: str, identity: str, test: Any, serving: str = "Server"
+) -> None:
+    """Start a server of ours, run their charge point against it, and hand the lookup of our
+    ChargePoints and their process to ``test``."""
     with trio.fail_after(TEST_LIMIT):
         async with trio.open_nursery() as nursery:
-            await nursery.start(server.run, "127.0.0.1", 0)
-            url = f"ws://127.0.0.1:{server.port}/{identity}"
-            async with open_process(
-                ["python", script("ocpp_charge_point.py"), version, url], name="their charge point"
-            ) as peer:
-                await test(server, peer)
-                assert await peer.wait() == 0, peer.report()
+            async with SERVING[serving](nursery) as (port, lookup):
+                url = f"ws://127.0.0.1:{port}/{identity}"
+                async with open_process(
+                    ["python", script("ocpp_charge_point.py"), version, url],
+                    name="their charge point",
+                ) as peer:
+                    await test(lookup, peer)
+                    assert await peer.wait() == 0, peer.report()
             nursery.cancel_scope.cancel()
 
 
-async def test_their_charge_point_16() -> None:
-    async def test(server: trio_ocpp.Server, peer: Any) -> None:
+@pytest.mark.parametrize("serving", SERVING)
+async def test_their_charge_point_16(serving: str) -> None:
+    async def test(lookup: Callable[[str], Any], peer: Any) -> None:
         event = await peer.event("results")
         results = event["results"]
         # What our central system answered, as their charge point read it.
@@ -226,8 +307,8 @@ async def test_their_charge_point_16() -> None:
         # Defined by 1.6, no handler here: NotSupported (CONFORMANCE 17), readable by them.
         assert event["errors"]["DataTransfer"]["code"] == "NotSupported"
 
-        cp = server.get("OCPP_CP_16")
-        assert isinstance(cp, CentralSystem16), server.charge_points
+        cp = lookup("OCPP_CP_16")
+        assert isinstance(cp, CentralSystem16), cp
         assert cp.ocpp_version == "1.6"
         # What their charge point sent, as our handlers got it.
         assert [action for action, _ in cp.received] == [
@@ -277,14 +358,15 @@ async def test_their_charge_point_16() -> None:
             {"action": "Reset", "kwargs": {"type": "Soft"}},
         ]
 
-    await run_their_charge_point("1.6", "OCPP_CP_16", test)
+    await run_their_charge_point("1.6", "OCPP_CP_16", test, serving)
 
 
+@pytest.mark.parametrize("serving", SERVING)
 @pytest.mark.parametrize("version", ["2.0.1", "2.1"])
-async def test_their_charge_point_2x(version: str) -> None:
+async def test_their_charge_point_2x(version: str, serving: str) -> None:
     messages = V2X[version]
 
-    async def test(server: trio_ocpp.Server, peer: Any) -> None:
+    async def test(lookup: Callable[[str], Any], peer: Any) -> None:
         event = await peer.event("results")
         results = event["results"]
         assert results["BootNotification"]["status"] == "Accepted"
@@ -296,8 +378,8 @@ async def test_their_charge_point_2x(version: str) -> None:
         assert results["TransactionEventEnded"]["id_token_info"] is None
         assert event["errors"]["DataTransfer"]["code"] == "NotSupported"
 
-        cp = server.get(f"OCPP_CP_{version}")
-        assert isinstance(cp, CentralSystem2x), server.charge_points
+        cp = lookup(f"OCPP_CP_{version}")
+        assert isinstance(cp, CentralSystem2x), cp
         assert cp.ocpp_version == version
         assert [action for action, _ in cp.received] == [
             "BootNotification",
@@ -372,7 +454,7 @@ async def test_their_charge_point_2x(version: str) -> None:
         ]
         assert received[2]["kwargs"] == {"type": "OnIdle"}
 
-    await run_their_charge_point(version, f"OCPP_CP_{version}", test)
+    await run_their_charge_point(version, f"OCPP_CP_{version}", test, serving)
 
 
 # -- our charge point -> their central system -----------------------------------------------------

@@ -219,6 +219,20 @@ async def test_on_connect_runs_on_every_connection_and_ends_with_it(
     assert len(gate.attempts) == 3
 
 
+async def test_connected_waits_for_each_connection(clock: trio.testing.MockClock) -> None:
+    gate = Gate(then=None)
+    with trio.fail_after(LIMIT):
+        async with serving(gate) as server, running(url(server)) as client:
+            first = await client.connected()  # run() has started; the connection follows
+            assert client.charge_point is first
+            await (await connected(server)).aclose()
+            while client.charge_point is first:  # the client sees the close, then waits
+                await trio.sleep(1)
+            second = await client.connected()
+            assert second is not first and client.charge_point is second
+    assert len(gate.attempts) == 2
+
+
 async def test_an_error_in_on_connect_ends_run(clock: trio.testing.MockClock) -> None:
     async def on_connect(cp: ChargePoint) -> None:
         raise ValueError("bug")

@@ -4,7 +4,8 @@ For every schema file of every version, the validator trio-ocpp uses (formats of
 jsonschema on the official file (same draft, the same decimal ``multipleOf``, no format checker)
 must accept the generated valid payloads (minimal, full, and every field at a limit, so that a
 constraint off by one shows) and reject every mutation of schema_payloads. The official files are
-in ../shared/ocpp-schemas, beside the repository (CI has it too).
+in ../shared/ocpp-schemas beside the repository, or else the ocpp package's copies of them
+(tests/official_schemas.py).
 
 Each test runs once per validation engine. With jsonschema-rs, its own verdict is held to the
 same answers, not only the combined one: jsonschema has the last word on what it rejects, which
@@ -15,22 +16,18 @@ accepts.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from engines import verdict
+from official_schemas import MISSING, OFFICIAL_ROOT, official_file
 from schema_payloads import edge_payloads, full_payload, minimal_payload, mutations
 
 from trio_ocpp._schemas import MessageKind, _catalogue, load_schema
 from trio_ocpp._validation import FormatPolicy, get_validator, validator_class_for
 from trio_ocpp._versions import PACKAGES, VERSIONS, OCPPVersion
 
-OFFICIAL = Path(__file__).resolve().parents[1].parent / "shared" / "ocpp-schemas"
-
 pytestmark = [
-    pytest.mark.skipif(
-        not OFFICIAL.is_dir(), reason=f"the official OCA schemas are not at {OFFICIAL}"
-    ),
+    pytest.mark.skipif(OFFICIAL_ROOT is None, reason=MISSING),
     pytest.mark.usefixtures("each_engine"),
 ]
 
@@ -45,7 +42,7 @@ CASES = [
 def test_same_verdicts_as_the_official_schema(
     version: OCPPVersion, action: str, kind: MessageKind, file_name: str
 ) -> None:
-    official_text = (OFFICIAL / PACKAGES[version] / file_name).read_text(encoding="utf-8-sig")
+    official_text = official_file(PACKAGES[version], file_name).read_text(encoding="utf-8-sig")
     official = json.loads(official_text)
     reference = validator_class_for(official)(official)
     validator = get_validator(version, action, kind, FormatPolicy.OFF)

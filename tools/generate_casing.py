@@ -4,10 +4,12 @@ Usage: python tools/generate_casing.py [--print]
 
 Every property name of every schema (all versions, at any depth, definitions included) gets a
 snake_case python name from :func:`split_words`, an acronym-aware word split, except the few
-irregular spec spellings in :data:`OVERRIDES`. The generator fails loudly when two properties of
-one JSON object would share a python name, or when a python name is not plain snake_case. The
-output is deterministic (sorted keys, fixed layout) so that a test can regenerate it and compare
-byte for byte. ``--print`` also prints the table, for reviewing the names by eye.
+irregular spec spellings in :data:`OVERRIDES`. A few names also get an alias, the spelling of the
+``ocpp`` package (:data:`ALIASES`), which payload classes, dicts and handler parameters accept.
+The generator fails loudly when two properties of one JSON object would share a python name, or
+when a python name is not plain snake_case. The output is deterministic (sorted keys, fixed
+layout) so that a test can regenerate it and compare byte for byte. ``--print`` also prints the
+table, for reviewing the names by eye.
 """
 
 from __future__ import annotations
@@ -34,6 +36,19 @@ OVERRIDES: dict[str, str] = {
     "maxSoC": "max_soc",
     "targetSoC": "target_soc",
     "limitAtSoC": "limit_at_soc",
+}
+
+
+#: Wire name -> the python name the ``ocpp`` package (2.1.0) gives it, where that differs from
+#: ours: its field names (2.0.1 IdTokenInfoType ``language_1``, 2.1 Authorize
+#: ``iso_15118_certificate_hash_data``) or what its casing helper makes of the wire name
+#: (``prioritized_emai_ds``). Ours stays the canonical name; code ported from ocpp may use these.
+ALIASES: dict[str, str] = {
+    "iso15118CertificateHashData": "iso_15118_certificate_hash_data",
+    "iso15118SchemaVersion": "iso_15118_schema_version",
+    "language1": "language_1",
+    "language2": "language_2",
+    "prioritizedEMAIDs": "prioritized_emai_ds",
 }
 
 
@@ -119,12 +134,19 @@ def build_table(schema_root: Path = SCHEMAS) -> dict[str, str]:
                         f"both become {python!r} in one object"
                     )
                 seen[python] = wire
-    unused = OVERRIDES.keys() - table.keys()
+    unused = (OVERRIDES.keys() | ALIASES.keys()) - table.keys()
     if unused:
-        problems.append(f"overrides for names no schema has: {sorted(unused)}")
+        problems.append(f"overrides or aliases for names no schema has: {sorted(unused)}")
+    # An alias must not be what any property is called: it would be read as that property.
+    taken = set(table.values()) & set(ALIASES.values())
+    if taken:
+        problems.append(f"aliases that are python names already: {sorted(taken)}")
     for wire, python in table.items():
         if not _is_snake(python) or keyword.iskeyword(python):
             problems.append(f"{wire!r} -> {python!r} is not a plain snake_case identifier")
+    for wire, alias in ALIASES.items():  # ocpp's spellings may have a word of digits
+        if not alias.isidentifier() or keyword.iskeyword(alias) or alias != alias.lower():
+            problems.append(f"alias {alias!r} of {wire!r} is not a lowercase identifier")
     # Where one python name has several wire spellings, trio_ocpp.to_wire answers with the one
     # the generic rule gives; that spelling must therefore be one of them.
     spellings: dict[str, set[str]] = {}
@@ -154,6 +176,11 @@ def render(table: dict[str, str]) -> str:
         "\n",
         "WIRE_TO_PYTHON: Final[dict[str, str]] = {\n",
         *(f"    {json.dumps(wire)}: {json.dumps(python)},\n" for wire, python in table.items()),
+        "}\n",
+        "\n",
+        "#: Wire name -> a second python name accepted for it (the ocpp package's spelling).\n",
+        "ALIASES: Final[dict[str, str]] = {\n",
+        *(f"    {json.dumps(w)}: {json.dumps(p)},\n" for w, p in sorted(ALIASES.items())),
         "}\n",
     ]
     return "".join(lines)

@@ -1,7 +1,9 @@
 """Write schemas/ from the official OCA JSON schemas.
 
 Usage: python tools/generate_schemas.py [OFFICIAL_DIR] [OUT_DIR]
-(defaults: ../shared/ocpp-schemas and schemas/, relative to the repository).
+(defaults: ../shared/ocpp-schemas and schemas/, relative to the repository). OFFICIAL_DIR holds
+``v16/``, ``v201/`` and ``v21/`` with the schema files, either directly or in a ``schemas/``
+folder each, as the installed ``ocpp`` package has them (its copies are the official files).
 
 The output keeps structure and constraints only: the OCA's prose (description, comment,
 javaType) and identifiers ($id, title) are dropped. Key order is kept as in the source, since
@@ -43,11 +45,17 @@ def render(official: dict[str, Any]) -> str:
     return json.dumps(out, indent=2, ensure_ascii=False) + "\n"
 
 
+def version_dir(source: Path, version: str) -> Path:
+    """The folder of ``version``'s files: ``source/v16``, or ``source/v16/schemas`` (ocpp's)."""
+    packaged = source / version / "schemas"
+    return packaged if packaged.is_dir() else source / version
+
+
 def generate(source: Path, target: Path) -> dict[str, str]:
     """Return {relative path: file text} for every official schema file."""
     files = {}
     for version in VERSIONS:
-        for path in sorted((source / version).glob("*.json")):
+        for path in sorted(version_dir(source, version).glob("*.json")):
             # utf-8-sig: some official files start with a byte-order mark.
             official = json.loads(path.read_text(encoding="utf-8-sig"))
             files[f"{version}/{path.name}"] = render(official)

@@ -12,6 +12,9 @@ from ._auth import basic_auth_header as basic_auth_header
 from ._auth import compare_secret as compare_secret
 from ._auth import parse_basic_auth as parse_basic_auth
 from ._client import Client as Client
+from ._client import ConnectionRejected as ConnectionRejected
+from ._client import ConnectionTimeout as ConnectionTimeout
+from ._client import HandshakeError as HandshakeError
 from ._client import NoSubprotocolError as NoSubprotocolError
 from ._client import charge_point_url as charge_point_url
 from ._client import connect as connect
@@ -25,6 +28,8 @@ from ._tls import client_ssl_context as client_ssl_context
 from ._tls import server_ssl_context as server_ssl_context
 from ._versions import VERSIONS as VERSIONS
 from ._versions import OCPPVersion as OCPPVersion
+from ._websocket import ConnectionClosed as ConnectionClosed
+from ._websocket import WebSocketConnection as WebSocketConnection
 
 __version__ = "0.1.0"
 
@@ -33,11 +38,16 @@ __all__ = [
     "BasicAuthCheck",
     "Client",
     "ClientCertificate",
+    "ConnectionClosed",
+    "ConnectionRejected",
     "ConnectionRequest",
+    "ConnectionTimeout",
+    "HandshakeError",
     "NoSubprotocolError",
     "OCPPVersion",
     "RejectConnection",
     "Server",
+    "WebSocketConnection",
     "__version__",
     "basic_auth_header",
     "charge_point_url",

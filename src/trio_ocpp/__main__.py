@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import logging
 
-import trio
-
+from . import __version__
+from ._signals import run_until_signalled
 from ._tls import server_ssl_context
 from .examples.central_system import CLASSES, main, read_passwords
 
@@ -17,6 +16,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m trio_ocpp", description="Run the trio-ocpp example central system."
     )
+    parser.add_argument("--version", action="version", version=f"trio-ocpp {__version__}")
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (0.0.0.0)")
     parser.add_argument("--port", type=int, default=9000, help="port to listen on (9000)")
     parser.add_argument("--log-level", default="INFO", help="logging level (INFO shows frames)")
@@ -82,8 +82,7 @@ def run(argv: list[str] | None = None) -> None:
         ),
         boot_first=args.boot_first,
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        trio.run(serve)
+    run_until_signalled(serve)
 
 
 if __name__ == "__main__":

@@ -584,3 +584,12 @@ WIRE_TO_PYTHON: Final[dict[str, str]] = {
     "y": "y",
     "yUnit": "y_unit",
 }
+
+#: Wire name -> a second python name accepted for it (the ocpp package's spelling).
+ALIASES: Final[dict[str, str]] = {
+    "iso15118CertificateHashData": "iso_15118_certificate_hash_data",
+    "iso15118SchemaVersion": "iso_15118_schema_version",
+    "language1": "language_1",
+    "language2": "language_2",
+    "prioritizedEMAIDs": "prioritized_emai_ds",
+}

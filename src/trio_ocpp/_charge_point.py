@@ -7,8 +7,9 @@ cannot await (a synchronous handler, the default ``pre_dispatch``, no ``@after``
 answered by the reader itself, once its action was seen: a task would add nothing but its cost.
 ``call()`` sends one CALL at a time and waits for the response in a slot keyed by the message id;
 when the connection ends, every waiting ``call()`` fails at once and running handlers are
-cancelled (CONFORMANCE 28). One more task, the watchdog, sends keep-alive pings and closes a
-connection whose peer stopped reading (``send_timeout``).
+cancelled (CONFORMANCE 28). A watchdog (the server's, for all its connections) wakes the
+connection to send keep-alive pings, and to close it when its peer stopped reading
+(``send_timeout``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import trio_websocket
 
 from . import exceptions
 from ._casing import Plan, message_plan, object_to_python, object_to_wire
+from ._connections import as_connection
 from ._frames import Call, CallError, CallResult, CallResultError, Frame, Send, unpack
 from ._logsafe import FRAME_LIMIT, RepeatLimiter, escape
 from ._payload import Payload, payload_class
@@ -31,7 +33,9 @@ from ._schemas import MessageKind, actions
 from ._tls import ClientCertificate
 from ._validation import FormatPolicy, SchemaValidator, check, get_validator, validation_engine
 from ._versions import OCPPVersion
-from .routing import Handler, Routes, routes_of
+from ._watchdog import Watchdog
+from ._websocket import ConnectionClosed
+from .routing import Handler, Routes, create_route_map, routes_of
 
 __all__ = ["ChargePoint", "Connection", "ConnectionStatistics"]
 
@@ -39,6 +43,7 @@ logger = logging.getLogger("trio_ocpp.charge_point")
 
 #: What a connection's ``get_message`` raises once the peer is gone.
 _CLOSED = (
+    ConnectionClosed,
     trio_websocket.ConnectionClosed,
     trio.EndOfChannel,
     trio.ClosedResourceError,
@@ -47,7 +52,8 @@ _CLOSED = (
 
 
 class Connection(Protocol):
-    """What a ChargePoint needs from its connection: a trio-websocket connection fits."""
+    """What a ChargePoint needs from its connection: ours (``trio_ocpp.WebSocketConnection``)
+    and trio-websocket's fit; a ``websockets.trio`` connection is adapted."""
 
     async def get_message(self) -> str | bytes: ...
 
@@ -155,7 +161,8 @@ class ChargePoint:
     """One OCPP-J connection, from either side: subclass it and mark handlers with ``@on``.
 
     Use the version's class (``trio_ocpp.v16.ChargePoint``, ``v201``, ``v21``). ``connection``
-    is a trio-websocket connection, or anything with its ``get_message``, ``send_message`` and
+    is the WebSocket connection: ours (what ``Server`` and ``connect`` make), a trio-websocket
+    or a ``websockets.trio`` one, or anything with ``get_message``, ``send_message`` and
     ``aclose``.
     """
 
@@ -181,6 +188,7 @@ class ChargePoint:
         id: str,  # the ocpp package's name for it
         connection: Connection,
         response_timeout: float = 30,
+        logger: logging.Logger = logger,
         *,
         receive_formats: FormatPolicy = FormatPolicy.LENIENT,
         typed: bool = False,
@@ -191,7 +199,9 @@ class ChargePoint:
         ping_interval: float = 60,
         pong_timeout: float = 20,
     ):
-        """``response_timeout``: seconds a ``call()`` waits for its response.
+        """``response_timeout``: seconds a ``call()`` waits for its response. ``logger``: where
+        this connection logs its frames and errors, also ``self.logger`` (the ``ocpp`` package's
+        argument and attribute; by default ``trio_ocpp.charge_point``).
 
         ``receive_formats``: how strictly ``format`` (date-time, uri) is checked on received
         payloads; what we send is always checked strictly. ``typed``: handlers and ``call()``
@@ -217,7 +227,9 @@ class ChargePoint:
                 "use the ChargePoint of a version: trio_ocpp.v16, trio_ocpp.v201 or trio_ocpp.v21"
             )
         self.id = id
-        self._connection = connection
+        self._websocket = connection
+        self._connection = as_connection(connection, send_timeout)
+        self.logger = logger
         self._response_timeout = response_timeout
         self._receive_formats = receive_formats
         self._typed = typed
@@ -227,28 +239,30 @@ class ChargePoint:
         self._handler_timeout = math.inf if handler_timeout is None else handler_timeout
         self._ping_interval = ping_interval
         self._pong_timeout = pong_timeout
-        self._call_lock = trio.Lock()
+        # The one-CALL lock (CONFORMANCE 26), made by the first call(): idle connections are many.
+        self._call_lock: trio.Lock | None = None
         self._pending: dict[str, _PendingCall] = {}
         self._inbound: set[str] = set()
         self._nursery: trio.Nursery | None = None
         self._reader = trio.CancelScope()
-        # For the watchdog (_watch): frames being sent, when one last went out (or, with none in
-        # flight before, when one started), and when the next ping is due.
+        # For the watchdog (alarm()): frames being sent, when one last went out (or, with none in
+        # flight before, when one started), when the next ping is due and whether one is out.
         self._sending = 0
         self._send_progress = 0.0
         self._next_ping = math.inf
-        # The watchdog's sleep, and its deadline (-inf while it is awake: nothing to move).
-        self._alarm = trio.CancelScope()
-        self._alarm_at = -math.inf
+        self._pinging = False
+        # The server's watchdog (set before start()), or one of its own; its next wake-up.
+        self._watchdog: Watchdog | None = None
+        self._alarm_at = math.inf
         # The run's clock; start() binds it directly (trio.current_time() looks it up each time).
         self._now = trio.current_time
         self._closed = False
         self._draining = False
         # Woken whenever an inbound CALL or outbound call() finishes: shutdown() waits on it.
-        self._quieter = trio.lowlevel.ParkingLot()
+        self._quieter: trio.lowlevel.ParkingLot | None = None
         self._counters = _Counters()
         # What the peer can make us warn about again and again is summarized past a burst.
-        self._warnings = RepeatLimiter(logger, escape(id))
+        self._warnings = RepeatLimiter(self.logger, escape(id))
         self._round_trip_time: float | None = None
         # The engine is read here: a connection keeps the validators it started with.
         setting = (receive_formats, typed, validation_engine())
@@ -258,12 +272,18 @@ class ChargePoint:
         self._table = table
 
     @property
+    def route_map(self) -> dict[str, dict[str, Any]]:
+        """The ``ocpp`` package's view of the routes (:func:`.routing.create_route_map`)."""
+        return create_route_map(self)
+
+    @property
     def ocpp_version(self) -> OCPPVersion:
         return self._ocpp_version
 
     @property
-    def connection(self) -> Connection:
-        return self._connection
+    def connection(self) -> Any:
+        """The connection as it was given (a websockets one is read through an adapter)."""
+        return self._websocket
 
     def statistics(self) -> ConnectionStatistics:
         c = self._counters
@@ -286,17 +306,23 @@ class ChargePoint:
         if self._nursery is not None or self._closed:
             raise RuntimeError(f"{self.id}: a ChargePoint can be started only once")
         try:
-            self._now = trio.lowlevel.current_clock().current_time
+            self._now = now = trio.lowlevel.current_clock().current_time
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                nursery.start_soon(self._watch)
+                if self._watchdog is None:  # not one of a server's connections
+                    self._watchdog = Watchdog()
+                    nursery.start_soon(self._watchdog.run)
+                if self._ping_interval > 0 and hasattr(self._connection, "ping"):
+                    self._next_ping = now() + self._ping_interval
+                # A frame may be on its way already (a server's application calls early).
+                self._arm(min(self._next_ping, self._send_deadline()))
                 with self._reader:
                     try:
                         while True:
                             message = await self._connection.get_message()
                             await self.route_message(message)
                     except _CLOSED:
-                        logger.info("%s: connection closed", escape(self.id))
+                        self.logger.info("%s: connection closed", escape(self.id))
                 nursery.cancel_scope.cancel()
         finally:
             self._close()
@@ -310,38 +336,49 @@ class ChargePoint:
 
     async def _abort(self, reason: str) -> None:
         """Give up on a peer that stopped reading or answering: stop reading, close quickly."""
-        logger.warning("%s: %s, closing the connection", escape(self.id), reason)
+        self.logger.warning("%s: %s, closing the connection", escape(self.id), reason)
         self._reader.cancel()
         self._close()
         with trio.CancelScope(shield=True), trio.move_on_after(1):
             await self._connection.aclose(1011, reason)
 
-    async def _watch(self) -> None:
-        """The connection's watchdog: keep-alive pings, and the send timeout.
+    # The watchdog (_watchdog.py) wakes the connection when a frame being sent is overdue or,
+    # with none in flight, when a ping is due (a ping would only queue behind a frame). _send
+    # moves the alarm earlier when a frame starts on an idle connection or the last one in
+    # flight went out, and only if it is later than due then, so a busy connection pays for the
+    # timeout once per send_timeout, not once per frame as a cancel scope around each send
+    # would.
 
-        One task sleeps until a frame being sent is overdue or, with none in flight, until a
-        ping is due (a ping would only queue behind a frame). ``_send`` moves the alarm earlier
-        when a frame starts on an idle connection or the last one in flight went out, and only
-        if it is later than due then, so a busy connection pays for the timeout once per
-        ``send_timeout``, not once per frame as a cancel scope around each send would. A frame
-        stuck while a ping waits for its pong is caught by the pong timeout.
-        """
-        pinging = self._ping_interval > 0 and hasattr(self._connection, "ping")
-        self._next_ping = trio.current_time() + self._ping_interval if pinging else math.inf
-        while True:
-            wake = self._send_deadline() if self._sending else self._next_ping
-            with trio.CancelScope(deadline=wake) as self._alarm:
-                self._alarm_at = wake
-                await trio.sleep_forever()
-            self._alarm_at = -math.inf  # awake: senders leave the alarm be until it sleeps again
-            now = trio.current_time()
-            if now >= self._send_deadline():
-                await self._abort(f"no frame went out in {self._send_timeout:g} s")
+    def _arm(self, at: float) -> None:
+        if at < self._alarm_at and self._nursery is not None:  # start() arms what is due
+            self._alarm_at = at
+            self._watchdog.arm(at, self)  # type: ignore[union-attr]  # start() set it
+
+    def alarm(self, at: float, now: float) -> None:
+        """The watchdog's wake-up (:class:`~trio_ocpp._watchdog.Watched`)."""
+        if at != self._alarm_at or self._closed:
+            return  # superseded by an earlier alarm, or the connection is over
+        self._alarm_at = math.inf
+        assert self._nursery is not None  # armed by a started connection
+        if now >= self._send_deadline():
+            reason = f"no frame went out in {self._send_timeout:g} s"
+            self._nursery.start_soon(self._abort, reason)
+        elif self._pinging:
+            pass  # the ping re-arms when its pong is in
+        elif now >= self._next_ping and not self._sending:
+            self._pinging = True
+            self._nursery.start_soon(self._keep_alive)
+        else:
+            self._arm(self._send_deadline() if self._sending else self._next_ping)
+
+    async def _keep_alive(self) -> None:
+        try:
+            if not await self._ping():
                 return
-            if now >= self._next_ping and not self._sending:
-                if not await self._ping():
-                    return
-                self._next_ping = trio.current_time() + self._ping_interval
+        finally:
+            self._pinging = False
+        self._next_ping = self._now() + self._ping_interval
+        self._arm(self._send_deadline() if self._sending else self._next_ping)
 
     def _send_deadline(self) -> float:
         return self._send_progress + self._send_timeout if self._sending else math.inf
@@ -376,7 +413,9 @@ class ChargePoint:
         within ``grace_period`` seconds, then close the connection (cancelling what is left)."""
         self._draining = True
         with trio.move_on_after(grace_period):
-            while self._inbound or self._pending or self._call_lock.locked():
+            while self._inbound or self._pending or (self._call_lock and self._call_lock.locked()):
+                if self._quieter is None:
+                    self._quieter = trio.lowlevel.ParkingLot()
                 await self._quieter.park()
         await self.aclose(code, reason)
 
@@ -384,8 +423,8 @@ class ChargePoint:
         """Handle one received frame (public so that tests can feed frames directly)."""
         counters = self._counters
         counters.frames_received += 1
-        if logger.isEnabledFor(logging.INFO):
-            logger.info("%s: receive message %s", escape(self.id), escape(raw, FRAME_LIMIT))
+        if self.logger.isEnabledFor(logging.INFO):
+            self.logger.info("%s: receive message %s", escape(self.id), escape(raw, FRAME_LIMIT))
         if isinstance(raw, bytes):
             # OCPP-J is text only; a binary message is invalid and never answered.
             await self._invalid_frame(None, "binary WebSocket message")
@@ -434,7 +473,7 @@ class ChargePoint:
         if reply is not None:
             await self._send_quietly(reply)
         if counters.consecutive_invalid >= self._max_invalid_frames:
-            logger.warning(
+            self.logger.warning(
                 "%s: %d invalid frames in a row, closing",
                 escape(self.id),
                 counters.consecutive_invalid,
@@ -489,7 +528,7 @@ class ChargePoint:
         finally:
             if not sent:
                 # Also when cancelled with the connection: the peer's CALL goes unanswered.
-                logger.warning(
+                self.logger.warning(
                     "%s: the answer to %s (%s) is lost: connection closed",
                     escape(self.id),
                     escape(call.action),
@@ -547,7 +586,7 @@ class ChargePoint:
 
     def _call_handler(self, route: _Route, frame: Call | Send) -> tuple[Any, dict[str, Any]]:
         """Validate and convert the payload, and call the handler: what it returned (to be
-        awaited if it is async) and its arguments."""
+        awaited if it is async) and the request's fields, of which @after hooks take theirs."""
         payload = frame.payload
         if route.request is not None:
             check(route.request, frame.action, route.kind, payload)
@@ -558,7 +597,7 @@ class ChargePoint:
             fields = object_to_python(payload, route.request_casing)
         handler = route.handler
         kwargs = handler.arguments(fields, frame.unique_id)
-        return getattr(self, handler.name)(**kwargs), kwargs
+        return getattr(self, handler.name)(**kwargs), fields
 
     async def _dispatch(
         self, call: Call, route: _Route | None
@@ -585,10 +624,10 @@ class ChargePoint:
         except exceptions.OCPPError as exc:
             return call.create_call_error(exc, version), None
         except Exception as exc:
-            logger.exception("%s: handler of %s failed", escape(self.id), call.action)
+            self.logger.exception("%s: handler of %s failed", escape(self.id), call.action)
             return call.create_call_error(exc, version), None
         if handled is None:
-            logger.error(
+            self.logger.error(
                 "%s: handler of %s (%s) did not finish within %g s, cancelled",
                 escape(self.id),
                 call.action,
@@ -604,7 +643,7 @@ class ChargePoint:
                 check(route.response, call.action, MessageKind.RESPONSE, payload)
         except Exception as exc:
             # A bug in the handler: never send an invalid payload (CONFORMANCE 23).
-            logger.error(
+            self.logger.error(
                 "%s: handler of %s returned an invalid response: %s",
                 escape(self.id),
                 call.action,
@@ -647,7 +686,7 @@ class ChargePoint:
                 if hook.is_async:
                     await result
             except Exception:
-                logger.exception(
+                self.logger.exception(
                     "%s: @after hook %s of %s failed", escape(self.id), hook.name, action
                 )
 
@@ -658,7 +697,7 @@ class ChargePoint:
                 await self.pre_dispatch(send)
                 await self._invoke(self._route(send.action, MessageKind.SEND), send)
             if timer.cancelled_caught:
-                logger.error(
+                self.logger.error(
                     "%s: handler of SEND %s (%s) did not finish within %g s, cancelled",
                     escape(self.id),
                     send.action,
@@ -730,6 +769,8 @@ class ChargePoint:
         out, wire = self._outgoing(payload, MessageKind.REQUEST, skip_schema_validation)
         call = Call(unique_id or str(uuid.uuid4()), out.action, wire)
         lock = self._call_lock
+        if lock is None:
+            lock = self._call_lock = trio.Lock()
         if lock.locked():
             await lock.acquire()
         else:
@@ -802,13 +843,13 @@ class ChargePoint:
 
     async def _send(self, frame: Frame) -> None:
         text = frame.to_json()
-        if logger.isEnabledFor(logging.INFO):
-            logger.info("%s: send %s", escape(self.id), escape(text, FRAME_LIMIT))
+        if self.logger.isEnabledFor(logging.INFO):
+            self.logger.info("%s: send %s", escape(self.id), escape(text, FRAME_LIMIT))
         if not self._sending:
             self._send_progress = self._now()
             due = self._send_progress + self._send_timeout
             if due < self._alarm_at:
-                self._alarm.deadline = self._alarm_at = due
+                self._arm(due)
         self._sending += 1
         try:
             await self._connection.send_message(text)
@@ -819,7 +860,7 @@ class ChargePoint:
             self._send_progress = self._now()
             if not self._sending and self._next_ping < self._alarm_at:
                 # A ping put off while frames were going out is due now.
-                self._alarm.deadline = self._alarm_at = self._next_ping
+                self._arm(self._next_ping)
         counters = self._counters
         counters.frames_sent += 1
         if isinstance(frame, CallError):
@@ -831,5 +872,8 @@ class ChargePoint:
         A peer that does not answer the close handshake within ``send_timeout`` (half-open, or
         hostile) is dropped without it, so that it cannot hold up whoever is closing.
         """
-        with trio.move_on_after(self._send_timeout):
-            await self._connection.aclose(code, reason)
+        try:
+            with trio.move_on_after(self._send_timeout):
+                await self._connection.aclose(code, reason)
+        finally:
+            self._close()  # pending calls fail now, not when the reader notices (CONFORMANCE 28)

@@ -13,21 +13,33 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
 import attrs
 import trio
-import trio_websocket
+from websockets.exceptions import InvalidURI
+from websockets.uri import parse_uri
 
 from . import exceptions
 from ._auth import basic_auth_header
 from ._charge_point import ChargePoint
+from ._handshake import ConnectionRejected, ConnectionTimeout, HandshakeError, client_handshake
 from ._logsafe import escape
-from ._server import CLOSE_TIMEOUT, identity_from_path
+from ._server import MAX_MESSAGE_SIZE, identity_from_path
 from ._tls import check_tls_version
 from ._versions import SUBPROTOCOLS, OCPPVersion, is_2x
+from ._websocket import WebSocketConnection
 
-__all__ = ["Client", "NoSubprotocolError", "charge_point_url", "connect", "retry_backoff"]
+__all__ = [
+    "Client",
+    "ConnectionRejected",
+    "ConnectionTimeout",
+    "HandshakeError",
+    "NoSubprotocolError",
+    "charge_point_url",
+    "connect",
+    "retry_backoff",
+]
 
 logger = logging.getLogger("trio_ocpp.client")
 
@@ -65,7 +77,8 @@ class _Target:
     version: OCPPVersion
     subprotocols: list[str]
     ssl_context: ssl.SSLContext | None
-    headers: list[tuple[bytes, bytes]]
+    headers: list[tuple[str, str]]
+    max_message_size: int
 
     @classmethod
     def make(
@@ -77,6 +90,7 @@ class _Target:
         ssl_context: ssl.SSLContext | None,
         extra_headers: Sequence[tuple[str, str]],
         basic_auth: str | bytes | None,
+        max_message_size: int,
     ) -> _Target:
         if identity is None:
             identity = identity_from_path(url)
@@ -85,56 +99,50 @@ class _Target:
         check_identity(identity, [version])
         if ssl_context is not None:
             check_tls_version(ssl_context)
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra_headers]
+        headers = list(extra_headers)
         if basic_auth is not None:
             if ":" in identity:  # 1.6 allows it, but it would end the Basic auth username
                 raise ValueError(f"identity {identity!r} has a ':': it cannot use Basic auth")
-            headers.append((b"Authorization", basic_auth_header(identity, basic_auth)))
+            headers.append(("Authorization", basic_auth_header(identity, basic_auth).decode()))
         offered = list(subprotocols) if subprotocols is not None else [SUBPROTOCOLS[version]]
-        return cls(url, identity, version, offered, ssl_context, headers)
+        try:
+            parse_uri(url)
+        except InvalidURI as exc:
+            raise ValueError(str(exc)) from None
+        return cls(url, identity, version, offered, ssl_context, headers, max_message_size)
 
     @asynccontextmanager
-    async def open(
-        self, connect_timeout: float
-    ) -> AsyncIterator[trio_websocket.WebSocketConnection]:
+    async def open(self, connect_timeout: float) -> AsyncIterator[WebSocketConnection]:
         """Open the connection (TCP, TLS for wss://, the opening handshake) within
-        ``connect_timeout`` seconds; a failure raises ``trio_websocket.HandshakeError``
-        (``ConnectionRejected`` for an HTTP answer such as 401 or 404) or NoSubprotocolError."""
-        failure: Exception | None = None
-        # Errors are raised after the nursery, so that they do not come wrapped in a group.
-        async with trio.open_nursery() as nursery:  # for the connection's reader task
-            stream: trio.abc.Stream | None = None
+        ``connect_timeout`` seconds; a failure raises :class:`HandshakeError`
+        (:class:`ConnectionRejected` for an HTTP answer such as 401 or 404) or
+        NoSubprotocolError."""
+        stream: trio.abc.Stream | None = None
+        try:
             try:
-                try:
-                    with trio.fail_after(connect_timeout):
-                        stream = await self._open_stream()
-                        ws = await _open_handshake(nursery, stream, self)
-                    await self._check_subprotocol(ws)
-                except trio.TooSlowError:
-                    failure = trio_websocket.ConnectionTimeout(
-                        f"no connection to {self.url} within {connect_timeout:g} s"
+                with trio.fail_after(connect_timeout):
+                    stream = await self._open_stream()
+                    ws = await client_handshake(
+                        stream, self.url, self.subprotocols, self.headers, self.max_message_size
                     )
-                except (OSError, trio.BrokenResourceError) as exc:
-                    # A TLS failure is a BrokenResourceError caused by the ssl.SSLError.
-                    reason = exc.__cause__ or exc
-                    failure = trio_websocket.HandshakeError(
-                        f"cannot connect to {self.url}: {reason}"
-                    )
-                    failure.__cause__ = exc
-                except (trio_websocket.ConnectionRejected, NoSubprotocolError) as exc:
-                    failure = exc
-                if failure is None:
-                    try:
-                        yield ws
-                    finally:
-                        with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT):
-                            await ws.aclose()
+            except trio.TooSlowError:
+                raise ConnectionTimeout(
+                    f"no connection to {self.url} within {connect_timeout:g} s"
+                ) from None
+            except (OSError, trio.BrokenResourceError) as exc:
+                # A TLS failure is a BrokenResourceError caused by the ssl.SSLError.
+                raise HandshakeError(
+                    f"cannot connect to {self.url}: {exc.__cause__ or exc}"
+                ) from exc
+            await self._check_subprotocol(ws)
+            try:
+                yield ws
             finally:
-                if stream is not None:
-                    await trio.aclose_forcefully(stream)
-                nursery.cancel_scope.cancel()
-        if failure is not None:
-            raise failure
+                with trio.CancelScope(shield=True):
+                    await ws.aclose()
+        finally:
+            if stream is not None:
+                await trio.aclose_forcefully(stream)
 
     async def _open_stream(self) -> trio.abc.Stream:
         parts = urlsplit(self.url)
@@ -153,58 +161,12 @@ class _Target:
             raise
         return tls
 
-    async def _check_subprotocol(self, ws: trio_websocket.WebSocketConnection) -> None:
+    async def _check_subprotocol(self, ws: WebSocketConnection) -> None:
         expected = SUBPROTOCOLS[self.version]
         if ws.subprotocol != expected:
             # CONFORMANCE 6: a 101 without an OCPP subprotocol is closed by the client too.
             await ws.aclose(1002, "no OCPP subprotocol accepted")
             raise NoSubprotocolError(f"the server accepted {ws.subprotocol!r}, not {expected!r}")
-
-
-class _ReaderTask:
-    """Stands in for the nursery that ``wrap_client_stream`` starts the connection's reader task
-    in, to act when that task stops, which trio-websocket does not: during the opening handshake
-    (the server refused our TLS certificate or hung up) it would wait for its connect timeout;
-    later (the server closed) it would leave the socket open until garbage collection, while a
-    client closes TCP once the server has (RFC 6455 7.1.1)."""
-
-    def __init__(self, nursery: trio.Nursery, stream: trio.abc.Stream) -> None:
-        self._nursery = nursery
-        self._stream = stream
-        self.handshake = trio.CancelScope()
-        self.rejection: trio_websocket.ConnectionRejected | None = None
-
-    def start_soon(self, task: Callable[[], Awaitable[None]]) -> None:
-        self._nursery.start_soon(self._run, task)
-
-    async def _run(self, task: Callable[[], Awaitable[None]]) -> None:
-        try:
-            await task()
-        except trio_websocket.ConnectionRejected as rejection:
-            # The HTTP answer to our opening handshake (401, 404, ...): open() raises it.
-            self.rejection = rejection
-        finally:
-            self.handshake.cancel()
-            await trio.aclose_forcefully(self._stream)
-
-
-async def _open_handshake(
-    nursery: trio.Nursery, stream: trio.abc.Stream, target: _Target
-) -> trio_websocket.WebSocketConnection:
-    parts = urlsplit(target.url)
-    reader = _ReaderTask(nursery, stream)
-    with reader.handshake:
-        return await trio_websocket.wrap_client_stream(
-            reader,  # type: ignore[arg-type]  # all it uses is start_soon()
-            stream,  # type: ignore[arg-type]  # any trio stream works
-            parts.netloc.rpartition("@")[2],  # the Host header
-            urlunsplit(("", "", parts.path or "/", parts.query, "")),
-            subprotocols=target.subprotocols,
-            extra_headers=target.headers,
-        )
-    if reader.rejection is not None:
-        raise reader.rejection
-    raise trio.BrokenResourceError("the server closed the connection during the opening handshake")
 
 
 @asynccontextmanager
@@ -218,6 +180,7 @@ async def connect(
     extra_headers: Sequence[tuple[str, str]] = (),
     basic_auth: str | bytes | None = None,
     connect_timeout: float = 30,
+    max_message_size: int = MAX_MESSAGE_SIZE,
     **charge_point_options: Any,
 ) -> AsyncIterator[CP]:
     """Connect to a central system and yield the running ChargePoint.
@@ -227,12 +190,15 @@ async def connect(
     version. ``basic_auth``: the HTTP Basic password sent with the identity as username
     (security profiles 1-2; bytes for a raw 1.6 AuthorizationKey). ``ssl_context`` for wss://
     (TLS 1.2 or newer; see :func:`client_ssl_context`). ``connect_timeout``: seconds for TCP, TLS
-    and the opening handshake together. Leaving the block closes the connection and cancels the
+    and the opening handshake together. ``max_message_size``: bytes; a larger message closes
+    the connection with 1009. Leaving the block closes the connection and cancels the
     ChargePoint's tasks.
 
-    A failed connection raises ``trio_websocket.HandshakeError``: ``ConnectionRejected`` (with
-    ``status_code``) when the server answered with an HTTP error such as 401 or 404, and
-    :class:`NoSubprotocolError` when it accepted no OCPP version we offered.
+    A failed connection raises :class:`HandshakeError`: :class:`ConnectionRejected` (with
+    ``status_code`` and ``header(name)``) when the server answered with an HTTP error such as
+    401 or 404, :class:`ConnectionTimeout` after ``connect_timeout``, and
+    :class:`NoSubprotocolError` when it accepted no OCPP version we offered. (They extend
+    trio-websocket's exceptions of the same names.)
     """
     target = _Target.make(
         url,
@@ -242,6 +208,7 @@ async def connect(
         ssl_context,
         extra_headers,
         basic_auth,
+        max_message_size,
     )
     async with target.open(connect_timeout) as ws:
         cp = charge_point_class(target.identity, ws, **charge_point_options)
@@ -254,7 +221,7 @@ async def connect(
 
 
 #: A connection attempt that failed without being a bug: the client retries.
-_CONNECTION_ERRORS = (trio_websocket.HandshakeError, NoSubprotocolError)
+_CONNECTION_ERRORS = (HandshakeError, NoSubprotocolError)
 
 
 def retry_backoff(
@@ -296,6 +263,7 @@ class Client(Generic[CP]):
         extra_headers: Sequence[tuple[str, str]] = (),
         basic_auth: str | bytes | None = None,
         connect_timeout: float = 30,
+        max_message_size: int = MAX_MESSAGE_SIZE,
         **charge_point_options: Any,
     ):
         self._target = _Target.make(
@@ -306,6 +274,7 @@ class Client(Generic[CP]):
             ssl_context,
             extra_headers,
             basic_auth,
+            max_message_size,
         )
         self._connect_timeout = connect_timeout
         self._class = charge_point_class
@@ -318,6 +287,7 @@ class Client(Generic[CP]):
             rng or random.Random(),
         )
         self._charge_point: CP | None = None
+        self._connected = trio.Event()  # set while a connection is up
         self._scope = trio.CancelScope()
         self._closing = False
         self._running = False
@@ -329,7 +299,14 @@ class Client(Generic[CP]):
 
     @property
     def charge_point(self) -> CP | None:
-        """The ChargePoint of the current connection; None between connections."""
+        """The ChargePoint of the current connection; None between connections (and before
+        the first: ``run()`` is started before it connects; see :meth:`connected`)."""
+        return self._charge_point
+
+    async def connected(self) -> CP:
+        """The ChargePoint of the current connection, once there is one."""
+        while self._charge_point is None:
+            await self._connected.wait()
         return self._charge_point
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -356,6 +333,7 @@ class Client(Generic[CP]):
                 connected = True
                 cp = self._class(self.identity, ws, **self._options)
                 self._charge_point = cp
+                self._connected.set()
                 try:
                     async with trio.open_nursery() as nursery:
                         if self._on_connect is not None:
@@ -364,6 +342,7 @@ class Client(Generic[CP]):
                         nursery.cancel_scope.cancel()
                 finally:
                     self._charge_point = None
+                    self._connected = trio.Event()
         except _CONNECTION_ERRORS as exc:
             logger.warning("%s: cannot connect: %s", self.identity, escape(exc))
         return connected

@@ -15,11 +15,16 @@ what objects need on top, from a plan made once per class on first use:
   ``typed=True`` then makes datatypes objects and enum members of them, following the class's
   ``__ocpp_types__`` (field -> datatypes class or enum); a value that no member has stays a string.
 
-Keys that a type does not have: in dicts they are renamed by casing's generic rule and kept. An
-object type whose schema allows more keys (2.x ``CustomDataType``, for vendor extensions) keeps
-them, under those python names, in its ``extra`` field. Any other class rejects them when an
-object is made, with attrs' TypeError naming the key: a wire dict that passed schema validation
-has none, and dropping data silently would hide the sender's mistake.
+Aliases: where the ``ocpp`` package spells a field otherwise (2.1 Authorize
+``iso_15118_certificate_hash_data`` for our ``iso15118_certificate_hash_data``), the generated
+class is decorated with :func:`aliases`, so that it takes that spelling as a keyword argument and
+answers to it as an attribute; the field keeps its one canonical name.
+
+Keys that a type does not have: in dicts they are kept as the sender wrote them (casing renames
+only declared names). An object type whose schema allows more keys (2.x ``CustomDataType``, for
+vendor extensions) keeps them, unchanged, in its ``extra`` field. Any other class rejects them
+when an object is made, with attrs' TypeError naming the key: a wire dict that passed schema
+validation has none, and dropping data silently would hide the sender's mistake.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from __future__ import annotations
 import enum
 import functools
 import importlib
-from collections.abc import Callable
-from typing import Any, ClassVar, Self
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Self, TypeVar
 
 import attrs
 
@@ -36,9 +42,10 @@ from ._casing import payload_to_python, payload_to_wire
 from ._schemas import MessageKind
 from ._versions import PACKAGES, OCPPVersion, normalize_version
 
-__all__ = ["Payload", "Record", "payload_class"]
+__all__ = ["Payload", "Record", "aliases", "payload_class"]
 
 Convert = Callable[[Any], Any]
+R = TypeVar("R", bound="type[Record]")
 
 
 class Record:
@@ -52,6 +59,8 @@ class Record:
     __ocpp_types__: ClassVar[tuple[tuple[str, type[Any]], ...]] = ()
     #: The schema allows keys beyond the fields; the class then has an ``extra`` dict field.
     __ocpp_open__: ClassVar[bool] = False
+    #: alias -> field, set by :func:`aliases`.
+    __ocpp_aliases__: ClassVar[Mapping[str, str]] = {}
 
     def __ocpp_wire__(self) -> dict[str, Any]:
         """The object as a dict of plain values by python name, which payload_to_wire renames.
@@ -93,6 +102,31 @@ class Payload(Record):
             cls.__ocpp_version__, cls.__ocpp_action__, cls.__ocpp_kind__, data
         )
         return cls(**(_plan(cls).typed(values) if typed else values))
+
+
+def aliases(**names: str) -> Callable[[R], R]:
+    """Class decorator: ``alias="field"``, second spellings that the class takes as keyword
+    arguments and answers to as attributes (the field has one name, shown by ``repr``)."""
+
+    def decorate(cls: R) -> R:
+        init = cls.__init__
+
+        @functools.wraps(init)
+        def __init__(self: Record, **kwargs: Any) -> None:
+            for alias, name in names.items():
+                if alias in kwargs:
+                    if name in kwargs:
+                        raise TypeError(f"{cls.__name__}() got {name!r} and its alias {alias!r}")
+                    kwargs[name] = kwargs.pop(alias)
+            init(self, **kwargs)
+
+        cls.__init__ = __init__  # type: ignore[method-assign, assignment]
+        for alias, name in names.items():
+            setattr(cls, alias, property(operator.attrgetter(name), doc=f"``{name}``"))
+        cls.__ocpp_aliases__ = names
+        return cls
+
+    return decorate
 
 
 @attrs.frozen

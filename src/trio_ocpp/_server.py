@@ -20,15 +20,17 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 import trio
-import trio_websocket
-import wsproto.utilities
 
 from ._auth import BasicAuthCheck, compare_secret, parse_basic_auth
 from ._charge_point import ChargePoint
+from ._handshake import ServerHandshake, offered_subprotocols, read_request
 from ._logsafe import escape
+from ._server_arguments import charge_point_classes, refuse_subprotocols
 from ._throttle import AuthThrottle
 from ._tls import ClientCertificate, check_tls_version, peer_certificate
 from ._versions import SUBPROTOCOLS, OCPPVersion, normalize_version
+from ._watchdog import Watchdog
+from ._websocket import WebSocketConnection
 
 __all__ = ["ConnectionRequest", "RejectConnection", "Server", "identity_from_path", "serve"]
 
@@ -39,14 +41,11 @@ _BY_SUBPROTOCOL: dict[str, OCPPVersion] = {sub: v for v, sub in SUBPROTOCOLS.ite
 _GOING_AWAY = 1001
 _PROTOCOL_ERROR = 1002
 _UNAUTHORIZED = [("WWW-Authenticate", 'Basic realm="OCPP"')]
-#: Seconds a closing handshake may take: a peer that does not answer is dropped without it.
-CLOSE_TIMEOUT = 2
-#: Seconds for the TLS and opening handshakes of a connection. trio-websocket's 60 s lets a
-#: stalled or hostile client hold a socket and a task for a minute; 20 s leaves room for TLS over
-#: a slow mobile link.
-_CONNECT_TIMEOUT = 20
-#: What ``run(**websocket_options)`` passes on to ``trio_websocket.wrap_server_stream``.
-_WEBSOCKET_OPTIONS = {"max_message_size", "message_queue_size", "receive_buffer_size"}
+#: Seconds for the TLS and opening handshakes of a connection: a stalled or hostile client
+#: holds a socket and a task no longer; 20 s leaves room for TLS over a slow mobile link.
+CONNECT_TIMEOUT = 20
+#: Bytes a message may have (1 MiB); a larger one closes its connection with 1009.
+MAX_MESSAGE_SIZE = 2**20
 
 
 class RejectConnection(Exception):
@@ -95,7 +94,7 @@ ChargePointClasses = type[ChargePoint] | Iterable[type[ChargePoint]]
 OnConnect = Callable[[ConnectionRequest], Awaitable[None]]
 BasicAuth = BasicAuthCheck | Mapping[str, str | bytes]
 #: A connection to run: identity, version, WebSocket and TLS client certificate.
-_Accepted = tuple[str, OCPPVersion, trio_websocket.WebSocketConnection, ClientCertificate | None]
+_Accepted = tuple[str, OCPPVersion, WebSocketConnection, ClientCertificate | None]
 
 
 def _password_table(passwords: Mapping[str, str | bytes]) -> BasicAuthCheck:
@@ -136,7 +135,7 @@ class Server:
         max_connections: int | None = None,
         basic_auth: BasicAuth | None = None,
     ):
-        classes = [charge_points] if isinstance(charge_points, type) else list(charge_points)
+        classes = charge_point_classes(charge_points)
         self.classes: dict[OCPPVersion, type[ChargePoint]] = {}
         for cls in classes:
             version = cls._ocpp_version
@@ -161,6 +160,8 @@ class Server:
         self._options = dict(charge_point_options or {})
         self._max_connections = max_connections
         self._connected: dict[str, ChargePoint] = {}
+        # Keep-alive pings and send timeouts of every connection, from one task.
+        self._watchdog = Watchdog()
         self._handshaking = 0
         self._accepting = True
         self._scope = trio.CancelScope()
@@ -189,35 +190,31 @@ class Server:
         host: str | None = "0.0.0.0",
         port: int = 9000,
         *,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        max_message_size: int = MAX_MESSAGE_SIZE,
         task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
-        **websocket_options: Any,
     ) -> None:
         """Serve until cancelled or :meth:`shutdown`; ``task_status.started(self)`` once listening.
 
-        ``websocket_options``: ``connect_timeout`` (seconds for the TLS and opening handshakes,
-        60), and for ``trio_websocket.wrap_server_stream``: ``max_message_size`` (bytes; a larger
-        message closes its connection with 1009), ``message_queue_size``,
-        ``receive_buffer_size``. Cancelling closes every connection with 1001 (going away).
+        ``connect_timeout``: seconds for the TLS and opening handshakes of a connection.
+        ``max_message_size``: bytes; a larger message closes its connection with 1009.
+        Cancelling closes every connection with 1001 (going away).
         """
-        connect_timeout = websocket_options.pop("connect_timeout", _CONNECT_TIMEOUT)
-        unknown = set(websocket_options) - _WEBSOCKET_OPTIONS
-        if unknown:
-            raise TypeError(f"unknown websocket options: {', '.join(sorted(unknown))}")
+        handler = functools.partial(self._handle_stream, connect_timeout, max_message_size)
         with self._scope:
-            await self._serve(host, port, task_status, connect_timeout, websocket_options)
+            await self._serve(host, port, handler, task_status)
 
     async def _serve(
         self,
         host: str | None,
         port: int,
+        handler: Callable[[trio.SocketStream], Awaitable[None]],
         task_status: trio.TaskStatus[Server],
-        connect_timeout: float,
-        websocket_options: dict[str, Any],
     ) -> NoReturn:
         listeners = await trio.open_tcp_listeners(port, host=host)
         self._port = listeners[0].socket.getsockname()[1]
-        handler = functools.partial(self._handle_stream, connect_timeout, websocket_options)
         async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._watchdog.run)
             await nursery.start(trio.serve_listeners, handler, listeners)
             scheme = "wss" if self._ssl_context else "ws"
             logger.info(
@@ -237,87 +234,88 @@ class Server:
         self._scope.cancel()
 
     async def _handle_stream(
-        self, connect_timeout: float, websocket_options: dict[str, Any], tcp: trio.SocketStream
+        self, connect_timeout: float, max_message_size: int, tcp: trio.SocketStream
     ) -> None:
-        """One TCP connection: TLS, the opening handshake, then :meth:`_handle_request`.
-
-        This is trio-websocket's ``serve_websocket`` with the TLS handshake done first and on
-        its own: a failed one (no client certificate, an expired one) closes the connection at
-        once rather than at the connect timeout, and the client certificate is read from it.
-        """
-        deadline = trio.current_time() + connect_timeout
+        """One TCP connection, from TLS to its close. Whatever it raises ends it alone: the
+        server goes on (CONFORMANCE 37)."""
+        remote = _remote(tcp)
         stream: trio.abc.Stream = tcp
-        certificate = None
         try:
-            if self._ssl_context is not None:
-                tls = trio.SSLStream(
-                    tcp, self._ssl_context, server_side=True, https_compatible=True
-                )
-                stream = tls
-                with trio.move_on_at(deadline):
-                    try:
-                        await tls.do_handshake()
-                    except trio.BrokenResourceError as exc:
-                        reason = exc.__cause__ or exc
-                        logger.warning("%s: TLS handshake failed: %s", _remote(tcp), escape(reason))
+            with trio.move_on_after(connect_timeout) as handshake:
+                if self._ssl_context is not None:
+                    stream = await self._tls(tcp, remote)
+                    if stream is tcp:
                         return
-                    certificate = peer_certificate(tls)
-            async with trio.open_nursery() as nursery:  # for the connection's reader task
-                request = None
-                with trio.move_on_at(deadline):
-                    request = await trio_websocket.wrap_server_stream(
-                        nursery, stream, **websocket_options
-                    )
-                if request is not None:
-                    await self._handle_request(request, certificate)
-                # Closing the stream ends the reader task, which may still be finishing a
-                # closing handshake that shutdown() waits for: let it, within a bound.
-                await trio.aclose_forcefully(stream)
-                nursery.cancel_scope.deadline = trio.current_time() + CLOSE_TIMEOUT
-        except* (trio_websocket.ConnectionClosed, wsproto.utilities.LocalProtocolError):
-            # The peer left before we could accept or reject it, or trio-websocket's reader
-            # tried to answer a ping after our close frame (trio-websocket #184): either way
-            # this connection is over, and the others go on.
-            logger.info("%s: connection closed during a handshake", _remote(tcp))
+                request = await read_request(stream, max_message_size)
+            if handshake.cancelled_caught:
+                logger.info("%s: no opening handshake within %g s", remote, connect_timeout)
+                return
+            if request is None:
+                return
+            certificate = peer_certificate(stream) if isinstance(stream, trio.SSLStream) else None
+            accepted = await self._handle_request(request, remote, certificate)
+            del request  # a connection lives long: what only its handshake needed goes
+            if accepted is not None:
+                await self._run_charge_point(*accepted)
+        except Exception:
+            logger.exception("%s: connection failed", remote)
         finally:
             await trio.aclose_forcefully(stream)
 
+    async def _tls(self, tcp: trio.SocketStream, remote: str) -> trio.abc.Stream:
+        """The TLS handshake, on its own so that a failed one (no client certificate, an
+        expired one) is logged with its reason: the TLS stream, or ``tcp`` if it failed."""
+        assert self._ssl_context is not None
+        tls = trio.SSLStream(tcp, self._ssl_context, server_side=True, https_compatible=True)
+        try:
+            await tls.do_handshake()
+        except trio.BrokenResourceError as exc:
+            logger.warning("%s: TLS handshake failed: %s", remote, escape(exc.__cause__ or exc))
+            return tcp
+        return tls
+
     async def _handle_request(
-        self, request: trio_websocket.WebSocketRequest, certificate: ClientCertificate | None
-    ) -> None:
+        self, handshake: ServerHandshake, remote: str, certificate: ClientCertificate | None
+    ) -> _Accepted | None:
+        """Accept or reject one request: the connection to run, or None."""
         busy = self._max_connections is not None and (
             len(self._connected) + self._handshaking >= self._max_connections
         )
         if busy or not self._accepting:
-            logger.warning(
-                "refusing %s: %s", escape(request.path), "server full" if busy else "stopping"
-            )
-            await request.reject(503)
-            return
+            logger.warning("refusing %s: %s", remote, "server full" if busy else "stopping")
+            await handshake.reject(503)
+            return None
         self._handshaking += 1
         try:
-            ws = await self._handshake(request, certificate)
+            return await self._handshake(handshake, remote, certificate)
         finally:
             self._handshaking -= 1
-        if ws is not None:
-            await self._run_charge_point(*ws)
 
     async def _handshake(
-        self, request: trio_websocket.WebSocketRequest, certificate: ClientCertificate | None
+        self, handshake: ServerHandshake, remote: str, certificate: ClientCertificate | None
     ) -> _Accepted | None:
-        """Accept or reject one request: the connection to run, or None."""
-        identity = identity_from_path(request.path)
-        offered = request.proposed_subprotocols
+        try:
+            offered = offered_subprotocols(handshake.request)
+        except ValueError as exc:
+            logger.warning("%s: invalid Sec-WebSocket-Protocol: %s", remote, escape(exc))
+            await handshake.reject(400)
+            return None
         version = _choose_version(offered, self.classes)
         if version is None and not offered:
             version = self.default_version
-        if not identity:
+        response = handshake.check(SUBPROTOCOLS[version] if version and offered else None)
+        if response.status_code != 101:
             logger.warning(
-                "rejecting %s: no charge point identity in the path", escape(request.path)
+                "%s: not a valid WebSocket upgrade (HTTP %d)", remote, response.status_code
             )
-            await request.reject(404)
+            await handshake.reject(response.status_code, response=response)
             return None
-        headers = {k.decode("latin-1").lower(): v for k, v in request.headers}
+        identity = identity_from_path(handshake.path)
+        if not identity:
+            logger.warning("%s: no charge point identity in the path", remote)
+            await handshake.reject(404)
+            return None
+        headers = handshake.headers()
         try:
             if self._check_password is not None:
                 await _authenticate(
@@ -325,24 +323,24 @@ class Server:
                     identity,
                     headers.get("authorization"),
                     self._auth_throttle,
-                    str(getattr(request.remote, "address", request.remote)),
+                    remote,
                 )
             if self._on_connect is not None:
                 info = ConnectionRequest(
                     identity=identity,
-                    path=request.path,
+                    path=handshake.path,
                     ocpp_version=version,
                     offered_subprotocols=offered,
                     headers=headers,
-                    remote=str(request.remote),
+                    remote=remote,
                     client_certificate=certificate,
                 )
                 await self._on_connect(info)
         except RejectConnection as rejection:
             logger.info("%s: rejected with HTTP %d", escape(identity), rejection.status_code)
-            reply_headers = [(k.encode(), v.encode()) for k, v in rejection.headers]
-            await request.reject(rejection.status_code, extra_headers=reply_headers)
+            await handshake.reject(rejection.status_code, rejection.headers)
             return None
+        ws = handshake.accept(response, remote)
         if version is None:
             # CONFORMANCE 6: complete the handshake without a subprotocol, then close.
             logger.warning(
@@ -350,26 +348,27 @@ class Server:
                 escape(identity),
                 escape(offered),
             )
-            ws = await request.accept()
             await ws.aclose(_PROTOCOL_ERROR, "no supported OCPP subprotocol")
             return None
-        ws = await request.accept(subprotocol=SUBPROTOCOLS[version] if offered else None)
         return identity, version, ws, certificate
 
     async def _run_charge_point(
         self,
         identity: str,
         version: OCPPVersion,
-        ws: trio_websocket.WebSocketConnection,
+        ws: WebSocketConnection,
         certificate: ClientCertificate | None,
     ) -> None:
         cp = self.classes[version](identity, ws, **self._options)
         cp.client_certificate = certificate
+        cp._watchdog = self._watchdog
         previous = self._connected.get(identity)
         if previous is not None:
             # The newest connection of an identity wins: the old one is most likely half-open.
             logger.warning("%s: new connection replaces the previous one", escape(identity))
             await previous.aclose(1000, "replaced by a new connection")
+        # Registered before the 101 goes out (with the connection's first read): once the client
+        # has it, server.get(identity) finds it.
         self._connected[identity] = cp
         logger.info("%s: connected (OCPP %s)", escape(identity), version)
         try:
@@ -377,17 +376,18 @@ class Server:
         finally:
             if self._connected.get(identity) is cp:
                 del self._connected[identity]
-            with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT):
+            with trio.CancelScope(shield=True):
                 # A server being stopped says so with 1001; otherwise this is a no-op.
                 await ws.aclose(_GOING_AWAY, "server shutting down")
 
 
 def _remote(tcp: trio.SocketStream) -> str:
-    """The peer's address for the log; it may be gone (reset) already."""
+    """The peer's address, ``host:port``; it may be gone (reset) already."""
     try:
-        return str(tcp.socket.getpeername())
+        host, port, *_ = tcp.socket.getpeername()
     except OSError:
         return "a peer gone"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 async def _authenticate(
@@ -427,10 +427,17 @@ async def serve(
     charge_point_options: Mapping[str, Any] | None = None,
     max_connections: int | None = None,
     basic_auth: BasicAuth | None = None,
+    connect_timeout: float = CONNECT_TIMEOUT,
+    max_message_size: int = MAX_MESSAGE_SIZE,
     task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
-    **websocket_options: Any,
+    subprotocols: object = None,
 ) -> None:
-    """Run a central system until cancelled: ``server = await nursery.start(serve, MyCP, ...)``."""
+    """Run a central system until cancelled: ``server = await nursery.start(serve, MyCP, ...)``.
+
+    ``subprotocols`` is not taken (``websockets.serve`` has it): given, it raises a TypeError
+    that says what replaces it.
+    """
+    refuse_subprotocols(subprotocols)
     server = Server(
         charge_points,
         default_version=default_version,
@@ -440,4 +447,10 @@ async def serve(
         max_connections=max_connections,
         basic_auth=basic_auth,
     )
-    await server.run(host, port, task_status=task_status, **websocket_options)
+    await server.run(
+        host,
+        port,
+        connect_timeout=connect_timeout,
+        max_message_size=max_message_size,
+        task_status=task_status,
+    )

@@ -569,14 +569,16 @@ def validate_payload(
 ) -> None:
     """Validate the payload of a Call, CallResult or Send (the ``ocpp`` package's function).
 
-    Raises ValueError for a message that has no schema: another message type, or a CallResult
-    that does not know the action it answers.
+    Raises :class:`~trio_ocpp.exceptions.ValidationError` (a ValueError) for a message that has
+    no schema: another message type, or a CallResult that does not know the action it answers.
     """
     kind = _KIND_OF_MESSAGE_TYPE.get(message.message_type_id)
     if kind is None:
-        raise ValueError(f"message type {message.message_type_id} carries no payload to validate")
+        raise exceptions.ValidationError(
+            f"message type {message.message_type_id} carries no payload to validate"
+        )
     if message.action is None:
-        raise ValueError("a CallResult whose action is unknown cannot be validated")
+        raise exceptions.ValidationError("a CallResult whose action is unknown cannot be validated")
     validate(ocpp_version, message.action, kind, message.payload, formats=formats)
 
 

@@ -22,6 +22,10 @@
           ├── MessageTypeNotSupportedError      MessageTypeNotSupported (2.x; 1.6: GenericError)
           └── RpcFrameworkError                 RpcFrameworkError  (2.x; 1.6: FormationViolation)
 
+    ValueError
+     └── ValidationError                        a message that has no schema to validate it
+                                                (never sent: a mistake of the caller's code)
+
 Each class knows its code in every version: ``error.code_for("1.6")`` is the spelling sent on a 1.6
 connection. :func:`error_from_code` maps a received code, in either spelling, back to its class.
 
@@ -57,6 +61,7 @@ __all__ = [
     "SecurityError",
     "TypeConstraintViolationError",
     "UnknownCallErrorCodeError",
+    "ValidationError",
     "error_from_code",
 ]
 
@@ -235,6 +240,15 @@ class RpcFrameworkError(OCPPError):
     code = "RpcFrameworkError"
     code_16 = "FormationViolation"
     default_description = "Content of the call is not a valid RPC Request"
+
+
+class ValidationError(ValueError):
+    """``validate_payload`` was given a message it cannot validate: one of a type without a
+    payload schema (a CallError), or a CallResult that does not say which action it answers.
+
+    The ``ocpp`` package's name; a payload that fails its schema raises the OCPPError of the
+    failing constraint instead (CONFORMANCE 18).
+    """
 
 
 _BY_CODE: dict[str, type[OCPPError]] = {

@@ -1,8 +1,9 @@
 """OCPP-J messages: frames, parsing, serializing and payload validation.
 
 The names are those of the ``ocpp`` package's ``ocpp.messages`` module, so ported code keeps its
-imports apart from the package name; ``set_validation_engine`` and ``validation_engine`` choose and
-tell the engine that validates payloads (jsonschema-rs or jsonschema).
+imports apart from the package name (``get_validator`` takes its arguments, too);
+``set_validation_engine`` and ``validation_engine`` choose and tell the engine that validates
+payloads (jsonschema-rs or jsonschema).
 """
 
 from ._frames import Call as Call
@@ -14,6 +15,7 @@ from ._frames import MessageType as MessageType
 from ._frames import Send as Send
 from ._frames import pack as pack
 from ._frames import unpack as unpack
+from ._ocpp_helpers import get_validator as get_validator
 from ._validation import FormatPolicy as FormatPolicy
 from ._validation import set_validation_engine as set_validation_engine
 from ._validation import validate as validate
@@ -29,6 +31,7 @@ __all__ = [
     "Frame",
     "MessageType",
     "Send",
+    "get_validator",
     "pack",
     "set_validation_engine",
     "unpack",

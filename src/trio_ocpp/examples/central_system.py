@@ -160,11 +160,14 @@ def read_passwords(path: str | Path) -> dict[str, str | bytes]:
         identity, colon, password = line.partition(":")
         if not colon or not identity:
             raise ValueError(f"{path}:{number}: expected identity:password")
-        if password.startswith("hex:"):
-            passwords[identity] = bytes.fromhex(password.removeprefix("hex:"))
-        else:
-            passwords[identity] = password
+        passwords[identity] = parse_password(password)
     return passwords
+
+
+def parse_password(text: str) -> str | bytes:
+    """A password as written on a command line or in a passwords file: ``hex:0a1b...`` is a raw
+    key (a 1.6 AuthorizationKey need not be text), anything else the password itself."""
+    return bytes.fromhex(text.removeprefix("hex:")) if text.startswith("hex:") else text
 
 
 async def main(

@@ -7,14 +7,18 @@ Run it against the example central system (``python -m trio_ocpp``)::
 It connects with :func:`trio_ocpp.connect`, sends a BootNotification, then a Heartbeat at the
 interval the central system returned, and meanwhile answers the central system's calls: 1.6
 RemoteStartTransaction, GetConfiguration, ChangeConfiguration and Reset; 2.x
-RequestStartTransaction, GetVariables and Reset. Every frame is logged at INFO.
+RequestStartTransaction, GetVariables and Reset. Every frame is logged at INFO. The security
+profiles: ``--basic-auth PASSWORD`` (1-2), ``wss://`` with ``--cafile`` for the central system's
+CA (2-3), and ``--certfile``/``--keyfile`` for a client certificate (3).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import functools
 import logging
+import ssl
+import sys
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
@@ -23,7 +27,9 @@ import trio
 
 import trio_ocpp
 from trio_ocpp import v16, v21, v201
+from trio_ocpp._signals import run_until_signalled
 from trio_ocpp.charge_point import ChargePoint
+from trio_ocpp.examples.central_system import parse_password
 from trio_ocpp.routing import after, on
 from trio_ocpp.v16.enums import Action, ConfigurationStatus, RemoteStartStopStatus, ResetStatus
 
@@ -215,12 +221,19 @@ async def main(
     version: str = "1.6",
     heartbeats: int | None = None,
     heartbeat_interval: float | None = None,
+    *,
+    basic_auth: str | bytes | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> int:
     """Boot, then heartbeat until interrupted, or ``heartbeats`` times; return how many were sent.
 
     ``heartbeat_interval`` overrides the interval the central system returned (for tests).
+    ``basic_auth``: the password (security profiles 1-2); ``ssl_context`` for wss:// (2-3).
     """
-    async with trio_ocpp.connect(url, CLASSES[version], identity=identity) as cp:
+    connection = trio_ocpp.connect(
+        url, CLASSES[version], identity=identity, basic_auth=basic_auth, ssl_context=ssl_context
+    )
+    async with connection as cp:
         boot = await cp.boot()
         while boot.status != "Accepted":
             # Pending or Rejected: the interval says when to try again.
@@ -250,12 +263,52 @@ def run(argv: list[str] | None = None) -> None:
         "--heartbeat-interval", type=float, help="seconds between heartbeats (server's value)"
     )
     parser.add_argument("--log-level", default="INFO", help="logging level (INFO shows frames)")
+    security = parser.add_argument_group("security profiles")
+    security.add_argument(
+        "--basic-auth",
+        metavar="PASSWORD",
+        help="HTTP Basic auth with this password, the identity as username (profiles 1-2); "
+        "hex:<hex> for a raw 1.6 AuthorizationKey",
+    )
+    security.add_argument(
+        "--cafile", metavar="FILE", help="verify a wss:// central system against these CAs"
+    )
+    security.add_argument(
+        "--certfile", metavar="FILE", help="client certificate chain, PEM (profile 3)"
+    )
+    security.add_argument("--keyfile", metavar="FILE", help="its private key, if not in certfile")
     args = parser.parse_args(argv)
+    if args.keyfile and not args.certfile:
+        parser.error("--keyfile needs --certfile")
+    tls = args.cafile or args.certfile
+    if tls and not args.url.startswith("wss://"):
+        parser.error("--cafile and --certfile are for a wss:// URL")
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s"
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        trio.run(main, args.url, args.id, args.version, args.heartbeats, args.heartbeat_interval)
+    password = None if args.basic_auth is None else parse_password(args.basic_auth)
+    context = None
+    if tls:
+        context = trio_ocpp.client_ssl_context(
+            cafile=args.cafile, certfile=args.certfile, keyfile=args.keyfile
+        )
+    try:
+        run_until_signalled(
+            functools.partial(
+                main,
+                args.url,
+                args.id,
+                args.version,
+                args.heartbeats,
+                args.heartbeat_interval,
+                basic_auth=password,
+                ssl_context=context,
+            )
+        )
+    except (trio_ocpp.HandshakeError, trio_ocpp.NoSubprotocolError) as exc:
+        # Refused, rejected (401, 404), TLS, no common version: say so, without a traceback.
+        logger.error("%s", exc)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

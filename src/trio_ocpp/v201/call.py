@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from .._payload import Payload
+from .._payload import Payload, aliases
 from .._schemas import MessageKind
 from . import datatypes, enums
 
@@ -80,6 +80,7 @@ __all__ = [
 ]
 
 
+@aliases(iso_15118_certificate_hash_data="iso15118_certificate_hash_data")
 @attrs.define(kw_only=True)
 class Authorize(Payload):
     __ocpp_version__ = "2.0.1"
@@ -293,6 +294,7 @@ class FirmwareStatusNotification(Payload):
     request_id: int | None = None
 
 
+@aliases(iso_15118_schema_version="iso15118_schema_version")
 @attrs.define(kw_only=True)
 class Get15118EVCertificate(Payload):
     __ocpp_version__ = "2.0.1"

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from .._payload import Payload
+from .._payload import Payload, aliases
 from .._schemas import MessageKind
 from . import datatypes, enums
 
@@ -134,6 +134,7 @@ class AdjustPeriodicEventStream(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
+@aliases(iso_15118_certificate_hash_data="iso15118_certificate_hash_data")
 @attrs.define(kw_only=True)
 class Authorize(Payload):
     __ocpp_version__ = "2.1"
@@ -420,6 +421,9 @@ class FirmwareStatusNotification(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
+@aliases(
+    iso_15118_schema_version="iso15118_schema_version", prioritized_emai_ds="prioritized_emaids"
+)
 @attrs.define(kw_only=True)
 class Get15118EVCertificate(Payload):
     __ocpp_version__ = "2.1"

@@ -2,8 +2,7 @@
 """The object types of the OCPP 2.1 schemas: the values nested in the messages.
 
 An object type whose schema allows more keys (``CustomDataType``: vendor extensions) keeps them
-in ``extra``, named as trio_ocpp.casing names keys it does not know
-(``fooBar`` -> ``foo_bar``).
+in ``extra``, exactly as the vendor wrote them (keys are not renamed).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from .._payload import Record
+from .._payload import Record, aliases
 from . import enums
 
 __all__ = [
@@ -352,6 +351,7 @@ class MessageContentType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
+@aliases(language_1="language1", language_2="language2")
 @attrs.define(kw_only=True)
 class IdTokenInfoType(Record):
     __ocpp_types__ = (

@@ -1,0 +1,69 @@
+"""Connections made elsewhere, seen as what a ChargePoint reads and writes.
+
+A ChargePoint runs on our own :class:`~trio_ocpp.WebSocketConnection` (made by ``Server`` and
+``connect``), on a trio-websocket connection as it is (``serve_websocket`` handlers), and on a
+``websockets.trio`` connection (``recv``/``send``), which :class:`WebsocketsConnection` adapts
+so that code ported from the ``ocpp`` package keeps its ``websockets`` handler.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._websocket import ConnectionClosed, WebSocketConnection
+
+if TYPE_CHECKING:
+    from ._charge_point import Connection
+
+__all__ = ["WebsocketsConnection", "as_connection"]
+
+
+def as_connection(connection: Any, send_timeout: float) -> Connection:
+    """The connection to run on: ``connection`` itself, or its adapter."""
+    if isinstance(connection, WebSocketConnection):
+        # Its reader sends pongs and Close frames: bounded like the ChargePoint's own frames.
+        connection.send_timeout = send_timeout
+        return connection
+    if not hasattr(connection, "get_message") and hasattr(connection, "recv"):
+        return WebsocketsConnection(connection)
+    return connection  # type: ignore[no-any-return]
+
+
+class WebsocketsConnection:
+    """A ``websockets.trio`` connection with a ChargePoint's read, write, ping and close."""
+
+    def __init__(self, websocket: Any) -> None:
+        from websockets.exceptions import ConnectionClosed as Closed
+
+        self.websocket = websocket
+        self._closed = Closed
+
+    @property
+    def subprotocol(self) -> str | None:
+        return self.websocket.subprotocol  # type: ignore[no-any-return]
+
+    def _closed_error(self, exc: Exception) -> ConnectionClosed:
+        close = getattr(exc, "rcvd", None) or getattr(exc, "sent", None)
+        return ConnectionClosed(close.code, close.reason) if close else ConnectionClosed(1006)
+
+    async def get_message(self) -> str | bytes:
+        try:
+            return await self.websocket.recv()  # type: ignore[no-any-return]
+        except self._closed as exc:
+            raise self._closed_error(exc) from None
+
+    async def send_message(self, message: str | bytes) -> None:
+        try:
+            await self.websocket.send(message)
+        except self._closed as exc:
+            raise self._closed_error(exc) from None
+
+    async def ping(self) -> None:
+        try:
+            pong = await self.websocket.ping(ack_on_close=True)
+        except self._closed as exc:
+            raise self._closed_error(exc) from None
+        await pong.wait()
+
+    async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
+        await self.websocket.aclose(code, reason or "")

@@ -1,0 +1,252 @@
+"""The WebSocket opening handshake on websockets' sans-I/O protocols, both sides.
+
+Server: :func:`read_request` reads until the request is parsed, :class:`ServerHandshake`
+checks it as a WebSocket upgrade (400 for a missing, malformed or repeated Sec-WebSocket-Key,
+426 for another Sec-WebSocket-Version), then either sends an HTTP error (:meth:`reject`) or
+switches protocols (:meth:`accept`). Bytes that came with the request are frames of the
+connection, handed to it. Client: :func:`client_handshake`. Failures on the client side raise
+:class:`HandshakeError` and its subclasses, which extend trio-websocket's of the same names so
+that code written against them keeps working.
+"""
+
+from __future__ import annotations
+
+import http
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import trio
+import trio_websocket
+from websockets.client import ClientProtocol
+from websockets.datastructures import Headers
+from websockets.exceptions import InvalidHeaderFormat
+from websockets.frames import Frame
+from websockets.headers import parse_subprotocol
+from websockets.http11 import Request, Response
+from websockets.server import ServerProtocol
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
+
+from ._websocket import RECEIVE_BYTES, WebSocketConnection
+
+__all__ = [
+    "ConnectionRejected",
+    "ConnectionTimeout",
+    "HandshakeError",
+    "ServerHandshake",
+    "client_handshake",
+    "read_request",
+]
+
+_STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError)
+#: The protocols' own logger. websockets logs every connection's open and close at INFO,
+#: which the server already says with the identity: only its warnings are shown by default.
+protocol_logger = logging.getLogger("trio_ocpp.websocket.protocol")
+protocol_logger.setLevel(logging.WARNING)
+
+
+class HandshakeError(trio_websocket.HandshakeError):
+    """The opening handshake failed (TCP, TLS, or the server's answer)."""
+
+
+class ConnectionRejected(HandshakeError, trio_websocket.ConnectionRejected):
+    """The server answered the opening handshake with an HTTP error (401, 404, 503, ...)."""
+
+    def __init__(self, status_code: int, headers: Sequence[tuple[bytes, bytes]], body: bytes):
+        trio_websocket.ConnectionRejected.__init__(self, status_code, tuple(headers), body)
+
+    def __str__(self) -> str:
+        try:
+            phrase = http.HTTPStatus(self.status_code).phrase
+        except ValueError:
+            phrase = "HTTP error"
+        return f"connection rejected: {self.status_code} {phrase}"
+
+    def header(self, name: str) -> bytes | None:
+        """The first value of response header ``name`` (any case), or None."""
+        wanted = name.lower().encode()
+        return next((v for k, v in self.headers or () if k == wanted), None)
+
+
+class ConnectionTimeout(HandshakeError, trio_websocket.ConnectionTimeout):
+    """No connection within the connect timeout."""
+
+
+def offered_subprotocols(request: Request) -> tuple[str, ...]:
+    """The subprotocols a request offers, in its order; ValueError if the header is garbled."""
+    try:
+        values = request.headers.get_all("Sec-WebSocket-Protocol")
+        return tuple(sub for value in values for sub in parse_subprotocol(value))
+    except InvalidHeaderFormat as exc:
+        raise ValueError(str(exc)) from None
+
+
+class _Protocol(ServerProtocol):
+    """The server protocol with the subprotocol decided by the caller before ``accept()``."""
+
+    chosen: Subprotocol | None = None
+
+    def select_subprotocol(self, subprotocols: Sequence[Subprotocol]) -> Subprotocol | None:
+        return self.chosen
+
+
+async def read_request(stream: trio.abc.Stream, max_message_size: int) -> ServerHandshake | None:
+    """Read one opening request: the handshake to answer once it is parsed; None if the peer
+    sent something else (answered, or dropped) or left before a whole request."""
+    protocol = _Protocol(max_size=max_message_size, logger=protocol_logger)
+    while True:
+        try:
+            data = await stream.receive_some(RECEIVE_BYTES)
+        except _STREAM_ERRORS:
+            data = b""
+        if data:
+            protocol.receive_data(data)
+        else:
+            protocol.receive_eof()
+        events = protocol.events_received()
+        if events:
+            request = events[0]
+            assert isinstance(request, Request)
+            return ServerHandshake(stream, protocol, request, events[1:])
+        if protocol.writes or not data:
+            # Not HTTP, or a request line or headers too long (414, 431): answered or dropped.
+            await _send(stream, protocol.data_to_send())
+            return None
+
+
+class ServerHandshake:
+    """One parsed opening request, to be rejected or accepted."""
+
+    def __init__(
+        self, stream: trio.abc.Stream, protocol: _Protocol, request: Request, frames: list[Any]
+    ):
+        self.stream = stream
+        self.request = request
+        self._protocol = protocol
+        self._frames: list[Frame] = frames
+        # Answers the protocol queued to frames that came early (a ping): after the response.
+        self._early = protocol.data_to_send()
+
+    @property
+    def path(self) -> str:
+        return self.request.path
+
+    def headers(self) -> dict[str, bytes]:
+        """Request headers, names lower-cased, values as sent (the first of repeated ones)."""
+        headers: dict[str, bytes] = {}
+        for name, value in self.request.headers.raw_items():
+            # The protocol read the values as ISO-8859-1: this gives back the bytes sent.
+            headers.setdefault(name.lower(), value.encode("latin-1"))
+        return headers
+
+    def check(self, subprotocol: str | None) -> Response:
+        """The response accepting the request with ``subprotocol`` (or no such header), or the
+        HTTP error a request that is no valid WebSocket upgrade gets."""
+        versions = self.request.headers.get_all("Sec-WebSocket-Version")
+        if len(versions) == 1 and versions[0] != "13":
+            # RFC 6455 4.4: say which version we speak.
+            response = self._protocol.reject(426, "Unsupported Sec-WebSocket-Version\n")
+            response.headers["Sec-WebSocket-Version"] = "13"
+            return response
+        self._protocol.chosen = None if subprotocol is None else Subprotocol(subprotocol)
+        return self._protocol.accept(self.request)
+
+    async def reject(
+        self, status: int, headers: Iterable[tuple[str, str]] = (), response: Response | None = None
+    ) -> None:
+        """Answer with an HTTP error (or the given non-101 ``response``) and end the stream."""
+        if response is None:
+            response = self._protocol.reject(status, f"{http.HTTPStatus(status).phrase}\n")
+        for name, value in headers:
+            response.headers[name] = value
+        self._protocol.send_response(response)
+        await _send(self.stream, self._protocol.data_to_send())
+
+    def accept(self, response: Response, remote: str) -> WebSocketConnection:
+        """Switch protocols with ``response`` (from :meth:`check`): the open connection, with
+        the response still to be sent (by its first read or write), so that the
+        server can register it first."""
+        protocol = self._protocol
+        protocol.send_response(response)
+        protocol.writes.extend(self._early)
+        subprotocol = protocol.subprotocol
+        ws = WebSocketConnection(
+            self.stream,
+            protocol,
+            path=self.request.path,
+            subprotocol=subprotocol,
+            remote=remote,
+            pending=self._frames,
+        )
+        return ws
+
+
+async def _send(stream: trio.abc.Stream, writes: list[bytes]) -> None:
+    data = b"".join(writes)
+    try:
+        if data:
+            await stream.send_all(data)
+    except _STREAM_ERRORS:
+        pass  # the peer is gone: nothing more to tell it
+    if not all(writes):  # the protocol's end of stream
+        await trio.aclose_forcefully(stream)
+
+
+async def client_handshake(
+    stream: trio.abc.Stream,
+    url: str,
+    subprotocols: Sequence[str],
+    headers: Sequence[tuple[str, str]],
+    max_message_size: int,
+) -> WebSocketConnection:
+    """Open a connection on ``stream`` (TCP, or TLS done already): the open connection, or
+    ConnectionRejected for an HTTP answer, HandshakeError for anything else."""
+    uri = parse_uri(url)
+    offered = [Subprotocol(sub) for sub in subprotocols]
+    protocol = ClientProtocol(
+        uri, subprotocols=offered, max_size=max_message_size, logger=protocol_logger
+    )
+    request = protocol.connect()
+    extra = Headers(headers)
+    for name in extra:
+        if name in request.headers:
+            del request.headers[name]  # ours win (over Authorization from the URL, say)
+    request.headers.update(extra)
+    protocol.send_request(request)
+    await stream.send_all(b"".join(protocol.data_to_send()))
+    while True:
+        try:
+            data = await stream.receive_some(RECEIVE_BYTES)
+        except _STREAM_ERRORS:
+            data = b""
+        if data:
+            protocol.receive_data(data)
+        else:
+            protocol.receive_eof()
+        events = protocol.events_received()
+        if events:
+            response = events[0]
+            assert isinstance(response, Response)
+            break
+        if protocol.handshake_exc is not None:
+            raise HandshakeError(f"{url}: invalid handshake response: {protocol.handshake_exc}")
+        if not data:
+            raise HandshakeError(f"{url}: the server closed the connection during the handshake")
+    if response.status_code != 101:
+        # Names lower-cased, as trio-websocket gives them.
+        raw = [
+            (k.lower().encode("latin-1"), v.encode("latin-1"))
+            for k, v in response.headers.raw_items()
+        ]
+        raise ConnectionRejected(response.status_code, raw, bytes(response.body))
+    if protocol.handshake_exc is not None:
+        raise HandshakeError(f"{url}: invalid handshake response: {protocol.handshake_exc}")
+    return WebSocketConnection(
+        stream,
+        protocol,
+        path=uri.resource_name,
+        subprotocol=protocol.subprotocol,
+        remote=f"{uri.host}:{uri.port}",
+        pending=events[1:],
+    )

@@ -1,0 +1,391 @@
+"""A WebSocket connection on websockets' sans-I/O protocol, read by the task that wants messages.
+
+There is no reader task and no queue. ``get_message()`` reads the stream itself when it has
+nothing left to return, feeds the bytes to the protocol and takes the messages that come out; the
+protocol's own answers (pongs, the echo of a Close frame, the Close frame that fails the
+connection) go out right there. A ChargePoint's reader is the only caller in practice, so a
+message costs one ``receive_some``, the parse, and one ``send_all`` for the answer. Should two
+tasks want to read at once (``aclose()`` waiting for the close handshake while the reader
+waits for a message), one reads and the other waits for what it got.
+
+Writes go out in the order the protocol produced them: whoever writes takes everything queued,
+including frames other tasks added meanwhile, and those tasks wait until it is on the wire, so
+a peer that stops reading holds every sender (back-pressure, watched by the ChargePoint's
+``send_timeout``). The protocol answers pings while the reader reads; a pong that cannot go out
+within ``send_timeout`` ends the connection, so that a peer flooding pings without reading is cut
+off as fast as one that ignores our frames.
+
+RFC 6455 comes from the protocol: a frame that breaks it gets Close 1002, a message over
+``max_message_size`` 1009 (counted across fragments, so an unfinished message never holds
+more), and text that is not UTF-8 gets 1007 here. Fragments are joined in one buffer, which an
+empty continuation frame does not grow.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from collections import deque
+from typing import Any
+
+import trio
+from websockets.frames import Frame, Opcode
+from websockets.protocol import CLOSED, OPEN, SERVER, Protocol
+
+__all__ = ["ConnectionClosed", "WebSocketConnection"]
+
+logger = logging.getLogger("trio_ocpp.websocket")
+
+#: Bytes asked of the stream per read: several small frames arrive together under load.
+RECEIVE_BYTES = 65536
+#: Sockets are read with os.read() where that works on them (POSIX).
+_READ_FD = os.name == "posix"
+#: Seconds the close handshake may take before the TCP connection is dropped without it.
+CLOSE_TIMEOUT = 2
+
+_TEXT, _BINARY, _CONT, _PONG = Opcode.TEXT, Opcode.BINARY, Opcode.CONT, Opcode.PONG
+_INVALID_DATA = 1007
+_ABNORMAL = 1006
+#: What reading or writing a closed or reset stream raises (OSError: from its socket).
+_STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+
+
+class ConnectionClosed(Exception):
+    """The WebSocket connection is closed: raised by reads and writes once it is.
+
+    ``code`` and ``reason``: the Close frame received, else the one sent, else 1006 (the TCP
+    connection ended without a closing handshake).
+    """
+
+    def __init__(self, code: int, reason: str = "") -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"WebSocket connection closed: {self.code} {self.reason}".rstrip()
+
+
+class WebSocketConnection:
+    """One open WebSocket connection over a trio stream, driven by a websockets protocol.
+
+    Made by the server (after the opening handshake) and by :func:`trio_ocpp.connect`; a
+    ChargePoint runs on it. ``pending`` are frames the protocol parsed with the handshake (a
+    client may send its first message in the same segment as its request).
+    """
+
+    __slots__ = (
+        "_closed",
+        "_drained",
+        "_fragments",
+        "_messages",
+        "_pings",
+        "_protocol",
+        "_read_lot",
+        "_reading",
+        "_server",
+        "_socket",
+        "_stream",
+        "_write_lot",
+        "_writing",
+        "path",
+        "remote",
+        "send_timeout",
+        "subprotocol",
+    )
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        protocol: Protocol,
+        *,
+        path: str = "",
+        subprotocol: str | None = None,
+        remote: str = "",
+        pending: list[Any] | None = None,
+    ) -> None:
+        self._stream = stream
+        # Plain TCP is read and written through its socket: the calls SocketStream makes,
+        # without its checks per call, and a cancelled write is known to be whole or cut.
+        self._socket = stream.socket if type(stream) is trio.SocketStream else None
+        self._drained = True  # the last read took all there was: wait before the next
+        self._protocol = protocol
+        self._server = protocol.side is SERVER
+        #: The request target of the opening handshake (on the server: the peer's).
+        self.path = path
+        self.subprotocol = subprotocol
+        self.remote = remote
+        #: Seconds a pong or a Close frame (which the reader sends) may take to go out.
+        self.send_timeout: float = 10
+        self._messages: deque[str | bytes] = deque()
+        self._fragments: bytearray | None = None  # an unfinished message; its opcode is first
+        self._closed: ConnectionClosed | None = None
+        self._pings: dict[bytes, trio.Event] = {}
+        # One reader and one writer at a time; the lots exist only once someone waits.
+        self._reading = False
+        self._writing = False
+        self._read_lot: trio.lowlevel.ParkingLot | None = None
+        self._write_lot: trio.lowlevel.ParkingLot | None = None
+        if pending:
+            self._process(pending)
+
+    @property
+    def closed(self) -> ConnectionClosed | None:
+        """Why the connection is closed; None while it is open."""
+        return self._closed
+
+    @property
+    def is_open(self) -> bool:
+        return self._protocol.state is OPEN and self._closed is None
+
+    # -- receiving -----------------------------------------------------------------------------
+
+    async def get_message(self) -> str | bytes:
+        """The next message: text as str, binary as bytes; ConnectionClosed once closed."""
+        messages = self._messages
+        while not messages:
+            await self._receive()
+        return messages.popleft()
+
+    async def _receive(self) -> None:
+        """Read once and handle what came in; raise ConnectionClosed when it is over."""
+        if self._closed is not None:
+            raise self._closed
+        if self._reading:
+            # Another task reads: what it gets is ours too (a message, or the close).
+            if self._read_lot is None:
+                self._read_lot = trio.lowlevel.ParkingLot()
+            await self._read_lot.park()
+            return
+        if self._protocol.writes:
+            await self._flush()  # the handshake's response: the server sends it with the first read
+        self._reading = True
+        data: bytes | bytearray
+        try:
+            sock = self._socket
+            if sock is not None:
+                data = await _read(sock, self._drained)
+                self._drained = len(data) < RECEIVE_BYTES
+            else:
+                data = await self._stream.receive_some(RECEIVE_BYTES)
+        except _STREAM_ERRORS:
+            data = b""  # reset, or closed by us: the end of the stream either way
+        finally:
+            self._reading = False
+            if self._read_lot:
+                self._read_lot.unpark_all()
+        protocol = self._protocol
+        if data:
+            protocol.receive_data(data)
+            self._process(protocol.events_received())
+        else:
+            protocol.receive_eof()
+        if protocol.writes:
+            # Pongs, the echo of a Close frame, or the Close that fails the connection.
+            with trio.move_on_after(self.send_timeout) as timer:
+                await self._flush()
+            if timer.cancelled_caught:
+                logger.warning(
+                    "%s: a control frame was not sent within %g s", self.remote, self.send_timeout
+                )
+                await self._finish()
+        if protocol.state is CLOSED or protocol.eof_sent or not data:
+            await self._finish()
+            raise self._closed  # type: ignore[misc]  # _finish() set it
+
+    def _process(self, frames: list[Any]) -> None:  # Frames, after the handshake
+        for frame in frames:
+            opcode = frame.opcode
+            if opcode is _TEXT or opcode is _BINARY or opcode is _CONT:
+                if not self._data(frame):
+                    return  # the connection failed: nothing after it counts
+            elif opcode is _PONG:
+                self._pong(bytes(frame.data))
+            # A ping's pong and a Close frame's echo are queued by the protocol already.
+
+    def _data(self, frame: Frame) -> bool:
+        """Add a data frame to its message; False if the message is invalid (1007)."""
+        fragments = self._fragments
+        if frame.fin and fragments is None:
+            data: Any = frame.data  # bytes: compressed frames alone are memoryviews
+            opcode = frame.opcode
+        elif fragments is None:  # the first fragment
+            self._fragments = bytearray((frame.opcode,)) + frame.data
+            return True
+        else:
+            fragments += frame.data  # the protocol bounds the total by max_message_size
+            if not frame.fin:
+                return True
+            self._fragments = None
+            opcode, data = Opcode(fragments[0]), fragments[1:]
+        if opcode is _TEXT:
+            try:
+                self._messages.append(data.decode())
+            except UnicodeDecodeError as exc:
+                self._protocol.fail(_INVALID_DATA, f"invalid UTF-8 at position {exc.start}")
+                return False
+        else:
+            self._messages.append(bytes(data))
+        return True
+
+    # -- sending -------------------------------------------------------------------------------
+
+    async def send_message(self, message: str | bytes) -> None:
+        """Send a text (str) or binary (bytes) message; returns once it is on the wire."""
+        protocol = self._protocol
+        if protocol.state is not OPEN or self._closed is not None:
+            raise self._closed or ConnectionClosed(*self._close_info())
+        if isinstance(message, str):
+            if self._server:
+                protocol.writes.append(server_text_frame(message.encode()))
+            else:
+                protocol.send_text(message.encode())  # masked
+        else:
+            protocol.send_binary(message)
+        await self._flush()
+
+    async def _flush(self) -> None:
+        """Write what the protocol queued (after the opening handshake, the response), unless a
+        writer is at it: then wait for it."""
+        protocol = self._protocol
+        while self._writing:
+            if self._write_lot is None:
+                self._write_lot = trio.lowlevel.ParkingLot()
+            await self._write_lot.park()
+            if not protocol.writes:
+                return  # the writer took ours too
+        self._writing = True
+        try:
+            while writes := protocol.data_to_send():
+                await self._write(writes)
+        finally:
+            self._writing = False
+            if self._write_lot:
+                self._write_lot.unpark_all()
+
+    async def _write(self, writes: list[bytes]) -> None:
+        if self._closed is not None:
+            raise self._closed
+        # An empty chunk is the protocol's end of stream: the TCP connection is to be closed.
+        data = writes[0] if len(writes) == 1 else b"".join(writes)
+        if data:
+            sock = self._socket
+            sent = 0
+            try:
+                if sock is None:
+                    await self._stream.send_all(data)
+                else:
+                    sent = await sock.send(data)
+                    while sent < len(data):
+                        sent += await sock.send(memoryview(data)[sent:])
+            except _STREAM_ERRORS:
+                await self._finish()
+                raise self._closed from None  # type: ignore[misc]
+            except BaseException:
+                # Cancelled. Nothing may follow a frame cut short (TLS: any cut write), but a
+                # write that never started leaves the connection as it was.
+                if sent or sock is None:
+                    self._closed = ConnectionClosed(_ABNORMAL, "a write was interrupted")
+                raise
+        if not all(writes):
+            await self._finish()
+
+    # -- ping, close ---------------------------------------------------------------------------
+
+    _ping_ids = itertools.count()
+
+    async def ping(self, payload: bytes | None = None) -> None:
+        """Send a ping and return when its pong (or a later ping's) came back; the reader must be
+        reading meanwhile. ConnectionClosed if the connection closes first."""
+        if payload is None:
+            payload = next(self._ping_ids).to_bytes(8, "big")
+        if self._closed is not None or self._protocol.state is not OPEN:
+            raise self._closed or ConnectionClosed(*self._close_info())
+        pong = self._pings[payload] = trio.Event()
+        self._protocol.send_ping(payload)
+        await self._flush()
+        await pong.wait()
+        if self._closed is not None:
+            raise self._closed
+
+    def _pong(self, payload: bytes) -> None:
+        if payload in self._pings:
+            # A pong answers its ping and every ping before it (RFC 6455 5.5.3).
+            for sent in list(self._pings):
+                self._pings.pop(sent).set()
+                if sent == payload:
+                    break
+
+    async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
+        """Close: send a Close frame, wait (at most ``CLOSE_TIMEOUT``) for the peer's, then
+        close the stream (at once if the connection is closed already)."""
+        protocol = self._protocol
+        try:
+            with trio.move_on_after(CLOSE_TIMEOUT):
+                if protocol.state is OPEN and self._closed is None:
+                    protocol.send_close(code, _close_reason(reason))
+                    await self._flush()
+                while True:  # until the peer's Close frame; messages meanwhile are kept
+                    await self._receive()
+        except ConnectionClosed:
+            pass
+        finally:
+            await self._finish()
+
+    async def _finish(self) -> None:
+        """The connection is over: close the stream, release pings and waiting tasks."""
+        if self._closed is None:
+            self._closed = ConnectionClosed(*self._close_info())
+        for pong in self._pings.values():
+            pong.set()
+        self._pings.clear()
+        await trio.aclose_forcefully(self._stream)
+
+    def _close_info(self) -> tuple[int, str]:
+        protocol = self._protocol
+        close = protocol.close_rcvd or protocol.close_sent
+        return (close.code, close.reason) if close is not None else (_ABNORMAL, "")
+
+
+async def _read(sock: trio.socket.SocketType, drained: bool) -> bytes:
+    """``sock.recv(RECEIVE_BYTES)``, but waiting for data first when the last read took all
+    there was. trio tries the read first, and in a request-response exchange that try fails: a
+    system call and an exception per message, an eighth of a server's CPU under load."""
+    if drained and _READ_FD:
+        await trio.lowlevel.wait_readable(sock)
+    elif _READ_FD:
+        await trio.lowlevel.checkpoint()
+    else:  # no os.read() on sockets here (Windows)
+        return await sock.recv(RECEIVE_BYTES)
+    while True:
+        fd = sock.fileno()
+        if fd < 0:
+            raise trio.ClosedResourceError("the socket was closed")
+        try:
+            return os.read(fd, RECEIVE_BYTES)
+        except BlockingIOError:  # woken for nothing
+            await trio.lowlevel.wait_readable(sock)
+
+
+#: The first two bytes of a whole unmasked text frame with a payload of 0-125 bytes.
+_TEXT_HEADERS = [bytes((0x81, n)) for n in range(126)]
+
+
+def server_text_frame(payload: bytes) -> bytes:
+    """A whole text frame as a server sends it (unmasked, RFC 6455 5.2): what the protocol's
+    ``send_text`` writes, in a quarter of its time (it builds a Frame and a buffer per call)."""
+    n = len(payload)
+    if n < 126:
+        return _TEXT_HEADERS[n] + payload
+    if n < 65536:
+        return b"\x81\x7e" + n.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + n.to_bytes(8, "big") + payload
+
+
+def _close_reason(reason: str | None) -> str:
+    """A Close frame's reason: at most 123 bytes of UTF-8 (RFC 6455 5.5: 125 with the code)."""
+    if not reason:
+        return ""
+    data = reason.encode("utf-8", "replace")[:123]
+    return data.decode("utf-8", "ignore")
