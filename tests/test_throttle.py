@@ -126,3 +126,12 @@ async def test_many_parallel_guesses_take_long(autojump_clock: trio.abc.Clock) -
     # Counted before any was checked: 45 of them waited, the last ones the longest delay.
     assert trio.current_time() - start == pytest.approx(10)
     assert await attempt(throttle, "CP_1", "guess", "203.0.113.1") == pytest.approx(-10)
+
+
+def test_an_address_may_come_with_its_port() -> None:
+    # The server names the remote as host:port: the port must not make each attempt new.
+    throttle = AuthThrottle(free_failures=2, base_delay=1)
+    delays = [throttle.attempt(f"CP_{i}", f"192.0.2.1:{50000 + i}", now=0) for i in range(4)]
+    assert delays == [0, 0, 1, 2]
+    delays = [throttle.attempt(f"X_{i}", f"[2001:db8::{i}]:{50000 + i}", now=0) for i in range(4)]
+    assert delays == [0, 0, 1, 2]

@@ -33,10 +33,15 @@ _IPV6_PREFIX: Final = 64
 
 
 def _address_key(address: str) -> str:
+    """The key of an address given as ``host``, ``host:port`` or ``[host]:port``."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
-        return address  # not an IP address (a test transport, a unix socket): as it is
+        host = address.rpartition(":")[0].strip("[]")
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return address  # not an IP address (a test transport, a unix socket): as it is
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is 192.0.2.1
             return str(ip.ipv4_mapped)
