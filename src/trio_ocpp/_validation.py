@@ -395,6 +395,11 @@ class _Reference:
         # The schema lists each node's own constraints first (_own_constraints_first).
         return next(self.reference.iter_errors(instance), None)
 
+    def validate(self, instance: object) -> None:
+        """jsonschema's ``validate``: what the ``ocpp`` package's validators offer (its
+        ``get_validator``, ``trio_ocpp.messages``)."""
+        self.reference.validate(instance)
+
 
 class _Compiled(_Reference):
     """jsonschema, and jsonschema-rs to accept quickly and to lead jsonschema to the first error.
