@@ -358,6 +358,14 @@ def test_a_peer_s_property_name_is_escaped_in_the_description() -> None:
     error.description.encode()
 
 
+def test_the_root_s_constraints_are_checked_with_our_keywords() -> None:
+    # jsonschema's additionalProperties sorts and quotes every extra property in its message.
+    validator = get_validator("1.6", "BootNotification", REQUEST)
+    error = validator.first_error({"chargePointVendor": "V", "chargePointModel": "M", "x": 1})
+    assert error is not None
+    assert error.message == "'x' is not allowed"
+
+
 def test_the_choice_is_the_same_every_time() -> None:
     payload = {"chargePointVendor": 1, "chargePointModel": "M" * 30, "x": None}
     first = error_of("1.6", "BootNotification", payload)

@@ -457,7 +457,10 @@ class _Compiled(_Reference):
     def _own_constraints(self, schema: Mapping[str, Any]) -> Any:
         own = self._own.get(id(schema))
         if own is None:
-            part = {k: v for k, v in schema.items() if not _is_member_keyword(k, v)}
+            # Without $schema: evolve() would pick jsonschema's own class for the draft it names.
+            part = {
+                k: v for k, v in schema.items() if k != "$schema" and not _is_member_keyword(k, v)
+            }
             for key in ("properties", "patternProperties"):  # what additionalProperties reads
                 if key in schema:
                     part[key] = {name: {} for name in schema[key]}
