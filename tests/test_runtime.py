@@ -19,6 +19,7 @@ import trio_websocket
 
 import trio_ocpp
 from trio_ocpp import Server, exceptions, v16, v21, v201
+from trio_ocpp._server import identity_from_path
 from trio_ocpp.charge_point import ChargePoint
 from trio_ocpp.routing import after, on
 
@@ -161,12 +162,17 @@ async def expect_closed(ws: trio_websocket.WebSocketConnection) -> trio_websocke
         ("/ocpp/RDAM%20123", "RDAM 123"),
         ("/ocpp/RDAM%7C123?token=x", "RDAM|123"),
         ("/ocpp//CP_2/", "CP_2"),
+        ("//[x/CP_3", "CP_3"),  # urllib takes it for a broken IPv6 authority
     ],
 )
 async def test_identity_is_the_percent_decoded_last_segment(path: str, identity: str) -> None:
     async with serving("1.6") as server, raw(server, "1.6", path):
         cp = await wait_connected(server, identity)
         assert cp.id == identity
+
+
+def test_identity_of_an_absolute_form_target() -> None:
+    assert identity_from_path("http://csms.example/ocpp/CP%204?x=1") == "CP 4"
 
 
 async def test_empty_identity_is_rejected_with_404() -> None:

@@ -47,6 +47,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="require client certificates issued by these CAs (profile 3)",
     )
     parser.add_argument(
+        "--max-handshakes",
+        type=int,
+        default=1000,
+        help="connections in their opening handshake at once; more are closed at once (1000)",
+    )
+    parser.add_argument(
         "--boot-first",
         action="store_true",
         help="refuse CALLs before BootNotification with SecurityError (a pre_dispatch example)",
@@ -81,6 +87,7 @@ def run(argv: list[str] | None = None) -> None:
             else None
         ),
         boot_first=args.boot_first,
+        max_handshakes=args.max_handshakes,
     )
     run_until_signalled(serve)
 

@@ -257,6 +257,7 @@ class ChargePoint:
         # The run's clock; start() binds it directly (trio.current_time() looks it up each time).
         self._now = trio.current_time
         self._closed = False
+        self._close_at_start: tuple[int, str | None] | None = None  # close_soon() before start()
         self._draining = False
         # Woken whenever an inbound CALL or outbound call() finishes: shutdown() waits on it.
         self._quieter: trio.lowlevel.ParkingLot | None = None
@@ -309,6 +310,8 @@ class ChargePoint:
             self._now = now = trio.lowlevel.current_clock().current_time
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
+                if self._close_at_start is not None:
+                    self.close_soon(*self._close_at_start)
                 if self._watchdog is None:  # not one of a server's connections
                     self._watchdog = Watchdog()
                     nursery.start_soon(self._watchdog.run)
@@ -865,6 +868,14 @@ class ChargePoint:
         counters.frames_sent += 1
         if isinstance(frame, CallError):
             counters.errors_sent += 1
+
+    def close_soon(self, code: int = 1000, reason: str | None = None) -> None:
+        """Start :meth:`aclose` in the connection's own nursery and return at once (a server
+        closes a connection that a newer one replaced so, without waiting for it)."""
+        if self._nursery is None:
+            self._close_at_start = (code, reason)
+        elif not self._nursery.cancel_scope.cancel_called:  # not ending already
+            self._nursery.start_soon(self.aclose, code, reason)
 
     async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
         """Close the connection; ``start()`` then returns.

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, NoReturn
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import attrs
 import trio
 
+from ._accept import accept_forever
 from ._auth import BasicAuthCheck, compare_secret, parse_basic_auth
 from ._charge_point import ChargePoint
 from ._handshake import ServerHandshake, offered_subprotocols, read_request
@@ -39,6 +41,8 @@ logger = logging.getLogger("trio_ocpp.server")
 _BY_SUBPROTOCOL: dict[str, OCPPVersion] = {sub: v for v, sub in SUBPROTOCOLS.items()}
 #: WebSocket close codes used here (RFC 6455).
 _GOING_AWAY = 1001
+#: The close code of a connection replaced by a newer one of the same identity.
+REPLACED = 1000
 _PROTOCOL_ERROR = 1002
 _UNAUTHORIZED = [("WWW-Authenticate", 'Basic realm="OCPP"')]
 #: Seconds for the TLS and opening handshakes of a connection: a stalled or hostile client
@@ -74,8 +78,15 @@ class ConnectionRequest:
 
 
 def identity_from_path(path: str) -> str:
-    """The charge point identity: the last path segment, percent-decoded (query ignored)."""
-    segments = [s for s in urlsplit(path).path.split("/") if s]
+    """The charge point identity: the last path segment, percent-decoded (query ignored).
+
+    ``path`` is a request target or a URL, as the peer sent it: split by hand, since a URL
+    parser refuses some targets (``//[x/CP_1`` looks like a bad IPv6 literal to urllib)."""
+    target = path.partition("?")[0].partition("#")[0]
+    scheme, found, rest = target.partition("://")
+    if found and "/" not in scheme:  # absolute form: drop the scheme and the authority
+        target = rest.partition("/")[2]
+    segments = [s for s in target.split("/") if s]
     return unquote(segments[-1]) if segments else ""
 
 
@@ -117,6 +128,9 @@ class Server:
     subprotocol at all (off by default: such clients are closed, CONFORMANCE 6).
     ``charge_point_options`` are passed to each ChargePoint (``response_timeout``, ...).
     ``max_connections``: connections (and handshakes) beyond it are refused with HTTP 503.
+    ``max_handshakes``: connections between accept and the end of their opening handshake
+    (slow or silent clients hold one each for up to ``connect_timeout``); one more is closed at
+    once, and refusals are logged as one line per ten seconds.
     ``basic_auth``: HTTP Basic auth before the upgrade (security profiles 1-2), either a mapping
     ``identity -> password`` (an unknown identity gets 404) or ``async def check(identity,
     password: bytes) -> bool``; a missing or malformed header, a username other than the
@@ -133,6 +147,7 @@ class Server:
         ssl_context: ssl.SSLContext | None = None,
         charge_point_options: Mapping[str, Any] | None = None,
         max_connections: int | None = None,
+        max_handshakes: int | None = None,
         basic_auth: BasicAuth | None = None,
     ):
         classes = charge_point_classes(charge_points)
@@ -162,7 +177,12 @@ class Server:
         self._connected: dict[str, ChargePoint] = {}
         # Keep-alive pings and send timeouts of every connection, from one task.
         self._watchdog = Watchdog()
-        self._handshaking = 0
+        self._handshaking = 0  # connections from accept to their upgrade
+        self._max_handshakes = max_handshakes
+        self._refused = 0  # connections refused for max_handshakes since the last log line
+        self._refused_logged = -math.inf
+        #: Connections that ended with an exception nobody foresaw (each logged once).
+        self.connection_failures = 0
         self._accepting = True
         self._scope = trio.CancelScope()
         self._port: int | None = None
@@ -215,7 +235,8 @@ class Server:
         self._port = listeners[0].socket.getsockname()[1]
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._watchdog.run)
-            await nursery.start(trio.serve_listeners, handler, listeners)
+            for listener in listeners:
+                nursery.start_soon(accept_forever, listener, handler, nursery)
             scheme = "wss" if self._ssl_context else "ws"
             logger.info(
                 "listening on port %d (%s) for %s", self.port, scheme, ", ".join(self.subprotocols)
@@ -236,11 +257,17 @@ class Server:
     async def _handle_stream(
         self, connect_timeout: float, max_message_size: int, tcp: trio.SocketStream
     ) -> None:
-        """One TCP connection, from TLS to its close. Whatever it raises ends it alone: the
-        server goes on (CONFORMANCE 37)."""
-        remote = _remote(tcp)
+        """One TCP connection, from accept to close. Whatever it raises ends it alone: logged
+        once, counted in ``connection_failures``, and the server goes on (CONFORMANCE 37)."""
         stream: trio.abc.Stream = tcp
+        remote = identity = ""
+        self._handshaking += 1  # from accept to the upgrade
+        handshaking = True
         try:
+            remote = _remote(tcp)
+            if self._max_handshakes is not None and self._handshaking > self._max_handshakes:
+                self._refuse_handshake()
+                return
             with trio.move_on_after(connect_timeout) as handshake:
                 if self._ssl_context is not None:
                     stream = await self._tls(tcp, remote)
@@ -255,12 +282,32 @@ class Server:
             certificate = peer_certificate(stream) if isinstance(stream, trio.SSLStream) else None
             accepted = await self._handle_request(request, remote, certificate)
             del request  # a connection lives long: what only its handshake needed goes
+            self._handshaking -= 1
+            handshaking = False
             if accepted is not None:
+                identity = accepted[0]
                 await self._run_charge_point(*accepted)
-        except Exception:
-            logger.exception("%s: connection failed", remote)
+        except* Exception:
+            self.connection_failures += 1
+            logger.exception(
+                "%s%s: connection failed", remote, f" ({escape(identity)})" if identity else ""
+            )
         finally:
+            if handshaking:
+                self._handshaking -= 1
             await trio.aclose_forcefully(stream)
+
+    def _refuse_handshake(self) -> None:
+        """Count a connection closed for ``max_handshakes``; a log line per ten seconds."""
+        self._refused += 1
+        now = trio.current_time()
+        if now >= self._refused_logged + 10:
+            logger.warning(
+                "more than %d handshakes at once: %d connections refused",
+                self._max_handshakes,
+                self._refused,
+            )
+            self._refused, self._refused_logged = 0, now
 
     async def _tls(self, tcp: trio.SocketStream, remote: str) -> trio.abc.Stream:
         """The TLS handshake, on its own so that a failed one (no client certificate, an
@@ -279,17 +326,13 @@ class Server:
     ) -> _Accepted | None:
         """Accept or reject one request: the connection to run, or None."""
         busy = self._max_connections is not None and (
-            len(self._connected) + self._handshaking >= self._max_connections
+            len(self._connected) + self._handshaking > self._max_connections
         )
         if busy or not self._accepting:
             logger.warning("refusing %s: %s", remote, "server full" if busy else "stopping")
             await handshake.reject(503)
             return None
-        self._handshaking += 1
-        try:
-            return await self._handshake(handshake, remote, certificate)
-        finally:
-            self._handshaking -= 1
+        return await self._handshake(handshake, remote, certificate)
 
     async def _handshake(
         self, handshake: ServerHandshake, remote: str, certificate: ClientCertificate | None
@@ -362,16 +405,17 @@ class Server:
         cp = self.classes[version](identity, ws, **self._options)
         cp.client_certificate = certificate
         cp._watchdog = self._watchdog
+        # The newest connection of an identity wins, at once (no await between the look-up
+        # and the registration, so racing handshakes cannot both register): the old one is
+        # most likely half-open. It is registered before its 101 goes out (with the
+        # connection's first read): once the client has it, server.get(identity) finds it.
         previous = self._connected.get(identity)
-        if previous is not None:
-            # The newest connection of an identity wins: the old one is most likely half-open.
-            logger.warning("%s: new connection replaces the previous one", escape(identity))
-            await previous.aclose(1000, "replaced by a new connection")
-        # Registered before the 101 goes out (with the connection's first read): once the client
-        # has it, server.get(identity) finds it.
         self._connected[identity] = cp
-        logger.info("%s: connected (OCPP %s)", escape(identity), version)
         try:
+            if previous is not None:
+                logger.warning("%s: new connection replaces the previous one", escape(identity))
+                previous.close_soon(REPLACED, "replaced by a new connection")
+            logger.info("%s: connected (OCPP %s)", escape(identity), version)
             await cp.start()
         finally:
             if self._connected.get(identity) is cp:
@@ -426,6 +470,7 @@ async def serve(
     ssl_context: ssl.SSLContext | None = None,
     charge_point_options: Mapping[str, Any] | None = None,
     max_connections: int | None = None,
+    max_handshakes: int | None = None,
     basic_auth: BasicAuth | None = None,
     connect_timeout: float = CONNECT_TIMEOUT,
     max_message_size: int = MAX_MESSAGE_SIZE,
@@ -445,6 +490,7 @@ async def serve(
         ssl_context=ssl_context,
         charge_point_options=charge_point_options,
         max_connections=max_connections,
+        max_handshakes=max_handshakes,
         basic_auth=basic_auth,
     )
     await server.run(

@@ -179,17 +179,21 @@ async def main(
     basic_auth: Mapping[str, str | bytes] | None = None,
     ssl_context: ssl.SSLContext | None = None,
     boot_first: bool = False,
+    max_handshakes: int | None = 1000,
 ) -> None:
     """Serve until interrupted. ``default_version`` serves clients that offer no subprotocol,
     so that generic tools (``python -m websockets``, wscat without ``-s``) can talk to it.
     ``basic_auth``: identity -> password (security profiles 1-2); ``ssl_context``: wss://
-    (profile 2, or 3 when it requires client certificates); ``boot_first``: RequireBoot."""
+    (profile 2, or 3 when it requires client certificates); ``boot_first``: RequireBoot;
+    ``max_handshakes``: connections in their opening handshake at once (silent clients hold one
+    each for up to 20 s)."""
     classes = [CLASSES[v] for v in versions]
     server = Server(
         [require_boot(cls) for cls in classes] if boot_first else classes,
         default_version=default_version if default_version in versions else None,
         basic_auth=basic_auth,
         ssl_context=ssl_context,
+        max_handshakes=max_handshakes,
     )
     async with trio.open_nursery() as nursery:
         await nursery.start(server.run, host, port)

@@ -1,0 +1,78 @@
+"""Accepting connections, one loop per listener, through a shortage of file descriptors.
+
+trio's ``serve_listeners`` logs a traceback for every accept that fails for want of descriptors
+and leaves the connection in the backlog. Here one descriptor is kept in reserve: when accept
+fails for want of them, the reserve is let go for the time it takes to accept the next
+connection and close it at once (the client is refused rather than left waiting), and the
+failures are summed up in one log line per ``SUMMARY_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import math
+import os
+from collections.abc import Awaitable, Callable
+from typing import IO, NoReturn
+
+import trio
+
+__all__ = ["accept_forever"]
+
+logger = logging.getLogger("trio_ocpp.server")
+
+#: What accept() raises when the process or the system is out of descriptors or memory.
+_SHORTAGE = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
+SUMMARY_SECONDS = 10
+
+
+async def accept_forever(
+    listener: trio.SocketListener,
+    handle: Callable[[trio.SocketStream], Awaitable[None]],
+    nursery: trio.Nursery,
+) -> NoReturn:
+    """Accept connections on ``listener`` and start ``handle(stream)`` for each in ``nursery``."""
+    reserve: IO[bytes] | None = open(os.devnull, "rb")  # noqa: SIM115  # held for good
+    refused = 0
+    summary_at = -math.inf
+    try:
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as exc:
+                if exc.errno not in _SHORTAGE:
+                    raise  # the listener itself is broken: the server ends
+                refused += 1
+                if reserve is not None:
+                    reserve.close()  # room for one: take the next connection and close it
+                    reserve = None
+                    await _refuse_one(listener)
+                else:
+                    await trio.sleep(0.1)  # not even that: wait for descriptors to come back
+                if reserve is None:
+                    with contextlib.suppress(OSError):  # still short: the next failure retries
+                        reserve = open(os.devnull, "rb")  # noqa: SIM115
+                now = trio.current_time()
+                if now >= summary_at:
+                    logger.error(
+                        "out of file descriptors or memory (%s): %d connections refused",
+                        os.strerror(exc.errno or 0),
+                        refused,
+                    )
+                    refused, summary_at = 0, now + SUMMARY_SECONDS
+                continue
+            nursery.start_soon(handle, stream)
+    finally:
+        if reserve is not None:
+            reserve.close()
+
+
+async def _refuse_one(listener: trio.SocketListener) -> None:
+    with trio.move_on_after(0.1):
+        try:
+            stream = await listener.accept()
+        except OSError:
+            return
+        await trio.aclose_forcefully(stream)
