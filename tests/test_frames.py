@@ -24,10 +24,12 @@ VERSIONS = ["1.6", "2.0.1", "2.1"]
 
 @pytest.fixture(autouse=True, params=["fast", "json"])
 def json_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every rule holds with orjson (when installed) and with the standard library alone."""
+    """Every rule holds with orjson and jsonschema-rs (when installed) and with the standard
+    library alone (and python checking the nesting)."""
     if request.param == "json":
         monkeypatch.setattr(_frames, "_loads", _json.std_loads)
         monkeypatch.setattr(_frames, "_dumps", _json.std_dumps)
+        monkeypatch.setattr(_frames, "_SHALLOW", None)
 
 
 # The code each version uses for a frame that is not valid RPC (CONFORMANCE 19a/b).
@@ -263,10 +265,97 @@ def test_unexpected_exception_becomes_generic_internal_error() -> None:
     assert "secret" not in error.to_json()
 
 
-def test_2x_descriptions_are_capped_at_255() -> None:
+@pytest.mark.parametrize("version", VERSIONS)
+def test_descriptions_are_capped_at_255_in_every_version(version: str) -> None:
     exc = exceptions.GenericError("x" * 1000)
-    assert len(Call("1", "A", {}).create_call_error(exc, "2.0.1").error_description) == 255
-    assert len(Call("1", "A", {}).create_call_error(exc, "1.6").error_description) == 1000
+    error = Call("1", "A", {}).create_call_error(exc, version)  # type: ignore[arg-type]
+    assert len(error.error_description) == 255
+
+
+# --- what goes back out is always sendable (CONFORMANCE 40) ---------------------------------------
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_an_id_with_a_lone_surrogate_is_echoed_back_as_it_came(version: str) -> None:
+    call = unpack('[2,"\\ud800","Heartbeat",{}]', version)  # type: ignore[arg-type]
+    assert isinstance(call, Call)
+    for answer in (
+        call.create_call_result({}),
+        call.create_call_error(exceptions.GenericError("x"), version),  # type: ignore[arg-type]
+    ):
+        text = answer.to_json()
+        text.encode()
+        assert json.loads(text)[1] == "\ud800"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_description_quoting_the_peer_is_bounded_and_sendable(version: str) -> None:
+    call = unpack('[2,"1","\\ud800' + "A" * 100_000 + '",{}]', version)  # type: ignore[arg-type]
+    assert isinstance(call, Call)
+    exc = exceptions.NotImplementedError(f"{call.action} is not a known action")
+    error = call.create_call_error(exc, version)  # type: ignore[arg-type]
+    assert len(error.error_description) == 255
+    error.to_json().encode()
+
+
+# --- nesting (CONFORMANCE 41) ---------------------------------------------------------------------
+
+
+def nested(depth: int) -> dict[str, Any]:
+    """A payload of ``depth`` levels of objects, customData style."""
+    payload: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        payload = {"vendorId": "v", "x": payload}
+    return payload
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_payload_as_deep_as_the_limit_is_read(version: str) -> None:
+    text = json.dumps([2, "1", "DataTransfer", nested(_frames.MAX_NESTING)])
+    assert isinstance(unpack(text, version), Call)  # type: ignore[arg-type]
+    text = json.dumps([2, "1", "DataTransfer", {"data": [[[[[[[[1]]]]]]]] * 50}])
+    assert isinstance(unpack(text, version), Call)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("depth", [_frames.MAX_NESTING + 1, 500])
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_call_nested_too_deep_is_a_format_violation(version: str, depth: int) -> None:
+    text = json.dumps([2, "1", "DataTransfer", nested(depth)])
+    reply = reply_of(text, version)
+    assert reply is not None
+    assert reply.unique_id == "1"
+    assert reply.error_code == ("FormationViolation" if version == "1.6" else "FormatViolation")
+    assert str(_frames.MAX_NESTING) in reply.error_description
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_frame_with_too_many_arrays_and_objects_is_refused_before_parsing(version: str) -> None:
+    most = _frames.MAX_CONTAINERS
+    text = json.dumps([2, "1", "DataTransfer", {"vendorId": "v", "data": [[]] * (most - 3)}])
+    assert isinstance(unpack(text, version), Call)  # type: ignore[arg-type]
+    for frame in (
+        [2, "1", "DataTransfer", {"vendorId": "v", "data": [[]] * (most - 2)}],
+        [3, "1", {"data": "[" * most}],  # in strings too: they are counted before parsing
+    ):
+        reply = reply_of(json.dumps(frame), version)
+        assert reply is not None
+        assert reply.unique_id == "-1"
+        assert reply.error_code == RPC_CODE[version]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_deep_payload_with_a_lone_surrogate_is_checked_too(version: str) -> None:
+    # jsonschema-rs cannot read the surrogate; python walks the frame instead.
+    text = json.dumps([2, "1", "DataTransfer", {"k": "\ud800", **nested(_frames.MAX_NESTING + 1)}])
+    reply = reply_of(text, version)
+    assert reply is not None and str(_frames.MAX_NESTING) in reply.error_description
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_call_result_nested_too_deep_is_not_answered(version: str) -> None:
+    text = json.dumps([3, "1", {"a": [nested(_frames.MAX_NESTING)]}])
+    assert reply_of(text, version) is None
+    assert reply_of(text.encode(), version) is None
 
 
 def test_call_result_error_answers_a_bad_call_result() -> None:

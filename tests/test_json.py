@@ -104,6 +104,15 @@ def test_dumps_writes_what_json_reads_back_the_same(value: Any) -> None:
     assert same(json.loads(text), json.loads(_json.std_dumps(value)))
 
 
+@pytest.mark.parametrize("dumps", [_json.dumps, _json.std_dumps])
+def test_what_is_written_is_utf8_even_with_a_lone_surrogate_inside(dumps: Any) -> None:
+    value = [2, "\ud800", "Zürich", {"k\udfff": "\ud83d"}]
+    text = dumps(value)
+    text.encode()
+    assert same(json.loads(text), value)
+    assert dumps(["Zürich"]) == '["Zürich"]'  # without one, UTF-8 as it is
+
+
 class Status(enum.StrEnum):
     accepted = "Accepted"
 

@@ -198,7 +198,7 @@ def test_keywords_the_ocpp_schemas_do_not_use(
     # Not reachable through validate(): no OCPP schema has them, but the mapping is complete.
     draft_06 = {"$schema": "http://json-schema.org/draft-06/schema#", **schema}
     validator = validator_class_for(draft_06)(draft_06)
-    error = _schema_error(validator.iter_errors(payload), "Test", REQUEST)
+    error = _schema_error(next(validator.iter_errors(payload)), "Test", REQUEST)
     expected = {
         "Property": exceptions.PropertyConstraintViolationError,
         "Format": exceptions.FormatViolationError,
@@ -324,6 +324,46 @@ def test_among_equally_deep_errors_the_first_in_schema_order_wins() -> None:
     assert ": extra: " in error.description
     error = error_of("1.6", "BootNotification", {})
     assert ": chargePointVendor: required" in error.description
+
+
+def test_a_value_s_own_constraints_come_before_its_members() -> None:
+    # The root's extra property is found before the bad member, whatever the object's order.
+    for payload in (
+        {"chargePointModel": 1, "x": 1, "chargePointVendor": "V"},
+        {"x": 1, "chargePointVendor": "V", "chargePointModel": 1},
+    ):
+        error = error_of("1.6", "BootNotification", payload)
+        assert ": x: property is not allowed" in error.description
+
+
+def test_members_are_checked_in_schema_order_not_in_the_payload_s() -> None:
+    boot = {"chargePointModel": 1, "chargePointVendor": 2}
+    assert ": chargePointVendor: " in error_of("1.6", "BootNotification", boot).description
+    station = {"reason": "X", "chargingStation": {"vendorName": 2, "model": 1}}
+    error = error_of("2.0.1", "BootNotification", station)
+    assert error.description.endswith("chargingStation.model: 1 is not of type 'string'")
+
+
+def test_the_first_bad_item_of_an_array_is_reported_even_if_a_later_one_is_shallower() -> None:
+    payload = meter_values_16(*["Wh"] * 300, "Watt")
+    payload["meterValue"].append(1)
+    error = error_of("1.6", "MeterValues", payload)
+    assert ": meterValue[0].sampledValue[300].unit: 'Watt' is not one of" in error.description
+
+
+def test_a_peer_s_property_name_is_escaped_in_the_description() -> None:
+    error = error_of("1.6", "BootNotification", {"\ud800\n" + "x" * 100: 1})
+    assert ": \\ud800\\nxxx" in error.description
+    assert error.description.isprintable()
+    error.description.encode()
+
+
+def test_the_root_s_constraints_are_checked_with_our_keywords() -> None:
+    # jsonschema's additionalProperties sorts and quotes every extra property in its message.
+    validator = get_validator("1.6", "BootNotification", REQUEST)
+    error = validator.first_error({"chargePointVendor": "V", "chargePointModel": "M", "x": 1})
+    assert error is not None
+    assert error.message == "'x' is not allowed"
 
 
 def test_the_choice_is_the_same_every_time() -> None:
@@ -536,7 +576,7 @@ def test_a_description_longer_than_255_characters_is_cut() -> None:
         payload = {name: payload}
     draft_04 = {"$schema": "http://json-schema.org/draft-04/schema#", **schema}
     validator = validator_class_for(draft_04)(draft_04)
-    error = _schema_error(validator.iter_errors(payload), "Test", REQUEST)
+    error = _schema_error(next(validator.iter_errors(payload)), "Test", REQUEST)
     assert len(error.description) == 255
     assert error.description.startswith(f"Test request: {name}.{name}.")
     assert error.description.endswith("...")

@@ -28,6 +28,7 @@ from . import exceptions
 from ._casing import Plan, message_plan, object_to_python, object_to_wire
 from ._connections import as_connection
 from ._frames import Call, CallError, CallResult, CallResultError, Frame, Send, unpack
+from ._logsafe import FRAME_LIMIT, RepeatLimiter, escape
 from ._payload import Payload, payload_class
 from ._schemas import MessageKind, actions
 from ._tls import ClientCertificate
@@ -265,6 +266,8 @@ class ChargePoint:
         # Woken whenever an inbound CALL or outbound call() finishes: shutdown() waits on it.
         self._quieter: trio.lowlevel.ParkingLot | None = None
         self._counters = _Counters()
+        # What the peer can make us warn about again and again is summarized past a burst.
+        self._warnings = RepeatLimiter(self.logger, escape(id))
         self._round_trip_time: float | None = None
         # The engine is read here: a connection keeps the validators it started with.
         setting = (receive_formats, typed, validation_engine())
@@ -326,19 +329,21 @@ class ChargePoint:
                             message = await self._connection.get_message()
                             await self.route_message(message)
                     except _CLOSED:
-                        self.logger.info("%s: connection closed", self.id)
+                        self.logger.info("%s: connection closed", escape(self.id))
                 nursery.cancel_scope.cancel()
         finally:
             self._close()
 
     def _close(self) -> None:
+        if not self._closed:
+            self._warnings.flush(self._now())
         self._closed = True
         for pending in self._pending.values():
             pending.resolve(error=exceptions.ConnectionClosedError())
 
     async def _abort(self, reason: str) -> None:
         """Give up on a peer that stopped reading or answering: stop reading, close quickly."""
-        self.logger.warning("%s: %s, closing the connection", self.id, reason)
+        self.logger.warning("%s: %s, closing the connection", escape(self.id), reason)
         self._reader.cancel()
         self._close()
         with trio.CancelScope(shield=True), trio.move_on_after(1):
@@ -426,7 +431,7 @@ class ChargePoint:
         counters = self._counters
         counters.frames_received += 1
         if self.logger.isEnabledFor(logging.INFO):
-            self.logger.info("%s: receive message %s", self.id, raw)
+            self.logger.info("%s: receive message %s", escape(self.id), escape(raw, FRAME_LIMIT))
         if isinstance(raw, bytes):
             # OCPP-J is text only; a binary message is invalid and never answered.
             await self._invalid_frame(None, "binary WebSocket message")
@@ -445,11 +450,12 @@ class ChargePoint:
         elif isinstance(frame, CallResultError):
             # The peer says a CALLRESULT of ours was bad: nothing to resume, only to report.
             counters.errors_received += 1
-            self.logger.warning(
+            self._warnings.warning(
+                self._now(),
                 "%s: peer rejected our response %s: %s",
-                self.id,
-                frame.unique_id,
-                frame.error_description,
+                escape(self.id),
+                escape(frame.unique_id),
+                escape(frame.error_description),
             )
         else:
             if isinstance(frame, CallError):
@@ -457,8 +463,11 @@ class ChargePoint:
             pending = self._pending.get(frame.unique_id)
             if pending is None or pending.done.is_set():
                 counters.unmatched_responses += 1
-                self.logger.warning(
-                    "%s: dropping response with unknown or late id %r", self.id, frame.unique_id
+                self._warnings.warning(
+                    self._now(),
+                    "%s: dropping response with unknown or late id %r",
+                    escape(self.id),
+                    frame.unique_id,
                 )
             else:
                 pending.resolve(frame)
@@ -467,12 +476,14 @@ class ChargePoint:
         counters = self._counters
         counters.invalid_frames += 1
         counters.consecutive_invalid += 1
-        self.logger.warning("%s: invalid frame (%s)", self.id, reason)
+        self._warnings.warning(self._now(), "%s: invalid frame (%s)", escape(self.id), reason)
         if reply is not None:
             await self._send_quietly(reply)
         if counters.consecutive_invalid >= self._max_invalid_frames:
             self.logger.warning(
-                "%s: %d invalid frames in a row, closing", self.id, counters.consecutive_invalid
+                "%s: %d invalid frames in a row, closing",
+                escape(self.id),
+                counters.consecutive_invalid,
             )
             await self.aclose(1002, "too many invalid frames")
 
@@ -526,9 +537,9 @@ class ChargePoint:
                 # Also when cancelled with the connection: the peer's CALL goes unanswered.
                 self.logger.warning(
                     "%s: the answer to %s (%s) is lost: connection closed",
-                    self.id,
-                    call.action,
-                    call.unique_id,
+                    escape(self.id),
+                    escape(call.action),
+                    escape(call.unique_id),
                 )
         if sent and isinstance(reply, CallResult):
             if self.on_answered is not None:
@@ -623,14 +634,14 @@ class ChargePoint:
         except exceptions.OCPPError as exc:
             return call.create_call_error(exc, version), None
         except Exception as exc:
-            self.logger.exception("%s: handler of %s failed", self.id, call.action)
+            self.logger.exception("%s: handler of %s failed", escape(self.id), call.action)
             return call.create_call_error(exc, version), None
         if handled is None:
             self.logger.error(
                 "%s: handler of %s (%s) did not finish within %g s, cancelled",
-                self.id,
+                escape(self.id),
                 call.action,
-                call.unique_id,
+                escape(call.unique_id),
                 self._handler_timeout,
             )
             error = exceptions.InternalError("The request was not handled in time")
@@ -643,7 +654,10 @@ class ChargePoint:
         except Exception as exc:
             # A bug in the handler: never send an invalid payload (CONFORMANCE 23).
             self.logger.error(
-                "%s: handler of %s returned an invalid response: %s", self.id, call.action, exc
+                "%s: handler of %s returned an invalid response: %s",
+                escape(self.id),
+                call.action,
+                exc,
             )
             return call.create_call_error(exceptions.InternalError(), version), None
         # The handler's arguments, and its response, for @after hooks: only if there are some.
@@ -682,7 +696,9 @@ class ChargePoint:
                 if hook.is_async:
                     await result
             except Exception:
-                self.logger.exception("%s: @after hook %s of %s failed", self.id, hook.name, action)
+                self.logger.exception(
+                    "%s: @after hook %s of %s failed", escape(self.id), hook.name, action
+                )
 
     async def _handle_send(self, send: Send) -> None:
         """A 2.1 SEND: run its handler; it is never answered, even when invalid."""
@@ -693,14 +709,19 @@ class ChargePoint:
             if timer.cancelled_caught:
                 self.logger.error(
                     "%s: handler of SEND %s (%s) did not finish within %g s, cancelled",
-                    self.id,
+                    escape(self.id),
                     send.action,
-                    send.unique_id,
+                    escape(send.unique_id),
                     self._handler_timeout,
                 )
         except Exception as exc:
-            self.logger.warning(
-                "%s: SEND %s (%s) not handled: %r", self.id, send.action, send.unique_id, exc
+            self._warnings.warning(
+                self._now(),
+                "%s: SEND %s (%s) not handled: %s",
+                escape(self.id),
+                escape(send.action),
+                escape(send.unique_id),
+                escape(exc),
             )
 
     # -- outbound --------------------------------------------------------------------------------
@@ -833,7 +854,7 @@ class ChargePoint:
     async def _send(self, frame: Frame) -> None:
         text = frame.to_json()
         if self.logger.isEnabledFor(logging.INFO):
-            self.logger.info("%s: send %s", self.id, text)
+            self.logger.info("%s: send %s", escape(self.id), escape(text, FRAME_LIMIT))
         if not self._sending:
             self._send_progress = self._now()
             due = self._send_progress + self._send_timeout

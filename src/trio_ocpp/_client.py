@@ -24,6 +24,7 @@ from . import exceptions
 from ._auth import basic_auth_header
 from ._charge_point import ChargePoint
 from ._handshake import ConnectionRejected, ConnectionTimeout, HandshakeError, client_handshake
+from ._logsafe import escape
 from ._server import MAX_MESSAGE_SIZE, identity_from_path
 from ._tls import check_tls_version
 from ._versions import SUBPROTOCOLS, OCPPVersion, is_2x
@@ -343,7 +344,7 @@ class Client(Generic[CP]):
                     self._charge_point = None
                     self._connected = trio.Event()
         except _CONNECTION_ERRORS as exc:
-            logger.warning("%s: cannot connect: %r", self.identity, exc)
+            logger.warning("%s: cannot connect: %s", self.identity, escape(exc))
         return connected
 
     async def aclose(self, grace_period: float = 0) -> None:

@@ -16,7 +16,12 @@ import attrs
 from . import exceptions
 from ._json import dumps as _dumps
 from ._json import loads as _loads
-from ._versions import OCPPVersion, is_2x
+from ._versions import OCPPVersion
+
+try:
+    import jsonschema_rs
+except ImportError:  # pragma: no cover - it is a dependency; the walk below is the fallback
+    jsonschema_rs = None  # type: ignore[assignment]
 
 __all__ = [
     "Call",
@@ -32,8 +37,18 @@ __all__ = [
 
 #: Longest message id a peer may use (OCPP-J: a string of at most 36 characters).
 MAX_ID_LENGTH: Final = 36
-#: Longest CALLERROR description in 2.x.
-MAX_DESCRIPTION_2X: Final = 255
+#: Longest CALLERROR description: the 2.x limit, kept in 1.6 too (CONFORMANCE 40).
+MAX_DESCRIPTION: Final = 255
+#: Deepest nesting of arrays and objects in a payload, the payload object counted as 1
+#: (CONFORMANCE 41). The deepest OCPP schema needs 13; the rest is room for customData and
+#: vendor data. A deeper frame is refused before anything walks it recursively.
+MAX_NESTING: Final = 32
+#: Most arrays and objects in a frame, counted as its opening brackets before it is parsed (a
+#: bracket inside a string counts too). Parsing, checking and renaming cost python work per
+#: container: 1 MiB of ``[[[]]]`` is 500,000 of them and held the event loop for 0.5-1 s. No OCPP
+#: message needs this many (a 1,024-period charging schedule has ~1,100); a frame with more is
+#: answered like one that is not JSON, with id "-1".
+MAX_CONTAINERS: Final = 50_000
 #: Id of the CALLERROR that answers a frame whose own id cannot be read (2.x section 4.2.3).
 UNREADABLE_ID: Final = "-1"
 
@@ -58,9 +73,9 @@ def _error_reply(unique_id: str, exc: BaseException, ocpp_version: OCPPVersion |
     else:
         # Never leak internals of an unexpected exception to the peer (CONFORMANCE 22).
         code, description, details = "InternalError", _GENERIC_INTERNAL_ERROR, {}
-    if ocpp_version is None or is_2x(ocpp_version):
-        description = description[:MAX_DESCRIPTION_2X]
-    return CallError(unique_id, code, description, details)
+    # A description may quote the peer (a 100 KB action); what it quotes is written as valid
+    # UTF-8 whatever it holds (_json).
+    return CallError(unique_id, code, description[:MAX_DESCRIPTION], details)
 
 
 @attrs.frozen
@@ -216,6 +231,15 @@ def unpack(text: str | bytes, ocpp_version: OCPPVersion | None = None) -> Frame:
     ``ocpp_version`` picks the message types accepted and the spelling of the error codes;
     None accepts every type (2-6) and spells codes the 2.x way.
     """
+    # A text this short holds neither too many containers nor too deep ones: not even counted.
+    brackets = 0 if len(text) <= _SHORT else _brackets(text)
+    if brackets > MAX_CONTAINERS:
+        raise _bad_frame(
+            _rpc_error(ocpp_version),
+            f"Message holds more than {MAX_CONTAINERS} arrays and objects",
+            answer_id=UNREADABLE_ID,
+            ocpp_version=ocpp_version,
+        )
     try:
         frame = _loads(text)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
@@ -251,6 +275,15 @@ def unpack(text: str | bytes, ocpp_version: OCPPVersion | None = None) -> Frame:
             ocpp_version=ocpp_version,
         )
 
+    # The frame is one level more than its payload; fewer brackets cannot nest deeper.
+    if brackets > MAX_NESTING + 1 and _nested_too_deep(frame):
+        # A CALL gets an answer (CONFORMANCE 41); other frames none (19c).
+        raise _bad_frame(
+            exceptions.FormatViolationError,
+            f"Payload nested deeper than {MAX_NESTING} levels",
+            answer_id=_answer_id(frame) if message_type == 2 else None,
+            ocpp_version=ocpp_version,
+        )
     if message_type == 2:  # MessageType.Call, without the enum lookup on every frame
         return _unpack_call(frame, ocpp_version)
     parsed: Frame | None
@@ -267,6 +300,60 @@ def unpack(text: str | bytes, ocpp_version: OCPPVersion | None = None) -> Frame:
             ocpp_version=ocpp_version,
         )
     return parsed
+
+
+_SHORT: Final = 2 * (MAX_NESTING + 1)
+
+
+def _brackets(text: str | bytes) -> int:
+    if isinstance(text, str):
+        return text.count("[") + text.count("{")
+    return text.count(b"[") + text.count(b"{")
+
+
+def _depth_schema(levels: int) -> dict[str, Any]:
+    """A schema that accepts a value nested at most ``levels`` deep: containers at each level
+    hold values of the next, and past the last only scalars."""
+    defs: dict[str, Any] = {f"L{levels + 1}": {"type": ["string", "number", "boolean", "null"]}}
+    for level in range(1, levels + 1):
+        inner = {"$ref": f"#/$defs/L{level + 1}"}
+        defs[f"L{level}"] = {"items": inner, "additionalProperties": inner}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": "#/$defs/L1",
+        "$defs": defs,
+    }
+
+
+# jsonschema-rs walks a frame 3-7 times as fast as python, and stops at the first too-deep value.
+_SHALLOW = (
+    None
+    if jsonschema_rs is None
+    else jsonschema_rs.validator_for(_depth_schema(MAX_NESTING + 1)).is_valid
+)
+
+
+def _nested_too_deep(frame: list[Any]) -> bool:
+    if _SHALLOW is not None:
+        try:
+            return not _SHALLOW(frame)
+        except ValueError:  # not JSON to it (a lone surrogate): python walks it
+            pass
+    return _walk_too_deep(frame)
+
+
+def _walk_too_deep(frame: list[Any]) -> bool:
+    level: list[Any] = [frame]
+    for _ in range(MAX_NESTING + 1):
+        inner = []
+        for node in level:
+            for child in node.values() if type(node) is dict else node:
+                if type(child) is dict or type(child) is list:
+                    inner.append(child)
+        if not inner:
+            return False
+        level = inner
+    return True
 
 
 def _unpack_call(frame: list[Any], ocpp_version: OCPPVersion | None) -> Call:

@@ -3,9 +3,15 @@
 orjson parses a frame about five times and writes one about eight times as fast as ``json``
 (``python -m benchmarks``: routing). Whatever orjson declines, the standard library decides, so
 that both give the same results: NaN and Infinity (refused either way), texts that are not
-UTF-8, lone surrogates, keys that are not strings, nesting deeper than json can read (orjson
-has no limit, and the code after parsing recurses). One difference remains, within what RFC 8259
-section 6 allows: orjson reads an integer outside the 64-bit range as a float.
+UTF-8, lone surrogates, keys that are not strings, nesting deeper than orjson's 1024 levels.
+Two differences remain, within what RFC 8259 section 6 allows: orjson reads an integer outside the
+64-bit range as a float, and it reads up to 1024 levels where json may stop a little earlier (at
+the recursion limit); frames nested deeper than a few dozen levels are refused after parsing
+anyway (``_frames.MAX_NESTING``).
+
+What is written is always valid UTF-8: a string holding a lone surrogate (read from a peer's
+``"\\ud800"`` and echoed back, as an id or in a handler's answer) makes the whole text written
+with ``\\u`` escapes, which reads back as the same value.
 """
 
 from __future__ import annotations
@@ -24,11 +30,24 @@ def _reject_constant(name: str) -> Any:
 # Made once: json.dumps / json.loads with options build a new encoder or decoder on each call.
 # Compact and strict: NaN/Infinity are not JSON, so they fail here rather than on the peer.
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+_encode_ascii = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 _decode = json.JSONDecoder(parse_constant=_reject_constant).decode
 
 
 def std_dumps(value: Any) -> str:
-    return _encode(value)
+    """Compact JSON text that is always valid UTF-8 (see :func:`_utf8`)."""
+    return _utf8(_encode(value), value)
+
+
+def _utf8(text: str, value: Any) -> str:
+    # A lone surrogate (a peer's JSON-escaped one, echoed back) cannot be written as UTF-8: such
+    # a text is written with escapes instead, so that what goes out is always sendable.
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return _encode_ascii(value)
+    return text
 
 
 def std_loads(text: str | bytes) -> Any:
@@ -49,9 +68,6 @@ except ImportError:  # pragma: no cover - orjson is a dependency; a platform may
 else:
     # datetime and dataclass objects are not JSON types for json: let it refuse them as before.
     _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-    # json reads this deep at least (the default recursion limit is 1000); a text with fewer
-    # brackets, or too short to hold as many, cannot nest deeper.
-    _DEEP = 500
 
     def _orjson_dumps(value: Any) -> str:
         try:
@@ -65,13 +81,12 @@ else:
         return text.decode()
 
     def _orjson_loads(text: str | bytes) -> Any:
-        if not isinstance(text, str) or (
-            len(text) >= 2 * _DEEP and text.count("[") + text.count("{") >= _DEEP
-        ):
-            return std_loads(text)  # bytes (rare: frames are text) and maybe too deep
+        if not isinstance(text, str):
+            return std_loads(text)  # bytes (rare: frames are text), in any encoding json detects
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
-            return std_loads(text)  # NaN, Infinity, other encodings, lone surrogates: json's say
+            # NaN, Infinity, lone surrogates, too deep: json's say
+            return std_loads(text)
 
     dumps, loads, ENGINE = _orjson_dumps, _orjson_loads, "orjson"

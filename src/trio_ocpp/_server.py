@@ -26,7 +26,9 @@ from ._accept import accept_forever
 from ._auth import BasicAuthCheck, compare_secret, parse_basic_auth
 from ._charge_point import ChargePoint
 from ._handshake import ServerHandshake, offered_subprotocols, read_request
+from ._logsafe import escape
 from ._server_arguments import charge_point_classes, refuse_subprotocols
+from ._throttle import AuthThrottle
 from ._tls import ClientCertificate, check_tls_version, peer_certificate
 from ._versions import SUBPROTOCOLS, OCPPVersion, normalize_version
 from ._watchdog import Watchdog
@@ -188,6 +190,7 @@ class Server:
         self._check_password = (
             _password_table(basic_auth) if isinstance(basic_auth, Mapping) else basic_auth
         )
+        self._auth_throttle = AuthThrottle()
         self._options = dict(charge_point_options or {})
         self._max_connections = max_connections
         self._cluster = cluster
@@ -310,7 +313,7 @@ class Server:
         except* Exception:
             self.connection_failures += 1
             logger.exception(
-                "%s%s: connection failed", remote, f" ({identity})" if identity else ""
+                "%s%s: connection failed", remote, f" ({escape(identity)})" if identity else ""
             )
         finally:
             if handshaking:
@@ -337,7 +340,7 @@ class Server:
         try:
             await tls.do_handshake()
         except trio.BrokenResourceError as exc:
-            logger.warning("%s: TLS handshake failed: %s", remote, exc.__cause__ or exc)
+            logger.warning("%s: TLS handshake failed: %s", remote, escape(exc.__cause__ or exc))
             return tcp
         return tls
 
@@ -360,7 +363,7 @@ class Server:
         try:
             offered = offered_subprotocols(handshake.request)
         except ValueError as exc:
-            logger.warning("%s: invalid Sec-WebSocket-Protocol: %s", remote, exc)
+            logger.warning("%s: invalid Sec-WebSocket-Protocol: %s", remote, escape(exc))
             await handshake.reject(400)
             return None
         version = _choose_version(offered, self.classes)
@@ -381,7 +384,13 @@ class Server:
         headers = handshake.headers()
         try:
             if self._check_password is not None:
-                await _authenticate(self._check_password, identity, headers.get("authorization"))
+                await _authenticate(
+                    self._check_password,
+                    identity,
+                    headers.get("authorization"),
+                    self._auth_throttle,
+                    remote,
+                )
             if self._on_connect is not None:
                 info = ConnectionRequest(
                     identity=identity,
@@ -394,13 +403,17 @@ class Server:
                 )
                 await self._on_connect(info)
         except RejectConnection as rejection:
-            logger.info("%s: rejected with HTTP %d", identity, rejection.status_code)
+            logger.info("%s: rejected with HTTP %d", escape(identity), rejection.status_code)
             await handshake.reject(rejection.status_code, rejection.headers)
             return None
         ws = handshake.accept(response, remote)
         if version is None:
             # CONFORMANCE 6: complete the handshake without a subprotocol, then close.
-            logger.warning("%s: no supported OCPP subprotocol in %s, closing", identity, offered)
+            logger.warning(
+                "%s: no supported OCPP subprotocol in %s, closing",
+                escape(identity),
+                escape(offered),
+            )
             await ws.aclose(_PROTOCOL_ERROR, "no supported OCPP subprotocol")
             return None
         return identity, version, ws, certificate
@@ -425,9 +438,9 @@ class Server:
             if self._cluster is not None:
                 self._cluster.claim(cp)
             if previous is not None:
-                logger.warning("%s: new connection replaces the previous one", identity)
+                logger.warning("%s: new connection replaces the previous one", escape(identity))
                 previous.close_soon(REPLACED, "replaced by a new connection")
-            logger.info("%s: connected (OCPP %s)", identity, version)
+            logger.info("%s: connected (OCPP %s)", escape(identity), version)
             await cp.start()
         finally:
             if self._connected.get(identity) is cp:
@@ -448,8 +461,18 @@ def _remote(tcp: trio.SocketStream) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-async def _authenticate(check: BasicAuthCheck, identity: str, authorization: bytes | None) -> None:
-    """HTTP Basic auth before the upgrade (CONFORMANCE 32): raise RejectConnection to refuse."""
+async def _authenticate(
+    check: BasicAuthCheck,
+    identity: str,
+    authorization: bytes | None,
+    throttle: AuthThrottle,
+    address: str,
+) -> None:
+    """HTTP Basic auth before the upgrade (CONFORMANCE 32): raise RejectConnection to refuse.
+
+    Recent failures for the identity or from the address slow it down (``_throttle``).
+    """
+    await trio.sleep(throttle.attempt(identity, address, trio.current_time()))
     credentials = None if authorization is None else parse_basic_auth(authorization)
     if credentials is None:
         reason = "no Basic credentials"
@@ -458,8 +481,9 @@ async def _authenticate(check: BasicAuthCheck, identity: str, authorization: byt
     elif not await check(identity, credentials[1]):
         reason = "wrong Basic auth password"
     else:
+        throttle.succeeded(identity, address, trio.current_time())
         return
-    logger.warning("%s: %s", identity, reason)
+    logger.warning("%s: %s", escape(identity), escape(reason))
     raise RejectConnection(401, _UNAUTHORIZED)
 
 

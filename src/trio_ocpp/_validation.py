@@ -29,10 +29,16 @@ sent. Without jsonschema-rs, or with ``TRIO_OCPP_VALIDATOR=jsonschema`` in the e
 
 A payload that fails its schema raises the OCPP error of CONFORMANCE rule 18, chosen by the keyword
 that failed (see ``_ERROR_FOR_KEYWORD``). When several constraints fail, the one reported is the
-*shallowest* (fewest steps from the payload's root), ties going to the first in schema order: a
-missing top-level field is reported before a bad value deep inside an array. The description names
-the action and the field path (``MeterValues request: meterValue[0].sampledValue[1].unit: ...``);
-it never echoes more than a few dozen characters of a value and never exceeds 255 characters.
+*first* met by a check that goes from the root down, each value's own constraints (type, required,
+additionalProperties, enum, lengths, ranges) before those of its members, objects' members in
+schema order (then undeclared ones in the object's order) and arrays' items in order: a missing
+top-level field is reported before a bad value inside an array, and the first bad item of an
+array before the others. Both engines pick the same one, and finding it costs no more than
+validating (CONFORMANCE 41): the search stops there and never lists all the errors; with
+jsonschema-rs, jsonschema-rs leads it past the valid parts (see ``_Compiled``).
+The description names the action and the field path
+(``MeterValues request: meterValue[0].sampledValue[1].unit: ...``); it never echoes more than a few
+dozen characters of a value (or a property name) and never exceeds 255 characters.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ except ImportError:  # pragma: no cover - it is a dependency; this is the fallba
     jsonschema_rs = None  # type: ignore[assignment]
 
 from . import exceptions
+from ._logsafe import escape
 from ._schemas import MessageKind, has_schema, load_schema
 from ._versions import OCPPVersion, normalize_version
 
@@ -82,11 +89,14 @@ class FormatPolicy(enum.Enum):
 
 
 class SchemaValidator(Protocol):
-    """The part of a compiled jsonschema validator that trio-ocpp uses."""
+    """A compiled schema: jsonschema's ``is_valid`` and ``iter_errors``, and the first error."""
 
     def is_valid(self, instance: object) -> bool: ...
 
     def iter_errors(self, instance: object) -> Iterator[ValidationError]: ...
+
+    def first_error(self, instance: object) -> ValidationError | None:
+        """The error to report (module docstring), or None for a valid instance."""
 
 
 class _Message(Protocol):
@@ -128,12 +138,69 @@ def _multiple_of(
         yield ValidationError(f"{instance!r} is not a multiple of {divisor}")
 
 
+# jsonschema's keywords, but for their messages: these put the whole value (a 1 MB array where an
+# object belongs) or every extra property, sorted, in the text. Ours show a few characters; the
+# descriptions sent are built from the error's fields anyway (_explain).
+
+
+def _type(
+    validator: Any, types: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    types = types if isinstance(types, list) else [types]
+    if not any(validator.is_type(instance, name) for name in types):
+        yield ValidationError(f"{_show(instance)} is not of type {types}")
+
+
+def _min_items(
+    validator: Any, limit: int, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "array") and len(instance) < limit:
+        yield ValidationError(f"{len(instance)} items, at least {limit} required")
+
+
+def _max_items(
+    validator: Any, limit: int, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "array") and len(instance) > limit:
+        yield ValidationError(f"{len(instance)} items, at most {limit} allowed")
+
+
+def _extras(schema: Mapping[str, Any], instance: Mapping[str, Any]) -> Iterator[str]:
+    """The properties of ``instance`` that ``schema`` does not declare, in the instance's order."""
+    declared = schema.get("properties", {})
+    patterns = schema.get("patternProperties", {})
+    for name in instance:
+        if name not in declared and not any(re.search(p, name) for p in patterns):
+            yield name
+
+
+def _additional_properties(
+    validator: Any, allowed: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    if validator.is_type(allowed, "object"):
+        for extra in _extras(schema, instance):
+            yield from validator.descend(instance[extra], allowed, path=extra)
+    elif not allowed:
+        first = next(_extras(schema, instance), None)
+        if first is not None:
+            yield ValidationError(f"{_show(first)} is not allowed")
+
+
+_KEYWORDS: dict[str, Any] = {
+    "multipleOf": _multiple_of,
+    "type": _type,
+    "minItems": _min_items,
+    "maxItems": _max_items,
+    "additionalProperties": _additional_properties,
+}
 _VALIDATOR_CLASSES: dict[str, Any] = {
     "http://json-schema.org/draft-04/schema#": jsonschema.validators.extend(
-        jsonschema.Draft4Validator, {"multipleOf": _multiple_of}
+        jsonschema.Draft4Validator, _KEYWORDS
     ),
     "http://json-schema.org/draft-06/schema#": jsonschema.validators.extend(
-        jsonschema.Draft6Validator, {"multipleOf": _multiple_of}
+        jsonschema.Draft6Validator, _KEYWORDS
     ),
 }
 
@@ -240,6 +307,39 @@ def _inline_refs(schema: Mapping[str, Any]) -> Any:
     return inline(schema)
 
 
+# Keywords that check a value's members; every other one checks the value itself.
+_MEMBER_KEYWORDS: Final = frozenset(
+    {"properties", "patternProperties", "items", "additionalItems", "dependencies"}
+    | {"allOf", "anyOf", "oneOf", "not"}
+)
+
+
+def _is_member_keyword(key: str, value: Any) -> bool:
+    return key in _MEMBER_KEYWORDS or (key == "additionalProperties" and isinstance(value, dict))
+
+
+def _own_constraints_first(schema: Any) -> Any:
+    """A copy of a schema whose every node lists its own keywords before those of its members
+    (and additionalProperties after properties): jsonschema checks them in the schema's order."""
+    if not isinstance(schema, dict):
+        return schema
+    own: dict[str, Any] = {}
+    members: dict[str, Any] = {}
+    for key, value in schema.items():
+        if not _is_member_keyword(key, value):
+            own[key] = value
+        elif key in ("properties", "patternProperties", "dependencies"):
+            members[key] = {name: _own_constraints_first(sub) for name, sub in value.items()}
+        elif isinstance(value, list):
+            members[key] = [_own_constraints_first(sub) for sub in value]
+        else:
+            members[key] = _own_constraints_first(value)
+    extra = members.pop("additionalProperties", None)
+    if extra is not None:
+        members["additionalProperties"] = extra
+    return own | members
+
+
 #: The validation engines, fastest first: the default is the first one that can be imported.
 ENGINES: Final = ("jsonschema-rs", "jsonschema")
 _ENGINE_VARIABLE: Final = "TRIO_OCPP_VALIDATOR"
@@ -277,25 +377,134 @@ def validation_engine() -> str:
     return _engine
 
 
-class _Compiled:
-    """One schema's validators: jsonschema always, and jsonschema-rs for quick acceptance."""
+class _Reference:
+    """One schema's jsonschema validator (the ``jsonschema`` engine)."""
 
-    __slots__ = ("fast", "reference")
+    __slots__ = ("reference",)
 
-    def __init__(self, reference: SchemaValidator, fast: Any) -> None:
+    def __init__(self, reference: Any) -> None:
         self.reference = reference
+
+    def is_valid(self, instance: object) -> bool:
+        return self.reference.is_valid(instance)  # type: ignore[no-any-return]
+
+    def iter_errors(self, instance: object) -> Iterator[ValidationError]:
+        return self.reference.iter_errors(instance)  # type: ignore[no-any-return]
+
+    def first_error(self, instance: object) -> ValidationError | None:
+        # The schema lists each node's own constraints first (_own_constraints_first).
+        return next(self.reference.iter_errors(instance), None)
+
+    def validate(self, instance: object) -> None:
+        """jsonschema's ``validate``: what the ``ocpp`` package's validators offer (its
+        ``get_validator``, ``trio_ocpp.messages``)."""
+        self.reference.validate(instance)
+
+
+class _Compiled(_Reference):
+    """jsonschema, and jsonschema-rs to accept quickly and to lead jsonschema to the first error.
+
+    The first error is jsonschema's (the same one as with jsonschema alone), found without a walk
+    through the valid parts in python: from the root down, jsonschema checks a value's own
+    constraints, and jsonschema-rs, one check per member (a bisection for array items), finds the
+    first member that fails, where the search goes on. jsonschema-rs validators of the schema's
+    parts are built on first need and kept, like the whole schema's.
+    """
+
+    __slots__ = ("_draft", "_fast_parts", "_own", "_patterns", "fast")
+
+    def __init__(self, reference: Any, fast: Any, patterns: Mapping[str, str]) -> None:
+        super().__init__(reference)
         self.fast = fast
+        self._draft = reference.schema["$schema"]
+        self._patterns = patterns
+        self._fast_parts: dict[tuple[int, bool], Any] = {}  # (id of a part, as items) -> validator
+        self._own: dict[int, Any] = {}  # id of a part -> jsonschema of its own constraints
 
     def is_valid(self, instance: object) -> bool:
         try:
             if self.fast.is_valid(instance):
                 return True
         except ValueError:  # not JSON to it (UnicodeEncodeError is a ValueError too)
-            pass
-        return self.reference.is_valid(instance)
+            return self.reference.is_valid(instance)  # type: ignore[no-any-return]
+        return self.first_error(instance) is None
 
-    def iter_errors(self, instance: object) -> Iterator[ValidationError]:
-        return self.reference.iter_errors(instance)
+    def first_error(self, instance: object) -> ValidationError | None:
+        try:
+            if self.fast.is_valid(instance):
+                return None
+            return self._search(instance)
+        except ValueError:  # not JSON to jsonschema-rs, maybe only in a part it had not read
+            return super().first_error(instance)
+
+    def _search(self, instance: Any) -> ValidationError | None:
+        schema, value = self.reference.schema, instance
+        path: list[str | int] = []
+        while True:
+            error = next(self._own_constraints(schema).iter_errors(value), None)
+            if error is not None:
+                error.path.extendleft(reversed(path))
+                return error
+            member = self._first_bad_member(schema, value)
+            if member is None:
+                # A keyword the search does not follow (no OCPP schema has one), or the engines
+                # disagree: jsonschema decides, from the root.
+                return super().first_error(instance)
+            part, schema = member
+            value = value[part]
+            path.append(part)
+
+    def _own_constraints(self, schema: Mapping[str, Any]) -> Any:
+        own = self._own.get(id(schema))
+        if own is None:
+            # Without $schema: evolve() would pick jsonschema's own class for the draft it names.
+            part = {
+                k: v for k, v in schema.items() if k != "$schema" and not _is_member_keyword(k, v)
+            }
+            for key in ("properties", "patternProperties"):  # what additionalProperties reads
+                if key in schema:
+                    part[key] = {name: {} for name in schema[key]}
+            own = self._own[id(schema)] = self.reference.evolve(schema=part)
+        return own
+
+    def _fast_valid(self, schema: Any, value: Any, items: bool = False) -> bool:
+        """jsonschema-rs's verdict on ``value`` against ``schema`` (against ``{"items": schema}``
+        when ``items``)."""
+        fast = self._fast_parts.get((id(schema), items))
+        if fast is None:
+            part = {"items": schema} if items else schema
+            fast = self._fast_parts[(id(schema), items)] = jsonschema_rs.validator_for(
+                {**_formats_as_patterns(part, self._patterns), "$schema": self._draft},
+                validate_formats=False,
+            )
+        valid: bool = fast.is_valid(value)
+        return valid
+
+    def _first_bad_member(self, schema: Any, value: Any) -> tuple[str | int, Any] | None:
+        """The first member of ``value`` failing its part of ``schema``, in jsonschema's order."""
+        if isinstance(value, dict):
+            for name, part in schema.get("properties", {}).items():
+                if name in value and not self._fast_valid(part, value[name]):
+                    return name, part
+            extra = schema.get("additionalProperties")
+            if isinstance(extra, dict):
+                for name in _extras(schema, value):
+                    if not self._fast_valid(extra, value[name]):
+                        return name, extra
+        elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+            part = schema["items"]
+            # Bisection: the first bad item in about two checks of the whole array.
+            low, high = 0, len(value)
+            if self._fast_valid(part, value, items=True):
+                return None
+            while high - low > 1:
+                middle = (low + high) // 2
+                if self._fast_valid(part, value[low:middle], items=True):
+                    low = middle
+                else:
+                    high = middle
+            return low, part
+        return None
 
 
 @functools.cache
@@ -308,15 +517,15 @@ def _compiled(
             f"{_show(action)} is not a known OCPP {version} action ({kind.value})"
         )
     schema = load_schema(version, action, kind)
-    inlined = _inline_refs(schema)
+    inlined = _own_constraints_first(_inline_refs(schema))
     reference = validator_class_for(inlined)(inlined, format_checker=_FORMAT_CHECKERS[formats])
     if engine == "jsonschema":
-        return reference  # type: ignore[no-any-return]
+        return _Reference(reference)
     patterns = _FORMAT_PATTERNS[formats]
     fast = jsonschema_rs.validator_for(
         _formats_as_patterns(schema, patterns), validate_formats=False
     )
-    return _Compiled(reference, fast)
+    return _Compiled(reference, fast, patterns)
 
 
 def get_validator(
@@ -351,8 +560,9 @@ def validate(
 
 def check(validator: SchemaValidator, action: str, kind: MessageKind, payload: object) -> None:
     """:func:`validate` with the validator already looked up (the runtime keeps them)."""
-    if not validator.is_valid(payload):
-        raise _schema_error(validator.iter_errors(payload), action, kind)
+    error = validator.first_error(payload)
+    if error is not None:
+        raise _schema_error(error, action, kind)
 
 
 _KIND_OF_MESSAGE_TYPE: dict[int, MessageKind] = {
@@ -447,18 +657,9 @@ def _field_path(path: Iterable[str | int]) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += f".{_clip(part)}" if text else _clip(part)
+            name = _clip(escape(part))  # the peer's: printable, and encodable when echoed
+            text += f".{name}" if text else name
     return text or "payload"
-
-
-def _extra_property(schema: Mapping[str, Any], instance: Mapping[str, Any]) -> str:
-    declared = schema.get("properties", {})
-    patterns = schema.get("patternProperties", {})
-    return next(
-        name
-        for name in instance
-        if name not in declared and not any(re.search(p, name) for p in patterns)
-    )
 
 
 def _explain(error: ValidationError) -> tuple[list[str | int], str]:
@@ -470,7 +671,7 @@ def _explain(error: ValidationError) -> tuple[list[str | int], str]:
         missing = next(name for name in error.validator_value if name not in instance)
         return [*path, missing], "required property is missing"
     if keyword == "additionalProperties":
-        return [*path, _extra_property(error.schema, instance)], "property is not allowed"
+        return [*path, next(_extras(error.schema, instance))], "property is not allowed"
     template = _EXPLANATIONS.get(keyword, "{value} fails {keyword} {limit}")
     count = len(instance) if isinstance(instance, str | list | dict) else 0
     text = template.format(
@@ -479,11 +680,7 @@ def _explain(error: ValidationError) -> tuple[list[str | int], str]:
     return path, text
 
 
-def _schema_error(
-    errors: Iterator[ValidationError], action: str, kind: MessageKind
-) -> exceptions.OCPPError:
-    # min() keeps the first of equals: the shallowest error, then schema order.
-    error = min(errors, key=lambda e: len(e.path))
+def _schema_error(error: ValidationError, action: str, kind: MessageKind) -> exceptions.OCPPError:
     cls = _ERROR_FOR_KEYWORD.get(error.validator, exceptions.FormatViolationError)
     path, text = _explain(error)
     return cls(_clip(f"{action} {kind.value}: {_field_path(path)}: {text}", _MAX_DESCRIPTION))
