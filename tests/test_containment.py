@@ -22,7 +22,7 @@ import pytest
 import trio
 
 import trio_ocpp
-from trio_ocpp import Server, v16
+from trio_ocpp import Server, v16, v201
 from trio_ocpp._handshake import ServerHandshake
 from trio_ocpp._websocket import WebSocketConnection
 from trio_ocpp.routing import on
@@ -206,7 +206,7 @@ async def test_handshakes_in_progress_are_bounded(caplog: pytest.LogCaptureFixtu
 
 SERVER = """
 import resource, sys, trio
-from trio_ocpp import Server, v16
+from trio_ocpp import Server, v16, v201
 resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))
 async def main():
     server = Server(v16.ChargePoint, charge_point_options={"ping_interval": 0})
@@ -245,3 +245,40 @@ async def test_running_out_of_descriptors_is_survived_and_summed_up() -> None:
     finally:
         process.kill()
         await process.wait()
+
+
+@pytest.mark.parametrize(
+    ("path", "subprotocol", "status"),
+    [
+        ("/CP%0A1", "ocpp1.6", 400),  # forges log lines
+        ("/CP%1B%5B31m", "ocpp1.6", 400),  # drives terminals
+        ("/" + "C" * 49, "ocpp1.6", 400),  # the default policy: at most 48
+        ("/CP%3A1", "ocpp2.0.1", 400),  # 2.x: the Basic-auth username has no ':'
+        ("/", "ocpp1.6", 404),
+    ],
+)
+async def test_identities_are_refused_before_the_upgrade(
+    path: str, subprotocol: str, status: int
+) -> None:
+    from test_websocket import Peer, request
+
+    async with serving(classes=[CentralSystem, v201.ChargePoint]) as server:
+        peer = Peer(await trio.open_tcp_stream("127.0.0.1", server.port))
+        await peer.stream.send_all(request(path, Sec_WebSocket_Protocol=subprotocol))
+        with trio.fail_after(5):
+            assert (await peer.response())[0] == status
+        await peer.stream.aclose()
+        assert not server.charge_points
+
+
+async def test_a_policy_admits_long_legacy_identities_in_16_only() -> None:
+    from test_websocket import Peer, request
+
+    policy = trio_ocpp.IdentityPolicy(max_length=100)
+    async with serving(classes=[CentralSystem, v201.ChargePoint], identity_policy=policy) as server:
+        await boot(server, "L" * 80)  # 1.6
+        peer = Peer(await trio.open_tcp_stream("127.0.0.1", server.port))
+        await peer.stream.send_all(request("/" + "L" * 80, Sec_WebSocket_Protocol="ocpp2.0.1"))
+        with trio.fail_after(5):
+            assert (await peer.response())[0] == 400  # 2.x: 48 at most, whatever the policy
+        await peer.stream.aclose()

@@ -19,6 +19,7 @@ from ._client import NoSubprotocolError as NoSubprotocolError
 from ._client import charge_point_url as charge_point_url
 from ._client import connect as connect
 from ._client import retry_backoff as retry_backoff
+from ._identity import IdentityPolicy as IdentityPolicy
 from ._server import ConnectionRequest as ConnectionRequest
 from ._server import Membership as Membership
 from ._server import RejectConnection as RejectConnection
@@ -44,6 +45,7 @@ __all__ = [
     "ConnectionRequest",
     "ConnectionTimeout",
     "HandshakeError",
+    "IdentityPolicy",
     "Membership",
     "NoSubprotocolError",
     "OCPPVersion",

@@ -9,6 +9,7 @@ import logging
 import trio
 
 from . import __version__
+from ._identity import IdentityPolicy
 from ._signals import run_until_signalled
 from ._tls import server_ssl_context
 from .examples.central_system import CLASSES, main, read_passwords
@@ -48,6 +49,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--cafile",
         metavar="FILE",
         help="require client certificates issued by these CAs (profile 3)",
+    )
+    parser.add_argument(
+        "--max-identity-length",
+        type=int,
+        default=48,
+        help="longest identity accepted; 2.x never takes more than 48 (48)",
     )
     parser.add_argument(
         "--max-handshakes",
@@ -131,6 +138,7 @@ async def serve(
         ),
         boot_first=args.boot_first,
         max_handshakes=args.max_handshakes,
+        identity_policy=IdentityPolicy(max_length=args.max_identity_length),
         listeners=listeners,
     )
     if args.cluster is None:

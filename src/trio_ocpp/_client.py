@@ -24,6 +24,7 @@ from . import exceptions
 from ._auth import basic_auth_header
 from ._charge_point import ChargePoint
 from ._handshake import ConnectionRejected, ConnectionTimeout, HandshakeError, client_handshake
+from ._identity import MAX_IDENTITY_2X
 from ._logsafe import escape
 from ._server import MAX_MESSAGE_SIZE, identity_from_path
 from ._tls import check_tls_version
@@ -46,7 +47,6 @@ logger = logging.getLogger("trio_ocpp.client")
 CP = TypeVar("CP", bound=ChargePoint)
 
 #: 2.x: the identity is also the Basic-auth username, so it is limited (CONFORMANCE 3).
-_MAX_IDENTITY_2X = 48
 
 
 class NoSubprotocolError(Exception):
@@ -57,7 +57,7 @@ def check_identity(identity: str, versions: Iterable[OCPPVersion]) -> None:
     """Refuse an identity that the offered versions do not allow (CONFORMANCE 2-3)."""
     if not identity:
         raise ValueError("the charge point identity must not be empty")
-    if any(is_2x(v) for v in versions) and (len(identity) > _MAX_IDENTITY_2X or ":" in identity):
+    if any(is_2x(v) for v in versions) and (len(identity) > MAX_IDENTITY_2X or ":" in identity):
         raise ValueError(
             f"invalid OCPP 2.x identity {identity!r}: at most 48 characters and no ':'"
         )

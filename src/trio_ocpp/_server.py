@@ -26,6 +26,7 @@ from ._accept import accept_forever
 from ._auth import BasicAuthCheck, compare_secret, parse_basic_auth
 from ._charge_point import ChargePoint
 from ._handshake import ServerHandshake, offered_subprotocols, read_request
+from ._identity import IdentityPolicy, check_identity
 from ._logsafe import escape
 from ._server_arguments import charge_point_classes, refuse_subprotocols
 from ._throttle import AuthThrottle
@@ -152,8 +153,11 @@ class Server:
     ``identity -> password`` (an unknown identity gets 404) or ``async def check(identity,
     password: bytes) -> bool``; a missing or malformed header, a username other than the
     identity, or a refused password gets 401. ``ssl_context`` (TLS 1.2 or newer; see
-    :func:`server_ssl_context`) serves wss:// (profiles 2-3). ``cluster``: a
-    :class:`Membership` told of each charge point, e.g. ``trio_ocpp.cluster.connect(...)``.
+    :func:`server_ssl_context`) serves wss:// (profiles 2-3). ``identity_policy``: which
+    identities are refused before the upgrade (400; no identity: 404): not printable, longer
+    than its ``max_length`` (48), and in 2.x more than 48 characters or a ':' (CONFORMANCE 38);
+    raise ``max_length`` for long legacy 1.6 identities. ``cluster``: a :class:`Membership`
+    told of each charge point, e.g. ``trio_ocpp.cluster.connect(...)``.
     """
 
     def __init__(
@@ -167,6 +171,7 @@ class Server:
         max_connections: int | None = None,
         max_handshakes: int | None = None,
         basic_auth: BasicAuth | None = None,
+        identity_policy: IdentityPolicy | None = None,
         cluster: Membership | None = None,
     ):
         classes = charge_point_classes(charge_points)
@@ -193,6 +198,7 @@ class Server:
         self._auth_throttle = AuthThrottle()
         self._options = dict(charge_point_options or {})
         self._max_connections = max_connections
+        self._identity_policy = identity_policy or IdentityPolicy()
         self._cluster = cluster
         self._connected: dict[str, ChargePoint] = {}
         # Keep-alive pings and send timeouts of every connection, from one task.
@@ -377,9 +383,10 @@ class Server:
             await handshake.reject(response.status_code, response=response)
             return None
         identity = identity_from_path(handshake.path)
-        if not identity:
-            logger.warning("%s: no charge point identity in the path", remote)
-            await handshake.reject(404)
+        refusal = check_identity(identity, version, self._identity_policy)
+        if refusal is not None:
+            logger.warning("%s: %s %s", remote, escape(identity), refusal.reason)
+            await handshake.reject(refusal.status)
             return None
         headers = handshake.headers()
         try:
@@ -499,6 +506,7 @@ async def serve(
     max_connections: int | None = None,
     max_handshakes: int | None = None,
     basic_auth: BasicAuth | None = None,
+    identity_policy: IdentityPolicy | None = None,
     connect_timeout: float = CONNECT_TIMEOUT,
     max_message_size: int = MAX_MESSAGE_SIZE,
     task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
@@ -519,6 +527,7 @@ async def serve(
         max_connections=max_connections,
         max_handshakes=max_handshakes,
         basic_auth=basic_auth,
+        identity_policy=identity_policy,
     )
     await server.run(
         host,

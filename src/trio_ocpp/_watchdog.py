@@ -19,6 +19,8 @@ from typing import NoReturn, Protocol
 
 import trio
 
+from ._logsafe import escape
+
 __all__ = ["Watchdog", "Watched"]
 
 logger = logging.getLogger("trio_ocpp.charge_point")
@@ -56,4 +58,4 @@ class Watchdog:
                 try:
                     watched.alarm(at, now)
                 except Exception:  # one connection's bug must not stop the others' timers
-                    logger.exception("%s: the watchdog's alarm failed", watched.id)
+                    logger.exception("%s: the watchdog's alarm failed", escape(watched.id))

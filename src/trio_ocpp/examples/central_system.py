@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import trio
 
-from trio_ocpp import Membership, Server, exceptions, v16, v21, v201
+from trio_ocpp import IdentityPolicy, Membership, Server, exceptions, v16, v21, v201
 from trio_ocpp.charge_point import ChargePoint
 from trio_ocpp.messages import Call, Send
 from trio_ocpp.routing import after, on
@@ -181,6 +181,7 @@ async def main(
     ssl_context: ssl.SSLContext | None = None,
     boot_first: bool = False,
     max_handshakes: int | None = 1000,
+    identity_policy: IdentityPolicy | None = None,
     cluster: Membership | None = None,
     listeners: list[trio.SocketListener] | None = None,
 ) -> None:
@@ -189,7 +190,8 @@ async def main(
     ``basic_auth``: identity -> password (security profiles 1-2); ``ssl_context``: wss://
     (profile 2, or 3 when it requires client certificates); ``boot_first``: RequireBoot;
     ``max_handshakes``: connections in their opening handshake at once (silent clients hold one
-    each for up to 20 s). ``cluster``: a cluster node (``trio_ocpp.cluster.connect``);
+    each for up to 20 s); ``identity_policy``: the identities refused before the upgrade.
+    ``cluster``: a cluster node (``trio_ocpp.cluster.connect``);
     ``listeners``: sockets to accept on instead of ``host`` and ``port`` (workers sharing a
     port)."""
     classes = [CLASSES[v] for v in versions]
@@ -199,6 +201,7 @@ async def main(
         basic_auth=basic_auth,
         ssl_context=ssl_context,
         max_handshakes=max_handshakes,
+        identity_policy=identity_policy,
         cluster=cluster,
     )
     async with trio.open_nursery() as nursery:
