@@ -20,7 +20,15 @@ from memory_connection import MemoryConnection
 
 from trio_ocpp import _json, exceptions, v16, v21, v201
 from trio_ocpp.charge_point import ChargePoint
-from trio_ocpp.messages import Call, CallError, pack, unpack
+from trio_ocpp.messages import (
+    Call,
+    CallError,
+    CallResult,
+    CallResultError,
+    Send,
+    pack,
+    unpack,
+)
 from trio_ocpp.routing import on
 
 VERSIONS = ["1.6", "2.0.1", "2.1"]
@@ -231,7 +239,7 @@ async def test_inbound_path_survives_anything_and_loses_nothing_valid(
 ) -> None:
     connection = MemoryConnection()
     cp = CENTRAL_SYSTEMS[version]("CP", connection, ping_interval=0, max_invalid_frames=limit)
-    delivered = invalid = consecutive = replies = errors = 0
+    delivered = invalid = misbehaviour = replies = errors = 0
     async with trio.open_nursery() as nursery:  # a crash in the ChargePoint fails the test here
         nursery.start_soon(cp.start)
         for n, item in enumerate(script):
@@ -254,19 +262,23 @@ async def test_inbound_path_survives_anything_and_loses_nothing_valid(
                     bad, reply = False, None
             if bad:
                 invalid += 1
-                consecutive += 1
                 assert sent == ([] if reply is None else [json.loads(pack(reply))])
-                if consecutive == limit:  # CONFORMANCE 25
-                    assert connection.close_code == 1002
-                    break
+            elif item is VALID:
+                assert sent == [[3, f"valid-{n}", {"currentTime": TIME}]]
+            elif isinstance(frame, Call):
+                assert [(f[0] in (3, 4), f[1]) for f in sent] == [(True, frame.unique_id)]
             else:
-                consecutive = 0
-                if item is VALID:
-                    assert sent == [[3, f"valid-{n}", {"currentTime": TIME}]]
-                elif isinstance(frame, Call):
-                    assert [(f[0] in (3, 4), f[1]) for f in sent] == [(True, frame.unique_id)]
-                else:
-                    assert sent == []  # results, errors and SENDs are never answered
+                assert sent == []  # results, errors and SENDs are never answered
+            # CONFORMANCE 25: invalid frames, responses to no call and SENDs nobody handles (no
+            # handler here) count up; valid CALLs and CALLRESULTERRORs count down, not below 0.
+            unanswerable = isinstance(frame, CallResult | CallError | Send)
+            if bad or (unanswerable and not isinstance(frame, CallResultError)):
+                misbehaviour += 1
+            else:
+                misbehaviour = max(0, misbehaviour - 1)
+            if misbehaviour == limit:
+                assert connection.close_code == 1002
+                break
             assert connection.close_code is None
         else:
             connection.hang_up()

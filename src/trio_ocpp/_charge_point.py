@@ -86,7 +86,8 @@ class _Counters:
     errors_received: int = 0
     invalid_frames: int = 0
     unmatched_responses: int = 0
-    consecutive_invalid: int = 0
+    #: Invalid or unanswerable frames less valid ones, never below 0 (max_invalid_frames).
+    misbehaviour: int = 0
 
 
 @attrs.frozen
@@ -210,9 +211,12 @@ class ChargePoint:
         ``receive_formats``: how strictly ``format`` (date-time, uri) is checked on received
         payloads; what we send is always checked strictly. ``typed``: handlers and ``call()``
         results get nested values as datatypes objects instead of snake_case dicts.
-        ``max_invalid_frames``: consecutive invalid frames after which the connection is closed
-        (1002, CONFORMANCE 25). ``max_concurrent_handlers``: inbound CALLs handled at once; the
-        peer should send one at a time, more are refused like a duplicate id.
+        ``max_invalid_frames``: the connection is closed (1002, CONFORMANCE 25) once the peer's
+        invalid or unanswerable frames (responses to no call of ours, SENDs nobody handled)
+        outnumber its valid ones by this many: a peer that mixes a few valid frames into many
+        invalid ones is closed too. ``max_concurrent_handlers``: inbound CALLs handled at once;
+        the peer should send one at a time, more are refused like a duplicate id; SENDs past it
+        wait for a running one to finish.
         ``send_timeout``: seconds the connection may go without a frame going out while one
         waits to be sent (``pong_timeout`` if a ping is waiting for its pong then), before the
         peer is taken to have stopped reading and the connection is closed; watched while
@@ -262,6 +266,7 @@ class ChargePoint:
         self._now = trio.current_time
         self._closed = False
         self._close_at_start: tuple[int, str | None] | None = None  # close_soon() before start()
+        self._send_slots: trio.Semaphore | None = None  # SENDs being handled (made by the first)
         self._draining = False
         # Woken whenever an inbound CALL or outbound call() finishes: shutdown() waits on it.
         self._quieter: trio.lowlevel.ParkingLot | None = None
@@ -441,14 +446,20 @@ class ChargePoint:
         except exceptions.OCPPError as exc:
             await self._invalid_frame(exc.reply, exc.description)
             return
-        counters.consecutive_invalid = 0
 
         if isinstance(frame, Call):
+            self._behaved()
             await self._start_call(frame)
         elif isinstance(frame, Send):
+            # Handled in tasks of their own, at most max_concurrent_handlers at once: more wait
+            # here (the peer's frames wait in turn), none is dropped.
+            if self._send_slots is None:
+                self._send_slots = trio.Semaphore(self._max_concurrent_handlers)
+            await self._send_slots.acquire()
             await self._run_task(self._handle_send, frame, inline=False)
         elif isinstance(frame, CallResultError):
             # The peer says a CALLRESULT of ours was bad: nothing to resume, only to report.
+            self._behaved()
             counters.errors_received += 1
             self._warnings.warning(
                 self._now(),
@@ -469,21 +480,36 @@ class ChargePoint:
                     escape(self.id),
                     frame.unique_id,
                 )
+                await self._misbehaved()
             else:
+                self._behaved()
                 pending.resolve(frame)
 
     async def _invalid_frame(self, reply: CallError | None, reason: str) -> None:
-        counters = self._counters
-        counters.invalid_frames += 1
-        counters.consecutive_invalid += 1
+        self._counters.invalid_frames += 1
         self._warnings.warning(self._now(), "%s: invalid frame (%s)", escape(self.id), reason)
         if reply is not None:
             await self._send_quietly(reply)
-        if counters.consecutive_invalid >= self._max_invalid_frames:
+        await self._misbehaved()
+
+    def _behaved(self) -> None:
+        """A valid frame: it offsets one invalid or unanswerable frame."""
+        counters = self._counters
+        if counters.misbehaviour:
+            counters.misbehaviour -= 1
+
+    async def _misbehaved(self) -> None:
+        """A frame that was invalid, or that nobody could answer (a response to no call of
+        ours, a SEND nobody handled): a peer whose such frames outnumber its valid ones by
+        ``max_invalid_frames`` is closed with 1002 (CONFORMANCE 25, with a few valid frames
+        mixed in counted too)."""
+        counters = self._counters
+        counters.misbehaviour += 1
+        if counters.misbehaviour >= self._max_invalid_frames:
             self.logger.warning(
-                "%s: %d invalid frames in a row, closing",
+                "%s: %d more invalid or unanswerable frames than valid ones, closing",
                 escape(self.id),
-                counters.consecutive_invalid,
+                counters.misbehaviour,
             )
             await self.aclose(1002, "too many invalid frames")
 
@@ -714,6 +740,7 @@ class ChargePoint:
                     escape(send.unique_id),
                     self._handler_timeout,
                 )
+            self._behaved()
         except Exception as exc:
             self._warnings.warning(
                 self._now(),
@@ -723,6 +750,10 @@ class ChargePoint:
                 escape(send.unique_id),
                 escape(exc),
             )
+            await self._misbehaved()
+        finally:
+            if self._send_slots is not None:
+                self._send_slots.release()
 
     # -- outbound --------------------------------------------------------------------------------
 
