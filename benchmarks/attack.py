@@ -362,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5, help="per class of attack (5)")
     parser.add_argument("--only", help="comma-separated classes: " + ", ".join(ATTACKS))
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--log", type=Path, help="keep the server's log in this file")
     args = parser.parse_args(argv)
     names = args.only.split(",") if args.only else list(ATTACKS)
     unknown = set(names) - set(ATTACKS)
@@ -371,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         passwords = Path(folder) / "passwords"
         passwords.write_text(f"GOOD:{PASSWORD}\nEVIL:{PASSWORD}\n")
-        log = Path(folder) / "server.log"
+        log = args.log or Path(folder) / "server.log"
         with socket.socket() as probe:
             probe.bind((HOST, 0))
             port = probe.getsockname()[1]

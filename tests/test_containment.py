@@ -10,10 +10,12 @@ survived and summed up rather than logged per accept.
 from __future__ import annotations
 
 import functools
+import gc
 import inspect
 import logging
 import resource
 import sys
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -282,3 +284,17 @@ async def test_a_policy_admits_long_legacy_identities_in_16_only() -> None:
         with trio.fail_after(5):
             assert (await peer.response())[0] == 400  # 2.x: 48 at most, whatever the policy
         await peer.stream.aclose()
+
+
+async def test_an_ended_connection_is_not_kept_until_its_next_ping() -> None:
+    # The watchdog's wake-ups must not hold connections (and their buffers) that ended: a
+    # hostile peer reconnecting fast would otherwise pile them up for a ping interval.
+    async with serving(charge_point_options={"ping_interval": 60}) as server:
+        url = f"ws://127.0.0.1:{server.port}"
+        with trio.fail_after(5):
+            async with trio_ocpp.connect(url, v16.ChargePoint, identity="CP_1") as client:
+                await client.call(BOOT)
+                ended = weakref.ref(server.charge_points["CP_1"])
+            while ended() is not None:  # its task ends, then nothing else may hold it
+                gc.collect()
+                await trio.sleep(0.01)

@@ -348,3 +348,38 @@ async def test_server_text_frames_are_websockets_own() -> None:
     for n in (0, 1, 125, 126, 65535, 65536, 70000):
         payload = b"x" * n
         assert server_text_frame(payload) == Frame(Opcode.TEXT, payload).serialize(mask=False)
+
+
+async def test_two_tasks_reading_at_once_share_what_one_reads() -> None:
+    # A ChargePoint's reader and aclose() (a replaced connection) may both wait for the peer,
+    # right after the upgrade too, while the 101 is still going out: one reads, both see it.
+    from trio_ocpp._handshake import read_request
+    from trio_ocpp._websocket import ConnectionClosed
+
+    (listener,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    async with listener:
+        port = listener.socket.getsockname()[1]
+        async with await trio.open_tcp_stream("127.0.0.1", port) as client:
+            await client.send_all(request())
+            stream = await listener.accept()
+            handshake = await read_request(stream, 1000)
+            assert handshake is not None
+            ws = handshake.accept(handshake.check("ocpp1.6"), "peer")
+            got: list[Any] = []
+
+            async def read() -> None:
+                try:
+                    got.append(await ws.get_message())
+                except ConnectionClosed as closed:
+                    got.append(closed.code)
+
+            peer = Peer(client)
+            with trio.fail_after(5):
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(read)
+                    nursery.start_soon(read)
+                    assert (await peer.response())[0] == 101
+                    await client.send_all(text([2, "1", "Heartbeat", {}]))
+                    await client.send_all(frame(CLOSE, struct.pack("!H", 1000)))
+            assert sorted(map(str, got)) == ["1000", '[2, "1", "Heartbeat", {}]']
+        await stream.aclose()

@@ -6,7 +6,8 @@ all its connections; a ChargePoint started on its own runs one of its own.
 
 A connection asks to be woken with :meth:`Watchdog.arm`; a request is never taken back: when a
 connection moves its alarm earlier it arms again, and it ignores a wake-up that is not its
-latest (``alarm(at, now)`` tells which one it is).
+latest (``alarm(at, now)`` tells which one it is). The watchdog holds connections weakly: one
+that ended is not kept, with its buffers, until its last wake-up falls due.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import heapq
 import itertools
 import logging
 import math
+import weakref
 from typing import NoReturn, Protocol
 
 import trio
@@ -37,13 +39,13 @@ class Watched(Protocol):
 
 class Watchdog:
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Watched]] = []
+        self._heap: list[tuple[float, int, weakref.ref[Watched]]] = []
         self._order = itertools.count()  # equal times: first armed, first woken
         self._sleep = trio.CancelScope()
 
     def arm(self, at: float, watched: Watched) -> None:
         """Call ``watched.alarm(at, now)`` at ``at`` (trio's clock)."""
-        heapq.heappush(self._heap, (at, next(self._order), watched))
+        heapq.heappush(self._heap, (at, next(self._order), weakref.ref(watched)))
         if at < self._sleep.deadline:
             self._sleep.deadline = at
 
@@ -54,7 +56,10 @@ class Watchdog:
                 await trio.sleep_forever()
             now = trio.current_time()
             while heap and heap[0][0] <= now:
-                at, _, watched = heapq.heappop(heap)
+                at, _, ref = heapq.heappop(heap)
+                watched = ref()
+                if watched is None:
+                    continue  # that connection is gone
                 try:
                     watched.alarm(at, now)
                 except Exception:  # one connection's bug must not stop the others' timers

@@ -158,11 +158,11 @@ class WebSocketConnection:
                 self._read_lot = trio.lowlevel.ParkingLot()
             await self._read_lot.park()
             return
-        if self._protocol.writes:
-            await self._flush()  # the handshake's response: the server sends it with the first read
         self._reading = True
         data: bytes | bytearray
         try:
+            if self._protocol.writes:
+                await self._flush()  # the handshake's response: sent with the first read
             sock = self._socket
             if sock is not None:
                 data = await _read(sock, self._drained)
