@@ -69,6 +69,15 @@ def test_nan_and_infinity_are_refused() -> None:
             _json.loads(text)
 
 
+def test_numbers_past_the_double_range_are_refused() -> None:
+    # Read as infinity they could not be written back (a handler echoing them, an error).
+    for text in ("[1.797693134862317e+308]", '{"v":-1e400}'):
+        for loads in (_json.loads, _json.std_loads):
+            with pytest.raises(ValueError, match="out of range"):
+                loads(text)
+    assert _json.loads("[1.7976931348623157e+308]") == [1.7976931348623157e308]  # the largest
+
+
 def test_integers_beyond_64_bits_are_read_as_floats() -> None:
     # The one difference from json, within what RFC 8259 section 6 allows.
     assert _json.loads("[18446744073709551616]") == [float(2**64)]

@@ -17,6 +17,7 @@ with ``\\u`` escapes, which reads back as the same value.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -27,11 +28,20 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    # A number past the double range would be read as infinity, which no JSON text can hold:
+    # echoed back, it could not be written (orjson refuses such a number too).
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number out of range: {text[:40]}")
+    return value
+
+
 # Made once: json.dumps / json.loads with options build a new encoder or decoder on each call.
 # Compact and strict: NaN/Infinity are not JSON, so they fail here rather than on the peer.
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 _encode_ascii = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
-_decode = json.JSONDecoder(parse_constant=_reject_constant).decode
+_decode = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float).decode
 
 
 def std_dumps(value: Any) -> str:
@@ -54,7 +64,7 @@ def std_loads(text: str | bytes) -> Any:
     """``json.loads``, refusing NaN and Infinity; bytes in any encoding json detects."""
     if isinstance(text, str):
         return _decode(text)
-    return json.loads(text, parse_constant=_reject_constant)
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 dumps: Callable[[Any], str] = std_dumps
