@@ -25,18 +25,20 @@ import trio
 import trio_websocket
 
 from . import exceptions
-from ._casing import Plan, message_plan, object_to_python, object_to_wire
+from ._casing import message_plan, object_to_wire
 from ._connections import as_connection
 from ._frames import Call, CallError, CallResult, CallResultError, Frame, Send, unpack
+from ._inbound import InboundCalls
 from ._logsafe import FRAME_LIMIT, RepeatLimiter, escape
 from ._payload import Payload, payload_class
-from ._schemas import MessageKind, actions
+from ._route_table import Outbound, RouteTable, Setting
+from ._schemas import MessageKind
 from ._tls import ClientCertificate
-from ._validation import FormatPolicy, SchemaValidator, check, get_validator, validation_engine
+from ._validation import FormatPolicy, check, get_validator, validation_engine
 from ._versions import OCPPVersion
 from ._watchdog import Watchdog
 from ._websocket import ConnectionClosed
-from .routing import Handler, Routes, create_route_map, routes_of
+from .routing import Routes, create_route_map, routes_of
 
 __all__ = ["ChargePoint", "Connection", "ConnectionStatistics"]
 
@@ -90,56 +92,6 @@ class _Counters:
     misbehaviour: int = 0
 
 
-@attrs.frozen
-class _Route:
-    """What handling one action takes, looked up on its first message and then kept."""
-
-    kind: MessageKind  # of the request: REQUEST (a CALL) or SEND
-    handler: Handler
-    after: tuple[Handler, ...]
-    #: Nothing before the answer awaits: a synchronous handler and the default pre_dispatch.
-    synchronous: bool
-    #: And nothing after it: no @after hooks. The reader answers such a CALL itself.
-    inline: bool
-    #: Validators of the request (the receive policy) and the response (STRICT: what we send);
-    #: None when the handler skips validation, and for the response of a SEND (it has none).
-    request: SchemaValidator | None
-    response: SchemaValidator | None
-    request_casing: Plan | None
-    response_casing: Plan | None
-    #: The request's payload class for ``typed`` connections; None otherwise.
-    typed: type[Payload] | None
-    #: The response's payload class (None for a SEND): what handlers usually return.
-    response_class: type[Payload] | None
-
-
-@attrs.frozen
-class _Outbound:
-    """What sending one class of payload object takes, looked up on its first use and kept."""
-
-    action: str
-    kind: MessageKind  # REQUEST (a CALL) or SEND
-    casing: Plan | None
-    request: SchemaValidator  # STRICT
-    #: The response's validator (the receive policy) and class; None for a SEND.
-    response: SchemaValidator | None
-    response_class: type[Payload] | None
-
-
-@attrs.frozen
-class _RouteTable:
-    """A ChargePoint class's routes for one connection setting, shared by its connections."""
-
-    engine: str  # the validation engine
-    calls: dict[str, _Route] = attrs.Factory(dict)  # by action
-    sends: dict[str, _Route] = attrs.Factory(dict)  # by action
-    outbound: dict[type[Payload], _Outbound] = attrs.Factory(dict)
-
-
-#: A connection setting: (receive formats, typed, validation engine).
-_Setting = tuple[FormatPolicy, bool, str]
-
-
 @attrs.define(eq=False)
 class _PendingCall:
     """Where the reader task puts the response to one outbound CALL."""
@@ -159,7 +111,7 @@ class _PendingCall:
             self.done.set()
 
 
-class ChargePoint:
+class ChargePoint(InboundCalls):
     """One OCPP-J connection, from either side: subclass it and mark handlers with ``@on``.
 
     Use the version's class (``trio_ocpp.v16.ChargePoint``, ``v201``, ``v21``). ``connection``
@@ -172,7 +124,7 @@ class ChargePoint:
     _ocpp_version: ClassVar[OCPPVersion]
     _routes: ClassVar[Routes] = Routes({}, {})
     #: Looked-up routes, shared by the connections of a class.
-    _route_tables: ClassVar[dict[_Setting, _RouteTable]] = {}
+    _route_tables: ClassVar[dict[Setting, RouteTable]] = {}
     #: pre_dispatch is the default no-op: a CALL to a synchronous handler never awaits.
     _plain_pre_dispatch: ClassVar[bool] = True
     #: The verified TLS client certificate of the connection (security profile 3), set by the
@@ -278,7 +230,7 @@ class ChargePoint:
         setting = (receive_formats, typed, validation_engine())
         table = self._route_tables.get(setting)
         if table is None:
-            table = self._route_tables[setting] = _RouteTable(setting[2])
+            table = self._route_tables[setting] = RouteTable(setting[2])
         self._table = table
 
     @property
@@ -521,245 +473,11 @@ class ChargePoint:
         else:
             self._nursery.start_soon(task, *args)
 
-    async def _start_call(self, call: Call) -> None:
-        refusal = None
-        if call.unique_id in self._inbound:
-            # A second CALL with the id of one still being handled (CONFORMANCE 21).
-            refusal = f"A CALL with id {call.unique_id!r} is already being handled"
-        elif len(self._inbound) >= self._max_concurrent_handlers:
-            refusal = f"More than {self._max_concurrent_handlers} CALLs at once"
-        elif self._draining:
-            refusal = "The connection is shutting down"
-        if refusal is not None:
-            # CONFORMANCE 21: ProtocolError in 1.6, RpcFrameworkError in 2.x.
-            code = (
-                exceptions.ProtocolError
-                if self._ocpp_version == "1.6"
-                else exceptions.RpcFrameworkError
-            )
-            await self._send_quietly(call.create_call_error(code(refusal), self._ocpp_version))
-            return
-        self._inbound.add(call.unique_id)
-        route = self._table.calls.get(call.action)
-        # Nothing to wait for but the answer going out: the reader answers it (module docstring).
-        inline = route is not None and route.inline
-        await self._run_task(self._handle_call, call, route, inline=inline)
-
-    # -- inbound CALLs ---------------------------------------------------------------------------
-
-    async def _handle_call(self, call: Call, route: _Route | None) -> None:
-        """Answer ``call``; ``route`` is its action's, if it was looked up already."""
-        sent = False
-        try:
-            try:
-                reply, handler_args = await self._answer(call, route)
-            finally:
-                self._inbound.discard(call.unique_id)
-                if self._quieter:  # shutdown() waits
-                    self._quieter.unpark_all()
-            sent = await self._send_quietly(reply)
-        finally:
-            if not sent:
-                # Also when cancelled with the connection: the peer's CALL goes unanswered.
-                self.logger.warning(
-                    "%s: the answer to %s (%s) is lost: connection closed",
-                    escape(self.id),
-                    escape(call.action),
-                    escape(call.unique_id),
-                )
-        if sent and isinstance(reply, CallResult):
-            if self.on_answered is not None:
-                self.on_answered(self, call, reply)
-            if handler_args is not None:
-                await self._run_after_hooks(call.action, handler_args, reply)
-
-    def _route(self, action: str, kind: MessageKind) -> _Route:
-        routes = self._table.calls if kind is MessageKind.REQUEST else self._table.sends
-        route = routes.get(action)
-        if route is None:
-            # Only actions with a handler get here, so what a peer sends cannot grow the table.
-            route = routes[action] = self._new_route(action, kind)
-        return route
-
-    def _new_route(self, action: str, kind: MessageKind) -> _Route:
-        handler = self._routes.on.get(action)
-        if handler is None:
-            if action in actions(self._ocpp_version, kind):
-                raise exceptions.NotSupportedError(f"{action} is not supported")
-            raise exceptions.NotImplementedError(f"{action} is not a known action")
-        version, checked = self._ocpp_version, not handler.skip_schema_validation
-        engine = self._table.engine
-        response = MessageKind.RESPONSE if kind is MessageKind.REQUEST else None  # SENDs have none
-        synchronous = self._plain_pre_dispatch and not handler.is_async
-        after = self._routes.after.get(action, ())
-        return _Route(
-            kind=kind,
-            handler=handler,
-            after=after,
-            synchronous=synchronous,
-            inline=synchronous and not after,
-            request=(
-                get_validator(version, action, kind, self._receive_formats, engine)
-                if checked
-                else None
-            ),
-            response=(
-                get_validator(version, action, response, FormatPolicy.STRICT, engine)
-                if checked and response
-                else None
-            ),
-            request_casing=message_plan(version, action, kind),
-            response_casing=message_plan(version, action, response) if response else None,
-            typed=payload_class(version, action, kind) if self._typed else None,
-            response_class=payload_class(version, action, response) if response else None,
-        )
-
-    async def _invoke(self, route: _Route, frame: Call | Send) -> tuple[Any, dict[str, Any]]:
-        result, kwargs = self._call_handler(route, frame)
-        if route.handler.is_async:
-            result = await result
-        return result, kwargs
-
-    def _call_handler(self, route: _Route, frame: Call | Send) -> tuple[Any, dict[str, Any]]:
-        """Validate and convert the payload, and call the handler: what it returned (to be
-        awaited if it is async) and the request's fields, of which @after hooks take theirs."""
-        payload = frame.payload
-        if route.request is not None:
-            check(route.request, frame.action, route.kind, payload)
-        if route.typed is not None:
-            obj = route.typed.from_wire(payload, typed=True)
-            fields = {f.name: getattr(obj, f.name) for f in attrs.fields(type(obj))}
-        else:
-            fields = object_to_python(payload, route.request_casing)
-        handler = route.handler
-        kwargs = handler.arguments(fields, frame.unique_id)
-        return getattr(self, handler.name)(**kwargs), fields
-
-    async def _dispatch(
-        self, call: Call, route: _Route | None
-    ) -> tuple[_Route, Any, dict[str, Any]] | None:
-        """``pre_dispatch`` and the handler: the route, response and arguments of ``call``;
-        None if they took longer than ``handler_timeout``."""
-        if route is not None and route.synchronous:
-            # Nothing on this path awaits, so no timeout could cancel it: a cancel scope would
-            # only cost time.
-            return route, *self._call_handler(route, call)
-        with trio.move_on_after(self._handler_timeout):
-            await self.pre_dispatch(call)
-            route = self._route(call.action, MessageKind.REQUEST)
-            return route, *await self._invoke(route, call)
-        return None  # cancelled at the deadline
-
-    async def _answer(
-        self, call: Call, route: _Route | None
-    ) -> tuple[CallResult | CallError, dict[str, Any] | None]:
-        """Run the handler of ``call``: its CALLRESULT, or the CALLERROR the rules name."""
-        version = self._ocpp_version
-        try:
-            handled = await self._dispatch(call, route)
-        except exceptions.OCPPError as exc:
-            return call.create_call_error(exc, version), None
-        except Exception as exc:
-            self.logger.exception("%s: handler of %s failed", escape(self.id), call.action)
-            return call.create_call_error(exc, version), None
-        if handled is None:
-            self.logger.error(
-                "%s: handler of %s (%s) did not finish within %g s, cancelled",
-                escape(self.id),
-                call.action,
-                escape(call.unique_id),
-                self._handler_timeout,
-            )
-            error = exceptions.InternalError("The request was not handled in time")
-            return call.create_call_error(error, version), None
-        route, response, kwargs = handled
-        try:
-            payload = self._response_to_wire(call.action, route, response)
-            if route.response is not None:
-                check(route.response, call.action, MessageKind.RESPONSE, payload)
-        except Exception as exc:
-            # A bug in the handler: never send an invalid payload (CONFORMANCE 23).
-            self.logger.error(
-                "%s: handler of %s returned an invalid response: %s",
-                escape(self.id),
-                call.action,
-                exc,
-            )
-            return call.create_call_error(exceptions.InternalError(), version), None
-        # The handler's arguments, and its response, for @after hooks: only if there are some.
-        hooked = {"response": response, **kwargs} if route.after else None
-        return call.create_call_result(payload), hooked
-
-    def _response_to_wire(self, action: str, route: _Route, response: Any) -> dict[str, Any]:
-        if type(response) is route.response_class:  # the usual answer: nothing to check
-            response = response.__ocpp_wire__()
-        elif isinstance(response, Payload):
-            if response.__ocpp_action__ != action or response.__ocpp_kind__ is not (
-                MessageKind.RESPONSE
-            ):
-                raise TypeError(f"expected the response to {action}, got {response!r}")
-            if response.__ocpp_version__ != self._ocpp_version:
-                return response.to_wire()  # another version's schema names its fields
-            response = response.__ocpp_wire__()  # what to_wire() renames, with our plan
-        elif not isinstance(response, dict):
-            raise TypeError(
-                f"a handler must return a call_result object or a dict, not {response!r}"
-            )
-        return object_to_wire(response, route.response_casing)
-
-    async def _run_after_hooks(
-        self, action: str, handler_args: dict[str, Any], reply: CallResult
-    ) -> None:
-        response = handler_args.pop("response")
-        for hook in self._routes.after.get(action, ()):
-            args = dict(handler_args)
-            if hook.inject_response:
-                args["response"] = response
-            try:
-                # after hooks get the @on handler's arguments; filter them for this hook.
-                kwargs = hook.arguments(args, reply.unique_id)
-                result = getattr(self, hook.name)(**kwargs)
-                if hook.is_async:
-                    await result
-            except Exception:
-                self.logger.exception(
-                    "%s: @after hook %s of %s failed", escape(self.id), hook.name, action
-                )
-
-    async def _handle_send(self, send: Send) -> None:
-        """A 2.1 SEND: run its handler; it is never answered, even when invalid."""
-        try:
-            with trio.move_on_after(self._handler_timeout) as timer:
-                await self.pre_dispatch(send)
-                await self._invoke(self._route(send.action, MessageKind.SEND), send)
-            if timer.cancelled_caught:
-                self.logger.error(
-                    "%s: handler of SEND %s (%s) did not finish within %g s, cancelled",
-                    escape(self.id),
-                    send.action,
-                    escape(send.unique_id),
-                    self._handler_timeout,
-                )
-            self._behaved()
-        except Exception as exc:
-            self._warnings.warning(
-                self._now(),
-                "%s: SEND %s (%s) not handled: %s",
-                escape(self.id),
-                escape(send.action),
-                escape(send.unique_id),
-                escape(exc),
-            )
-            await self._misbehaved()
-        finally:
-            if self._send_slots is not None:
-                self._send_slots.release()
-
     # -- outbound --------------------------------------------------------------------------------
 
     def _outgoing(
         self, payload: Payload, kind: MessageKind, skip_schema_validation: bool
-    ) -> tuple[_Outbound, dict[str, Any]]:
+    ) -> tuple[Outbound, dict[str, Any]]:
         out = self._table.outbound.get(type(payload))
         if out is None or out.kind is not kind:
             out = self._new_outbound(payload, kind)
@@ -768,7 +486,7 @@ class ChargePoint:
             check(out.request, out.action, kind, wire)
         return out, wire
 
-    def _new_outbound(self, payload: Payload, kind: MessageKind) -> _Outbound:
+    def _new_outbound(self, payload: Payload, kind: MessageKind) -> Outbound:
         if not isinstance(payload, Payload) or payload.__ocpp_kind__ is not kind:
             raise TypeError(f"expected a {kind.value} payload object, got {payload!r}")
         version, action = self._ocpp_version, payload.__ocpp_action__
@@ -779,7 +497,7 @@ class ChargePoint:
             )
         response = MessageKind.RESPONSE if kind is MessageKind.REQUEST else None  # SENDs have none
         engine = self._table.engine
-        out = self._table.outbound[type(payload)] = _Outbound(
+        out = self._table.outbound[type(payload)] = Outbound(
             action=action,
             kind=kind,
             casing=message_plan(version, action, kind),
@@ -851,7 +569,7 @@ class ChargePoint:
             )
         return pending.response
 
-    def _result_object(self, out: _Outbound, result: CallResult, skip_validation: bool) -> Any:
+    def _result_object(self, out: Outbound, result: CallResult, skip_validation: bool) -> Any:
         version = self._ocpp_version
         assert out.response is not None and out.response_class is not None  # a CALL's
         if not skip_validation:

@@ -24,6 +24,7 @@ from websockets.exceptions import InvalidHeaderFormat
 from websockets.frames import Frame
 from websockets.headers import parse_subprotocol
 from websockets.http11 import Request, Response
+from websockets.protocol import Protocol
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
@@ -96,15 +97,7 @@ async def read_request(stream: trio.abc.Stream, max_message_size: int) -> Server
     sent something else (answered, or dropped) or left before a whole request."""
     protocol = _Protocol(max_size=max_message_size, logger=protocol_logger)
     while True:
-        try:
-            data = await stream.receive_some(RECEIVE_BYTES)
-        except _STREAM_ERRORS:
-            data = b""
-        if data:
-            protocol.receive_data(data)
-        else:
-            protocol.receive_eof()
-        events = protocol.events_received()
+        events, data = await _read_into(stream, protocol)
         if events:
             request = events[0]
             assert isinstance(request, Request)
@@ -182,6 +175,22 @@ class ServerHandshake:
         return ws
 
 
+async def _read_into(
+    stream: trio.abc.Stream, protocol: Protocol
+) -> tuple[list[Any], bytes | bytearray]:
+    """Read once from ``stream`` into ``protocol``: the events that came out, and the bytes
+    read (empty at the end of the stream)."""
+    try:
+        data = await stream.receive_some(RECEIVE_BYTES)
+    except _STREAM_ERRORS:
+        data = b""
+    if data:
+        protocol.receive_data(data)
+    else:
+        protocol.receive_eof()
+    return protocol.events_received(), data
+
+
 async def _send(stream: trio.abc.Stream, writes: list[bytes]) -> None:
     data = b"".join(writes)
     try:
@@ -216,15 +225,7 @@ async def client_handshake(
     protocol.send_request(request)
     await stream.send_all(b"".join(protocol.data_to_send()))
     while True:
-        try:
-            data = await stream.receive_some(RECEIVE_BYTES)
-        except _STREAM_ERRORS:
-            data = b""
-        if data:
-            protocol.receive_data(data)
-        else:
-            protocol.receive_eof()
-        events = protocol.events_received()
+        events, data = await _read_into(stream, protocol)
         if events:
             response = events[0]
             assert isinstance(response, Response)
