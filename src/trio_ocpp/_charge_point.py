@@ -408,7 +408,10 @@ class ChargePoint(InboundCalls):
             if self._send_slots is None:
                 self._send_slots = trio.Semaphore(self._max_concurrent_handlers)
             await self._send_slots.acquire()
-            await self._run_task(self._handle_send, frame, inline=False)
+            if self._nursery is None:  # not started: tests calling route_message()
+                await self._handle_send(frame)
+            else:
+                self._nursery.start_soon(self._handle_send, frame)
         elif isinstance(frame, CallResultError):
             # The peer says a CALLRESULT of ours was bad: nothing to resume, only to report.
             self._behaved()
@@ -464,14 +467,6 @@ class ChargePoint(InboundCalls):
                 counters.misbehaviour,
             )
             await self.aclose(1002, "too many invalid frames")
-
-    async def _run_task(self, task: Any, *args: Any, inline: bool) -> None:
-        """Run ``task(*args)`` in a task of its own, or in the reader when ``inline`` or when the
-        ChargePoint was not started (tests calling route_message() want that)."""
-        if inline or self._nursery is None:
-            await task(*args)
-        else:
-            self._nursery.start_soon(task, *args)
 
     # -- outbound --------------------------------------------------------------------------------
 
@@ -599,6 +594,7 @@ class ChargePoint(InboundCalls):
         """Send a 2.1 SEND message: one-way, it may go out while a CALL is pending."""
         out, wire = self._outgoing(payload, MessageKind.SEND, skip_schema_validation)
         await self._send(Send(str(uuid.uuid4()), out.action, wire))
+        await trio.lowlevel.checkpoint()  # our connection's sends do not yield by themselves
 
     async def _send(self, frame: Frame) -> None:
         text = frame.to_json()
