@@ -197,7 +197,7 @@ async def test_handshakes_in_progress_are_bounded(caplog: pytest.LogCaptureFixtu
         refused = await trio.open_tcp_stream("127.0.0.1", server.port)
         with trio.fail_after(2):
             assert await refused.receive_some(10) == b""  # closed at once
-        assert "more than 2 handshakes at once: 1 connections refused" in caplog.text
+        assert "refused: more than 2 handshakes at once" in caplog.text
         for stream in silent:
             await stream.aclose()
         with trio.fail_after(5):

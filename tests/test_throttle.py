@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import trio
 
 from trio_ocpp._auth import basic_auth_header
+from trio_ocpp._logsafe import RepeatLimiter
 from trio_ocpp._server import RejectConnection, _authenticate
 from trio_ocpp._throttle import AuthThrottle
+
+WARNINGS = RepeatLimiter(logging.getLogger("trio_ocpp.server"), "server")
 
 A, B = "192.0.2.1", "198.51.100.7"
 
@@ -94,7 +99,7 @@ async def attempt(throttle: AuthThrottle, identity: str, password: str, address:
     start = trio.current_time()
     header = basic_auth_header(identity, password)
     try:
-        await _authenticate(check, identity, header, throttle, address)
+        await _authenticate(check, identity, header, throttle, address, WARNINGS)
     except RejectConnection as rejection:
         assert rejection.status_code == 401
         return -(trio.current_time() - start)

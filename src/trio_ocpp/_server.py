@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, NoReturn, Protocol
@@ -27,7 +26,7 @@ from ._auth import BasicAuthCheck, compare_secret, parse_basic_auth
 from ._charge_point import ChargePoint
 from ._handshake import ServerHandshake, offered_subprotocols, read_request
 from ._identity import IdentityPolicy, check_identity
-from ._logsafe import escape
+from ._logsafe import RepeatLimiter, escape
 from ._server_arguments import charge_point_classes, refuse_subprotocols
 from ._throttle import AuthThrottle
 from ._tls import ClientCertificate, check_tls_version, peer_certificate
@@ -205,8 +204,9 @@ class Server:
         self._watchdog = Watchdog()
         self._handshaking = 0  # connections from accept to their upgrade
         self._max_handshakes = max_handshakes
-        self._refused = 0  # connections refused for max_handshakes since the last log line
-        self._refused_logged = -math.inf
+        # Warnings a peer can make the server repeat at will (refused handshakes), kept to a
+        # burst per kind per 10 s and then counted, so that floods cannot flood the log.
+        self._warnings = RepeatLimiter(logger, "server", burst=20)
         #: Connections that ended with an exception nobody foresaw (each logged once).
         self.connection_failures = 0
         self._accepting = True
@@ -295,7 +295,9 @@ class Server:
         try:
             remote = _remote(tcp)
             if self._max_handshakes is not None and self._handshaking > self._max_handshakes:
-                self._refuse_handshake()
+                self._warn(
+                    "%s: refused: more than %d handshakes at once", remote, self._max_handshakes
+                )
                 return
             with trio.move_on_after(connect_timeout) as handshake:
                 if self._ssl_context is not None:
@@ -326,17 +328,8 @@ class Server:
                 self._handshaking -= 1
             await trio.aclose_forcefully(stream)
 
-    def _refuse_handshake(self) -> None:
-        """Count a connection closed for ``max_handshakes``; a log line per ten seconds."""
-        self._refused += 1
-        now = trio.current_time()
-        if now >= self._refused_logged + 10:
-            logger.warning(
-                "more than %d handshakes at once: %d connections refused",
-                self._max_handshakes,
-                self._refused,
-            )
-            self._refused, self._refused_logged = 0, now
+    def _warn(self, message: str, *args: Any) -> None:
+        self._warnings.warning(trio.current_time(), message, *args)
 
     async def _tls(self, tcp: trio.SocketStream, remote: str) -> trio.abc.Stream:
         """The TLS handshake, on its own so that a failed one (no client certificate, an
@@ -346,7 +339,7 @@ class Server:
         try:
             await tls.do_handshake()
         except trio.BrokenResourceError as exc:
-            logger.warning("%s: TLS handshake failed: %s", remote, escape(exc.__cause__ or exc))
+            self._warn("%s: TLS handshake failed: %s", remote, escape(exc.__cause__ or exc))
             return tcp
         return tls
 
@@ -358,7 +351,7 @@ class Server:
             len(self._connected) + self._handshaking > self._max_connections
         )
         if busy or not self._accepting:
-            logger.warning("refusing %s: %s", remote, "server full" if busy else "stopping")
+            self._warn("refusing %s: %s", remote, "server full" if busy else "stopping")
             await handshake.reject(503)
             return None
         return await self._handshake(handshake, remote, certificate)
@@ -369,7 +362,7 @@ class Server:
         try:
             offered = offered_subprotocols(handshake.request)
         except ValueError as exc:
-            logger.warning("%s: invalid Sec-WebSocket-Protocol: %s", remote, escape(exc))
+            self._warn("%s: invalid Sec-WebSocket-Protocol: %s", remote, escape(exc))
             await handshake.reject(400)
             return None
         version = _choose_version(offered, self.classes)
@@ -377,15 +370,13 @@ class Server:
             version = self.default_version
         response = handshake.check(SUBPROTOCOLS[version] if version and offered else None)
         if response.status_code != 101:
-            logger.warning(
-                "%s: not a valid WebSocket upgrade (HTTP %d)", remote, response.status_code
-            )
+            self._warn("%s: not a valid WebSocket upgrade (HTTP %d)", remote, response.status_code)
             await handshake.reject(response.status_code, response=response)
             return None
         identity = identity_from_path(handshake.path)
         refusal = check_identity(identity, version, self._identity_policy)
         if refusal is not None:
-            logger.warning("%s: %s %s", remote, escape(identity), refusal.reason)
+            self._warn("%s: %s %s", remote, escape(identity), refusal.reason)
             await handshake.reject(refusal.status)
             return None
         headers = handshake.headers()
@@ -397,6 +388,7 @@ class Server:
                     headers.get("authorization"),
                     self._auth_throttle,
                     remote,
+                    self._warnings,
                 )
             if self._on_connect is not None:
                 info = ConnectionRequest(
@@ -416,7 +408,7 @@ class Server:
         ws = handshake.accept(response, remote)
         if version is None:
             # CONFORMANCE 6: complete the handshake without a subprotocol, then close.
-            logger.warning(
+            self._warn(
                 "%s: no supported OCPP subprotocol in %s, closing",
                 escape(identity),
                 escape(offered),
@@ -445,7 +437,7 @@ class Server:
             if self._cluster is not None:
                 self._cluster.claim(cp)
             if previous is not None:
-                logger.warning("%s: new connection replaces the previous one", escape(identity))
+                self._warn("%s: new connection replaces the previous one", escape(identity))
                 previous.close_soon(REPLACED, "replaced by a new connection")
             logger.info("%s: connected (OCPP %s)", escape(identity), version)
             await cp.start()
@@ -474,6 +466,7 @@ async def _authenticate(
     authorization: bytes | None,
     throttle: AuthThrottle,
     address: str,
+    warnings: RepeatLimiter,
 ) -> None:
     """HTTP Basic auth before the upgrade (CONFORMANCE 32): raise RejectConnection to refuse.
 
@@ -490,7 +483,7 @@ async def _authenticate(
     else:
         throttle.succeeded(identity, address, trio.current_time())
         return
-    logger.warning("%s: %s", escape(identity), escape(reason))
+    warnings.warning(trio.current_time(), "%s: refused: %s", escape(identity), escape(reason))
     raise RejectConnection(401, _UNAUTHORIZED)
 
 
