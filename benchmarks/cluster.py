@@ -163,7 +163,10 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             started = time.perf_counter()
             stations = await connect_stations(nursery, port, identities, stop)
             results["connect_s"] = time.perf_counter() - started
-            present = await app.charge_points()
+            # Membership is written in batches: a charge point shows a moment after it came.
+            with trio.fail_after(10):
+                while not set(identities) <= (present := await app.charge_points()).keys():
+                    await trio.sleep(0.05)
             nodes: dict[str, int] = {}
             for identity in identities:
                 nodes[present[identity]] = nodes.get(present[identity], 0) + 1
