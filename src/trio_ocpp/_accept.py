@@ -4,7 +4,7 @@ trio's ``serve_listeners`` logs a traceback for every accept that fails for want
 and leaves the connection in the backlog. Here one descriptor is kept in reserve: when accept
 fails for want of them, the reserve is let go for the time it takes to accept the next
 connection and close it at once (the client is refused rather than left waiting), and the
-failures are summed up in one log line per ``SUMMARY_SECONDS``.
+failures are logged once per ``SUMMARY_SECONDS`` and then counted (``RepeatLimiter``).
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
-import math
 import os
 from collections.abc import Awaitable, Callable
 from typing import IO, NoReturn
 
 import trio
+
+from ._logsafe import RepeatLimiter
 
 __all__ = ["accept_forever"]
 
@@ -39,8 +40,7 @@ async def accept_forever(
     started once the reserve descriptor is held."""
     reserve: IO[bytes] | None = open(os.devnull, "rb")  # noqa: SIM115  # held for good
     task_status.started()
-    refused = 0
-    summary_at = -math.inf
+    warnings = RepeatLimiter(logger, "server", burst=1, period=SUMMARY_SECONDS)
     try:
         while True:
             try:
@@ -48,7 +48,11 @@ async def accept_forever(
             except OSError as exc:
                 if exc.errno not in _SHORTAGE:
                     raise  # the listener itself is broken: the server ends
-                refused += 1
+                warnings.warning(
+                    trio.current_time(),
+                    "out of file descriptors or memory (%s): connections refused",
+                    os.strerror(exc.errno or 0),
+                )
                 if reserve is not None:
                     reserve.close()  # room for one: take the next connection and close it
                     reserve = None
@@ -58,14 +62,6 @@ async def accept_forever(
                 if reserve is None:
                     with contextlib.suppress(OSError):  # still short: the next failure retries
                         reserve = open(os.devnull, "rb")  # noqa: SIM115
-                now = trio.current_time()
-                if now >= summary_at:
-                    logger.error(
-                        "out of file descriptors or memory (%s): %d connections refused",
-                        os.strerror(exc.errno or 0),
-                        refused,
-                    )
-                    refused, summary_at = 0, now + SUMMARY_SECONDS
                 continue
             nursery.start_soon(handle, stream)
     finally:

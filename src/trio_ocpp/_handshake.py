@@ -29,7 +29,7 @@ from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
-from ._websocket import RECEIVE_BYTES, WebSocketConnection
+from ._websocket import RECEIVE_BYTES, STREAM_ERRORS, WebSocketConnection
 
 __all__ = [
     "ConnectionRejected",
@@ -40,7 +40,6 @@ __all__ = [
     "read_request",
 ]
 
-_STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError)
 #: The protocols' own logger. websockets logs every connection's open and close at INFO,
 #: which the server already says with the identity: only its warnings are shown by default.
 protocol_logger = logging.getLogger("trio_ocpp.websocket.protocol")
@@ -182,7 +181,7 @@ async def _read_into(
     read (empty at the end of the stream)."""
     try:
         data = await stream.receive_some(RECEIVE_BYTES)
-    except _STREAM_ERRORS:
+    except STREAM_ERRORS:
         data = b""
     if data:
         protocol.receive_data(data)
@@ -196,7 +195,7 @@ async def _send(stream: trio.abc.Stream, writes: list[bytes]) -> None:
     try:
         if data:
             await stream.send_all(data)
-    except _STREAM_ERRORS:
+    except STREAM_ERRORS:
         pass  # the peer is gone: nothing more to tell it
     if not all(writes):  # the protocol's end of stream
         await trio.aclose_forcefully(stream)

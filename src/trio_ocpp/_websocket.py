@@ -51,7 +51,7 @@ _TEXT, _BINARY, _CONT, _PONG = Opcode.TEXT, Opcode.BINARY, Opcode.CONT, Opcode.P
 _INVALID_DATA = 1007
 _ABNORMAL = 1006
 #: What reading or writing a closed or reset stream raises (OSError: from its socket).
-_STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 
 class ConnectionClosed(Exception):
@@ -172,7 +172,7 @@ class WebSocketConnection:
                 self._drained = len(data) < RECEIVE_BYTES
             else:
                 data = await self._stream.receive_some(RECEIVE_BYTES)
-        except _STREAM_ERRORS:
+        except STREAM_ERRORS:
             data = b""  # reset, or closed by us: the end of the stream either way
         finally:
             self._reading = False
@@ -294,7 +294,7 @@ class WebSocketConnection:
                     # No checkpoint after a write the socket took at once: whoever sent goes
                     # on to wait (the reader for the next message, call() for its answer), and
                     # a yield through the whole await chain costs a tenth of a server's CPU.
-            except _STREAM_ERRORS:
+            except STREAM_ERRORS:
                 await self._finish()
                 raise self._closed from None  # type: ignore[misc]
             except BaseException:
