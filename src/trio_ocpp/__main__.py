@@ -56,11 +56,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=48,
         help="longest identity accepted; 2.x never takes more than 48 (48)",
     )
-    parser.add_argument(
+    admission = parser.add_argument_group(
+        "admission",
+        "at a limit, a connection that has not had a CALL answered is closed to make room: one "
+        "past --boot-timeout first, then the one waiting longest; booted ones never are",
+    )
+    admission.add_argument(
         "--max-handshakes",
         type=int,
         default=1000,
-        help="connections in their opening handshake at once; more are closed at once (1000)",
+        help="connections between accept and upgrade (1000)",
+    )
+    admission.add_argument(
+        "--max-connections",
+        type=int,
+        metavar="N",
+        help="connections held, handshakes included (what the descriptor limit leaves)",
+    )
+    admission.add_argument(
+        "--boot-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="seconds to a first CALL answered, past which a connection goes first (60)",
     )
     parser.add_argument(
         "--boot-first",
@@ -138,6 +155,8 @@ async def serve(
         ),
         boot_first=args.boot_first,
         max_handshakes=args.max_handshakes,
+        max_connections=args.max_connections,
+        boot_timeout=args.boot_timeout,
         identity_policy=IdentityPolicy(max_length=args.max_identity_length),
         listeners=listeners,
     )

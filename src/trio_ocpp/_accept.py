@@ -1,10 +1,12 @@
 """Accepting connections, one loop per listener, through a shortage of file descriptors.
 
 trio's ``serve_listeners`` logs a traceback for every accept that fails for want of descriptors
-and leaves the connection in the backlog. Here one descriptor is kept in reserve: when accept
-fails for want of them, the reserve is let go for the time it takes to accept the next
-connection and close it at once (the client is refused rather than left waiting), and the
-failures are logged once per ``SUMMARY_SECONDS`` and then counted (``RepeatLimiter``).
+and leaves the connection in the backlog. Here, when accept fails for want of them, the server
+is first asked to make room (it closes a connection that has not proven itself to be a charge
+point: ``_admission.py``), so that sockets an attacker holds cannot keep charge points out. If
+it cannot, one descriptor kept in reserve is let go for the time it takes to accept the next
+connection and close it at once (the client is refused rather than left waiting). The failures
+are logged once per ``SUMMARY_SECONDS`` and then counted (``RepeatLimiter``).
 """
 
 from __future__ import annotations
@@ -33,11 +35,13 @@ async def accept_forever(
     listener: trio.SocketListener,
     handle: Callable[[trio.SocketStream], Awaitable[None]],
     nursery: trio.Nursery,
+    make_room: Callable[[], Awaitable[bool]],
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Accept connections on ``listener`` and start ``handle(stream)`` for each in ``nursery``;
-    started once the reserve descriptor is held."""
+    ``make_room()`` frees a descriptor when there are none (False if it cannot). Started once
+    the reserve descriptor is held."""
     reserve: IO[bytes] | None = open(os.devnull, "rb")  # noqa: SIM115  # held for good
     task_status.started()
     warnings = RepeatLimiter(logger, "server", burst=1, period=SUMMARY_SECONDS)
@@ -48,6 +52,8 @@ async def accept_forever(
             except OSError as exc:
                 if exc.errno not in _SHORTAGE:
                     raise  # the listener itself is broken: the server ends
+                if await make_room():
+                    continue
                 warnings.warning(
                     trio.current_time(),
                     "out of file descriptors or memory (%s): connections refused",

@@ -213,6 +213,8 @@ class ChargePoint(InboundCalls):
         self._pinging = False
         # The server's watchdog (set before start()), or one of its own; its next wake-up.
         self._watchdog: Watchdog | None = None
+        # A server's: told when the first CALL is answered (the peer proved to be a charge point).
+        self._on_first_answer: Callable[[], None] | None = None
         self._alarm_at = math.inf
         # The run's clock; start() binds it directly (trio.current_time() looks it up each time).
         self._now = trio.current_time

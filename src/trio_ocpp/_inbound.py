@@ -33,6 +33,7 @@ class InboundCalls:
     id: str
     logger: logging.Logger
     on_answered: Callable[..., None] | None
+    _on_first_answer: Callable[[], None] | None
     _ocpp_version: ClassVar[OCPPVersion]
     _routes: ClassVar[Routes]
     _plain_pre_dispatch: ClassVar[bool]
@@ -114,6 +115,9 @@ class InboundCalls:
                     escape(call.unique_id),
                 )
         if sent and isinstance(reply, CallResult):
+            if self._on_first_answer is not None:
+                self._on_first_answer()
+                self._on_first_answer = None
             if self.on_answered is not None:
                 self.on_answered(self, call, reply)
             if handler_args is not None:

@@ -22,6 +22,7 @@ import attrs
 import trio
 
 from ._accept import accept_forever
+from ._admission import Admission, AdmissionStatistics, Ticket, default_max_connections
 from ._auth import BasicAuthCheck, compare_secret, parse_basic_auth
 from ._charge_point import ChargePoint
 from ._handshake import ServerHandshake, offered_subprotocols, read_request
@@ -51,12 +52,24 @@ _GOING_AWAY = 1001
 #: The close code of a connection replaced by a newer one of the same identity.
 REPLACED = 1000
 _PROTOCOL_ERROR = 1002
+#: The close code of an unproven connection closed to make room for another (_admission.py).
+_TRY_AGAIN_LATER = 1013
+#: Seconds its Close frame may take: it is closed to free its descriptor.
+_EVICTION_CLOSE_TIMEOUT = 0.2
 _UNAUTHORIZED = [("WWW-Authenticate", 'Basic realm="OCPP"')]
 #: Seconds for the TLS and opening handshakes of a connection: a stalled or hostile client
 #: holds a socket and a task no longer; 20 s leaves room for TLS over a slow mobile link.
 CONNECT_TIMEOUT = 20
 #: Bytes a message may have (1 MiB); a larger one closes its connection with 1009.
 MAX_MESSAGE_SIZE = 2**20
+#: Seconds from accept (or the end of TLS) to a whole opening request: a charge point sends it
+#: at once, and a slot held by a silent socket is a slot a charge point cannot have.
+REQUEST_TIMEOUT = 5
+#: Seconds for the TLS handshake: two or three round trips, also over a slow mobile link.
+TLS_TIMEOUT = 10
+#: Seconds an upgraded connection has to get its first CALL answered (a charge point boots
+#: first) before it is the first to be closed when the server needs room (_admission.py).
+BOOT_TIMEOUT = 60
 
 
 class RejectConnection(Exception):
@@ -144,10 +157,16 @@ class Server:
     several of different versions). ``default_version``: the version for clients that offer no
     subprotocol at all (off by default: such clients are closed, CONFORMANCE 6).
     ``charge_point_options`` are passed to each ChargePoint (``response_timeout``, ...).
-    ``max_connections``: connections (and handshakes) beyond it are refused with HTTP 503.
-    ``max_handshakes``: connections between accept and the end of their opening handshake
-    (slow or silent clients hold one each for up to ``connect_timeout``); one more is closed at
-    once, and refusals are logged as one line per ten seconds.
+
+    Admission (``_admission.py``): ``max_connections`` bounds the connections held, handshakes
+    included (None: what the descriptor limit leaves after a reserve), ``max_handshakes`` those
+    between accept and upgrade. At either limit, and out of descriptors, a connection that has
+    not yet had a CALL answered is closed to make room (an upgraded one with 1013): first one
+    upgraded more than ``boot_timeout`` seconds ago, then the one waiting longest since accept;
+    a charge point whose CALL was answered is never closed for another. A newcomer for whom
+    nothing may be closed is refused (HTTP 503, or closed at once past ``max_handshakes``).
+    ``request_timeout``: seconds from accept (or the end of TLS) to a whole opening request;
+    ``tls_timeout``: seconds for the TLS handshake.
     ``basic_auth``: HTTP Basic auth before the upgrade (security profiles 1-2), either a mapping
     ``identity -> password`` (an unknown identity gets 404) or ``async def check(identity,
     password: bytes) -> bool``; a missing or malformed header, a username other than the
@@ -172,6 +191,9 @@ class Server:
         basic_auth: BasicAuth | None = None,
         identity_policy: IdentityPolicy | None = None,
         cluster: Membership | None = None,
+        request_timeout: float = REQUEST_TIMEOUT,
+        tls_timeout: float = TLS_TIMEOUT,
+        boot_timeout: float = BOOT_TIMEOUT,
     ):
         classes = charge_point_classes(charge_points)
         self.classes: dict[OCPPVersion, type[ChargePoint]] = {}
@@ -196,14 +218,19 @@ class Server:
         )
         self._auth_throttle = AuthThrottle()
         self._options = dict(charge_point_options or {})
-        self._max_connections = max_connections
         self._identity_policy = identity_policy or IdentityPolicy()
         self._cluster = cluster
         self._connected: dict[str, ChargePoint] = {}
         # Keep-alive pings and send timeouts of every connection, from one task.
         self._watchdog = Watchdog()
-        self._handshaking = 0  # connections from accept to their upgrade
-        self._max_handshakes = max_handshakes
+        # Who keeps a slot when they run out (_admission.py).
+        self._admission = Admission(
+            max_handshakes,
+            default_max_connections() if max_connections is None else max_connections,
+            boot_timeout,
+        )
+        self._request_timeout = request_timeout
+        self._tls_timeout = tls_timeout
         # Warnings a peer can make the server repeat at will (refused handshakes), kept to a
         # burst per kind per 10 s and then counted, so that floods cannot flood the log.
         self._warnings = RepeatLimiter(logger, "server", burst=20)
@@ -265,7 +292,7 @@ class Server:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._watchdog.run)
             for listener in listeners:
-                await nursery.start(accept_forever, listener, handler, nursery)
+                await nursery.start(accept_forever, listener, handler, nursery, self._make_room)
             scheme = "wss" if self._ssl_context else "ws"
             logger.info(
                 "listening on port %d (%s) for %s", self.port, scheme, ", ".join(self.subprotocols)
@@ -289,44 +316,81 @@ class Server:
         """One TCP connection, from accept to close. Whatever it raises ends it alone: logged
         once, counted in ``connection_failures``, and the server goes on (CONFORMANCE 37)."""
         stream: trio.abc.Stream = tcp
-        remote = identity = ""
-        self._handshaking += 1  # from accept to the upgrade
-        handshaking = True
+        ticket: Ticket | None = None
+        peer = ""
         try:
-            remote = _remote(tcp)
-            if self._max_handshakes is not None and self._handshaking > self._max_handshakes:
-                self._warn(
-                    "%s: refused: more than %d handshakes at once", remote, self._max_handshakes
+            peer = _remote(tcp)
+            ticket = self._admission.accepted(trio.current_time())
+            if ticket is None:
+                self._warn("%s: refused: server full", peer)
+                return
+            ticket.peer = peer
+            with ticket.scope:
+                stream = await self._serve_connection(
+                    ticket, tcp, connect_timeout, max_message_size
                 )
-                return
-            with trio.move_on_after(connect_timeout) as handshake:
-                if self._ssl_context is not None:
-                    stream = await self._tls(tcp, remote)
-                    if stream is tcp:
-                        return
-                request = await read_request(stream, max_message_size)
-            if handshake.cancelled_caught:
-                logger.info("%s: no opening handshake within %g s", remote, connect_timeout)
-                return
-            if request is None:
-                return
-            certificate = peer_certificate(stream) if isinstance(stream, trio.SSLStream) else None
-            accepted = await self._handle_request(request, remote, certificate)
-            del request  # a connection lives long: what only its handshake needed goes
-            self._handshaking -= 1
-            handshaking = False
-            if accepted is not None:
-                identity = accepted[0]
-                await self._run_charge_point(*accepted)
         except* Exception:
             self.connection_failures += 1
-            logger.exception(
-                "%s%s: connection failed", remote, f" ({escape(identity)})" if identity else ""
-            )
+            logger.exception("%s: connection failed", ticket.peer if ticket else peer)
         finally:
-            if handshaking:
-                self._handshaking -= 1
+            if ticket is not None and ticket.evicted:
+                self._warn("%s: closed to make room for another connection", ticket.peer)
             await trio.aclose_forcefully(stream)
+            if ticket is not None:
+                self._admission.closed(ticket)
+
+    async def _serve_connection(
+        self, ticket: Ticket, tcp: trio.SocketStream, connect_timeout: float, max_message_size: int
+    ) -> trio.abc.Stream:
+        """The handshakes, then the charge point: the stream to close at the end."""
+        stream: trio.abc.Stream = tcp
+        remote = ticket.peer
+        with trio.move_on_after(connect_timeout) as handshake:
+            if self._ssl_context is not None:
+                with trio.move_on_after(self._tls_timeout) as tls:
+                    stream = await self._tls(tcp, remote)
+                if tls.cancelled_caught:
+                    logger.info("%s: no TLS handshake within %g s", remote, self._tls_timeout)
+                    return stream
+                if stream is tcp:
+                    return stream
+            with trio.move_on_after(self._request_timeout) as reading:
+                request = await read_request(stream, max_message_size)
+            if reading.cancelled_caught:
+                logger.info("%s: no opening request within %g s", remote, self._request_timeout)
+                return stream
+        if handshake.cancelled_caught:
+            logger.info("%s: no opening handshake within %g s", remote, connect_timeout)
+            return stream
+        if request is None:
+            return stream
+        certificate = peer_certificate(stream) if isinstance(stream, trio.SSLStream) else None
+        accepted = await self._handle_request(request, ticket, certificate)
+        del request  # a connection lives long: what only its handshake needed goes
+        if accepted is not None:
+            ticket.peer = f"{remote} ({escape(accepted[0])})"
+            await self._run_charge_point(ticket, *accepted)
+        return stream
+
+    async def _make_room(self) -> bool:
+        """Out of descriptors: lower ``max_connections`` below what the process could hold,
+        close connections that have not proven themselves down to it, and wait (a little)
+        until they let their descriptors go; False if none could be closed."""
+        admission = self._admission
+        closed = admission.out_of_descriptors(trio.current_time())
+        self._warn(
+            "out of file descriptors at %d connections: at most %d from now on",
+            admission.connections + len(closed),
+            admission.max_connections,
+        )
+        with trio.move_on_after(1):
+            for ticket in closed:
+                await ticket.closed.wait()
+        return bool(closed)
+
+    def admission_statistics(self) -> AdmissionStatistics:
+        """Connections held, handshakes in progress, unproven ones, evicted and refused."""
+        return self._admission.statistics()
 
     def _warn(self, message: str, *args: Any) -> None:
         self._warnings.warning(trio.current_time(), message, *args)
@@ -344,12 +408,11 @@ class Server:
         return tls
 
     async def _handle_request(
-        self, handshake: ServerHandshake, remote: str, certificate: ClientCertificate | None
+        self, handshake: ServerHandshake, ticket: Ticket, certificate: ClientCertificate | None
     ) -> _Accepted | None:
         """Accept or reject one request: the connection to run, or None."""
-        busy = self._max_connections is not None and (
-            len(self._connected) + self._handshaking > self._max_connections
-        )
+        remote = ticket.peer
+        busy = not self._admission.room_for(ticket, trio.current_time())
         if busy or not self._accepting:
             self._warn("refusing %s: %s", remote, "server full" if busy else "stopping")
             await handshake.reject(503)
@@ -419,6 +482,7 @@ class Server:
 
     async def _run_charge_point(
         self,
+        ticket: Ticket,
         identity: str,
         version: OCPPVersion,
         ws: WebSocketConnection,
@@ -427,6 +491,8 @@ class Server:
         cp = self.classes[version](identity, ws, **self._options)
         cp.client_certificate = certificate
         cp._watchdog = self._watchdog
+        cp._on_first_answer = functools.partial(self._admission.proven, ticket)
+        self._admission.upgraded(ticket, trio.current_time())
         # The newest connection of an identity wins, at once (no await between the look-up
         # and the registration, so racing handshakes cannot both register): the old one is
         # most likely half-open. It is registered before its 101 goes out (with the
@@ -447,8 +513,13 @@ class Server:
                 if self._cluster is not None:
                     self._cluster.release(cp)
             with trio.CancelScope(shield=True):
-                # A server being stopped says so with 1001; otherwise this is a no-op.
-                await ws.aclose(_GOING_AWAY, "server shutting down")
+                if ticket.evicted:
+                    # Quickly: its descriptor is wanted. Cut short, the socket is closed anyway.
+                    with trio.move_on_after(_EVICTION_CLOSE_TIMEOUT):
+                        await ws.aclose(_TRY_AGAIN_LATER, "server full")
+                else:
+                    # A server being stopped says so with 1001; otherwise this is a no-op.
+                    await ws.aclose(_GOING_AWAY, "server shutting down")
 
 
 def _remote(tcp: trio.SocketStream) -> str:
@@ -500,6 +571,9 @@ async def serve(
     max_handshakes: int | None = None,
     basic_auth: BasicAuth | None = None,
     identity_policy: IdentityPolicy | None = None,
+    request_timeout: float = REQUEST_TIMEOUT,
+    tls_timeout: float = TLS_TIMEOUT,
+    boot_timeout: float = BOOT_TIMEOUT,
     connect_timeout: float = CONNECT_TIMEOUT,
     max_message_size: int = MAX_MESSAGE_SIZE,
     task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
@@ -521,6 +595,9 @@ async def serve(
         max_handshakes=max_handshakes,
         basic_auth=basic_auth,
         identity_policy=identity_policy,
+        request_timeout=request_timeout,
+        tls_timeout=tls_timeout,
+        boot_timeout=boot_timeout,
     )
     await server.run(
         host,

@@ -181,6 +181,8 @@ async def main(
     ssl_context: ssl.SSLContext | None = None,
     boot_first: bool = False,
     max_handshakes: int | None = 1000,
+    max_connections: int | None = None,
+    boot_timeout: float | None = None,
     identity_policy: IdentityPolicy | None = None,
     cluster: Membership | None = None,
     listeners: list[trio.SocketListener] | None = None,
@@ -189,18 +191,22 @@ async def main(
     so that generic tools (``python -m websockets``, wscat without ``-s``) can talk to it.
     ``basic_auth``: identity -> password (security profiles 1-2); ``ssl_context``: wss://
     (profile 2, or 3 when it requires client certificates); ``boot_first``: RequireBoot;
-    ``max_handshakes``: connections in their opening handshake at once (silent clients hold one
-    each for up to 20 s); ``identity_policy``: the identities refused before the upgrade.
+    ``max_handshakes``, ``max_connections``, ``boot_timeout`` (None: the server's default):
+    the server's admission limits (``Server``); ``identity_policy``: the identities refused
+    before the upgrade.
     ``cluster``: a cluster node (``trio_ocpp.cluster.connect``);
     ``listeners``: sockets to accept on instead of ``host`` and ``port`` (workers sharing a
     port)."""
     classes = [CLASSES[v] for v in versions]
+    admission: dict[str, Any] = {} if boot_timeout is None else {"boot_timeout": boot_timeout}
     server = Server(
         [require_boot(cls) for cls in classes] if boot_first else classes,
         default_version=default_version if default_version in versions else None,
         basic_auth=basic_auth,
         ssl_context=ssl_context,
         max_handshakes=max_handshakes,
+        max_connections=max_connections,
+        **admission,
         identity_policy=identity_policy,
         cluster=cluster,
     )
