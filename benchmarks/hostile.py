@@ -152,7 +152,7 @@ def rounds(one: Callable[[int, Tally], Awaitable[None]], attackers: int) -> Atta
     return attack
 
 
-# -- rounds: issue 12's classes ----------------------------------------------------------------------
+# -- rounds: issue 12's classes -------------------------------------------------------------------
 
 
 async def bad_targets(port: int, sent: Tally) -> None:
@@ -287,7 +287,7 @@ async def protocol_errors(port: int, sent: Tally) -> None:
     await raw.aclose()
 
 
-# -- issue 23: frames in the handshake's segment ---------------------------------------------------
+# -- issue 23: frames in the handshake's segment --------------------------------------------------
 
 #: Sent in one segment with the opening request: each used to log a 32-line traceback.
 PIPELINED = [
@@ -308,7 +308,7 @@ async def pipelined_frames(port: int, sent: Tally) -> None:
         await raw.aclose()
 
 
-# -- issue 23: slots held ----------------------------------------------------------------------------
+# -- issue 23: slots held -------------------------------------------------------------------------
 
 
 async def _hold(count: int, reconnects_per_s: float, one: Callable[[], Awaitable[None]]) -> None:

@@ -19,29 +19,22 @@ from typing import Any
 import attrs
 import trio
 
-from .hostile import BIG_VALID, HUNG_UP, PASSWORD, TIMESTAMP, Raw, Tally, Target, upgraded
+from .hostile import BIG_VALID, HUNG_UP, PASSWORD, TIMESTAMP, Tally, Target, upgraded
 from .loadgen import masked_frame
 
 VICTIM = "VICTIM"
 #: The actions the node appends to its stream.
 EVENTS = "BootNotification,StopTransaction,MeterValues"
+
+
 #: Small valid MeterValues with ids of their own (a duplicate id in flight is refused).
-_FLOOD = [
-    masked_frame(
-        json.dumps(
-            [
-                2,
-                f"m{i}",
-                "MeterValues",
-                {
-                    "connectorId": 1,
-                    "meterValue": [{"timestamp": TIMESTAMP, "sampledValue": [{"value": str(i)}]}],
-                },
-            ]  # fmt: skip
-        )
-    )
-    for i in range(64)
-]
+def _meter_values(i: int) -> bytes:
+    sampled = {"timestamp": TIMESTAMP, "sampledValue": [{"value": str(i)}]}
+    payload = {"connectorId": 1, "meterValue": [sampled]}
+    return masked_frame(json.dumps([2, f"m{i}", "MeterValues", payload]))
+
+
+_FLOOD = [_meter_values(i) for i in range(64)]
 
 
 @attrs.define
