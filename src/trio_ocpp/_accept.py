@@ -4,14 +4,13 @@ trio's ``serve_listeners`` logs a traceback for every accept that fails for want
 and leaves the connection in the backlog. Here one descriptor is kept in reserve: when accept
 fails for want of them, the reserve is let go for the time it takes to accept the next
 connection and close it at once (the client is refused rather than left waiting), and the
-failures are logged once per ``SUMMARY_SECONDS`` and then counted (``RepeatLimiter``).
+failures are logged through the server's ``RepeatLimiter``: a burst per period, then counted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import os
 from collections.abc import Awaitable, Callable
 from typing import IO, NoReturn
@@ -22,25 +21,22 @@ from ._logsafe import RepeatLimiter
 
 __all__ = ["accept_forever"]
 
-logger = logging.getLogger("trio_ocpp.server")
-
 #: What accept() raises when the process or the system is out of descriptors or memory.
 _SHORTAGE = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
-SUMMARY_SECONDS = 10
 
 
 async def accept_forever(
     listener: trio.SocketListener,
     handle: Callable[[trio.SocketStream], Awaitable[None]],
     nursery: trio.Nursery,
+    warnings: RepeatLimiter,
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Accept connections on ``listener`` and start ``handle(stream)`` for each in ``nursery``;
-    started once the reserve descriptor is held."""
+    started once the reserve descriptor is held. A shortage is told to ``warnings``."""
     reserve: IO[bytes] | None = open(os.devnull, "rb")  # noqa: SIM115  # held for good
     task_status.started()
-    warnings = RepeatLimiter(logger, "server", burst=1, period=SUMMARY_SECONDS)
     try:
         while True:
             try:

@@ -28,7 +28,7 @@ from ._handshake import ServerHandshake, offered_subprotocols, read_request
 from ._identity import IdentityPolicy, check_identity
 from ._logsafe import RepeatLimiter, escape
 from ._server_arguments import charge_point_classes, refuse_subprotocols
-from ._throttle import AuthThrottle
+from ._throttle import AuthThrottle, address_key
 from ._tls import ClientCertificate, check_tls_version, peer_certificate
 from ._versions import SUBPROTOCOLS, OCPPVersion, normalize_version
 from ._watchdog import Watchdog
@@ -205,8 +205,9 @@ class Server:
         self._handshaking = 0  # connections from accept to their upgrade
         self._max_handshakes = max_handshakes
         # Warnings a peer can make the server repeat at will (refused handshakes), kept to a
-        # burst per kind per 10 s and then counted, so that floods cannot flood the log.
-        self._warnings = RepeatLimiter(logger, "server", burst=20)
+        # burst per kind and source (identity or address) per 10 s and then counted, so that
+        # floods cannot flood the log nor hide the lines about others; summed up at each end.
+        self._warnings = RepeatLimiter(logger, "server", burst=5, alarms=self._watchdog)
         #: Connections that ended with an exception nobody foresaw (each logged once).
         self.connection_failures = 0
         self._accepting = True
@@ -265,7 +266,7 @@ class Server:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._watchdog.run)
             for listener in listeners:
-                await nursery.start(accept_forever, listener, handler, nursery)
+                await nursery.start(accept_forever, listener, handler, nursery, self._warnings)
             scheme = "wss" if self._ssl_context else "ws"
             logger.info(
                 "listening on port %d (%s) for %s", self.port, scheme, ", ".join(self.subprotocols)
@@ -295,8 +296,8 @@ class Server:
         try:
             remote = _remote(tcp)
             if self._max_handshakes is not None and self._handshaking > self._max_handshakes:
-                self._warn(
-                    "%s: refused: more than %d handshakes at once", remote, self._max_handshakes
+                self._warn_address(
+                    remote, "%s: refused: more than %d handshakes at once", self._max_handshakes
                 )
                 return
             with trio.move_on_after(connect_timeout) as handshake:
@@ -328,8 +329,15 @@ class Server:
                 self._handshaking -= 1
             await trio.aclose_forcefully(stream)
 
-    def _warn(self, message: str, *args: Any) -> None:
-        self._warnings.warning(trio.current_time(), message, *args)
+    def _warn(self, source: str, message: str, *args: Any) -> None:
+        """Warn of what a peer can repeat at will; ``source`` (an identity, or an address as
+        ``address_key`` gives it) has a budget of its own."""
+        self._warnings.warning(trio.current_time(), message, *args, source=source)
+
+    def _warn_address(self, remote: str, message: str, *args: Any) -> None:
+        """:meth:`_warn` about the peer at ``remote`` (``host:port``, the first ``%s``), before
+        it has an identity: the budget is its host's."""
+        self._warn(address_key(remote), message, remote, *args)
 
     async def _tls(self, tcp: trio.SocketStream, remote: str) -> trio.abc.Stream:
         """The TLS handshake, on its own so that a failed one (no client certificate, an
@@ -339,7 +347,7 @@ class Server:
         try:
             await tls.do_handshake()
         except trio.BrokenResourceError as exc:
-            self._warn("%s: TLS handshake failed: %s", remote, escape(exc.__cause__ or exc))
+            self._warn_address(remote, "%s: TLS handshake failed: %s", escape(exc.__cause__ or exc))
             return tcp
         return tls
 
@@ -351,7 +359,7 @@ class Server:
             len(self._connected) + self._handshaking > self._max_connections
         )
         if busy or not self._accepting:
-            self._warn("refusing %s: %s", remote, "server full" if busy else "stopping")
+            self._warn_address(remote, "refusing %s: %s", "server full" if busy else "stopping")
             await handshake.reject(503)
             return None
         return await self._handshake(handshake, remote, certificate)
@@ -362,7 +370,7 @@ class Server:
         try:
             offered = offered_subprotocols(handshake.request)
         except ValueError as exc:
-            self._warn("%s: invalid Sec-WebSocket-Protocol: %s", remote, escape(exc))
+            self._warn_address(remote, "%s: invalid Sec-WebSocket-Protocol: %s", escape(exc))
             await handshake.reject(400)
             return None
         version = _choose_version(offered, self.classes)
@@ -370,13 +378,15 @@ class Server:
             version = self.default_version
         response = handshake.check(SUBPROTOCOLS[version] if version and offered else None)
         if response.status_code != 101:
-            self._warn("%s: not a valid WebSocket upgrade (HTTP %d)", remote, response.status_code)
+            self._warn_address(
+                remote, "%s: not a valid WebSocket upgrade (HTTP %d)", response.status_code
+            )
             await handshake.reject(response.status_code, response=response)
             return None
         identity = identity_from_path(handshake.path)
         refusal = check_identity(identity, version, self._identity_policy)
         if refusal is not None:
-            self._warn("%s: %s %s", remote, escape(identity), refusal.reason)
+            self._warn_address(remote, "%s: %s %s", escape(identity), refusal.reason)
             await handshake.reject(refusal.status)
             return None
         headers = handshake.headers()
@@ -409,6 +419,7 @@ class Server:
         if version is None:
             # CONFORMANCE 6: complete the handshake without a subprotocol, then close.
             self._warn(
+                identity,
                 "%s: no supported OCPP subprotocol in %s, closing",
                 escape(identity),
                 escape(offered),
@@ -437,7 +448,9 @@ class Server:
             if self._cluster is not None:
                 self._cluster.claim(cp)
             if previous is not None:
-                self._warn("%s: new connection replaces the previous one", escape(identity))
+                self._warn(
+                    identity, "%s: new connection replaces the previous one", escape(identity)
+                )
                 previous.close_soon(REPLACED, "replaced by a new connection")
             logger.info("%s: connected (OCPP %s)", escape(identity), version)
             await cp.start()
@@ -483,7 +496,14 @@ async def _authenticate(
     else:
         throttle.succeeded(identity, address, trio.current_time())
         return
-    warnings.warning(trio.current_time(), "%s: refused: %s", escape(identity), escape(reason))
+    warnings.warning(
+        trio.current_time(),
+        "%s (%s): refused: %s",
+        escape(identity),
+        address,
+        escape(reason),
+        source=identity,
+    )
     raise RejectConnection(401, _UNAUTHORIZED)
 
 
