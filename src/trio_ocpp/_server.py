@@ -29,7 +29,7 @@ from ._identity import IdentityPolicy, check_identity
 from ._logsafe import RepeatLimiter, escape
 from ._server_arguments import charge_point_classes, refuse_subprotocols
 from ._throttle import AuthThrottle, address_key
-from ._tls import ClientCertificate, check_tls_version, peer_certificate
+from ._tls import CertificateIdentity, ClientCertificate, check_tls_version, peer_certificate
 from ._versions import SUBPROTOCOLS, OCPPVersion, normalize_version
 from ._watchdog import Watchdog
 from ._websocket import WebSocketConnection
@@ -52,6 +52,9 @@ _GOING_AWAY = 1001
 REPLACED = 1000
 _PROTOCOL_ERROR = 1002
 _UNAUTHORIZED = [("WWW-Authenticate", 'Basic realm="OCPP"')]
+#: The HTTP status of a client certificate that does not name the identity: the certificate is
+#: valid, so not 401 (whose challenge would ask for other credentials), but it is not this one's.
+_FORBIDDEN = 403
 #: Seconds for the TLS and opening handshakes of a connection: a stalled or hostile client
 #: holds a socket and a task no longer; 20 s leaves room for TLS over a slow mobile link.
 CONNECT_TIMEOUT = 20
@@ -155,8 +158,12 @@ class Server:
     :func:`server_ssl_context`) serves wss:// (profiles 2-3). ``identity_policy``: which
     identities are refused before the upgrade (400; no identity: 404): not printable, longer
     than its ``max_length`` (48), and in 2.x more than 48 characters or a ':' (CONFORMANCE 38);
-    raise ``max_length`` for long legacy 1.6 identities. ``cluster``: a :class:`Membership`
-    told of each charge point, e.g. ``trio_ocpp.cluster.connect(...)``.
+    raise ``max_length`` for long legacy 1.6 identities. ``certificate_identity``: a rule
+    binding the identity to the client certificate (profile 3), ``(identity, ClientCertificate)
+    -> bool``, e.g. :func:`common_name_is_identity`; a connection it refuses, or one without a
+    client certificate, gets 403 before the upgrade (it needs an ``ssl_context`` that asks for
+    client certificates). ``cluster``: a :class:`Membership` told of each charge point, e.g.
+    ``trio_ocpp.cluster.connect(...)``.
     """
 
     def __init__(
@@ -171,6 +178,7 @@ class Server:
         max_handshakes: int | None = None,
         basic_auth: BasicAuth | None = None,
         identity_policy: IdentityPolicy | None = None,
+        certificate_identity: CertificateIdentity | None = None,
         cluster: Membership | None = None,
     ):
         classes = charge_point_classes(charge_points)
@@ -191,6 +199,11 @@ class Server:
         if ssl_context is not None:
             check_tls_version(ssl_context)
         self._ssl_context = ssl_context
+        if certificate_identity is not None and (
+            ssl_context is None or ssl_context.verify_mode == ssl.CERT_NONE
+        ):
+            raise ValueError("certificate_identity needs an ssl_context with client certificates")
+        self._certificate_identity = certificate_identity
         self._check_password = (
             _password_table(basic_auth) if isinstance(basic_auth, Mapping) else basic_auth
         )
@@ -391,6 +404,7 @@ class Server:
             return None
         headers = handshake.headers()
         try:
+            self._bind_certificate(identity, remote, certificate)
             if self._check_password is not None:
                 await _authenticate(
                     self._check_password,
@@ -427,6 +441,23 @@ class Server:
             await ws.aclose(_PROTOCOL_ERROR, "no supported OCPP subprotocol")
             return None
         return identity, version, ws, certificate
+
+    def _bind_certificate(
+        self, identity: str, remote: str, certificate: ClientCertificate | None
+    ) -> None:
+        """Profile 3 with ``certificate_identity``: may this certificate connect as
+        ``identity``? RejectConnection(403) if not."""
+        rule = self._certificate_identity
+        if rule is None or (certificate is not None and rule(identity, certificate)):
+            return
+        self._warn(
+            identity,
+            "%s (%s): refused: its client certificate, CN %s, is not bound to it",
+            escape(identity),
+            remote,
+            "none" if certificate is None else escape(certificate.common_names),
+        )
+        raise RejectConnection(_FORBIDDEN)
 
     async def _run_charge_point(
         self,
@@ -520,6 +551,7 @@ async def serve(
     max_handshakes: int | None = None,
     basic_auth: BasicAuth | None = None,
     identity_policy: IdentityPolicy | None = None,
+    certificate_identity: CertificateIdentity | None = None,
     connect_timeout: float = CONNECT_TIMEOUT,
     max_message_size: int = MAX_MESSAGE_SIZE,
     task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
@@ -541,6 +573,7 @@ async def serve(
         max_handshakes=max_handshakes,
         basic_auth=basic_auth,
         identity_policy=identity_policy,
+        certificate_identity=certificate_identity,
     )
     await server.run(
         host,
