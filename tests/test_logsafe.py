@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sys
+import tracemalloc
 
 import pytest
 
-from trio_ocpp._logsafe import RepeatLimiter, escape
+from trio_ocpp._logsafe import MAX_SOURCES, RepeatLimiter, escape
 
 
 @pytest.mark.parametrize(
@@ -64,3 +66,72 @@ def test_repeats_past_the_burst_are_counted_and_summarized(
         count = len(caplog.records)
         limiter.flush(15.0)
         assert len(caplog.records) == count
+
+
+def test_each_source_has_a_burst_of_its_own(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("trio_ocpp.test_logsafe")
+    limiter = RepeatLimiter(logger, "server", burst=3)
+    with caplog.at_level(logging.WARNING, logger.name):
+        for i in range(50):
+            limiter.warning(i / 100, "%s: replaced", "JUNK", source="JUNK")
+        limiter.warning(1.0, "%s: replaced", "VICTIM", source="VICTIM")
+    assert [r.getMessage() for r in caplog.records] == 3 * ["JUNK: replaced"] + ["VICTIM: replaced"]
+
+
+def test_a_period_ends_with_a_summary_naming_the_top_sources(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logger = logging.getLogger("trio_ocpp.test_logsafe")
+    limiter = RepeatLimiter(logger, "server", burst=2, period=10)
+    counts = {"A": 9, "B": 5, "C\n[forged]" + "c" * 100: 4, "D": 3, "E": 3, "F": 3, "G": 1}
+    with caplog.at_level(logging.WARNING, logger.name):
+        for source, count in counts.items():
+            for _ in range(count):
+                limiter.warning(1.0, "%s: replaced", "...", source=source)
+        logged = len(caplog.records)
+        assert logged == 2 * 6 + 1
+        limiter.expire(10.9)
+        assert len(caplog.records) == logged  # the period has not ended
+        limiter.expire(11.0)
+        assert caplog.records[-1].getMessage() == (
+            "server: ... 15 more like '%s: replaced' in the last 10 s (most from: A 7, B 3, "
+            f"C\\n[forged]{'c' * 53}...[64 characters] 2, D 1, E 1)"
+        )
+        limiter.expire(30.0)
+        limiter.warning(30.0, "%s: replaced", "A", source="A")  # a new period, a new burst
+        assert len(caplog.records) == logged + 2
+
+
+class Counter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_memory_and_lines_stay_bounded_under_100000_sources() -> None:
+    logger = logging.getLogger("trio_ocpp.test_logsafe.bounded")
+    logger.propagate = False
+    counter = Counter()
+    logger.addHandler(counter)
+    try:
+        limiter = RepeatLimiter(logger, "server", burst=2)
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(100_000):
+            source = f"JUNK_{i:06d}_" + "x" * 1000  # kept to SOURCE_LIMIT characters
+            limiter.warning(i / 100_000, "%s: refused", "JUNK", source=source)
+        held = tracemalloc.get_traced_memory()[0] - before - sys.getsizeof(counter.lines)
+        tracemalloc.stop()
+        assert held < 400_000, held  # 1,001 counts of 64-character keys
+        assert len(counter.lines) == MAX_SOURCES + 2  # the first 1,000 sources, then the others
+        limiter.warning(1.0, "%s: refused", "VICTIM", source="VICTIM")  # among the others now
+        limiter.expire(10.0)
+        assert counter.lines[-1] == (
+            "server: ... 98999 more like '%s: refused' in the last 10 s (most from: others 98999)"
+        )
+    finally:
+        tracemalloc.stop()
+        logger.removeHandler(counter)

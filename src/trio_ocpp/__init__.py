@@ -4,7 +4,8 @@ The version packages (``trio_ocpp.v16``, ``v201``, ``v21``) hold each version's 
 ``call``/``call_result`` messages, datatypes and enums; ``trio_ocpp.routing`` the ``@on`` and
 ``@after`` decorators; ``serve``/``Server`` run a central system, ``connect`` a charge point and
 ``Client`` keeps one connected. Security profiles: ``basic_auth`` on both sides (1-2),
-``server_ssl_context``/``client_ssl_context`` for TLS (2-3) and ``ClientCertificate`` (3).
+``server_ssl_context``/``client_ssl_context`` for TLS (2-3), ``ClientCertificate`` and
+``common_name_is_identity`` (``Server(certificate_identity=...)``) for client certificates (3).
 """
 
 from ._auth import BasicAuthCheck as BasicAuthCheck
@@ -25,8 +26,10 @@ from ._server import Membership as Membership
 from ._server import RejectConnection as RejectConnection
 from ._server import Server as Server
 from ._server import serve as serve
+from ._tls import CertificateIdentity as CertificateIdentity
 from ._tls import ClientCertificate as ClientCertificate
 from ._tls import client_ssl_context as client_ssl_context
+from ._tls import common_name_is_identity as common_name_is_identity
 from ._tls import server_ssl_context as server_ssl_context
 from ._versions import VERSIONS as VERSIONS
 from ._versions import OCPPVersion as OCPPVersion
@@ -38,6 +41,7 @@ __version__ = "0.1.0"
 __all__ = [
     "VERSIONS",
     "BasicAuthCheck",
+    "CertificateIdentity",
     "Client",
     "ClientCertificate",
     "ConnectionClosed",
@@ -56,6 +60,7 @@ __all__ = [
     "basic_auth_header",
     "charge_point_url",
     "client_ssl_context",
+    "common_name_is_identity",
     "compare_secret",
     "connect",
     "parse_basic_auth",

@@ -11,7 +11,7 @@ import trio
 from . import __version__
 from ._identity import IdentityPolicy
 from ._signals import run_until_signalled
-from ._tls import server_ssl_context
+from ._tls import common_name_is_identity, server_ssl_context
 from .examples.central_system import CLASSES, main, read_passwords
 from .workers import run_workers
 
@@ -48,7 +48,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     security.add_argument(
         "--cafile",
         metavar="FILE",
-        help="require client certificates issued by these CAs (profile 3)",
+        help="require client certificates issued by these CAs (profile 3); a charge point's "
+        "identity must be its certificate's single CN, else HTTP 403",
+    )
+    security.add_argument(
+        "--unbound-certificates",
+        action="store_true",
+        help="with --cafile: let any valid client certificate connect as any identity",
     )
     parser.add_argument(
         "--max-identity-length",
@@ -109,6 +115,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--cluster-events needs --cluster")
     if (args.keyfile or args.cafile) and not args.certfile:
         parser.error("--keyfile and --cafile need --certfile")
+    if args.unbound_certificates and not args.cafile:
+        parser.error("--unbound-certificates needs --cafile")
     args.versions = tuple(v.strip() for v in args.versions.split(",") if v.strip())
     unknown = set(args.versions) - set(CLASSES)
     if unknown:
@@ -153,6 +161,7 @@ async def serve(
             if args.certfile
             else None
         ),
+        certificate_identity=None if args.unbound_certificates else common_name_is_identity,
         boot_first=args.boot_first,
         max_handshakes=args.max_handshakes,
         max_connections=args.max_connections,

@@ -6,14 +6,13 @@ is first asked to make room (it closes a connection that has not proven itself t
 point: ``_admission.py``), so that sockets an attacker holds cannot keep charge points out. If
 it cannot, one descriptor kept in reserve is let go for the time it takes to accept the next
 connection and close it at once (the client is refused rather than left waiting). The failures
-are logged once per ``SUMMARY_SECONDS`` and then counted (``RepeatLimiter``).
+are logged through the server's ``RepeatLimiter``: a burst per period, then counted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import os
 from collections.abc import Awaitable, Callable
 from typing import IO, NoReturn
@@ -24,11 +23,8 @@ from ._logsafe import RepeatLimiter
 
 __all__ = ["accept_forever"]
 
-logger = logging.getLogger("trio_ocpp.server")
-
 #: What accept() raises when the process or the system is out of descriptors or memory.
 _SHORTAGE = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
-SUMMARY_SECONDS = 10
 
 
 async def accept_forever(
@@ -36,15 +32,15 @@ async def accept_forever(
     handle: Callable[[trio.SocketStream], Awaitable[None]],
     nursery: trio.Nursery,
     make_room: Callable[[], Awaitable[bool]],
+    warnings: RepeatLimiter,
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Accept connections on ``listener`` and start ``handle(stream)`` for each in ``nursery``;
     ``make_room()`` frees a descriptor when there are none (False if it cannot). Started once
-    the reserve descriptor is held."""
+    the reserve descriptor is held. A shortage is told to ``warnings``."""
     reserve: IO[bytes] | None = open(os.devnull, "rb")  # noqa: SIM115  # held for good
     task_status.started()
-    warnings = RepeatLimiter(logger, "server", burst=1, period=SUMMARY_SECONDS)
     try:
         while True:
             try:

@@ -54,8 +54,9 @@ class Ticket:
     """One TCP connection, from accept to close."""
 
     accepted_at: float
-    #: The peer's address, then its identity too: for the log line of its eviction.
+    #: The peer's ``host:port`` and, once known, its identity (escaped): for log lines.
     peer: str = ""
+    identity: str = ""
     #: Cancelled to close the connection when room is made (its handler runs inside it).
     scope: trio.CancelScope = attrs.Factory(trio.CancelScope)
     upgraded_at: float = math.inf
@@ -63,6 +64,9 @@ class Ticket:
     #: Closed to make room; ``closed`` is set once its handler has let the socket go.
     evicted: bool = False
     closed: trio.Event = attrs.Factory(trio.Event)
+
+    def __str__(self) -> str:
+        return f"{self.peer} ({self.identity})" if self.identity else self.peer
 
 
 @attrs.frozen

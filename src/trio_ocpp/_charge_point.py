@@ -278,6 +278,7 @@ class ChargePoint(InboundCalls):
                 if self._watchdog is None:  # not one of a server's connections
                     self._watchdog = Watchdog()
                     nursery.start_soon(self._watchdog.run)
+                self._warnings.alarms = self._watchdog  # summaries at each period's end
                 if self._ping_interval > 0 and hasattr(self._connection, "ping"):
                     self._next_ping = now() + self._ping_interval
                 # A frame may be on its way already (a server's application calls early).

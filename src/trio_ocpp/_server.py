@@ -29,8 +29,8 @@ from ._handshake import ServerHandshake, offered_subprotocols, read_request
 from ._identity import IdentityPolicy, check_identity
 from ._logsafe import RepeatLimiter, escape
 from ._server_arguments import charge_point_classes, refuse_subprotocols
-from ._throttle import AuthThrottle
-from ._tls import ClientCertificate, check_tls_version, peer_certificate
+from ._throttle import AuthThrottle, address_key
+from ._tls import CertificateIdentity, ClientCertificate, check_tls_version, peer_certificate
 from ._versions import SUBPROTOCOLS, OCPPVersion, normalize_version
 from ._watchdog import Watchdog
 from ._websocket import WebSocketConnection
@@ -57,6 +57,9 @@ _TRY_AGAIN_LATER = 1013
 #: Seconds its Close frame may take: it is closed to free its descriptor.
 _EVICTION_CLOSE_TIMEOUT = 0.2
 _UNAUTHORIZED = [("WWW-Authenticate", 'Basic realm="OCPP"')]
+#: The HTTP status of a client certificate that does not name the identity: the certificate is
+#: valid, so not 401 (whose challenge would ask for other credentials), but it is not this one's.
+_FORBIDDEN = 403
 #: Seconds for the TLS and opening handshakes of a connection: a stalled or hostile client
 #: holds a socket and a task no longer; 20 s leaves room for TLS over a slow mobile link.
 CONNECT_TIMEOUT = 20
@@ -174,8 +177,12 @@ class Server:
     :func:`server_ssl_context`) serves wss:// (profiles 2-3). ``identity_policy``: which
     identities are refused before the upgrade (400; no identity: 404): not printable, longer
     than its ``max_length`` (48), and in 2.x more than 48 characters or a ':' (CONFORMANCE 38);
-    raise ``max_length`` for long legacy 1.6 identities. ``cluster``: a :class:`Membership`
-    told of each charge point, e.g. ``trio_ocpp.cluster.connect(...)``.
+    raise ``max_length`` for long legacy 1.6 identities. ``certificate_identity``: a rule
+    binding the identity to the client certificate (profile 3), ``(identity, ClientCertificate)
+    -> bool``, e.g. :func:`common_name_is_identity`; a connection it refuses, or one without a
+    client certificate, gets 403 before the upgrade (it needs an ``ssl_context`` that asks for
+    client certificates). ``cluster``: a :class:`Membership` told of each charge point, e.g.
+    ``trio_ocpp.cluster.connect(...)``.
     """
 
     def __init__(
@@ -190,6 +197,7 @@ class Server:
         max_handshakes: int | None = None,
         basic_auth: BasicAuth | None = None,
         identity_policy: IdentityPolicy | None = None,
+        certificate_identity: CertificateIdentity | None = None,
         cluster: Membership | None = None,
         request_timeout: float = REQUEST_TIMEOUT,
         tls_timeout: float = TLS_TIMEOUT,
@@ -213,6 +221,11 @@ class Server:
         if ssl_context is not None:
             check_tls_version(ssl_context)
         self._ssl_context = ssl_context
+        if certificate_identity is not None and (
+            ssl_context is None or ssl_context.verify_mode == ssl.CERT_NONE
+        ):
+            raise ValueError("certificate_identity needs an ssl_context with client certificates")
+        self._certificate_identity = certificate_identity
         self._check_password = (
             _password_table(basic_auth) if isinstance(basic_auth, Mapping) else basic_auth
         )
@@ -232,8 +245,9 @@ class Server:
         self._request_timeout = request_timeout
         self._tls_timeout = tls_timeout
         # Warnings a peer can make the server repeat at will (refused handshakes), kept to a
-        # burst per kind per 10 s and then counted, so that floods cannot flood the log.
-        self._warnings = RepeatLimiter(logger, "server", burst=20)
+        # burst per kind and source (identity or address) per 10 s and then counted, so that
+        # floods cannot flood the log nor hide the lines about others; summed up at each end.
+        self._warnings = RepeatLimiter(logger, "server", burst=5, alarms=self._watchdog)
         #: Connections that ended with an exception nobody foresaw (each logged once).
         self.connection_failures = 0
         self._accepting = True
@@ -292,7 +306,9 @@ class Server:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._watchdog.run)
             for listener in listeners:
-                await nursery.start(accept_forever, listener, handler, nursery, self._make_room)
+                await nursery.start(
+                    accept_forever, listener, handler, nursery, self._make_room, self._warnings
+                )
             scheme = "wss" if self._ssl_context else "ws"
             logger.info(
                 "listening on port %d (%s) for %s", self.port, scheme, ", ".join(self.subprotocols)
@@ -322,7 +338,7 @@ class Server:
             peer = _remote(tcp)
             ticket = self._admission.accepted(trio.current_time())
             if ticket is None:
-                self._warn("%s: refused: server full", peer)
+                self._warn_address(peer, "%s: refused: server full")
                 return
             ticket.peer = peer
             with ticket.scope:
@@ -331,10 +347,11 @@ class Server:
                 )
         except* Exception:
             self.connection_failures += 1
-            logger.exception("%s: connection failed", ticket.peer if ticket else peer)
+            logger.exception("%s: connection failed", ticket or peer)
         finally:
             if ticket is not None and ticket.evicted:
-                self._warn("%s: closed to make room for another connection", ticket.peer)
+                source = address_key(ticket.peer)
+                self._warn(source, "%s: closed to make room for another connection", ticket)
             await trio.aclose_forcefully(stream)
             if ticket is not None:
                 self._admission.closed(ticket)
@@ -368,7 +385,7 @@ class Server:
         accepted = await self._handle_request(request, ticket, certificate)
         del request  # a connection lives long: what only its handshake needed goes
         if accepted is not None:
-            ticket.peer = f"{remote} ({escape(accepted[0])})"
+            ticket.identity = escape(accepted[0])
             await self._run_charge_point(ticket, *accepted)
         return stream
 
@@ -379,6 +396,7 @@ class Server:
         admission = self._admission
         closed = admission.out_of_descriptors(trio.current_time())
         self._warn(
+            "",
             "out of file descriptors at %d connections: at most %d from now on",
             admission.connections + len(closed),
             admission.max_connections,
@@ -392,8 +410,15 @@ class Server:
         """Connections held, handshakes in progress, unproven ones, evicted and refused."""
         return self._admission.statistics()
 
-    def _warn(self, message: str, *args: Any) -> None:
-        self._warnings.warning(trio.current_time(), message, *args)
+    def _warn(self, source: str, message: str, *args: Any) -> None:
+        """Warn of what a peer can repeat at will; ``source`` (an identity, or an address as
+        ``address_key`` gives it) has a budget of its own."""
+        self._warnings.warning(trio.current_time(), message, *args, source=source)
+
+    def _warn_address(self, remote: str, message: str, *args: Any) -> None:
+        """:meth:`_warn` about the peer at ``remote`` (``host:port``, the first ``%s``), before
+        it has an identity: the budget is its host's."""
+        self._warn(address_key(remote), message, remote, *args)
 
     async def _tls(self, tcp: trio.SocketStream, remote: str) -> trio.abc.Stream:
         """The TLS handshake, on its own so that a failed one (no client certificate, an
@@ -403,7 +428,7 @@ class Server:
         try:
             await tls.do_handshake()
         except trio.BrokenResourceError as exc:
-            self._warn("%s: TLS handshake failed: %s", remote, escape(exc.__cause__ or exc))
+            self._warn_address(remote, "%s: TLS handshake failed: %s", escape(exc.__cause__ or exc))
             return tcp
         return tls
 
@@ -414,7 +439,7 @@ class Server:
         remote = ticket.peer
         busy = not self._admission.room_for(ticket, trio.current_time())
         if busy or not self._accepting:
-            self._warn("refusing %s: %s", remote, "server full" if busy else "stopping")
+            self._warn_address(remote, "refusing %s: %s", "server full" if busy else "stopping")
             await handshake.reject(503)
             return None
         return await self._handshake(handshake, remote, certificate)
@@ -425,7 +450,7 @@ class Server:
         try:
             offered = offered_subprotocols(handshake.request)
         except ValueError as exc:
-            self._warn("%s: invalid Sec-WebSocket-Protocol: %s", remote, escape(exc))
+            self._warn_address(remote, "%s: invalid Sec-WebSocket-Protocol: %s", escape(exc))
             await handshake.reject(400)
             return None
         version = _choose_version(offered, self.classes)
@@ -433,17 +458,20 @@ class Server:
             version = self.default_version
         response = handshake.check(SUBPROTOCOLS[version] if version and offered else None)
         if response.status_code != 101:
-            self._warn("%s: not a valid WebSocket upgrade (HTTP %d)", remote, response.status_code)
+            self._warn_address(
+                remote, "%s: not a valid WebSocket upgrade (HTTP %d)", response.status_code
+            )
             await handshake.reject(response.status_code, response=response)
             return None
         identity = identity_from_path(handshake.path)
         refusal = check_identity(identity, version, self._identity_policy)
         if refusal is not None:
-            self._warn("%s: %s %s", remote, escape(identity), refusal.reason)
+            self._warn_address(remote, "%s: %s %s", escape(identity), refusal.reason)
             await handshake.reject(refusal.status)
             return None
         headers = handshake.headers()
         try:
+            self._bind_certificate(identity, remote, certificate)
             if self._check_password is not None:
                 await _authenticate(
                     self._check_password,
@@ -472,6 +500,7 @@ class Server:
         if version is None:
             # CONFORMANCE 6: complete the handshake without a subprotocol, then close.
             self._warn(
+                identity,
                 "%s: no supported OCPP subprotocol in %s, closing",
                 escape(identity),
                 escape(offered),
@@ -479,6 +508,23 @@ class Server:
             await ws.aclose(_PROTOCOL_ERROR, "no supported OCPP subprotocol")
             return None
         return identity, version, ws, certificate
+
+    def _bind_certificate(
+        self, identity: str, remote: str, certificate: ClientCertificate | None
+    ) -> None:
+        """Profile 3 with ``certificate_identity``: may this certificate connect as
+        ``identity``? RejectConnection(403) if not."""
+        rule = self._certificate_identity
+        if rule is None or (certificate is not None and rule(identity, certificate)):
+            return
+        self._warn(
+            identity,
+            "%s (%s): refused: its client certificate, CN %s, is not bound to it",
+            escape(identity),
+            remote,
+            "none" if certificate is None else escape(certificate.common_names),
+        )
+        raise RejectConnection(_FORBIDDEN)
 
     async def _run_charge_point(
         self,
@@ -503,7 +549,9 @@ class Server:
             if self._cluster is not None:
                 self._cluster.claim(cp)
             if previous is not None:
-                self._warn("%s: new connection replaces the previous one", escape(identity))
+                self._warn(
+                    identity, "%s: new connection replaces the previous one", escape(identity)
+                )
                 previous.close_soon(REPLACED, "replaced by a new connection")
             logger.info("%s: connected (OCPP %s)", escape(identity), version)
             await cp.start()
@@ -554,7 +602,14 @@ async def _authenticate(
     else:
         throttle.succeeded(identity, address, trio.current_time())
         return
-    warnings.warning(trio.current_time(), "%s: refused: %s", escape(identity), escape(reason))
+    warnings.warning(
+        trio.current_time(),
+        "%s (%s): refused: %s",
+        escape(identity),
+        address,
+        escape(reason),
+        source=identity,
+    )
     raise RejectConnection(401, _UNAUTHORIZED)
 
 
@@ -571,6 +626,7 @@ async def serve(
     max_handshakes: int | None = None,
     basic_auth: BasicAuth | None = None,
     identity_policy: IdentityPolicy | None = None,
+    certificate_identity: CertificateIdentity | None = None,
     request_timeout: float = REQUEST_TIMEOUT,
     tls_timeout: float = TLS_TIMEOUT,
     boot_timeout: float = BOOT_TIMEOUT,
@@ -595,6 +651,7 @@ async def serve(
         max_handshakes=max_handshakes,
         basic_auth=basic_auth,
         identity_policy=identity_policy,
+        certificate_identity=certificate_identity,
         request_timeout=request_timeout,
         tls_timeout=tls_timeout,
         boot_timeout=boot_timeout,

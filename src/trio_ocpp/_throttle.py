@@ -27,13 +27,14 @@ import ipaddress
 from collections import OrderedDict
 from typing import Final
 
-__all__ = ["AuthThrottle"]
+__all__ = ["AuthThrottle", "address_key"]
 
 _IPV6_PREFIX: Final = 64
 
 
-def _address_key(address: str) -> str:
-    """The key of an address given as ``host``, ``host:port`` or ``[host]:port``."""
+def address_key(address: str) -> str:
+    """The key of an address given as ``host``, ``host:port`` or ``[host]:port``: the host, an
+    IPv6 address by its /64."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -99,7 +100,7 @@ class AuthThrottle:
         before checking its password."""
         failures = self._identities.add(identity, 1, now)
         if identity not in self._known:
-            failures = max(failures, self._addresses.add(_address_key(address), 1, now))
+            failures = max(failures, self._addresses.add(address_key(address), 1, now))
         excess = failures - self._free
         if excess <= 0:
             return 0.0
@@ -110,7 +111,7 @@ class AuthThrottle:
         """The attempt's password was right: take its failure back, and exempt the identity."""
         self._identities.add(identity, -1, now)
         if identity not in self._known:
-            self._addresses.add(_address_key(address), -1, now)
+            self._addresses.add(address_key(address), -1, now)
         self._known[identity] = None
         self._known.move_to_end(identity)
         if len(self._known) > self._max_entries:

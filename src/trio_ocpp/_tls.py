@@ -2,11 +2,21 @@
 
 Profile 2 is TLS with a server certificate plus HTTP Basic auth; profile 3 adds a client
 certificate that the server requires and verifies, and whose subject names the charge point.
+
+Which station a certificate belongs to: OCPP 2.0.1 and 2.1, Part 2, A00 (security profile 3,
+A00.FR.405) has the CSMS check that the CN (commonName) of the certificate's subject holds the
+charging station's unique serial number (and B01.FR.12 closes a station whose BootNotification
+gives another serial number). Part 2 is not among the spec files here and Part 4 says nothing of
+it: this follows the requirement as other OCPP implementations quote it. A charge point's
+identity is usually that serial number, hence :func:`common_name_is_identity`, the rule of the
+example central system; a fleet that names its stations otherwise gives the server a rule of its
+own (``Server(certificate_identity=...)``).
 """
 
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from os import PathLike
 from typing import Any
 
@@ -14,9 +24,11 @@ import attrs
 import trio
 
 __all__ = [
+    "CertificateIdentity",
     "ClientCertificate",
     "check_tls_version",
     "client_ssl_context",
+    "common_name_is_identity",
     "server_ssl_context",
 ]
 
@@ -25,25 +37,59 @@ StrPath = str | PathLike[str]
 
 @attrs.frozen
 class ClientCertificate:
-    """The subject of the verified client certificate of a connection (security profile 3)."""
+    """The verified client certificate of a connection (security profile 3).
 
-    #: CN: the charge point's serial number or identity, by the OCPP certificate profile.
-    common_name: str | None
-    #: O: the charging station operator.
-    organization: str | None
+    A subject may hold an attribute more than once (``CN=CP_A, CN=VICTIM``), and software
+    disagrees on which one counts: :attr:`common_name` and :attr:`organization` refuse to choose
+    and are None then; :attr:`common_names` and :attr:`subject` have them all.
+    """
+
     #: Every subject attribute as ``(name, value)``, in certificate order.
     subject: tuple[tuple[str, str], ...]
+    #: The subject alternative names as ``(type, value)``: ``("DNS", "cp1.example.com")``,
+    #: ``("IP Address", "192.0.2.1")``, ``("URI", ...)``, in certificate order.
+    subject_alt_names: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_peercert(cls, cert: dict[str, Any]) -> ClientCertificate:
         """From what :meth:`ssl.SSLSocket.getpeercert` returns."""
-        subject = tuple((name, value) for rdn in cert.get("subject", ()) for name, value in rdn)
-        attributes = dict(subject)
         return cls(
-            common_name=attributes.get("commonName"),
-            organization=attributes.get("organizationName"),
-            subject=subject,
+            subject=tuple((name, value) for rdn in cert.get("subject", ()) for name, value in rdn),
+            subject_alt_names=tuple(cert.get("subjectAltName", ())),
         )
+
+    @property
+    def common_names(self) -> tuple[str, ...]:
+        """Every CN of the subject, in certificate order."""
+        return self._values("commonName")
+
+    @property
+    def common_name(self) -> str | None:
+        """The CN (the charge point's serial number or identity, by the OCPP certificate
+        profile): None when the subject has none, or more than one."""
+        return _single(self.common_names)
+
+    @property
+    def organization(self) -> str | None:
+        """The O (the charging station operator): None when there is none, or more than one."""
+        return _single(self._values("organizationName"))
+
+    def _values(self, attribute: str) -> tuple[str, ...]:
+        return tuple(value for name, value in self.subject if name == attribute)
+
+
+def _single(values: tuple[str, ...]) -> str | None:
+    return values[0] if len(values) == 1 else None
+
+
+#: A rule binding an identity to a certificate: ``rule(identity, certificate)`` is True when
+#: ``certificate`` may connect as ``identity`` (``Server(certificate_identity=...)``).
+CertificateIdentity = Callable[[str, ClientCertificate], bool]
+
+
+def common_name_is_identity(identity: str, certificate: ClientCertificate) -> bool:
+    """The certificate's subject has exactly one CN, and it is ``identity`` (module docstring)."""
+    return certificate.common_name == identity
 
 
 def check_tls_version(context: ssl.SSLContext) -> None:

@@ -21,7 +21,17 @@ from typing import Any, ClassVar
 
 import trio
 
-from trio_ocpp import IdentityPolicy, Membership, Server, exceptions, v16, v21, v201
+from trio_ocpp import (
+    CertificateIdentity,
+    IdentityPolicy,
+    Membership,
+    Server,
+    common_name_is_identity,
+    exceptions,
+    v16,
+    v21,
+    v201,
+)
 from trio_ocpp.charge_point import ChargePoint
 from trio_ocpp.messages import Call, Send
 from trio_ocpp.routing import after, on
@@ -179,6 +189,7 @@ async def main(
     *,
     basic_auth: Mapping[str, str | bytes] | None = None,
     ssl_context: ssl.SSLContext | None = None,
+    certificate_identity: CertificateIdentity | None = common_name_is_identity,
     boot_first: bool = False,
     max_handshakes: int | None = 1000,
     max_connections: int | None = None,
@@ -190,7 +201,9 @@ async def main(
     """Serve until interrupted. ``default_version`` serves clients that offer no subprotocol,
     so that generic tools (``python -m websockets``, wscat without ``-s``) can talk to it.
     ``basic_auth``: identity -> password (security profiles 1-2); ``ssl_context``: wss://
-    (profile 2, or 3 when it requires client certificates); ``boot_first``: RequireBoot;
+    (profile 2, or 3 when it requires client certificates); ``certificate_identity``: in profile
+    3, which identities a certificate may connect as (by default the identity must be its single
+    CN; None: any); ``boot_first``: RequireBoot;
     ``max_handshakes``, ``max_connections``, ``boot_timeout`` (None: the server's default):
     the server's admission limits (``Server``); ``identity_policy``: the identities refused
     before the upgrade.
@@ -199,11 +212,14 @@ async def main(
     port)."""
     classes = [CLASSES[v] for v in versions]
     admission: dict[str, Any] = {} if boot_timeout is None else {"boot_timeout": boot_timeout}
+    if ssl_context is None or ssl_context.verify_mode == ssl.CERT_NONE:
+        certificate_identity = None  # no client certificates: nothing to bind
     server = Server(
         [require_boot(cls) for cls in classes] if boot_first else classes,
         default_version=default_version if default_version in versions else None,
         basic_auth=basic_auth,
         ssl_context=ssl_context,
+        certificate_identity=certificate_identity,
         max_handshakes=max_handshakes,
         max_connections=max_connections,
         **admission,
