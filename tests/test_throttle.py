@@ -36,7 +36,7 @@ def test_a_success_takes_its_count_back() -> None:
     throttle = AuthThrottle(free_failures=1)
     for _ in range(10):
         assert throttle.attempt("CP_1", A, now=0) == 0
-        throttle.succeeded("CP_1", A, now=0)
+        throttle.succeeded("CP_1", now=0)
 
 
 def test_parallel_attempts_see_each_other() -> None:
@@ -46,25 +46,39 @@ def test_parallel_attempts_see_each_other() -> None:
     assert delays == [0, 0, 1, 2, 4, 8, 16, 32]
 
 
+def failed_attempt(throttle: AuthThrottle, identity: str, address: str) -> float:
+    delay = throttle.attempt(identity, address, now=0)
+    throttle.failed(address, now=0)
+    return delay
+
+
 def test_cycling_identities_from_one_address_is_slowed() -> None:
     throttle = AuthThrottle(free_failures=3, base_delay=1)
-    delays = [throttle.attempt(f"CP_{i}", A, now=0) for i in range(5)]
+    delays = [failed_attempt(throttle, f"CP_{i}", A) for i in range(5)]
     assert delays == [0, 0, 0, 1, 2]
     # An IPv6 host is one /64: changing the low bits does not help.
-    delays = [throttle.attempt(f"CP_{i}", f"2001:db8::{i:x}", now=0) for i in range(5)]
+    delays = [failed_attempt(throttle, f"CP_{i}", f"2001:db8::{i:x}") for i in range(5)]
     assert delays == [0, 0, 0, 1, 2]
+
+
+def test_a_fleet_behind_one_address_reconnecting_at_once_is_not_slowed() -> None:
+    # After a restart nobody is known: thousands of right passwords in parallel from one NAT.
+    throttle = AuthThrottle(free_failures=3, base_delay=1)
+    assert [throttle.attempt(f"CP_{i}", A, now=0) for i in range(1000)] == [0] * 1000
+    for i in range(1000):
+        throttle.succeeded(f"CP_{i}", now=0)
 
 
 def test_other_charge_points_are_not_slowed() -> None:
     throttle = AuthThrottle(free_failures=3, base_delay=1)
     # CP_2 authenticated before a guesser behind the same (carrier-grade) NAT got busy.
     throttle.attempt("CP_2", B, now=0)
-    throttle.succeeded("CP_2", B, now=0)
+    throttle.succeeded("CP_2", now=0)
     for i in range(50):
-        throttle.attempt(f"guess_{i}", A, now=1)
-        throttle.attempt("CP_1", A, now=1)
+        failed_attempt(throttle, f"guess_{i}", A)
+        failed_attempt(throttle, "CP_1", A)
     assert throttle.attempt("CP_2", A, now=2) == 0  # known: exempt from the address count
-    throttle.succeeded("CP_2", A, now=2)
+    throttle.succeeded("CP_2", now=2)
     assert throttle.attempt("CP_3", B, now=2) == 0  # elsewhere: nothing counted
     assert throttle.attempt("CP_1", B, now=2) > 0  # the attacked identity waits wherever it is
     assert throttle.attempt("CP_4", A, now=2) > 0  # never seen, behind the guesser's address
@@ -75,8 +89,9 @@ def test_memory_is_bounded_whatever_the_attacker_cycles() -> None:
     for i in range(10_000):
         address = f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"
         throttle.attempt(f"CP_{i}", address, now=i / 1000)
-        throttle.succeeded(f"CP_{i}", address, now=i / 1000)
+        throttle.succeeded(f"CP_{i}", now=i / 1000)
         throttle.attempt(f"X_{i}", address, now=i / 1000)
+        throttle.failed(address, now=i / 1000)
     assert throttle.entries() <= 300
 
 
@@ -136,7 +151,7 @@ async def test_many_parallel_guesses_take_long(autojump_clock: trio.abc.Clock) -
 def test_an_address_may_come_with_its_port() -> None:
     # The server names the remote as host:port: the port must not make each attempt new.
     throttle = AuthThrottle(free_failures=2, base_delay=1)
-    delays = [throttle.attempt(f"CP_{i}", f"192.0.2.1:{50000 + i}", now=0) for i in range(4)]
+    delays = [failed_attempt(throttle, f"CP_{i}", f"192.0.2.1:{50000 + i}") for i in range(4)]
     assert delays == [0, 0, 1, 2]
-    delays = [throttle.attempt(f"X_{i}", f"[2001:db8::{i}]:{50000 + i}", now=0) for i in range(4)]
+    delays = [failed_attempt(throttle, f"X_{i}", f"[2001:db8::{i}]:{50000 + i}") for i in range(4)]
     assert delays == [0, 0, 1, 2]

@@ -593,15 +593,20 @@ async def _authenticate(
     """
     await trio.sleep(throttle.attempt(identity, address, trio.current_time()))
     credentials = None if authorization is None else parse_basic_auth(authorization)
-    if credentials is None:
-        reason = "no Basic credentials"
-    elif credentials[0] != identity:
-        reason = f"Basic auth username {credentials[0]!r} is not the identity"
-    elif not await check(identity, credentials[1]):
-        reason = "wrong Basic auth password"
-    else:
-        throttle.succeeded(identity, address, trio.current_time())
-        return
+    try:
+        if credentials is None:
+            reason = "no Basic credentials"
+        elif credentials[0] != identity:
+            reason = f"Basic auth username {credentials[0]!r} is not the identity"
+        elif not await check(identity, credentials[1]):
+            reason = "wrong Basic auth password"
+        else:
+            throttle.succeeded(identity, trio.current_time())
+            return
+    except RejectConnection:  # an unknown identity (404)
+        throttle.failed(address, trio.current_time())
+        raise
+    throttle.failed(address, trio.current_time())
     warnings.warning(
         trio.current_time(),
         "%s (%s): refused: %s",

@@ -5,8 +5,11 @@ host usually holds whole). A count is forgotten at one failure per ``forgive_aft
 Past ``free_failures``, each attempt for that identity or from that address waits before its
 password is checked: ``base_delay``, doubling with each further failure, up to ``max_delay``.
 
-- Every attempt counts as a failure *before* it is checked, and a success takes its count back:
-  attempts made in parallel see each other, so a guesser gains nothing from many connections.
+- For its identity, every attempt counts as a failure *before* it is checked, and a success
+  takes its count back: attempts on one identity made in parallel see each other, so a guesser
+  gains nothing from many connections. For its address, only a failure counts, once known: a
+  fleet behind one carrier-grade NAT that reconnects at once after a restart (thousands of
+  right passwords in parallel, none seen since the server started) is not slowed by itself.
 - The delay comes before the check, right password or wrong: how long an answer takes says
   nothing of the password, and the comparison itself stays constant-time (``compare_secret``).
 - Other charge points are not slowed: their identities have counts of their own, and an
@@ -96,22 +99,25 @@ class AuthThrottle:
         self._known: OrderedDict[str, None] = OrderedDict()
 
     def attempt(self, identity: str, address: str, now: float) -> float:
-        """Count an attempt as failed until :meth:`succeeded` says otherwise; the seconds to wait
-        before checking its password."""
+        """Count an attempt on ``identity`` as failed until :meth:`succeeded` says otherwise;
+        the seconds to wait before checking its password."""
         failures = self._identities.add(identity, 1, now)
         if identity not in self._known:
-            failures = max(failures, self._addresses.add(address_key(address), 1, now))
+            # The address's failures so far, and this attempt (counted once it fails).
+            failures = max(failures, self._addresses.add(address_key(address), 0, now) + 1)
         excess = failures - self._free
         if excess <= 0:
             return 0.0
         # The exponent capped: a count in the millions must not overflow the float.
         return min(self._base_delay * 2 ** min(excess - 1, 64), self._max_delay)
 
-    def succeeded(self, identity: str, address: str, now: float) -> None:
+    def failed(self, address: str, now: float) -> None:
+        """The attempt was refused (no or wrong credentials): count it against its address."""
+        self._addresses.add(address_key(address), 1, now)
+
+    def succeeded(self, identity: str, now: float) -> None:
         """The attempt's password was right: take its failure back, and exempt the identity."""
         self._identities.add(identity, -1, now)
-        if identity not in self._known:
-            self._addresses.add(address_key(address), -1, now)
         self._known[identity] = None
         self._known.move_to_end(identity)
         if len(self._known) > self._max_entries:
