@@ -67,9 +67,13 @@ class Broker(Protocol):
     async def receive(self) -> bytes:
         """The next message sent to this node (once subscribed)."""
 
-    async def append(self, entries: Sequence[Sequence[tuple[str, str]]], maxlen: int) -> None:
-        """Append entries (field, value pairs) to the event stream, trimmed to about
-        ``maxlen`` entries."""
+    async def append(
+        self, entries: Sequence[Sequence[tuple[str, str]]], maxlen: int, max_bytes: int
+    ) -> dict[str, int]:
+        """Append entries (field, value pairs) to the event stream, then trim its oldest
+        entries until it holds at most ``maxlen`` entries and ``max_bytes`` bytes of fields.
+        Returns, for each consumer group that had not yet been given some of the trimmed
+        entries, how many."""
 
     async def create_group(self, group: str, start: str) -> None:
         """Make consumer group ``group`` (and the stream) unless it exists: it delivers the

@@ -37,7 +37,8 @@ from .._payload import Payload, payload_class
 from .._schemas import MessageKind
 from .._validation import FormatPolicy, check, get_validator, validation_engine
 from ._broker import Broker, ClusterUnavailableError, NotConnectedError
-from ._events import EventRecorder, EventStream, open_event_stream
+from ._events import EventStream, open_event_stream
+from ._recorder import EventLimits, EventRecorder, EventStatistics
 from ._redis import open_redis
 
 __all__ = ["REPLACED_CLOSE_CODE", "Cluster", "connect"]
@@ -222,6 +223,10 @@ class Cluster:
         reader = self._open(f"{self.node_id}/events")
         return open_event_stream(reader, group, consumer, start, count, claim_idle)
 
+    def event_statistics(self) -> EventStatistics:
+        """What this node recorded into the event stream, and what it did not (and why)."""
+        return self._recorder.statistics()
+
     # -- for a server: membership (trio_ocpp.Server's cluster= hook) ---------------------------
 
     def claim(self, cp: ChargePoint) -> None:
@@ -377,7 +382,12 @@ async def connect(
     events: Iterable[str] = (),
     membership_ttl: float = 10,
     events_maxlen: int = 100_000,
+    events_max_bytes: int = 256 << 20,
+    events_payload_limit: int = 256 << 10,
+    events_rate: float = 10,
+    events_burst: float = 1000,
     events_buffer: int = 10_000,
+    events_buffer_bytes: int = 64 << 20,
     prefix: str = "ocpp",
 ) -> AsyncIterator[Cluster]:
     """Join the cluster on the Redis (or Valkey) at ``url``, ``redis://[user:password@]host
@@ -386,20 +396,36 @@ async def connect(
     ``events``: the actions whose answered CALLs this node appends to the event stream (a
     server's inbound CALLs, once answered with a CALLRESULT). ``membership_ttl``: seconds after
     which the charge points of a node that died without a word leave the membership (calls to
-    them fail at once anyway). ``events_maxlen``: the stream is trimmed to about this many
-    entries (Redis trims whole nodes of it, so a little more stays); an event trimmed before a
-    group read it is lost to that group. ``events_buffer``: events held while the broker is
-    unreachable; past it, new ones are dropped and counted. ``prefix`` starts every key and
-    channel, so that several clusters can share one Redis.
+    them fail at once anyway). ``prefix`` starts every key and channel, so that several
+    clusters can share one Redis.
+
+    The event stream's bounds (the README says how to size them): the stream is trimmed, oldest
+    first, to ``events_maxlen`` entries and ``events_max_bytes`` bytes of fields; an event
+    trimmed before a group read it is lost to that group (counted and logged). An event whose
+    request and response exceed ``events_payload_limit`` bytes is recorded without them. Each
+    charge point may record ``events_rate`` events a second on this node, in bursts of up to
+    ``events_burst`` (an event counts once per started 4 KiB); past that its events are not
+    recorded. ``events_buffer`` events and ``events_buffer_bytes`` bytes are held while the
+    broker is unreachable; past them, new ones are dropped. All counted in
+    :meth:`Cluster.event_statistics`.
     """
     if not membership_ttl > 0:
         raise ValueError("membership_ttl must be positive")
+    limits = EventLimits(
+        maxlen=events_maxlen,
+        max_bytes=events_max_bytes,
+        payload_limit=events_payload_limit,
+        rate=events_rate,
+        burst=events_burst,
+        buffer=events_buffer,
+        buffer_bytes=events_buffer_bytes,
+    )
     node_id = _node_id()
 
     def opener(node: str) -> AbstractAsyncContextManager[Broker]:
         return open_redis(url, prefix, node)
 
-    recorder = EventRecorder(frozenset(events), node_id, events_maxlen, events_buffer)
+    recorder = EventRecorder(frozenset(events), node_id, limits)
     async with opener(node_id) as broker, trio.open_nursery() as nursery:
         cluster = Cluster(broker, nursery, node_id, opener, membership_ttl, recorder)
         await nursery.start(cluster._receive)

@@ -80,6 +80,63 @@ local owner = redis.call('GET', KEYS[1])
 if not owner then return false end
 return {owner, redis.call('PUBLISH', ARGV[1] .. string.match(owner, '^%S+'), ARGV[2])}
 """)
+# KEYS: the stream, its ledger (a list of "<bytes> <id>", oldest first), its total bytes.
+# ARGV: maxlen, max bytes, the number of fields, their names, then each entry's values.
+# Appends, trims oldest first to the bounds; returns each group that had not been given some of
+# the trimmed entries, then how many.
+_APPEND = _script("""
+local stream, ledger, total_key = KEYS[1], KEYS[2], KEYS[3]
+local maxlen, max_bytes, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local sizes, added = {}, 0
+for first = 4 + n, #ARGV, n do
+  local fields, size = {}, 0
+  for j = 1, n do
+    local value = ARGV[first + j - 1]
+    fields[2 * j - 1], fields[2 * j] = ARGV[3 + j], value
+    size = size + #ARGV[3 + j] + #value
+  end
+  sizes[#sizes + 1] = size .. ' ' .. redis.call('XADD', stream, '*', unpack(fields))
+  added = added + size
+end
+redis.call('RPUSH', ledger, unpack(sizes))
+local total = redis.call('INCRBY', total_key, added)
+local length = redis.call('LLEN', ledger)
+if length <= maxlen and total <= max_bytes then return {} end
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local trimmed = {}
+while length > maxlen or total > max_bytes do
+  local entry = redis.call('LPOP', ledger)
+  if not entry then total = 0; break end  -- the total was wrong (a key deleted by hand)
+  local size, id = string.match(entry, '^(%d+) (.+)$')
+  total, length = total - tonumber(size), length - 1
+  trimmed[#trimmed + 1] = {parse(id)}
+end
+redis.call('SET', total_key, total)
+local head = redis.call('LINDEX', ledger, 0)
+if head then
+  redis.call('XTRIM', stream, 'MINID', string.match(head, ' (.+)$'))
+else
+  redis.call('XTRIM', stream, 'MAXLEN', 0)
+end
+local unread = {}
+for _, group in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+  local info = {}
+  for k = 1, #group, 2 do info[group[k]] = group[k + 1] end
+  local ms, seq = parse(info['last-delivered-id'])
+  local count = 0
+  for _, id in ipairs(trimmed) do
+    if id[1] > ms or (id[1] == ms and id[2] > seq) then count = count + 1 end
+  end
+  if count > 0 then
+    unread[#unread + 1] = info['name']
+    unread[#unread + 1] = count
+  end
+end
+return unread
+""")
 
 
 def _config(url: str) -> glide.GlideClientConfiguration:
@@ -114,6 +171,11 @@ def _batches(items: Sequence[T]) -> list[Sequence[T]]:
     return [items[i : i + _BATCH] for i in range(0, len(items), _BATCH)]
 
 
+def _pairs(flat: Any) -> list[tuple[Any, Any]]:
+    """A script's flat reply ``[a1, b1, a2, b2...]`` as pairs."""
+    return list(zip(flat[::2], flat[1::2], strict=True))
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -130,6 +192,7 @@ class RedisBroker:
         self._cp_key = f"{prefix}:cp:"
         self._channel = f"{prefix}:node:"
         self._stream = f"{prefix}:events"
+        self._stream_keys = [self._stream, f"{prefix}:events:ledger", f"{prefix}:events:bytes"]
         self.node = ""  # set by open_redis
 
     def _key(self, identity: str) -> str:
@@ -204,12 +267,14 @@ class RedisBroker:
         message = (await _unavailable(self._subscriber.get_pubsub_message())).message
         return message if isinstance(message, bytes) else message.encode()
 
-    async def append(self, entries: Sequence[Sequence[tuple[str, str]]], maxlen: int) -> None:
-        batch = glide.Batch(is_atomic=False)
-        trim = glide.TrimByMaxLen(exact=False, threshold=maxlen)
-        for fields in entries:
-            batch.xadd(self._stream, list(fields), glide.StreamAddOptions(trim=trim))
-        await _unavailable(self._client.exec(batch, raise_on_error=True))
+    async def append(
+        self, entries: Sequence[Sequence[tuple[str, str]]], maxlen: int, max_bytes: int
+    ) -> dict[str, int]:
+        names = [name for name, _ in entries[0]]  # the same fields in each entry
+        args = [str(maxlen), str(max_bytes), str(len(names)), *names]
+        args += [value for fields in entries for _, value in fields]
+        reply = await _unavailable(self._client.invoke_script(_APPEND, self._stream_keys, args))
+        return {_text(group): int(count) for group, count in _pairs(reply)}
 
     async def create_group(self, group: str, start: str) -> None:
         options = glide.StreamGroupOptions(make_stream=True)
