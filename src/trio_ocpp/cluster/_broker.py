@@ -67,6 +67,9 @@ class Broker(Protocol):
     async def receive(self) -> bytes:
         """The next message sent to this node (once subscribed)."""
 
+    async def time(self) -> float:
+        """The broker's clock: Unix time in seconds."""
+
     async def append(
         self, entries: Sequence[Sequence[tuple[str, str]]], maxlen: int, max_bytes: int
     ) -> dict[str, int]:

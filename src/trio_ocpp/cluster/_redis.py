@@ -267,6 +267,10 @@ class RedisBroker:
         message = (await _unavailable(self._subscriber.get_pubsub_message())).message
         return message if isinstance(message, bytes) else message.encode()
 
+    async def time(self) -> float:
+        seconds, microseconds = await _unavailable(self._client.time())
+        return int(seconds) + int(microseconds) / 1e6
+
     async def append(
         self, entries: Sequence[Sequence[tuple[str, str]]], maxlen: int, max_bytes: int
     ) -> dict[str, int]:
