@@ -112,7 +112,8 @@ async def test_malformed_cluster_messages_are_dropped(
         node(a) as server,
         station(server, "CP"),
     ):
-        for junk in (b"not json", b'{"t": "call"}', b'{"t": "call", "id": 1, "from": "x"}'):
+        call = b'{"t": "call", "id": 1, "from": "x", "deadline": 1e300}'  # the rest missing
+        for junk in (b"not json", b'{"t": "call"}', b'{"t": "call", "id": 1, "from": "x"}', call):
             await broker(caller).send(a.node_id, junk)
         await members_become(caller, {"CP": a.node_id})
         assert (await caller.call("CP", get_variables())).get_variable_result

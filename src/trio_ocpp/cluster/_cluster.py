@@ -8,6 +8,13 @@ and sends the answer back to the caller's own channel. While it waits, the calle
 second that the node is still there and that it listens itself (after a broker restart both
 subscribe again, and a reply that reached nobody is sent again for a while).
 
+Deadlines: the caller's timeout covers the whole path, and its deadline travels with the call,
+in the broker's time (:mod:`~trio_ocpp.cluster._clock`: the earliest moment the caller may give
+up). The node runs the call only while it is surely before that moment, its wait for the
+connection's turn included: a node that stalled, or whose subscriber did, and receives the call
+late drops it without sending anything to the charge point. A charge point never gets a CALL
+whose caller already saw it time out.
+
 Membership: a key per identity with the value ``"<node> <claim>"``, recorded with an expiry
 (``membership_ttl``) that the node refreshes every third of it. Changes are batched by one task,
 so that a burst of connections costs a few broker round trips, and the refresh records again
@@ -21,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import math
 import os
 import socket
 import uuid
@@ -33,12 +41,14 @@ import trio
 
 from .. import _json, exceptions
 from .._charge_point import ChargePoint
+from .._logsafe import escape
 from .._payload import Payload, payload_class
 from .._schemas import MessageKind
 from .._validation import FormatPolicy, check, get_validator, validation_engine
 from ._broker import Broker, ClusterUnavailableError, NotConnectedError
+from ._clock import SEND_MARGIN, SharedClock
 from ._events import EventStream, open_event_stream
-from ._recorder import EventLimits, EventRecorder, EventStatistics
+from ._recorder import EventLimits, EventRecorder, EventStatistics, every_power_of_two
 from ._redis import open_redis
 
 __all__ = ["REPLACED_CLOSE_CODE", "Cluster", "connect"]
@@ -50,7 +60,8 @@ logger = logging.getLogger("trio_ocpp.cluster")
 REPLACED_CLOSE_CODE = 1000
 #: Seconds between checks that the node running a call is still there.
 _NODE_CHECK = 1.0
-#: Seconds a reply may take on top of the call's timeout (the broker, both ways).
+#: Seconds a reply to a caller that is not listening yet is sent again for; a stopping node
+#: tries so long to remove its keys.
 _TRANSIT = 2.0
 #: Seconds between tries of a reply that reached nobody.
 _RESEND = 0.1
@@ -99,6 +110,7 @@ class Cluster:
         opener: Opener,
         membership_ttl: float,
         events: EventRecorder,
+        clock: SharedClock,
     ):
         self.node_id = node_id
         self._broker = broker
@@ -106,12 +118,14 @@ class Cluster:
         self._open = opener
         self._ttl = membership_ttl
         self._recorder = events
+        self._clock = clock
         self._held: dict[str, _Held] = {}
         self._claims: dict[str, str] = {}  # to record
         self._releases: dict[str, str] = {}  # to remove
         self._changed = trio.Event()
         self._claim_numbers = itertools.count(1)
         self._waiting: dict[str, _Waiting] = {}
+        self._late = 0  # calls received after their deadline
 
     # -- for application code ---------------------------------------------------------------
 
@@ -136,15 +150,18 @@ class Cluster:
         The payload is checked here, before it leaves; the response is the ``call_result``
         object (``typed``: nested values as datatypes objects). A CALLERROR raises its
         :class:`~trio_ocpp.exceptions.OCPPError` (``suppress=True``: returns None); no answer
-        within ``timeout`` seconds, the wait for the connection's turn included, raises
-        :class:`~trio_ocpp.exceptions.CallTimeoutError`. :class:`NotConnectedError` comes at
-        once when no node holds the identity, the node is gone or the connection closed;
-        :class:`ClusterUnavailableError` when the broker cannot be reached.
+        within ``timeout`` seconds, the whole path and the wait for the connection's turn
+        included, raises :class:`~trio_ocpp.exceptions.CallTimeoutError`, and then the charge
+        point has not been sent the CALL or was sent it before that moment, never after.
+        :class:`NotConnectedError` comes at once when no node holds the identity, the node is
+        gone or the connection closed; :class:`ClusterUnavailableError` when the broker cannot
+        be reached.
         """
         wire = _request(payload, skip_schema_validation)
         version, action = payload.__ocpp_version__, payload.__ocpp_action__
         unique_id = unique_id or str(uuid.uuid4())
         request_id = uuid.uuid4().hex
+        give_up = trio.current_time() + timeout
         message = {
             "t": "call",
             "id": request_id,
@@ -156,15 +173,18 @@ class Cluster:
             "unique_id": unique_id,
             "skip": skip_schema_validation,
             "timeout": timeout,
+            "deadline": self._clock.earliest(give_up),
         }
         waiting = self._waiting[request_id] = _Waiting()
+        reply = None
         try:
-            node, receivers = await self._broker.route(identity, _json.dumps(message).encode())
-            if node is None:
-                raise NotConnectedError(f"No node holds {identity!r}")
-            if not receivers:
-                raise NotConnectedError(f"The node {node} that held {identity!r} is gone")
-            reply = await self._wait(waiting, node, identity, timeout + _TRANSIT)
+            with trio.move_on_at(give_up):
+                node, receivers = await self._broker.route(identity, _json.dumps(message).encode())
+                if node is None:
+                    raise NotConnectedError(f"No node holds {identity!r}")
+                if not receivers:
+                    raise NotConnectedError(f"The node {node} that held {identity!r} is gone")
+                reply = await self._wait(waiting, node, identity)
         finally:
             del self._waiting[request_id]
         if reply is None or "timeout" in reply:
@@ -183,23 +203,18 @@ class Cluster:
             raise TypeError(reply["type_error"])
         raise exceptions.InternalError(f"The node {node} failed to make the call")
 
-    async def _wait(
-        self, waiting: _Waiting, node: str, identity: str, timeout: float
-    ) -> dict[str, Any] | None:
-        """The reply, or None after ``timeout``; checks now and then that ``node`` lives and
-        that this node listens."""
-        with trio.move_on_after(timeout):
-            while True:
-                with trio.move_on_after(_NODE_CHECK):
-                    await waiting.done.wait()
-                    return waiting.reply
-                there, here = await self._broker.listening([node, self.node_id])
-                if not there:
-                    raise NotConnectedError(f"The node {node} that held {identity!r} is gone")
-                if not here:
-                    # Not subscribed again yet after a reconnection: the reply may be lost.
-                    raise ClusterUnavailableError("This node is not listening for the reply")
-        return None
+    async def _wait(self, waiting: _Waiting, node: str, identity: str) -> dict[str, Any] | None:
+        """The reply; checks now and then that ``node`` lives and that this node listens."""
+        while True:
+            with trio.move_on_after(_NODE_CHECK):
+                await waiting.done.wait()
+                return waiting.reply
+            there, here = await self._broker.listening([node, self.node_id])
+            if not there:
+                raise NotConnectedError(f"The node {node} that held {identity!r} is gone")
+            if not here:
+                # Not subscribed again yet after a reconnection: the reply may be lost.
+                raise ClusterUnavailableError("This node is not listening for the reply")
 
     def events(
         self,
@@ -297,9 +312,14 @@ class Cluster:
                 message = _json.loads(await self._broker.receive())
                 kind = message["t"]
                 if kind == "call":
-                    # Where to answer, read here: a message without it is dropped below.
+                    # Where to answer and until when, read here: a message without them is
+                    # dropped below. The deadline, in our time from now on.
                     sender, request_id = str(message["from"]), str(message["id"])
-                    self._nursery.start_soon(self._serve, message, sender, request_id)
+                    deadline = message["deadline"]
+                    if not isinstance(deadline, float) or not math.isfinite(deadline):
+                        raise ValueError(f"not a deadline: {deadline!r}")
+                    deadline = self._clock.last_local(deadline) - SEND_MARGIN
+                    self._nursery.start_soon(self._serve, message, sender, request_id, deadline)
                 elif kind == "reply":
                     waiting = self._waiting.get(message["id"])
                     if waiting is not None:
@@ -312,13 +332,15 @@ class Cluster:
                 logger.warning("cannot receive from the broker: %s", exc)
                 await trio.sleep(_RETRY)
             except (ValueError, KeyError, TypeError) as exc:
-                logger.warning("dropping a malformed cluster message: %r", exc)
+                logger.warning("dropping a malformed cluster message: %s", escape(repr(exc)))
 
-    async def _serve(self, message: dict[str, Any], sender: str, request_id: str) -> None:
+    async def _serve(
+        self, message: dict[str, Any], sender: str, request_id: str, deadline: float
+    ) -> None:
         """Run a call another node sent for one of our charge points; send back the reply."""
         reply: dict[str, Any] = {"t": "reply", "id": request_id}
         try:
-            reply.update(await self._run_call(message))
+            reply.update(await self._run_call(message, sender, deadline))
         except Exception:
             logger.exception("a call from %r failed", sender)
         data = _json.dumps(reply).encode()
@@ -331,8 +353,25 @@ class Cluster:
         except ClusterUnavailableError as exc:
             logger.warning("the reply to %r is lost: %s", sender, exc)
 
-    async def _run_call(self, message: dict[str, Any]) -> dict[str, Any]:
+    async def _run_call(
+        self, message: dict[str, Any], sender: str, deadline: float
+    ) -> dict[str, Any]:
+        """The call's outcome; nothing is sent to the charge point from ``deadline`` on (our
+        time: the caller may give up then), the wait for the connection's turn included."""
         identity, version, action = message["cp"], message["version"], message["action"]
+        late = trio.current_time() - deadline
+        if late >= 0:
+            self._late += 1
+            if every_power_of_two(self._late):
+                logger.warning(
+                    "%s: a %s call from %s came %.3f s too late, not sent (%d so far)",
+                    escape(identity),
+                    escape(action),
+                    escape(sender),
+                    late,
+                    self._late,
+                )
+            return {"timeout": message["timeout"]}
         held = self._held.get(identity)
         if held is None:
             return {"closed": f"{identity!r} is not connected to {self.node_id}"}
@@ -340,8 +379,7 @@ class Cluster:
         if cp.ocpp_version != version:
             return {"type_error": f"{identity!r} speaks {cp.ocpp_version}, not {version}"}
         payload = payload_class(version, action, MessageKind.REQUEST).from_wire(message["payload"])
-        timeout = message["timeout"]
-        with trio.move_on_after(timeout):
+        with trio.move_on_at(deadline):
             try:
                 result = await cp.call(
                     payload,
@@ -355,7 +393,7 @@ class Cluster:
             except exceptions.OCPPError as exc:
                 return {"error": [exc.code_for(version), exc.description, exc.details]}
             return {"result": result.to_wire()}
-        return {"timeout": timeout}
+        return {"timeout": message["timeout"]}
 
     async def _release_all(self) -> None:
         """On the way out: remove what this node still holds, while the broker answers."""
@@ -426,11 +464,15 @@ async def connect(
         return open_redis(url, prefix, node)
 
     recorder = EventRecorder(frozenset(events), node_id, limits)
+    clock = SharedClock()
     async with opener(node_id) as broker, trio.open_nursery() as nursery:
-        cluster = Cluster(broker, nursery, node_id, opener, membership_ttl, recorder)
+        for _ in range(3):  # the tightest of three samples
+            await clock.measure(broker)
+        cluster = Cluster(broker, nursery, node_id, opener, membership_ttl, recorder, clock)
         await nursery.start(cluster._receive)
         nursery.start_soon(cluster._keep_membership)
         nursery.start_soon(recorder.run, broker)
+        nursery.start_soon(clock.keep_measuring, broker)
         try:
             yield cluster
         finally:
