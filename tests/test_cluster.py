@@ -93,12 +93,13 @@ async def test_the_keys_of_a_node_that_died_expire(redis: RedisServer) -> None:
 
 async def test_a_node_changes_only_the_keys_it_still_holds(redis: RedisServer) -> None:
     async with connect(redis.url) as a, connect(redis.url) as b:
-        mine, theirs = f"{a.node_id} 1", f"{b.node_id} 1"
+        mine, theirs = f"{a.node_id} 1", f"{b.node_id} 2"
         await broker(a).claim([("CP", mine), ("OTHER", mine)], 10)
         await broker(b).claim([("CP", theirs)], 10)  # a newer connection on b
         await broker(a).release([("CP", mine)])
         assert await a.charge_points() == {"CP": b.node_id, "OTHER": a.node_id}
-        assert await broker(a).refresh([("OTHER", mine), ("CP", mine)], 10) == [1]
+        # A refresh extends what it holds, and says what a newer connection took.
+        assert await broker(a).claim([("OTHER", mine), ("CP", mine)], 10) == [(1, theirs)]
         await broker(a).release([("OTHER", mine)])
         assert await a.charge_points() == {"CP": b.node_id}
 

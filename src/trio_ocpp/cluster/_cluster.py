@@ -15,18 +15,20 @@ connection's turn included: a node that stalled, or whose subscriber did, and re
 late drops it without sending anything to the charge point. A charge point never gets a CALL
 whose caller already saw it time out.
 
-Membership: a key per identity with the value ``"<node> <claim>"``, recorded with an expiry
-(``membership_ttl``) that the node refreshes every third of it. Changes are batched by one task,
-so that a burst of connections costs a few broker round trips, and the refresh records again
-whatever the broker lost (a restart without persistence): after an outage every node is
-callable again within a refresh. A node that dies stops listening at once, so calls to its
-charge points fail at once; its keys expire within ``membership_ttl``.
+Membership: a key per identity with the value ``"<node> <stamp>"``, recorded with an expiry
+(``membership_ttl``) that the node refreshes every third of it. The stamp is the moment the
+server registered the connection (``claim``, before its 101 went out), in the broker's time:
+the newest connection wins by that moment, not by the order in which claims reach the broker,
+so a claim that arrives late after a newer one closes its own, older connection. Changes are
+batched by one task, so that a burst of connections costs a few broker round trips, and the
+refresh records again whatever the broker lost (a restart without persistence): after an
+outage every node is callable again within a refresh. A node that dies stops listening at once,
+so calls to its charge points fail at once; its keys expire within ``membership_ttl``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import math
 import os
@@ -34,6 +36,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
@@ -58,6 +61,7 @@ logger = logging.getLogger("trio_ocpp.cluster")
 #: The close code of a connection replaced by a newer one of its identity on another node (the
 #: same as a replacement on one server: CONFORMANCE 39).
 REPLACED_CLOSE_CODE = 1000
+_REPLACED = "replaced by a newer connection on another node"
 #: Seconds between checks that the node running a call is still there.
 _NODE_CHECK = 1.0
 #: Seconds a reply to a caller that is not listening yet is sent again for; a stopping node
@@ -74,7 +78,7 @@ Opener = Callable[[str], AbstractAsyncContextManager[Broker]]
 @attrs.define(eq=False)
 class _Held:
     cp: ChargePoint
-    value: str  # the membership value: "<node> <claim>"
+    value: str  # the membership value: "<node> <stamp>"
 
 
 @attrs.define(eq=False)
@@ -83,6 +87,16 @@ class _Waiting:
 
     done: trio.Event = attrs.Factory(trio.Event)
     reply: dict[str, Any] | None = None
+
+
+def _connection(value: str | None) -> str:
+    """A membership value for a log line: its node, and when its connection was accepted."""
+    node, _, stamp = (value or "? ?").partition(" ")
+    try:
+        accepted = datetime.fromtimestamp(int(stamp) / 1e6, UTC).isoformat(timespec="microseconds")
+    except (ValueError, OverflowError, OSError):
+        accepted = "?"
+    return f"node {escape(node)}, accepted {accepted}"
 
 
 def _request(payload: Payload, skip_schema_validation: bool) -> dict[str, Any]:
@@ -123,7 +137,7 @@ class Cluster:
         self._claims: dict[str, str] = {}  # to record
         self._releases: dict[str, str] = {}  # to remove
         self._changed = trio.Event()
-        self._claim_numbers = itertools.count(1)
+        self._last_stamp = 0
         self._waiting: dict[str, _Waiting] = {}
         self._late = 0  # calls received after their deadline
 
@@ -245,7 +259,11 @@ class Cluster:
     # -- for a server: membership (trio_ocpp.Server's cluster= hook) ---------------------------
 
     def claim(self, cp: ChargePoint) -> None:
-        value = f"{self.node_id} {next(self._claim_numbers)}"
+        # Stamped now, in the broker's time: the moment the connection was accepted, whenever
+        # the claim reaches the broker. Strictly increasing, so each value is unique.
+        stamp = int(self._clock.estimate(trio.current_time()) * 1e6)
+        self._last_stamp = stamp = max(stamp, self._last_stamp + 1)
+        value = f"{self.node_id} {stamp}"
         self._held[cp.id] = _Held(cp, value)
         self._claims[cp.id] = value
         self._changed.set()
@@ -262,15 +280,21 @@ class Cluster:
         self._releases[cp.id] = held.value
         self._changed.set()
 
-    def _give_up(self, identity: str, value: str, reason: str) -> None:
-        """Another node holds ``identity`` now: close our connection if it is that claim's."""
+    def _give_up(self, identity: str, value: str, newer: str | None) -> None:
+        """A newer connection on another node holds ``identity`` (``newer``: its membership
+        value, when known): close ours if it is still the one of ``value``."""
         held = self._held.get(identity)
         if held is None or held.value != value:
             return  # a newer connection here, or one we released
         del self._held[identity]
         self._claims.pop(identity, None)
-        logger.warning("%r: %s, closing its connection here", identity, reason)
-        self._nursery.start_soon(held.cp.aclose, REPLACED_CLOSE_CODE, reason)
+        logger.warning(
+            "%s: the connection here (%s) is replaced by a newer one (%s), closing it",
+            escape(identity),
+            _connection(value),
+            _connection(newer),
+        )
+        self._nursery.start_soon(held.cp.aclose, REPLACED_CLOSE_CODE, _REPLACED)
 
     async def _keep_membership(self) -> None:
         """Record claims and releases as they come, in batches; refresh what this node holds."""
@@ -283,15 +307,18 @@ class Cluster:
             self._changed = trio.Event()
             releases, self._releases = self._releases, {}
             claims, self._claims = self._claims, {}
+            refreshing = trio.current_time() >= refresh_at
+            # A refresh is a claim of everything held: what another node took since, with a
+            # newer connection, is given up here (its notice may have been lost).
+            pairs = [(i, h.value) for i, h in self._held.items()] if refreshing else claims.items()
             try:
                 if releases:
                     await self._broker.release(list(releases.items()))
-                if claims:
-                    await self._broker.claim(list(claims.items()), self._ttl)
-                if trio.current_time() >= refresh_at:
-                    held = [(identity, h.value) for identity, h in self._held.items()]
-                    for index in await self._broker.refresh(held, self._ttl):
-                        self._give_up(*held[index], "taken over by another node")
+                if pairs:
+                    pairs = list(pairs)
+                    for index, newer in await self._broker.claim(pairs, self._ttl):
+                        self._give_up(*pairs[index], newer)
+                if refreshing:
                     refresh_at = trio.current_time() + interval
             except ClusterUnavailableError as exc:
                 # What was lost is recorded again by the next refresh; releases expire.
@@ -326,8 +353,7 @@ class Cluster:
                         waiting.reply = message
                         waiting.done.set()
                 elif kind == "replaced":
-                    reason = "replaced by a newer connection on another node"
-                    self._give_up(message["cp"], message["owner"], reason)
+                    self._give_up(message["cp"], message["owner"], message.get("by"))
             except ClusterUnavailableError as exc:
                 logger.warning("cannot receive from the broker: %s", exc)
                 await trio.sleep(_RETRY)

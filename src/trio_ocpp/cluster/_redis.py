@@ -40,29 +40,32 @@ def _script(code: str) -> glide.Script:
 
 
 # KEYS: membership keys; ARGV: ttl (ms), channel prefix, the values, then the identities.
+# Returns the index (from 0) of each value not recorded, then the newer value that holds its key.
 _CLAIM = _script("""
-local n = #KEYS
-for i, key in ipairs(KEYS) do
-  local old = redis.call('GET', key)
-  redis.call('SET', key, ARGV[2 + i], 'PX', ARGV[1])
-  if old and old ~= ARGV[2 + i] then
-    local notice = cjson.encode({t = 'replaced', cp = ARGV[2 + n + i], owner = old})
-    redis.call('PUBLISH', ARGV[2] .. string.match(old, '^%S+'), notice)
-  end
+local function newer(value, than)
+  local node, stamp = string.match(value, '^(%S+) (%d+)$')
+  local other, other_stamp = string.match(than, '^(%S+) (%d+)$')
+  if not other_stamp then return true end
+  if not stamp then return false end
+  stamp, other_stamp = tonumber(stamp), tonumber(other_stamp)
+  if stamp ~= other_stamp then return stamp > other_stamp end
+  return node > other  -- the same microsecond: any order both sides agree on
 end
-return n
-""")
-# KEYS: membership keys; ARGV: ttl (ms), then the values. Returns the indexes lost to others.
-_REFRESH = _script("""
-local lost = {}
+local n, lost = #KEYS, {}
 for i, key in ipairs(KEYS) do
-  local value = redis.call('GET', key)
-  if value == ARGV[1 + i] then
+  local value, old = ARGV[2 + i], redis.call('GET', key)
+  if old == value then
     redis.call('PEXPIRE', key, ARGV[1])
-  elseif not value then
-    redis.call('SET', key, ARGV[1 + i], 'PX', ARGV[1])
+  elseif not old or newer(value, old) then
+    redis.call('SET', key, value, 'PX', ARGV[1])
+    local owner = old and string.match(old, '^%S+')
+    if owner and owner ~= string.match(value, '^%S+') then
+      local notice = cjson.encode({t = 'replaced', cp = ARGV[2 + n + i], owner = old, by = value})
+      redis.call('PUBLISH', ARGV[2] .. owner, notice)
+    end
   else
     lost[#lost + 1] = i - 1
+    lost[#lost + 1] = old
   end
 end
 return lost
@@ -198,21 +201,15 @@ class RedisBroker:
     def _key(self, identity: str) -> str:
         return self._cp_key + identity
 
-    async def claim(self, held: Sequence[tuple[str, str]], ttl: float) -> None:
-        for batch in _batches(held):
-            keys = [self._key(identity) for identity, _ in batch]
-            args = [str(int(ttl * 1000)), self._channel]
-            args += [value for _, value in batch] + [identity for identity, _ in batch]
-            await _unavailable(self._client.invoke_script(_CLAIM, keys, args))
-
-    async def refresh(self, held: Sequence[tuple[str, str]], ttl: float) -> list[int]:
-        lost: list[int] = []
+    async def claim(self, held: Sequence[tuple[str, str]], ttl: float) -> list[tuple[int, str]]:
+        lost: list[tuple[int, str]] = []
         for start in range(0, len(held), _BATCH):
             batch = held[start : start + _BATCH]
             keys = [self._key(identity) for identity, _ in batch]
-            args = [str(int(ttl * 1000))] + [value for _, value in batch]
-            indexes = await _unavailable(self._client.invoke_script(_REFRESH, keys, args))
-            lost += [start + int(i) for i in indexes]
+            args = [str(int(ttl * 1000)), self._channel]
+            args += [value for _, value in batch] + [identity for identity, _ in batch]
+            reply = await _unavailable(self._client.invoke_script(_CLAIM, keys, args))
+            lost += [(start + int(i), _text(value)) for i, value in _pairs(reply)]
         return lost
 
     async def release(self, held: Sequence[tuple[str, str]]) -> None:
