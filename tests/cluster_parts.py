@@ -101,6 +101,43 @@ async def station(server: trio_ocpp.Server, identity: str) -> AsyncIterator[Stat
         yield cp
 
 
+@asynccontextmanager
+async def held_elsewhere(
+    url: str, identity: str
+) -> AsyncIterator[tuple[Cluster, Cluster, trio_ocpp.Server, Station]]:
+    """A node whose server holds a station ``identity``, and another node that sees it there:
+    ``(holder, caller, server, station)``."""
+    from trio_ocpp.cluster import connect
+
+    async with (
+        connect(url) as holder,
+        connect(url) as caller,
+        node(holder) as server,
+        station(server, identity) as cp,
+    ):
+        await members_become(caller, {identity: holder.node_id})
+        yield holder, caller, server, cp
+
+
+@asynccontextmanager
+async def two_servers(
+    url: str, identity: str
+) -> AsyncIterator[tuple[Cluster, Cluster, trio_ocpp.Server, trio_ocpp.Server]]:
+    """Nodes a and b with a server each, and a station ``identity`` connected to a's:
+    ``(a, b, server_a, server_b)``."""
+    from trio_ocpp.cluster import connect
+
+    async with (
+        connect(url) as a,
+        connect(url) as b,
+        node(a) as server_a,
+        node(b) as server_b,
+        station(server_a, identity),
+    ):
+        await members_become(b, {identity: a.node_id})
+        yield a, b, server_a, server_b
+
+
 async def members_become(cluster: Cluster, expected: dict[str, str]) -> None:
     with trio.fail_after(5):
         while await cluster.charge_points() != expected:

@@ -15,7 +15,7 @@ import trio
 
 pytest.importorskip("glide", reason='the cluster needs valkey-glide: pip install ".[redis]"')
 
-from cluster_parts import broker, get_variables, members_become, node, station
+from cluster_parts import broker, get_variables, members_become, node, station, two_servers
 from redis_server import RedisServer
 
 from trio_ocpp import exceptions, v16, v201
@@ -53,24 +53,25 @@ async def test_any_node_calls_a_charge_point_of_another_with_call_semantics(
             await caller.call("CP 1", get_variables())
 
 
-async def test_newest_connection_wins_across_nodes(redis: RedisServer) -> None:
+async def test_newest_connection_wins_across_nodes(
+    redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
     async with (
-        connect(redis.url) as a,
-        connect(redis.url) as b,
-        node(a) as server_a,
-        node(b) as server_b,
-        station(server_a, "CP"),
+        two_servers(redis.url, "CP") as (a, b, server_a, server_b),
+        station(server_b, "CP"),
     ):
-        await members_become(b, {"CP": a.node_id})
-        async with station(server_b, "CP"):
-            await members_become(b, {"CP": b.node_id})
-            with trio.fail_after(5):
-                while "CP" in server_a.charge_points:  # the older connection was closed
-                    await trio.sleep(0.02)
-            # Node a gave up the key without removing b's.
-            await trio.sleep(0.3)
-            assert await a.charge_points() == {"CP": b.node_id}
-            assert (await a.call("CP", get_variables())).get_variable_result
+        await members_become(b, {"CP": b.node_id})
+        with trio.fail_after(5):
+            while "CP" in server_a.charge_points:  # the older connection was closed
+                await trio.sleep(0.02)
+        # Node a gave up the key without removing b's.
+        await trio.sleep(0.3)
+        assert await a.charge_points() == {"CP": b.node_id}
+        assert (await a.call("CP", get_variables())).get_variable_result
+    # The log names the identity and both connections: node, and when each was accepted.
+    (line,) = [r.getMessage() for r in caplog.records if "replaced by a newer one" in r.message]
+    assert line.startswith(f"CP: the connection here (node {a.node_id}, accepted 20")
+    assert f"replaced by a newer one (node {b.node_id}, accepted 20" in line
 
 
 async def test_a_node_that_stopped_listening_fails_calls_at_once(redis: RedisServer) -> None:

@@ -16,23 +16,14 @@ import trio
 
 pytest.importorskip("glide", reason='the cluster needs valkey-glide: pip install ".[redis]"')
 
-from cluster_parts import broker, get_variables, members_become, node, station
+from cluster_parts import broker, get_variables, station, two_servers
 from redis_server import RedisServer
-
-from trio_ocpp.cluster import connect
 
 
 async def test_a_late_claim_of_an_older_connection_closes_that_one(
     redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with (
-        connect(redis.url) as a,
-        connect(redis.url) as b,
-        node(a) as server_a,
-        node(b) as server_b,
-        station(server_a, "X"),
-    ):
-        await members_become(b, {"X": a.node_id})
+    async with two_servers(redis.url, "X") as (a, b, server_a, server_b):
         resume = trio.Event()
         claim = broker(b).claim
 
@@ -60,30 +51,6 @@ async def test_a_late_claim_of_an_older_connection_closes_that_one(
                 assert result.get_variable_result
                 assert newest.received == ["GetVariables"]
     # The log names the identity and both connections: node and when each was accepted.
-    lines = [r.getMessage() for r in caplog.records if "is replaced by a newer one" in r.message]
-    assert len(lines) == 1
-    assert lines[0].startswith(f"X: the connection here (node {b.node_id}, accepted 20")
-    assert f"by a newer one (node {a.node_id}, accepted 20" in lines[0]
-
-
-async def test_the_newer_connection_replaces_the_older_across_nodes_with_both_named(
-    redis: RedisServer, caplog: pytest.LogCaptureFixture
-) -> None:
-    async with (
-        connect(redis.url) as a,
-        connect(redis.url) as b,
-        node(a) as server_a,
-        node(b) as server_b,
-        station(server_a, "X"),
-    ):
-        await members_become(b, {"X": a.node_id})
-        async with station(server_b, "X"):
-            await members_become(a, {"X": b.node_id})
-            with trio.fail_after(5):
-                while server_a.get("X") is not None:
-                    await trio.sleep(0.02)
-            assert server_b.get("X") is not None
-    lines = [r.getMessage() for r in caplog.records if "is replaced by a newer one" in r.message]
-    assert len(lines) == 1
-    assert f"(node {a.node_id}, accepted" in lines[0]
-    assert f"newer one (node {b.node_id}, accepted" in lines[0]
+    (line,) = [r.getMessage() for r in caplog.records if "replaced by a newer one" in r.message]
+    assert line.startswith(f"X: the connection here (node {b.node_id}, accepted 20")
+    assert f"replaced by a newer one (node {a.node_id}, accepted 20" in line

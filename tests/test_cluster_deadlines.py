@@ -16,11 +16,11 @@ import trio
 
 pytest.importorskip("glide", reason='the cluster needs valkey-glide: pip install ".[redis]"')
 
-from cluster_parts import broker, get_variables, members_become, node, station
+from cluster_parts import broker, get_variables, held_elsewhere
 from redis_server import RedisServer
 
 from trio_ocpp import exceptions, v201
-from trio_ocpp.cluster import Cluster, connect
+from trio_ocpp.cluster import Cluster
 
 
 async def stall_subscriber(cluster: Cluster, caller: Cluster) -> trio.Event:
@@ -42,13 +42,7 @@ async def stall_subscriber(cluster: Cluster, caller: Cluster) -> trio.Event:
 async def test_a_call_read_after_its_deadline_never_reaches_the_charge_point(
     redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with (
-        connect(redis.url) as a,
-        connect(redis.url) as caller,
-        node(a) as server,
-        station(server, "CP") as cp,
-    ):
-        await members_become(caller, {"CP": a.node_id})
+    async with held_elsewhere(redis.url, "CP") as (a, caller, _, cp):
         resume = await stall_subscriber(a, caller)
         started = trio.current_time()
         with trio.fail_after(5), pytest.raises(exceptions.CallTimeoutError):
@@ -74,13 +68,9 @@ async def test_a_call_waiting_for_the_connections_turn_is_not_sent_after_its_dea
     redis: RedisServer,
 ) -> None:
     async with (
-        connect(redis.url) as a,
-        connect(redis.url) as caller,
-        node(a) as server,
-        station(server, "CP") as cp,
+        held_elsewhere(redis.url, "CP") as (_, caller, _, cp),
         trio.open_nursery() as nursery,
     ):
-        await members_become(caller, {"CP": a.node_id})
 
         async def slow() -> None:  # holds the connection's one CALL for 1 s
             with pytest.raises(exceptions.CallTimeoutError):

@@ -134,7 +134,7 @@ async def test_big_events_are_recorded_without_their_payloads(
     assert big.omitted > size
     assert small.omitted == 0 and small.request["data"] == "x" * 1000
     assert a.event_statistics().payloads_omitted == count
-    assert "BIG: a DataTransfer event of" in caplog.text
+    assert f"BIG: a DataTransfer event of {big.omitted} bytes recorded without" in caplog.text
 
 
 async def test_trimming_what_a_group_has_not_read_is_counted_and_logged(

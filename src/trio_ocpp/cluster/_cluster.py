@@ -51,7 +51,7 @@ from .._validation import FormatPolicy, check, get_validator, validation_engine
 from ._broker import Broker, ClusterUnavailableError, NotConnectedError
 from ._clock import SEND_MARGIN, SharedClock
 from ._events import EventStream, open_event_stream
-from ._recorder import EventLimits, EventRecorder, EventStatistics, every_power_of_two
+from ._recorder import EventLimits, EventRecorder, EventStatistics, warn_now_and_then
 from ._redis import open_redis
 
 __all__ = ["REPLACED_CLOSE_CODE", "Cluster", "connect"]
@@ -388,15 +388,9 @@ class Cluster:
         late = trio.current_time() - deadline
         if late >= 0:
             self._late += 1
-            if every_power_of_two(self._late):
-                logger.warning(
-                    "%s: a %s call from %s came %.3f s too late, not sent (%d so far)",
-                    escape(identity),
-                    escape(action),
-                    escape(sender),
-                    late,
-                    self._late,
-                )
+            line = "%s: a %s call from %s came %.3f s too late, not sent (%d so far)"
+            args = (escape(identity), escape(action), escape(sender), late, self._late)
+            warn_now_and_then(logger, self._late, line, *args)
             return {"timeout": message["timeout"]}
         held = self._held.get(identity)
         if held is None:

@@ -35,7 +35,7 @@ from .._frames import Call, CallResult
 from .._logsafe import escape
 from ._broker import Broker, ClusterUnavailableError
 
-__all__ = ["EventLimits", "EventRecorder", "EventStatistics", "every_power_of_two"]
+__all__ = ["EventLimits", "EventRecorder", "EventStatistics", "warn_now_and_then"]
 
 logger = logging.getLogger("trio_ocpp.cluster.events")
 
@@ -104,9 +104,11 @@ def _size(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode())
 
 
-def every_power_of_two(count: int) -> bool:
-    """Whether to log the ``count``-th of a repeated warning."""
-    return count & (count - 1) == 0  # 1, 2, 4, 8...: said, not flooded
+def warn_now_and_then(log: logging.Logger, count: int, message: str, *args: object) -> None:
+    """Log the 1st, 2nd, 4th, 8th... of a warning that may repeat (``count``: this one's
+    number): said, not flooded."""
+    if count & (count - 1) == 0:
+        log.warning(message, *args)
 
 
 class EventRecorder:
@@ -150,12 +152,8 @@ class EventRecorder:
         if tokens < 1:  # checked before the payloads are written: a flood costs little
             self._rate_limited += 1
             budget.limited += 1
-            if every_power_of_two(budget.limited):
-                logger.warning(
-                    "%s: over its event rate, %d events not recorded",
-                    escape(cp.id),
-                    budget.limited,
-                )
+            line = "%s: over its event rate, %d events not recorded"
+            warn_now_and_then(logger, budget.limited, line, escape(cp.id), budget.limited)
             return
         request, response = _json.dumps(call.payload), _json.dumps(reply.payload)
         size = _size(request) + _size(response)
@@ -164,14 +162,9 @@ class EventRecorder:
             omitted, request, response, size = size, "{}", "{}", 4
             self._omitted += 1
             budget.omitted += 1
-            if every_power_of_two(budget.omitted):
-                logger.warning(
-                    "%s: a %s event of %d bytes recorded without its payloads (%d so far)",
-                    escape(cp.id),
-                    call.action,
-                    size,
-                    budget.omitted,
-                )
+            line = "%s: a %s event of %d bytes recorded without its payloads (%d so far)"
+            args = (escape(cp.id), call.action, omitted, budget.omitted)
+            warn_now_and_then(logger, budget.omitted, line, *args)
         # A big event may take the budget below zero: the charge point then waits it out.
         budget.tokens -= 1 + size // _UNIT
         fields = [
@@ -187,8 +180,8 @@ class EventRecorder:
         entry_bytes = sum(_size(value) for _, value in fields)
         if self._held >= limits.buffer or self._held_bytes + entry_bytes > limits.buffer_bytes:
             self._buffer_full += 1
-            if every_power_of_two(self._buffer_full):
-                logger.warning("event buffer full: %d events dropped", self._buffer_full)
+            line = "event buffer full: %d events dropped"
+            warn_now_and_then(logger, self._buffer_full, line, self._buffer_full)
             return
         self._buffer.append((fields, entry_bytes))
         self._held += 1
