@@ -54,7 +54,7 @@ class SharedClock:
 
     def bounds(self, now: float) -> tuple[float, float]:
         """The offset's bounds at local time ``now``: the measured ones, widened by age."""
-        slack = _DRIFT * (now - self.measured_at)
+        slack = _DRIFT * abs(now - self.measured_at)
         return self.low - slack, self.high + slack
 
     def earliest(self, local: float) -> float:
