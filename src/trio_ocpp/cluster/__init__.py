@@ -26,12 +26,14 @@ from ._cluster import Cluster as Cluster
 from ._cluster import connect as connect
 from ._events import Event as Event
 from ._events import EventStream as EventStream
+from ._recorder import EventStatistics as EventStatistics
 
 __all__ = [
     "REPLACED_CLOSE_CODE",
     "Cluster",
     "ClusterUnavailableError",
     "Event",
+    "EventStatistics",
     "EventStream",
     "NotConnectedError",
     "connect",

@@ -1,6 +1,8 @@
 """What the cluster needs from a broker: the interface an engine implements, and its errors.
 
-Membership is a key per identity, ``"<node> <claim>"``, with an expiry its node refreshes. Each
+Membership is a key per identity, ``"<node> <stamp>"``, with an expiry its node refreshes; the
+stamp is when the connection was accepted, in microseconds of the broker's clock
+(:mod:`~trio_ocpp.cluster._clock`), and the newer stamp wins whatever order claims arrive in. Each
 node (each :func:`~trio_ocpp.cluster.connect`) listens on one channel of its own: calls for the
 charge points it holds, replies to the calls it made, and notices that a newer connection on
 another node replaced one of its charge points. Events go into one append-only stream read by
@@ -37,13 +39,12 @@ class Broker(Protocol):
     """A broker engine, bound to one node id. Every method raises
     :class:`ClusterUnavailableError` when the broker cannot be reached."""
 
-    async def claim(self, held: Sequence[tuple[str, str]], ttl: float) -> None:
-        """Record ``(identity, value)`` pairs for ``ttl`` seconds; each node whose value one
-        replaces gets a notice ``{"t": "replaced", "cp": identity, "owner": its value}``."""
-
-    async def refresh(self, held: Sequence[tuple[str, str]], ttl: float) -> list[int]:
-        """Extend (or record again, if they expired) the pairs; the indexes of those that
-        another value holds now."""
+    async def claim(self, held: Sequence[tuple[str, str]], ttl: float) -> list[tuple[int, str]]:
+        """Record ``(identity, value)`` pairs for ``ttl`` seconds, or extend them: each pair
+        whose value is newer than the recorded one (or that no value holds) is recorded, and the
+        node whose value it replaces gets a notice ``{"t": "replaced", "cp": identity, "owner":
+        its value, "by": the new value}``; an older one is not. Returns the index of each pair
+        not recorded, with the newer value that holds its identity."""
 
     async def release(self, held: Sequence[tuple[str, str]]) -> None:
         """Remove the identities that still have these values."""
@@ -67,9 +68,16 @@ class Broker(Protocol):
     async def receive(self) -> bytes:
         """The next message sent to this node (once subscribed)."""
 
-    async def append(self, entries: Sequence[Sequence[tuple[str, str]]], maxlen: int) -> None:
-        """Append entries (field, value pairs) to the event stream, trimmed to about
-        ``maxlen`` entries."""
+    async def time(self) -> float:
+        """The broker's clock: Unix time in seconds."""
+
+    async def append(
+        self, entries: Sequence[Sequence[tuple[str, str]]], maxlen: int, max_bytes: int
+    ) -> dict[str, int]:
+        """Append entries (field, value pairs) to the event stream, then trim its oldest
+        entries until it holds at most ``maxlen`` entries and ``max_bytes`` bytes of fields.
+        Returns, for each consumer group that had not yet been given some of the trimmed
+        entries, how many."""
 
     async def create_group(self, group: str, start: str) -> None:
         """Make consumer group ``group`` (and the stream) unless it exists: it delivers the

@@ -8,24 +8,35 @@ and sends the answer back to the caller's own channel. While it waits, the calle
 second that the node is still there and that it listens itself (after a broker restart both
 subscribe again, and a reply that reached nobody is sent again for a while).
 
-Membership: a key per identity with the value ``"<node> <claim>"``, recorded with an expiry
-(``membership_ttl``) that the node refreshes every third of it. Changes are batched by one task,
-so that a burst of connections costs a few broker round trips, and the refresh records again
-whatever the broker lost (a restart without persistence): after an outage every node is
-callable again within a refresh. A node that dies stops listening at once, so calls to its
-charge points fail at once; its keys expire within ``membership_ttl``.
+Deadlines: the caller's timeout covers the whole path, and its deadline travels with the call,
+in the broker's time (:mod:`~trio_ocpp.cluster._clock`: the earliest moment the caller may give
+up). The node runs the call only while it is surely before that moment, its wait for the
+connection's turn included: a node that stalled, or whose subscriber did, and receives the call
+late drops it without sending anything to the charge point. A charge point never gets a CALL
+whose caller already saw it time out.
+
+Membership: a key per identity with the value ``"<node> <stamp>"``, recorded with an expiry
+(``membership_ttl``) that the node refreshes every third of it. The stamp is the moment the
+server registered the connection (``claim``, before its 101 went out), in the broker's time:
+the newest connection wins by that moment, not by the order in which claims reach the broker,
+so a claim that arrives late after a newer one closes its own, older connection. Changes are
+batched by one task, so that a burst of connections costs a few broker round trips, and the
+refresh records again whatever the broker lost (a restart without persistence): after an
+outage every node is callable again within a refresh. A node that dies stops listening at once,
+so calls to its charge points fail at once; its keys expire within ``membership_ttl``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
+import math
 import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
@@ -33,11 +44,14 @@ import trio
 
 from .. import _json, exceptions
 from .._charge_point import ChargePoint
+from .._logsafe import escape
 from .._payload import Payload, payload_class
 from .._schemas import MessageKind
 from .._validation import FormatPolicy, check, get_validator, validation_engine
 from ._broker import Broker, ClusterUnavailableError, NotConnectedError
-from ._events import EventRecorder, EventStream, open_event_stream
+from ._clock import SEND_MARGIN, SharedClock
+from ._events import EventStream, open_event_stream
+from ._recorder import EventLimits, EventRecorder, EventStatistics, warn_now_and_then
 from ._redis import open_redis
 
 __all__ = ["REPLACED_CLOSE_CODE", "Cluster", "connect"]
@@ -47,9 +61,11 @@ logger = logging.getLogger("trio_ocpp.cluster")
 #: The close code of a connection replaced by a newer one of its identity on another node (the
 #: same as a replacement on one server: CONFORMANCE 39).
 REPLACED_CLOSE_CODE = 1000
+_REPLACED = "replaced by a newer connection on another node"
 #: Seconds between checks that the node running a call is still there.
 _NODE_CHECK = 1.0
-#: Seconds a reply may take on top of the call's timeout (the broker, both ways).
+#: Seconds a reply to a caller that is not listening yet is sent again for; a stopping node
+#: tries so long to remove its keys.
 _TRANSIT = 2.0
 #: Seconds between tries of a reply that reached nobody.
 _RESEND = 0.1
@@ -62,7 +78,7 @@ Opener = Callable[[str], AbstractAsyncContextManager[Broker]]
 @attrs.define(eq=False)
 class _Held:
     cp: ChargePoint
-    value: str  # the membership value: "<node> <claim>"
+    value: str  # the membership value: "<node> <stamp>"
 
 
 @attrs.define(eq=False)
@@ -71,6 +87,16 @@ class _Waiting:
 
     done: trio.Event = attrs.Factory(trio.Event)
     reply: dict[str, Any] | None = None
+
+
+def _connection(value: str | None) -> str:
+    """A membership value for a log line: its node, and when its connection was accepted."""
+    node, _, stamp = (value or "? ?").partition(" ")
+    try:
+        accepted = datetime.fromtimestamp(int(stamp) / 1e6, UTC).isoformat(timespec="microseconds")
+    except (ValueError, OverflowError, OSError):
+        accepted = "?"
+    return f"node {escape(node)}, accepted {accepted}"
 
 
 def _request(payload: Payload, skip_schema_validation: bool) -> dict[str, Any]:
@@ -98,6 +124,7 @@ class Cluster:
         opener: Opener,
         membership_ttl: float,
         events: EventRecorder,
+        clock: SharedClock,
     ):
         self.node_id = node_id
         self._broker = broker
@@ -105,12 +132,14 @@ class Cluster:
         self._open = opener
         self._ttl = membership_ttl
         self._recorder = events
+        self._clock = clock
         self._held: dict[str, _Held] = {}
         self._claims: dict[str, str] = {}  # to record
         self._releases: dict[str, str] = {}  # to remove
         self._changed = trio.Event()
-        self._claim_numbers = itertools.count(1)
+        self._last_stamp = 0
         self._waiting: dict[str, _Waiting] = {}
+        self._late = 0  # calls received after their deadline
 
     # -- for application code ---------------------------------------------------------------
 
@@ -135,15 +164,18 @@ class Cluster:
         The payload is checked here, before it leaves; the response is the ``call_result``
         object (``typed``: nested values as datatypes objects). A CALLERROR raises its
         :class:`~trio_ocpp.exceptions.OCPPError` (``suppress=True``: returns None); no answer
-        within ``timeout`` seconds, the wait for the connection's turn included, raises
-        :class:`~trio_ocpp.exceptions.CallTimeoutError`. :class:`NotConnectedError` comes at
-        once when no node holds the identity, the node is gone or the connection closed;
-        :class:`ClusterUnavailableError` when the broker cannot be reached.
+        within ``timeout`` seconds, the whole path and the wait for the connection's turn
+        included, raises :class:`~trio_ocpp.exceptions.CallTimeoutError`, and then the charge
+        point has not been sent the CALL or was sent it before that moment, never after.
+        :class:`NotConnectedError` comes at once when no node holds the identity, the node is
+        gone or the connection closed; :class:`ClusterUnavailableError` when the broker cannot
+        be reached.
         """
         wire = _request(payload, skip_schema_validation)
         version, action = payload.__ocpp_version__, payload.__ocpp_action__
         unique_id = unique_id or str(uuid.uuid4())
         request_id = uuid.uuid4().hex
+        give_up = trio.current_time() + timeout
         message = {
             "t": "call",
             "id": request_id,
@@ -155,15 +187,18 @@ class Cluster:
             "unique_id": unique_id,
             "skip": skip_schema_validation,
             "timeout": timeout,
+            "deadline": self._clock.earliest(give_up),
         }
         waiting = self._waiting[request_id] = _Waiting()
+        reply = None
         try:
-            node, receivers = await self._broker.route(identity, _json.dumps(message).encode())
-            if node is None:
-                raise NotConnectedError(f"No node holds {identity!r}")
-            if not receivers:
-                raise NotConnectedError(f"The node {node} that held {identity!r} is gone")
-            reply = await self._wait(waiting, node, identity, timeout + _TRANSIT)
+            with trio.move_on_at(give_up):
+                node, receivers = await self._broker.route(identity, _json.dumps(message).encode())
+                if node is None:
+                    raise NotConnectedError(f"No node holds {identity!r}")
+                if not receivers:
+                    raise NotConnectedError(f"The node {node} that held {identity!r} is gone")
+                reply = await self._wait(waiting, node, identity)
         finally:
             del self._waiting[request_id]
         if reply is None or "timeout" in reply:
@@ -182,23 +217,18 @@ class Cluster:
             raise TypeError(reply["type_error"])
         raise exceptions.InternalError(f"The node {node} failed to make the call")
 
-    async def _wait(
-        self, waiting: _Waiting, node: str, identity: str, timeout: float
-    ) -> dict[str, Any] | None:
-        """The reply, or None after ``timeout``; checks now and then that ``node`` lives and
-        that this node listens."""
-        with trio.move_on_after(timeout):
-            while True:
-                with trio.move_on_after(_NODE_CHECK):
-                    await waiting.done.wait()
-                    return waiting.reply
-                there, here = await self._broker.listening([node, self.node_id])
-                if not there:
-                    raise NotConnectedError(f"The node {node} that held {identity!r} is gone")
-                if not here:
-                    # Not subscribed again yet after a reconnection: the reply may be lost.
-                    raise ClusterUnavailableError("This node is not listening for the reply")
-        return None
+    async def _wait(self, waiting: _Waiting, node: str, identity: str) -> dict[str, Any] | None:
+        """The reply; checks now and then that ``node`` lives and that this node listens."""
+        while True:
+            with trio.move_on_after(_NODE_CHECK):
+                await waiting.done.wait()
+                return waiting.reply
+            there, here = await self._broker.listening([node, self.node_id])
+            if not there:
+                raise NotConnectedError(f"The node {node} that held {identity!r} is gone")
+            if not here:
+                # Not subscribed again yet after a reconnection: the reply may be lost.
+                raise ClusterUnavailableError("This node is not listening for the reply")
 
     def events(
         self,
@@ -222,10 +252,18 @@ class Cluster:
         reader = self._open(f"{self.node_id}/events")
         return open_event_stream(reader, group, consumer, start, count, claim_idle)
 
+    def event_statistics(self) -> EventStatistics:
+        """What this node recorded into the event stream, and what it did not (and why)."""
+        return self._recorder.statistics()
+
     # -- for a server: membership (trio_ocpp.Server's cluster= hook) ---------------------------
 
     def claim(self, cp: ChargePoint) -> None:
-        value = f"{self.node_id} {next(self._claim_numbers)}"
+        # Stamped now, in the broker's time: the moment the connection was accepted, whenever
+        # the claim reaches the broker. Strictly increasing, so each value is unique.
+        stamp = int(self._clock.estimate(trio.current_time()) * 1e6)
+        self._last_stamp = stamp = max(stamp, self._last_stamp + 1)
+        value = f"{self.node_id} {stamp}"
         self._held[cp.id] = _Held(cp, value)
         self._claims[cp.id] = value
         self._changed.set()
@@ -242,15 +280,21 @@ class Cluster:
         self._releases[cp.id] = held.value
         self._changed.set()
 
-    def _give_up(self, identity: str, value: str, reason: str) -> None:
-        """Another node holds ``identity`` now: close our connection if it is that claim's."""
+    def _give_up(self, identity: str, value: str, newer: str | None) -> None:
+        """A newer connection on another node holds ``identity`` (``newer``: its membership
+        value, when known): close ours if it is still the one of ``value``."""
         held = self._held.get(identity)
         if held is None or held.value != value:
             return  # a newer connection here, or one we released
         del self._held[identity]
         self._claims.pop(identity, None)
-        logger.warning("%r: %s, closing its connection here", identity, reason)
-        self._nursery.start_soon(held.cp.aclose, REPLACED_CLOSE_CODE, reason)
+        logger.warning(
+            "%s: the connection here (%s) is replaced by a newer one (%s), closing it",
+            escape(identity),
+            _connection(value),
+            _connection(newer),
+        )
+        self._nursery.start_soon(held.cp.aclose, REPLACED_CLOSE_CODE, _REPLACED)
 
     async def _keep_membership(self) -> None:
         """Record claims and releases as they come, in batches; refresh what this node holds."""
@@ -263,15 +307,18 @@ class Cluster:
             self._changed = trio.Event()
             releases, self._releases = self._releases, {}
             claims, self._claims = self._claims, {}
+            refreshing = trio.current_time() >= refresh_at
+            # A refresh is a claim of everything held: what another node took since, with a
+            # newer connection, is given up here (its notice may have been lost).
+            pairs = [(i, h.value) for i, h in self._held.items()] if refreshing else claims.items()
             try:
                 if releases:
                     await self._broker.release(list(releases.items()))
-                if claims:
-                    await self._broker.claim(list(claims.items()), self._ttl)
-                if trio.current_time() >= refresh_at:
-                    held = [(identity, h.value) for identity, h in self._held.items()]
-                    for index in await self._broker.refresh(held, self._ttl):
-                        self._give_up(*held[index], "taken over by another node")
+                if pairs:
+                    pairs = list(pairs)
+                    for index, newer in await self._broker.claim(pairs, self._ttl):
+                        self._give_up(*pairs[index], newer)
+                if refreshing:
                     refresh_at = trio.current_time() + interval
             except ClusterUnavailableError as exc:
                 # What was lost is recorded again by the next refresh; releases expire.
@@ -292,28 +339,34 @@ class Cluster:
                 message = _json.loads(await self._broker.receive())
                 kind = message["t"]
                 if kind == "call":
-                    # Where to answer, read here: a message without it is dropped below.
+                    # Where to answer and until when, read here: a message without them is
+                    # dropped below. The deadline, in our time from now on.
                     sender, request_id = str(message["from"]), str(message["id"])
-                    self._nursery.start_soon(self._serve, message, sender, request_id)
+                    deadline = message["deadline"]
+                    if not isinstance(deadline, float) or not math.isfinite(deadline):
+                        raise ValueError(f"not a deadline: {deadline!r}")
+                    deadline = self._clock.last_local(deadline) - SEND_MARGIN
+                    self._nursery.start_soon(self._serve, message, sender, request_id, deadline)
                 elif kind == "reply":
                     waiting = self._waiting.get(message["id"])
                     if waiting is not None:
                         waiting.reply = message
                         waiting.done.set()
                 elif kind == "replaced":
-                    reason = "replaced by a newer connection on another node"
-                    self._give_up(message["cp"], message["owner"], reason)
+                    self._give_up(message["cp"], message["owner"], message.get("by"))
             except ClusterUnavailableError as exc:
                 logger.warning("cannot receive from the broker: %s", exc)
                 await trio.sleep(_RETRY)
             except (ValueError, KeyError, TypeError) as exc:
-                logger.warning("dropping a malformed cluster message: %r", exc)
+                logger.warning("dropping a malformed cluster message: %s", escape(repr(exc)))
 
-    async def _serve(self, message: dict[str, Any], sender: str, request_id: str) -> None:
+    async def _serve(
+        self, message: dict[str, Any], sender: str, request_id: str, deadline: float
+    ) -> None:
         """Run a call another node sent for one of our charge points; send back the reply."""
         reply: dict[str, Any] = {"t": "reply", "id": request_id}
         try:
-            reply.update(await self._run_call(message))
+            reply.update(await self._run_call(message, sender, deadline))
         except Exception:
             logger.exception("a call from %r failed", sender)
         data = _json.dumps(reply).encode()
@@ -326,8 +379,19 @@ class Cluster:
         except ClusterUnavailableError as exc:
             logger.warning("the reply to %r is lost: %s", sender, exc)
 
-    async def _run_call(self, message: dict[str, Any]) -> dict[str, Any]:
+    async def _run_call(
+        self, message: dict[str, Any], sender: str, deadline: float
+    ) -> dict[str, Any]:
+        """The call's outcome; nothing is sent to the charge point from ``deadline`` on (our
+        time: the caller may give up then), the wait for the connection's turn included."""
         identity, version, action = message["cp"], message["version"], message["action"]
+        late = trio.current_time() - deadline
+        if late >= 0:
+            self._late += 1
+            line = "%s: a %s call from %s came %.3f s too late, not sent (%d so far)"
+            args = (escape(identity), escape(action), escape(sender), late, self._late)
+            warn_now_and_then(logger, self._late, line, *args)
+            return {"timeout": message["timeout"]}
         held = self._held.get(identity)
         if held is None:
             return {"closed": f"{identity!r} is not connected to {self.node_id}"}
@@ -335,8 +399,7 @@ class Cluster:
         if cp.ocpp_version != version:
             return {"type_error": f"{identity!r} speaks {cp.ocpp_version}, not {version}"}
         payload = payload_class(version, action, MessageKind.REQUEST).from_wire(message["payload"])
-        timeout = message["timeout"]
-        with trio.move_on_after(timeout):
+        with trio.move_on_at(deadline):
             try:
                 result = await cp.call(
                     payload,
@@ -350,7 +413,7 @@ class Cluster:
             except exceptions.OCPPError as exc:
                 return {"error": [exc.code_for(version), exc.description, exc.details]}
             return {"result": result.to_wire()}
-        return {"timeout": timeout}
+        return {"timeout": message["timeout"]}
 
     async def _release_all(self) -> None:
         """On the way out: remove what this node still holds, while the broker answers."""
@@ -377,7 +440,12 @@ async def connect(
     events: Iterable[str] = (),
     membership_ttl: float = 10,
     events_maxlen: int = 100_000,
+    events_max_bytes: int = 256 << 20,
+    events_payload_limit: int = 256 << 10,
+    events_rate: float = 10,
+    events_burst: float = 1000,
     events_buffer: int = 10_000,
+    events_buffer_bytes: int = 64 << 20,
     prefix: str = "ocpp",
 ) -> AsyncIterator[Cluster]:
     """Join the cluster on the Redis (or Valkey) at ``url``, ``redis://[user:password@]host
@@ -386,25 +454,45 @@ async def connect(
     ``events``: the actions whose answered CALLs this node appends to the event stream (a
     server's inbound CALLs, once answered with a CALLRESULT). ``membership_ttl``: seconds after
     which the charge points of a node that died without a word leave the membership (calls to
-    them fail at once anyway). ``events_maxlen``: the stream is trimmed to about this many
-    entries (Redis trims whole nodes of it, so a little more stays); an event trimmed before a
-    group read it is lost to that group. ``events_buffer``: events held while the broker is
-    unreachable; past it, new ones are dropped and counted. ``prefix`` starts every key and
-    channel, so that several clusters can share one Redis.
+    them fail at once anyway). ``prefix`` starts every key and channel, so that several
+    clusters can share one Redis.
+
+    The event stream's bounds (the README says how to size them): the stream is trimmed, oldest
+    first, to ``events_maxlen`` entries and ``events_max_bytes`` bytes of fields; an event
+    trimmed before a group read it is lost to that group (counted and logged). An event whose
+    request and response exceed ``events_payload_limit`` bytes is recorded without them. Each
+    charge point may record ``events_rate`` events a second on this node, in bursts of up to
+    ``events_burst`` (an event counts once per started 4 KiB); past that its events are not
+    recorded. ``events_buffer`` events and ``events_buffer_bytes`` bytes are held while the
+    broker is unreachable; past them, new ones are dropped. All counted in
+    :meth:`Cluster.event_statistics`.
     """
     if not membership_ttl > 0:
         raise ValueError("membership_ttl must be positive")
+    limits = EventLimits(
+        maxlen=events_maxlen,
+        max_bytes=events_max_bytes,
+        payload_limit=events_payload_limit,
+        rate=events_rate,
+        burst=events_burst,
+        buffer=events_buffer,
+        buffer_bytes=events_buffer_bytes,
+    )
     node_id = _node_id()
 
     def opener(node: str) -> AbstractAsyncContextManager[Broker]:
         return open_redis(url, prefix, node)
 
-    recorder = EventRecorder(frozenset(events), node_id, events_maxlen, events_buffer)
+    recorder = EventRecorder(frozenset(events), node_id, limits)
+    clock = SharedClock()
     async with opener(node_id) as broker, trio.open_nursery() as nursery:
-        cluster = Cluster(broker, nursery, node_id, opener, membership_ttl, recorder)
+        for _ in range(3):  # the tightest of three samples
+            await clock.measure(broker)
+        cluster = Cluster(broker, nursery, node_id, opener, membership_ttl, recorder, clock)
         await nursery.start(cluster._receive)
         nursery.start_soon(cluster._keep_membership)
         nursery.start_soon(recorder.run, broker)
+        nursery.start_soon(clock.keep_measuring, broker)
         try:
             yield cluster
         finally:

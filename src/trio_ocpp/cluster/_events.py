@@ -1,22 +1,19 @@
 """The event stream: answered CALLs appended by the nodes, read by consumer groups.
 
 A node appends ``(identity, node, action, request, response, time)`` for each inbound CALL of
-the chosen actions once its CALLRESULT went out. The runtime reports it synchronously
-(``ChargePoint.on_answered``), so it goes into a bounded buffer and one task appends what
-gathered in a batch; while the broker is unreachable, that task retries and the buffer holds up
-to ``events_buffer`` events (more are dropped, counted and logged). Consumers read with consumer
-groups and acknowledge explicitly: an event delivered and never acknowledged is delivered again
-to the same consumer when it comes back, or after ``claim_idle`` seconds to another consumer of
-the group that asks (at least once: a consumer that is only slow may see it twice). A consumer
-waits through a broker outage; if the broker lost the stream (a restart without persistence),
-its group is made again and reads the new stream from its start.
+the chosen actions once its CALLRESULT went out (:mod:`~trio_ocpp.cluster._recorder`, with its
+bounds). Consumers read with consumer groups and acknowledge explicitly: an event delivered and
+never acknowledged is delivered again to the same consumer when it comes back, or after
+``claim_idle`` seconds to another consumer of the group that asks (at least once: a consumer
+that is only slow may see it twice). A consumer waits through a broker outage; if the broker
+lost the stream (a restart without persistence), its group is made again and reads the new
+stream from its start.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -25,17 +22,13 @@ import attrs
 import trio
 
 from .. import _json
-from .._charge_point import ChargePoint
-from .._frames import Call, CallResult
 from ._broker import Broker, ClusterUnavailableError, StreamEntry
 
-__all__ = ["Event", "EventRecorder", "EventStream", "open_event_stream"]
+__all__ = ["Event", "EventStream", "open_event_stream"]
 
 logger = logging.getLogger("trio_ocpp.cluster.events")
 
-#: Events appended in one round trip at most.
-_BATCH = 500
-#: Seconds before appending again after the broker failed.
+#: Seconds before reading again after the broker failed.
 _RETRY = 1.0
 #: Seconds a consumer's read blocks in the broker before it asks again.
 _BLOCK = 5.0
@@ -53,6 +46,9 @@ class Event:
     request: dict[str, Any]  # the payloads as on the wire
     response: dict[str, Any]
     time: float  # when the node recorded it (Unix time)
+    #: Bytes of the request and response left out: over the node's ``events_payload_limit``,
+    #: the event was recorded with ``{}`` for both. 0: they are here.
+    omitted: int = 0
 
     @classmethod
     def from_entry(cls, entry: StreamEntry) -> Event:
@@ -67,55 +63,8 @@ class Event:
             request=_json.loads(text["request"]),
             response=_json.loads(text["response"]),
             time=float(text["time"]),
+            omitted=int(text.get("omitted", 0)),
         )
-
-
-class EventRecorder:
-    """A node's side: takes answered CALLs of ``actions`` and appends them to the stream."""
-
-    def __init__(self, actions: frozenset[str], node: str, maxlen: int, buffer: int):
-        self.actions = actions
-        self.dropped = 0
-        self._node = node
-        self._maxlen = maxlen
-        self._send, self._receive = trio.open_memory_channel[list[tuple[str, str]]](buffer)
-
-    def record(self, cp: ChargePoint, call: Call, reply: CallResult) -> None:
-        """``ChargePoint.on_answered``."""
-        if call.action not in self.actions:
-            return
-        fields = [
-            ("identity", cp.id),
-            ("node", self._node),
-            ("version", cp.ocpp_version),
-            ("action", call.action),
-            ("request", _json.dumps(call.payload)),
-            ("response", _json.dumps(reply.payload)),
-            ("time", repr(time.time())),
-        ]
-        try:
-            self._send.send_nowait(fields)
-        except trio.WouldBlock:
-            self.dropped += 1
-            if self.dropped & (self.dropped - 1) == 0:  # 1, 2, 4, 8...: said, not flooded
-                logger.warning("event buffer full: %d events dropped", self.dropped)
-
-    async def run(self, broker: Broker) -> None:
-        """Append what is recorded, in batches, until cancelled."""
-        while True:
-            batch = [await self._receive.receive()]
-            while len(batch) < _BATCH:
-                try:
-                    batch.append(self._receive.receive_nowait())
-                except trio.WouldBlock:
-                    break
-            while True:
-                try:
-                    await broker.append(batch, self._maxlen)
-                    break
-                except ClusterUnavailableError as exc:
-                    logger.warning("%d events not appended yet: %s", len(batch), exc)
-                    await trio.sleep(_RETRY)
 
 
 class EventStream:

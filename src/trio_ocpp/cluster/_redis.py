@@ -40,29 +40,32 @@ def _script(code: str) -> glide.Script:
 
 
 # KEYS: membership keys; ARGV: ttl (ms), channel prefix, the values, then the identities.
+# Returns the index (from 0) of each value not recorded, then the newer value that holds its key.
 _CLAIM = _script("""
-local n = #KEYS
-for i, key in ipairs(KEYS) do
-  local old = redis.call('GET', key)
-  redis.call('SET', key, ARGV[2 + i], 'PX', ARGV[1])
-  if old and old ~= ARGV[2 + i] then
-    local notice = cjson.encode({t = 'replaced', cp = ARGV[2 + n + i], owner = old})
-    redis.call('PUBLISH', ARGV[2] .. string.match(old, '^%S+'), notice)
-  end
+local function newer(value, than)
+  local node, stamp = string.match(value, '^(%S+) (%d+)$')
+  local other, other_stamp = string.match(than, '^(%S+) (%d+)$')
+  if not other_stamp then return true end
+  if not stamp then return false end
+  stamp, other_stamp = tonumber(stamp), tonumber(other_stamp)
+  if stamp ~= other_stamp then return stamp > other_stamp end
+  return node > other  -- the same microsecond: any order both sides agree on
 end
-return n
-""")
-# KEYS: membership keys; ARGV: ttl (ms), then the values. Returns the indexes lost to others.
-_REFRESH = _script("""
-local lost = {}
+local n, lost = #KEYS, {}
 for i, key in ipairs(KEYS) do
-  local value = redis.call('GET', key)
-  if value == ARGV[1 + i] then
+  local value, old = ARGV[2 + i], redis.call('GET', key)
+  if old == value then
     redis.call('PEXPIRE', key, ARGV[1])
-  elseif not value then
-    redis.call('SET', key, ARGV[1 + i], 'PX', ARGV[1])
+  elseif not old or newer(value, old) then
+    redis.call('SET', key, value, 'PX', ARGV[1])
+    local owner = old and string.match(old, '^%S+')
+    if owner and owner ~= string.match(value, '^%S+') then
+      local notice = cjson.encode({t = 'replaced', cp = ARGV[2 + n + i], owner = old, by = value})
+      redis.call('PUBLISH', ARGV[2] .. owner, notice)
+    end
   else
     lost[#lost + 1] = i - 1
+    lost[#lost + 1] = old
   end
 end
 return lost
@@ -79,6 +82,63 @@ _ROUTE = _script("""
 local owner = redis.call('GET', KEYS[1])
 if not owner then return false end
 return {owner, redis.call('PUBLISH', ARGV[1] .. string.match(owner, '^%S+'), ARGV[2])}
+""")
+# KEYS: the stream, its ledger (a list of "<bytes> <id>", oldest first), its total bytes.
+# ARGV: maxlen, max bytes, the number of fields, their names, then each entry's values.
+# Appends, trims oldest first to the bounds; returns each group that had not been given some of
+# the trimmed entries, then how many.
+_APPEND = _script("""
+local stream, ledger, total_key = KEYS[1], KEYS[2], KEYS[3]
+local maxlen, max_bytes, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local sizes, added = {}, 0
+for first = 4 + n, #ARGV, n do
+  local fields, size = {}, 0
+  for j = 1, n do
+    local value = ARGV[first + j - 1]
+    fields[2 * j - 1], fields[2 * j] = ARGV[3 + j], value
+    size = size + #ARGV[3 + j] + #value
+  end
+  sizes[#sizes + 1] = size .. ' ' .. redis.call('XADD', stream, '*', unpack(fields))
+  added = added + size
+end
+redis.call('RPUSH', ledger, unpack(sizes))
+local total = redis.call('INCRBY', total_key, added)
+local length = redis.call('LLEN', ledger)
+if length <= maxlen and total <= max_bytes then return {} end
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local trimmed = {}
+while length > maxlen or total > max_bytes do
+  local entry = redis.call('LPOP', ledger)
+  if not entry then total = 0; break end  -- the total was wrong (a key deleted by hand)
+  local size, id = string.match(entry, '^(%d+) (.+)$')
+  total, length = total - tonumber(size), length - 1
+  trimmed[#trimmed + 1] = {parse(id)}
+end
+redis.call('SET', total_key, total)
+local head = redis.call('LINDEX', ledger, 0)
+if head then
+  redis.call('XTRIM', stream, 'MINID', string.match(head, ' (.+)$'))
+else
+  redis.call('XTRIM', stream, 'MAXLEN', 0)
+end
+local unread = {}
+for _, group in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+  local info = {}
+  for k = 1, #group, 2 do info[group[k]] = group[k + 1] end
+  local ms, seq = parse(info['last-delivered-id'])
+  local count = 0
+  for _, id in ipairs(trimmed) do
+    if id[1] > ms or (id[1] == ms and id[2] > seq) then count = count + 1 end
+  end
+  if count > 0 then
+    unread[#unread + 1] = info['name']
+    unread[#unread + 1] = count
+  end
+end
+return unread
 """)
 
 
@@ -114,6 +174,11 @@ def _batches(items: Sequence[T]) -> list[Sequence[T]]:
     return [items[i : i + _BATCH] for i in range(0, len(items), _BATCH)]
 
 
+def _pairs(flat: Any) -> list[tuple[Any, Any]]:
+    """A script's flat reply ``[a1, b1, a2, b2...]`` as pairs."""
+    return list(zip(flat[::2], flat[1::2], strict=True))
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -130,26 +195,21 @@ class RedisBroker:
         self._cp_key = f"{prefix}:cp:"
         self._channel = f"{prefix}:node:"
         self._stream = f"{prefix}:events"
+        self._stream_keys = [self._stream, f"{prefix}:events:ledger", f"{prefix}:events:bytes"]
         self.node = ""  # set by open_redis
 
     def _key(self, identity: str) -> str:
         return self._cp_key + identity
 
-    async def claim(self, held: Sequence[tuple[str, str]], ttl: float) -> None:
-        for batch in _batches(held):
-            keys = [self._key(identity) for identity, _ in batch]
-            args = [str(int(ttl * 1000)), self._channel]
-            args += [value for _, value in batch] + [identity for identity, _ in batch]
-            await _unavailable(self._client.invoke_script(_CLAIM, keys, args))
-
-    async def refresh(self, held: Sequence[tuple[str, str]], ttl: float) -> list[int]:
-        lost: list[int] = []
+    async def claim(self, held: Sequence[tuple[str, str]], ttl: float) -> list[tuple[int, str]]:
+        lost: list[tuple[int, str]] = []
         for start in range(0, len(held), _BATCH):
             batch = held[start : start + _BATCH]
             keys = [self._key(identity) for identity, _ in batch]
-            args = [str(int(ttl * 1000))] + [value for _, value in batch]
-            indexes = await _unavailable(self._client.invoke_script(_REFRESH, keys, args))
-            lost += [start + int(i) for i in indexes]
+            args = [str(int(ttl * 1000)), self._channel]
+            args += [value for _, value in batch] + [identity for identity, _ in batch]
+            reply = await _unavailable(self._client.invoke_script(_CLAIM, keys, args))
+            lost += [(start + int(i), _text(value)) for i, value in _pairs(reply)]
         return lost
 
     async def release(self, held: Sequence[tuple[str, str]]) -> None:
@@ -204,12 +264,18 @@ class RedisBroker:
         message = (await _unavailable(self._subscriber.get_pubsub_message())).message
         return message if isinstance(message, bytes) else message.encode()
 
-    async def append(self, entries: Sequence[Sequence[tuple[str, str]]], maxlen: int) -> None:
-        batch = glide.Batch(is_atomic=False)
-        trim = glide.TrimByMaxLen(exact=False, threshold=maxlen)
-        for fields in entries:
-            batch.xadd(self._stream, list(fields), glide.StreamAddOptions(trim=trim))
-        await _unavailable(self._client.exec(batch, raise_on_error=True))
+    async def time(self) -> float:
+        seconds, microseconds = await _unavailable(self._client.time())
+        return int(seconds) + int(microseconds) / 1e6
+
+    async def append(
+        self, entries: Sequence[Sequence[tuple[str, str]]], maxlen: int, max_bytes: int
+    ) -> dict[str, int]:
+        names = [name for name, _ in entries[0]]  # the same fields in each entry
+        args = [str(maxlen), str(max_bytes), str(len(names)), *names]
+        args += [value for fields in entries for _, value in fields]
+        reply = await _unavailable(self._client.invoke_script(_APPEND, self._stream_keys, args))
+        return {_text(group): int(count) for group, count in _pairs(reply)}
 
     async def create_group(self, group: str, start: str) -> None:
         options = glide.StreamGroupOptions(make_stream=True)
