@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 import trio
 
-from .hostile import BIG_VALID, HUNG_UP, PASSWORD, TIMESTAMP, Tally, Target, upgraded
+from .hostile import BIG_VALID, HUNG_UP, PASSWORD, TIMESTAMP, Raw, Tally, Target, upgraded
 from .loadgen import masked_frame
 
 VICTIM = "VICTIM"
@@ -103,7 +103,11 @@ FLOOD = 110_000
 async def _flood(port: int, sent: Tally, window: int = 16) -> None:
     """The attacker's charge point: ``FLOOD`` valid MeterValues, ``window`` in flight, as fast
     as the node answers them."""
-    raw = await upgraded(port)
+    with contextlib.suppress(*HUNG_UP):
+        await _flood_on(await upgraded(port), sent, window)
+
+
+async def _flood_on(raw: Raw, sent: Tally, window: int) -> None:
     try:
         for start in range(0, FLOOD, window):
             batch = [_FLOOD[i % len(_FLOOD)] for i in range(start, start + window)]
@@ -123,7 +127,7 @@ async def _victim(port: int) -> bool:
     """VICTIM boots and ends a transaction: two billing events. Whether both were answered."""
     from trio_ocpp import connect, v16
 
-    with trio.fail_after(10):
+    with trio.move_on_after(10), contextlib.suppress(Exception):
         async with connect(f"ws://127.0.0.1:{port}", v16.ChargePoint, identity=VICTIM,
                            basic_auth=PASSWORD) as cp:  # fmt: skip
             await cp.call(
@@ -132,7 +136,8 @@ async def _victim(port: int) -> bool:
             await cp.call(
                 v16.call.StopTransaction(meter_stop=1000, timestamp=TIMESTAMP, transaction_id=1)
             )
-    return True
+            return True
+    return False  # refused, timed out, or not answered
 
 
 async def _read_group(events: Any) -> tuple[int, int]:
