@@ -90,7 +90,7 @@ def request(path: str = "/CP_1", **headers: str) -> bytes:
 class Peer:
     """A raw client: bytes out, the server's HTTP answer and frames in."""
 
-    def __init__(self, stream: trio.SocketStream) -> None:
+    def __init__(self, stream: trio.abc.Stream) -> None:
         self.stream = stream
         self.buffer = bytearray()
 

@@ -162,12 +162,16 @@ class WebSocketConnection:
             await self._read_lot.park()
             return
         self._reading = True
-        data: bytes | bytearray
+        data: bytes | bytearray = b""
         try:
             if self._protocol.writes:
-                await self._flush()  # the handshake's response: sent with the first read
+                # The handshake's response, and the answers to frames sent with the request,
+                # sent with the first read: they may have ended the connection.
+                await self._flush()
             sock = self._socket
-            if sock is not None:
+            if self._closed is not None:
+                pass
+            elif sock is not None:
                 data = await _read(sock, self._drained)
                 self._drained = len(data) < RECEIVE_BYTES
             else:
