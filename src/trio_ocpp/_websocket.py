@@ -16,9 +16,13 @@ within ``send_timeout`` ends the connection, so that a peer flooding pings witho
 off as fast as one that ignores our frames.
 
 RFC 6455 comes from the protocol: a frame that breaks it gets Close 1002, a message over
-``max_message_size`` 1009 (counted across fragments, so an unfinished message never holds
-more), and text that is not UTF-8 gets 1007 here. Fragments are joined in one buffer, which an
-empty continuation frame does not grow.
+``max_message_size`` 1009 (counted across fragments), and text that is not UTF-8 gets 1007 here.
+
+An unfinished message holds its fragments, joined in one buffer that an empty continuation does
+not grow, and the frame being received, which the protocol's reader keeps until its last byte:
+together at most ``max_message_size`` and a frame header, and the buffers' growth margin (an
+eighth). A frame's payload is taken from the Frame the protocol's parser keeps until the next
+one, so that it is not held twice.
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ class WebSocketConnection:
         "_drained",
         "_fragments",
         "_messages",
+        "_opcode",
         "_pings",
         "_protocol",
         "_read_lot",
@@ -122,7 +127,9 @@ class WebSocketConnection:
         #: Seconds a pong or a Close frame (which the reader sends) may take to go out.
         self.send_timeout: float = 10
         self._messages: deque[str | bytes] = deque()
-        self._fragments: bytearray | None = None  # an unfinished message; its opcode is first
+        # An unfinished message: the first fragment's payload, then a buffer of them all.
+        self._fragments: bytes | bytearray | None = None
+        self._opcode = _TEXT
         self._closed: ConnectionClosed | None = None
         self._pings: dict[bytes, trio.Event] = {}
         # One reader and one writer at a time; the lots exist only once someone waits.
@@ -213,19 +220,23 @@ class WebSocketConnection:
 
     def _data(self, frame: Frame) -> bool:
         """Add a data frame to its message; False if the message is invalid (1007)."""
+        data: Any = frame.data  # bytes: compressed frames alone are memoryviews
+        frame.data = b""  # the parser keeps its last frame: the payload is held here alone
         fragments = self._fragments
-        if frame.fin and fragments is None:
-            data: Any = frame.data  # bytes: compressed frames alone are memoryviews
+        if fragments is None:
             opcode = frame.opcode
-        elif fragments is None:  # the first fragment
-            self._fragments = bytearray((frame.opcode,)) + frame.data
-            return True
+            if not frame.fin:  # the first fragment, as it is
+                self._fragments, self._opcode = data, opcode
+                return True
         else:
-            fragments += frame.data  # the protocol bounds the total by max_message_size
+            if data:  # the protocol bounds the total by max_message_size
+                if type(fragments) is not bytearray:
+                    fragments = self._fragments = bytearray(fragments)
+                fragments += data
             if not frame.fin:
                 return True
             self._fragments = None
-            opcode, data = Opcode(fragments[0]), fragments[1:]
+            opcode, data = self._opcode, fragments
         if opcode is _TEXT:
             try:
                 self._messages.append(data.decode())
@@ -356,6 +367,7 @@ class WebSocketConnection:
         """The connection is over: close the stream, release pings and waiting tasks."""
         if self._closed is None:
             self._closed = ConnectionClosed(*self._close_info())
+        self._fragments = None
         for pong in self._pings.values():
             pong.set()
         self._pings.clear()
