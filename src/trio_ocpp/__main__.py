@@ -63,6 +63,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="connections in their opening handshake at once; more are closed at once (1000)",
     )
     parser.add_argument(
+        "--receive-budget",
+        type=int,
+        default=256,
+        metavar="MIB",
+        help="MiB that unfinished messages may hold across connections; past it the biggest "
+        "holders are closed with 1009 (256)",
+    )
+    parser.add_argument(
         "--boot-first",
         action="store_true",
         help="refuse CALLs before BootNotification with SecurityError (a pre_dispatch example)",
@@ -138,6 +146,7 @@ async def serve(
         ),
         boot_first=args.boot_first,
         max_handshakes=args.max_handshakes,
+        receive_budget=args.receive_budget * 2**20,
         identity_policy=IdentityPolicy(max_length=args.max_identity_length),
         listeners=listeners,
     )

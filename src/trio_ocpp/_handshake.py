@@ -29,6 +29,7 @@ from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
+from ._receive_budget import ReceiveBudget
 from ._websocket import RECEIVE_BYTES, STREAM_ERRORS, WebSocketConnection
 
 __all__ = [
@@ -165,10 +166,12 @@ class ServerHandshake:
         self._protocol.send_response(response)
         await _send(self.stream, self._protocol.data_to_send())
 
-    def accept(self, response: Response, remote: str) -> WebSocketConnection:
+    def accept(
+        self, response: Response, remote: str, budget: ReceiveBudget | None = None
+    ) -> WebSocketConnection:
         """Switch protocols with ``response`` (from :meth:`check`): the open connection, with
         the response still to be sent (by its first read or write), so that the
-        server can register it first."""
+        server can register it first. ``budget``: the server's, for unfinished messages."""
         protocol = self._protocol
         protocol.send_response(response)
         protocol.receive_data(b"")  # open: the parser goes on to the frames sent with the request
@@ -179,6 +182,7 @@ class ServerHandshake:
             subprotocol=protocol.subprotocol,
             remote=remote,
             pending=protocol.events_received(),
+            budget=budget,
         )
 
 

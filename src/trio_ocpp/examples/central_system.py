@@ -181,6 +181,7 @@ async def main(
     ssl_context: ssl.SSLContext | None = None,
     boot_first: bool = False,
     max_handshakes: int | None = 1000,
+    receive_budget: int | None = 256 * 2**20,
     identity_policy: IdentityPolicy | None = None,
     cluster: Membership | None = None,
     listeners: list[trio.SocketListener] | None = None,
@@ -190,7 +191,8 @@ async def main(
     ``basic_auth``: identity -> password (security profiles 1-2); ``ssl_context``: wss://
     (profile 2, or 3 when it requires client certificates); ``boot_first``: RequireBoot;
     ``max_handshakes``: connections in their opening handshake at once (silent clients hold one
-    each for up to 20 s); ``identity_policy``: the identities refused before the upgrade.
+    each for up to 20 s); ``receive_budget``: bytes that unfinished messages may hold across
+    connections; ``identity_policy``: the identities refused before the upgrade.
     ``cluster``: a cluster node (``trio_ocpp.cluster.connect``);
     ``listeners``: sockets to accept on instead of ``host`` and ``port`` (workers sharing a
     port)."""
@@ -201,6 +203,7 @@ async def main(
         basic_auth=basic_auth,
         ssl_context=ssl_context,
         max_handshakes=max_handshakes,
+        receive_budget=receive_budget,
         identity_policy=identity_policy,
         cluster=cluster,
     )
