@@ -21,18 +21,20 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
-import trustme
 from test_websocket import (
     BOOT,
     CLOSE,
+    MAX_MESSAGE,
     PING,
     PONG,
     TEXT,
-    CentralSystem,
     Peer,
     frame,
     request,
+    serving,
     text,
+    tls_pair,
+    upgraded,
 )
 
 from trio_ocpp import Server
@@ -50,13 +52,7 @@ PIPELINED = {
 
 @pytest.fixture(scope="module")
 def tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """A server context and a client context that trusts it."""
-    ca = trustme.CA()
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server)
-    client = ssl.create_default_context()
-    ca.configure_trust(client)
-    return server, client
+    return tls_pair()
 
 
 @pytest.fixture(params=["tcp", "tls"])
@@ -71,30 +67,14 @@ async def segment(
     tls: tuple[ssl.SSLContext, ssl.SSLContext] | None, data: bytes
 ) -> AsyncIterator[tuple[Server, Peer]]:
     """A Server, and a peer that sent its request and ``data`` in one write (one TLS record)."""
-    server = Server(
-        CentralSystem,
-        ssl_context=tls[0] if tls else None,
-        charge_point_options={"ping_interval": 0},
-    )
-    async with trio.open_nursery() as nursery:
-        await nursery.start(server.run, "127.0.0.1", 0)
-        stream: trio.abc.Stream = await trio.open_tcp_stream("127.0.0.1", server.port)
-        if tls:
-            # The server ends with the TCP close (RFC 6455), no TLS close_notify.
-            stream = trio.SSLStream(
-                stream, tls[1], server_hostname="127.0.0.1", https_compatible=True
-            )
-        async with stream:
-            await stream.send_all(request() + data)
-            peer = Peer(stream)
-            with trio.fail_after(5):
-                assert (await peer.response())[0] == 101
+    async with serving(MAX_MESSAGE, ssl_context=tls[0] if tls else None) as server:
+        peer = await upgraded(server.port, tls=tls[1] if tls else None, data=data)
+        async with peer.stream:
             yield server, peer
         with trio.fail_after(5):
             while server.charge_points:
                 await trio.sleep(0.01)
         await trio.testing.wait_all_tasks_blocked(0.05)
-        nursery.cancel_scope.cancel()
 
 
 def no_traceback(caplog: pytest.LogCaptureFixture) -> None:

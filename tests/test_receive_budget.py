@@ -16,9 +16,21 @@ import weakref
 
 import pytest
 import trio
-import trustme
-from test_unfinished_memory import KiB, MiB, connected, serving, synced
-from test_websocket import BOOT, CLOSE, CONT, PING, PONG, TEXT, CentralSystem, frame, text
+from test_unfinished_memory import KiB, MiB, synced
+from test_websocket import (
+    BOOT,
+    CLOSE,
+    CONT,
+    PING,
+    PONG,
+    TEXT,
+    CentralSystem,
+    frame,
+    serving,
+    text,
+    tls_pair,
+    upgraded,
+)
 
 from trio_ocpp import ReceiveBudget, Server
 from trio_ocpp._receive_budget import RECEIVE_BUDGET
@@ -27,30 +39,25 @@ from trio_ocpp._receive_budget import RECEIVE_BUDGET
 
 
 @pytest.fixture(scope="module")
-def tls_pair() -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    ca = trustme.CA()
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server)
-    client = ssl.create_default_context()
-    ca.configure_trust(client)
-    return server, client
+def tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    return tls_pair()
 
 
 @pytest.mark.parametrize("scheme", ["ws", "wss"])
 async def test_past_the_budget_the_biggest_holder_is_closed_with_1009(
-    scheme: str, tls_pair: tuple[ssl.SSLContext, ssl.SSLContext]
+    scheme: str, tls: tuple[ssl.SSLContext, ssl.SSLContext]
 ) -> None:
-    server_tls, client_tls = tls_pair if scheme == "wss" else (None, None)
+    server_tls, client_tls = tls if scheme == "wss" else (None, None)
     budget = 256 * KiB  # closes the biggest down to 230.4 KiB
-    async with serving(64 * KiB, server_tls, receive_budget=budget) as server:
+    async with serving(64 * KiB, ssl_context=server_tls, receive_budget=budget) as server:
         holders = {}
         for name, size in [("A", 20), ("B", 62), ("C", 62), ("D", 40), ("E", 62)]:
-            holders[name] = peer = await connected(server.port, f"/{name}", client_tls)
+            holders[name] = peer = await upgraded(server.port, f"/{name}", client_tls)
             await peer.stream.send_all(frame(TEXT, b" " * size * KiB, fin=False))
             await synced(peer)
         assert server._receive_budget.used == 246 * KiB
         # F takes the total to 276 KiB: B goes, the first of the biggest, not F.
-        holders["F"] = peer = await connected(server.port, "/F", client_tls)
+        holders["F"] = peer = await upgraded(server.port, "/F", client_tls)
         await peer.stream.send_all(frame(TEXT, b" " * 30 * KiB, fin=False))
         assert await holders["B"].close_code() == 1009
         for name in "ACDEF":
@@ -59,7 +66,7 @@ async def test_past_the_budget_the_biggest_holder_is_closed_with_1009(
         assert server._receive_budget.evicted == 1
         assert set(server.charge_points) == set("ACDEF")
         # The memory is there for whoever needs it next.
-        good = await connected(server.port, "/GOOD", client_tls)
+        good = await upgraded(server.port, "/GOOD", client_tls)
         await good.stream.send_all(text(BOOT))
         assert (await good.answer())[:2] == [3, "b1"]
         for peer in [*holders.values(), good]:
@@ -72,13 +79,13 @@ async def test_past_the_budget_the_biggest_holder_is_closed_with_1009(
 
 async def test_a_newcomer_that_holds_the_most_is_the_one_closed() -> None:
     async with serving(64 * KiB, receive_budget=128 * KiB) as server:
-        a = await connected(server.port, "/A")
-        b = await connected(server.port, "/B")
+        a = await upgraded(server.port, "/A")
+        b = await upgraded(server.port, "/B")
         await a.stream.send_all(frame(TEXT, b" " * 30 * KiB, fin=False))
         await b.stream.send_all(frame(TEXT, b" " * 40 * KiB, fin=False))
         await synced(a)
         await synced(b)
-        c = await connected(server.port, "/C")
+        c = await upgraded(server.port, "/C")
         await c.stream.send_all(frame(TEXT, b" " * 60 * KiB, fin=False))  # 130 KiB: C goes
         assert await c.close_code() == 1009
         await synced(a)
@@ -91,7 +98,7 @@ async def test_a_newcomer_that_holds_the_most_is_the_one_closed() -> None:
 async def test_a_message_not_finished_in_time_gets_1008_though_pings_are_answered() -> None:
     budget = ReceiveBudget(message_timeout=0.5)
     async with serving(MiB, receive_budget=budget) as server:
-        hoarder = await connected(server.port, "/HOARDER")
+        hoarder = await upgraded(server.port, "/HOARDER")
         await hoarder.stream.send_all(frame(TEXT, b"[", fin=False))
         with trio.fail_after(3):
             while True:  # alive and busy: pings, pongs, empty continuations
@@ -110,7 +117,7 @@ async def test_a_busy_stream_of_messages_is_no_unfinished_message() -> None:
     # message: the deadline starts again with each.
     budget = ReceiveBudget(message_timeout=0.5)
     async with serving(MiB, receive_budget=budget) as server:
-        peer = await connected(server.port, "/BUSY")
+        peer = await upgraded(server.port, "/BUSY")
         call = text(BOOT)
         await peer.stream.send_all(call[:5])
         with trio.fail_after(5):
@@ -126,7 +133,7 @@ async def test_a_busy_stream_of_messages_is_no_unfinished_message() -> None:
 async def test_a_slow_fragmented_message_within_the_deadline_is_answered() -> None:
     budget = ReceiveBudget(message_timeout=2)
     async with serving(MiB, receive_budget=budget) as server:
-        peer = await connected(server.port, "/SLOW")
+        peer = await upgraded(server.port, "/SLOW")
         boot = json.dumps(BOOT).encode()
         parts = [boot[i : i + 20] for i in range(0, len(boot), 20)]
         for i, part in enumerate(parts):

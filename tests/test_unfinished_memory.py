@@ -13,65 +13,16 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import ssl
 import sys
 import tracemalloc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 import trio
 from test_examples import free_port, wait_listening
-from test_websocket import (
-    BOOT,
-    CONT,
-    PING,
-    PONG,
-    TEXT,
-    CentralSystem,
-    Peer,
-    frame,
-    request,
-    text,
-)
-
-from trio_ocpp import Server
+from test_websocket import BOOT, CONT, PING, PONG, TEXT, Peer, frame, serving, text, upgraded
 
 KiB, MiB = 2**10, 2**20
-
-
-@asynccontextmanager
-async def serving(
-    max_message_size: int, tls: ssl.SSLContext | None = None, **options: object
-) -> AsyncIterator[Server]:
-    server = Server(
-        CentralSystem,
-        ssl_context=tls,
-        charge_point_options={"ping_interval": 0},
-        **options,  # type: ignore[arg-type]
-    )
-    async with trio.open_nursery() as nursery:
-        await nursery.start(
-            lambda task_status: server.run(
-                "127.0.0.1", 0, max_message_size=max_message_size, task_status=task_status
-            )
-        )
-        yield server
-        nursery.cancel_scope.cancel()
-
-
-async def connected(port: int, path: str, client_tls: ssl.SSLContext | None = None) -> Peer:
-    stream: trio.abc.Stream = await trio.open_tcp_stream("127.0.0.1", port)
-    if client_tls is not None:
-        stream = trio.SSLStream(
-            stream, client_tls, server_hostname="127.0.0.1", https_compatible=True
-        )
-    await stream.send_all(request(path))
-    peer = Peer(stream)
-    with trio.fail_after(5):
-        assert (await peer.response())[0] == 101
-    return peer
 
 
 async def synced(peer: Peer) -> None:
@@ -104,7 +55,7 @@ UNFINISHED = {
 @pytest.mark.parametrize("data", UNFINISHED.values(), ids=UNFINISHED.keys())
 async def test_an_unfinished_message_costs_its_bytes_once(data: bytes) -> None:
     async with serving(MiB) as server:
-        peer = await connected(server.port, "/CP_1")
+        peer = await upgraded(server.port, "/CP_1")
         await synced(peer)
         gc.collect()
         tracemalloc.start()
@@ -152,14 +103,14 @@ async def test_the_servers_memory_is_bounded_and_given_back() -> None:
     try:
         with trio.fail_after(20):
             await wait_listening(port)
-            warm = await connected(port, "/WARM")
+            warm = await upgraded(port, "/WARM")
             await warm.stream.send_all(text(BOOT))
             await warm.answer()
             idle = rss(process.pid)
             data = fragments(PAYLOAD)
             hoarders = []
             for i in range(count):
-                hoarders.append(peer := await connected(port, f"/H{i}"))
+                hoarders.append(peer := await upgraded(port, f"/H{i}"))
                 await peer.stream.send_all(data)
             for peer in hoarders:
                 await synced(peer)
