@@ -4,9 +4,10 @@ A connection holds the bytes of an unfinished message: the frame being received 
 reader keeps it whole until its last byte) and the fragments before it. Each of a server's
 connections charges the server's :class:`ReceiveBudget` for them after each read and is
 discharged when the message completes or the connection ends. Past ``max_bytes`` in total, the
-biggest holders (the longest held among equals) are closed with 1009 until a tenth of the budget
-is free again, so that a newcomer's message does not make room by closing the one that brought
-it, unless it is the biggest. A message not finished within ``message_timeout`` of its first
+biggest holders (the longest held among equals) are closed with 1009: the biggest hoards go, not
+whichever connection's bytes pushed the total over (unless it holds the most). They go until a
+tenth of the budget is free again, so that the holders are sorted once per tenth of it, not
+once per read. A message not finished within ``message_timeout`` of its first
 byte closes its connection with 1008: a peer that answers pings between fragments cannot keep a
 hoard for ever. The budget holds its connections weakly: one dropped without being closed is
 discharged when it is collected.
