@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import socket
+import ssl
 import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 import trio
+import trustme
 
 from trio_ocpp import Server, v16
 from trio_ocpp._websocket import server_text_frame
@@ -38,16 +40,26 @@ class CentralSystem(v16.ChargePoint):
 
 
 @asynccontextmanager
-async def serving(**options: Any) -> AsyncIterator[Server]:
+async def serving(max_message_size: int = MAX_MESSAGE, **options: Any) -> AsyncIterator[Server]:
     server = Server(CentralSystem, **options)
     async with trio.open_nursery() as nursery:
         await nursery.start(
             lambda task_status: server.run(
-                "127.0.0.1", 0, max_message_size=MAX_MESSAGE, task_status=task_status
+                "127.0.0.1", 0, max_message_size=max_message_size, task_status=task_status
             )
         )
         yield server
         nursery.cancel_scope.cancel()
+
+
+def tls_pair() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server's TLS context, and a client's that trusts it."""
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    return server, client
 
 
 def frame(
@@ -90,7 +102,7 @@ def request(path: str = "/CP_1", **headers: str) -> bytes:
 class Peer:
     """A raw client: bytes out, the server's HTTP answer and frames in."""
 
-    def __init__(self, stream: trio.SocketStream) -> None:
+    def __init__(self, stream: trio.abc.Stream) -> None:
         self.stream = stream
         self.buffer = bytearray()
 
@@ -156,6 +168,21 @@ async def raw(server: Server, handshake: bytes | None = None) -> AsyncIterator[P
         if handshake is not None:
             await stream.send_all(handshake)
         yield peer
+
+
+async def upgraded(
+    port: int, path: str = "/CP_1", tls: ssl.SSLContext | None = None, data: bytes = b""
+) -> Peer:
+    """A peer whose opening request, and ``data`` in the same write, got a 101."""
+    stream: trio.abc.Stream = await trio.open_tcp_stream("127.0.0.1", port)
+    if tls is not None:
+        # The server ends with the TCP close (RFC 6455), no TLS close_notify.
+        stream = trio.SSLStream(stream, tls, server_hostname="127.0.0.1", https_compatible=True)
+    await stream.send_all(request(path) + data)
+    peer = Peer(stream)
+    with trio.fail_after(5):
+        assert (await peer.response())[0] == 101
+    return peer
 
 
 @asynccontextmanager
@@ -247,7 +274,7 @@ async def test_an_unfinished_message_holds_no_more_than_the_size_limit() -> None
         await peer.stream.send_all(frame(PING, b"sync"))
         with trio.fail_after(5):
             assert await peer.frame() == (PONG, b"sync")
-        assert ws._fragments is not None and len(ws._fragments) == 2  # opcode + "["
+        assert ws._fragments == b"["
         await peer.stream.send_all(frame(CONT, b" ", fin=False) * (MAX_MESSAGE + 1))
         assert await peer.close_code() == 1009
         assert ws._fragments is None or len(ws._fragments) <= MAX_MESSAGE + 1

@@ -21,6 +21,7 @@ from ._client import charge_point_url as charge_point_url
 from ._client import connect as connect
 from ._client import retry_backoff as retry_backoff
 from ._identity import IdentityPolicy as IdentityPolicy
+from ._receive_budget import ReceiveBudget as ReceiveBudget
 from ._server import ConnectionRequest as ConnectionRequest
 from ._server import Membership as Membership
 from ._server import RejectConnection as RejectConnection
@@ -53,6 +54,7 @@ __all__ = [
     "Membership",
     "NoSubprotocolError",
     "OCPPVersion",
+    "ReceiveBudget",
     "RejectConnection",
     "Server",
     "WebSocketConnection",

@@ -86,6 +86,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds to a first CALL answered, past which a connection goes first (60)",
     )
     parser.add_argument(
+        "--receive-budget",
+        type=int,
+        default=256,
+        metavar="MIB",
+        help="MiB that unfinished messages may hold across connections; past it the biggest "
+        "holders are closed with 1009 (256)",
+    )
+    parser.add_argument(
         "--boot-first",
         action="store_true",
         help="refuse CALLs before BootNotification with SecurityError (a pre_dispatch example)",
@@ -166,6 +174,7 @@ async def serve(
         max_handshakes=args.max_handshakes,
         max_connections=args.max_connections,
         boot_timeout=args.boot_timeout,
+        receive_budget=args.receive_budget * 2**20,
         identity_policy=IdentityPolicy(max_length=args.max_identity_length),
         listeners=listeners,
     )

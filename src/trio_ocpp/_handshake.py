@@ -4,16 +4,17 @@ Server: :func:`read_request` reads until the request is parsed, :class:`ServerHa
 checks it as a WebSocket upgrade (400 for a missing, malformed or repeated Sec-WebSocket-Key,
 426 for another Sec-WebSocket-Version), then either sends an HTTP error (:meth:`reject`) or
 switches protocols (:meth:`accept`). Bytes that came with the request are frames of the
-connection, handed to it. Client: :func:`client_handshake`. Failures on the client side raise
-:class:`HandshakeError` and its subclasses, which extend trio-websocket's of the same names so
-that code written against them keeps working.
+connection: parsed once it is open, so that they get what they would get a moment later (a
+Close its echo, a protocol error its Close code). Client: :func:`client_handshake`. Failures
+on the client side raise :class:`HandshakeError` and its subclasses, which extend
+trio-websocket's of the same names so that code written against them keeps working.
 """
 
 from __future__ import annotations
 
 import http
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from typing import Any
 
 import trio
@@ -21,14 +22,14 @@ import trio_websocket
 from websockets.client import ClientProtocol
 from websockets.datastructures import Headers
 from websockets.exceptions import InvalidHeaderFormat
-from websockets.frames import Frame
 from websockets.headers import parse_subprotocol
 from websockets.http11 import Request, Response
-from websockets.protocol import Protocol
+from websockets.protocol import CONNECTING, Protocol
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
+from ._receive_budget import ReceiveBudget
 from ._websocket import RECEIVE_BYTES, STREAM_ERRORS, WebSocketConnection
 
 __all__ = [
@@ -82,8 +83,23 @@ def offered_subprotocols(request: Request) -> tuple[str, ...]:
         raise ValueError(str(exc)) from None
 
 
-class _Protocol(ServerProtocol):
-    """The server protocol with the subprotocol decided by the caller before ``accept()``."""
+class _FramesAfterUpgrade(Protocol):
+    """Frames wait for the upgrade. ServerProtocol parses the bytes behind the request at
+    once, in the CONNECTING state, where a Close gets no echo and a protocol error no Close
+    frame, and the end of stream they ask for goes out before the 101."""
+
+    def parse(self) -> Generator[None]:
+        while self.state is CONNECTING:
+            yield
+        yield from super().parse()
+
+
+class _Protocol(ServerProtocol, _FramesAfterUpgrade):
+    """The server protocol with the subprotocol decided by the caller before ``accept()``.
+
+    ServerProtocol's parser reads the request and then hands over to the next class's: to
+    :class:`_FramesAfterUpgrade`, placed before Protocol in this class's MRO.
+    """
 
     chosen: Subprotocol | None = None
 
@@ -100,7 +116,7 @@ async def read_request(stream: trio.abc.Stream, max_message_size: int) -> Server
         if events:
             request = events[0]
             assert isinstance(request, Request)
-            return ServerHandshake(stream, protocol, request, events[1:])
+            return ServerHandshake(stream, protocol, request)
         if protocol.writes or not data:
             # Not HTTP, or a request line or headers too long (414, 431): answered or dropped.
             await _send(stream, protocol.data_to_send())
@@ -110,15 +126,10 @@ async def read_request(stream: trio.abc.Stream, max_message_size: int) -> Server
 class ServerHandshake:
     """One parsed opening request, to be rejected or accepted."""
 
-    def __init__(
-        self, stream: trio.abc.Stream, protocol: _Protocol, request: Request, frames: list[Any]
-    ):
+    def __init__(self, stream: trio.abc.Stream, protocol: _Protocol, request: Request):
         self.stream = stream
         self.request = request
         self._protocol = protocol
-        self._frames: list[Frame] = frames
-        # Answers the protocol queued to frames that came early (a ping): after the response.
-        self._early = protocol.data_to_send()
 
     @property
     def path(self) -> str:
@@ -155,23 +166,24 @@ class ServerHandshake:
         self._protocol.send_response(response)
         await _send(self.stream, self._protocol.data_to_send())
 
-    def accept(self, response: Response, remote: str) -> WebSocketConnection:
+    def accept(
+        self, response: Response, remote: str, budget: ReceiveBudget | None = None
+    ) -> WebSocketConnection:
         """Switch protocols with ``response`` (from :meth:`check`): the open connection, with
         the response still to be sent (by its first read or write), so that the
-        server can register it first."""
+        server can register it first. ``budget``: the server's, for unfinished messages."""
         protocol = self._protocol
         protocol.send_response(response)
-        protocol.writes.extend(self._early)
-        subprotocol = protocol.subprotocol
-        ws = WebSocketConnection(
+        protocol.receive_data(b"")  # open: the parser goes on to the frames sent with the request
+        return WebSocketConnection(
             self.stream,
             protocol,
             path=self.request.path,
-            subprotocol=subprotocol,
+            subprotocol=protocol.subprotocol,
             remote=remote,
-            pending=self._frames,
+            pending=protocol.events_received(),
+            budget=budget,
         )
-        return ws
 
 
 async def _read_into(

@@ -28,6 +28,7 @@ from ._charge_point import ChargePoint
 from ._handshake import ServerHandshake, offered_subprotocols, read_request
 from ._identity import IdentityPolicy, check_identity
 from ._logsafe import RepeatLimiter, escape
+from ._receive_budget import RECEIVE_BUDGET, ReceiveBudget
 from ._server_arguments import charge_point_classes, refuse_subprotocols
 from ._throttle import AuthThrottle, address_key
 from ._tls import CertificateIdentity, ClientCertificate, check_tls_version, peer_certificate
@@ -183,6 +184,9 @@ class Server:
     client certificate, gets 403 before the upgrade (it needs an ``ssl_context`` that asks for
     client certificates). ``cluster``: a :class:`Membership` told of each charge point, e.g.
     ``trio_ocpp.cluster.connect(...)``.
+    ``receive_budget``: bytes that unfinished incoming messages may hold across connections
+    (256 MiB; None: no bound in total), past which the biggest holders are closed with 1009;
+    a :class:`ReceiveBudget` also sets how long a message may take to arrive (120 s).
     """
 
     def __init__(
@@ -202,6 +206,7 @@ class Server:
         request_timeout: float = REQUEST_TIMEOUT,
         tls_timeout: float = TLS_TIMEOUT,
         boot_timeout: float = BOOT_TIMEOUT,
+        receive_budget: ReceiveBudget | int | None = RECEIVE_BUDGET,
     ):
         classes = charge_point_classes(charge_points)
         self.classes: dict[OCPPVersion, type[ChargePoint]] = {}
@@ -233,6 +238,11 @@ class Server:
         self._options = dict(charge_point_options or {})
         self._identity_policy = identity_policy or IdentityPolicy()
         self._cluster = cluster
+        self._receive_budget = (
+            receive_budget
+            if isinstance(receive_budget, ReceiveBudget)
+            else ReceiveBudget(receive_budget)
+        )
         self._connected: dict[str, ChargePoint] = {}
         # Keep-alive pings and send timeouts of every connection, from one task.
         self._watchdog = Watchdog()
@@ -290,6 +300,9 @@ class Server:
         ``max_message_size``: bytes; a larger message closes its connection with 1009.
         Cancelling closes every connection with 1001 (going away).
         """
+        budget = self._receive_budget.max_bytes
+        if budget is not None and budget < 2 * max_message_size:
+            raise ValueError("receive_budget must hold two messages of max_message_size at least")
         handler = functools.partial(self._handle_stream, connect_timeout, max_message_size)
         with self._scope:
             if listeners is None:
@@ -305,6 +318,7 @@ class Server:
         self._port = listeners[0].socket.getsockname()[1]
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._watchdog.run)
+            await nursery.start(self._receive_budget.run)
             for listener in listeners:
                 await nursery.start(
                     accept_forever, listener, handler, nursery, self._make_room, self._warnings
@@ -496,7 +510,7 @@ class Server:
             logger.info("%s: rejected with HTTP %d", escape(identity), rejection.status_code)
             await handshake.reject(rejection.status_code, rejection.headers)
             return None
-        ws = handshake.accept(response, remote)
+        ws = handshake.accept(response, remote, self._receive_budget)
         if version is None:
             # CONFORMANCE 6: complete the handshake without a subprotocol, then close.
             self._warn(
@@ -635,6 +649,7 @@ async def serve(
     request_timeout: float = REQUEST_TIMEOUT,
     tls_timeout: float = TLS_TIMEOUT,
     boot_timeout: float = BOOT_TIMEOUT,
+    receive_budget: ReceiveBudget | int | None = RECEIVE_BUDGET,
     connect_timeout: float = CONNECT_TIMEOUT,
     max_message_size: int = MAX_MESSAGE_SIZE,
     task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
@@ -660,6 +675,7 @@ async def serve(
         request_timeout=request_timeout,
         tls_timeout=tls_timeout,
         boot_timeout=boot_timeout,
+        receive_budget=receive_budget,
     )
     await server.run(
         host,

@@ -16,22 +16,31 @@ within ``send_timeout`` ends the connection, so that a peer flooding pings witho
 off as fast as one that ignores our frames.
 
 RFC 6455 comes from the protocol: a frame that breaks it gets Close 1002, a message over
-``max_message_size`` 1009 (counted across fragments, so an unfinished message never holds
-more), and text that is not UTF-8 gets 1007 here. Fragments are joined in one buffer, which an
-empty continuation frame does not grow.
+``max_message_size`` 1009 (counted across fragments), and text that is not UTF-8 gets 1007 here.
+
+An unfinished message holds its fragments, joined in one buffer that an empty continuation does
+not grow, and the frame being received, which the protocol's reader keeps until its last byte:
+together at most ``max_message_size`` and a frame header, and the buffers' growth margin (an
+eighth). A frame's payload is taken from the Frame the protocol's parser keeps until the next
+one, so that it is not held twice. A server's connections charge their
+:class:`~trio_ocpp._receive_budget.ReceiveBudget` for it after each read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 from websockets.frames import Frame, Opcode
 from websockets.protocol import CLOSED, OPEN, SERVER, Protocol
+
+if TYPE_CHECKING:
+    from ._receive_budget import ReceiveBudget
 
 __all__ = ["ConnectionClosed", "WebSocketConnection"]
 
@@ -49,6 +58,8 @@ CLOSE_TIMEOUT = 2
 
 _TEXT, _BINARY, _CONT, _PONG = Opcode.TEXT, Opcode.BINARY, Opcode.CONT, Opcode.PONG
 _INVALID_DATA = 1007
+_POLICY_VIOLATION = 1008
+_TOO_BIG = 1009
 _ABNORMAL = 1006
 #: What reading or writing a closed or reset stream raises (OSError: from its socket).
 STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
@@ -75,14 +86,21 @@ class WebSocketConnection:
 
     Made by the server (after the opening handshake) and by :func:`trio_ocpp.connect`; a
     ChargePoint runs on it. ``pending`` are frames the protocol parsed with the handshake (a
-    client may send its first message in the same segment as its request).
+    client may send its first message in the same segment as its request). ``budget``: what
+    the server's connections may hold of unfinished messages (see ``_receive_budget``).
     """
 
     __slots__ = (
+        "__weakref__",
+        "_budget",
         "_closed",
         "_drained",
         "_fragments",
+        "_held",
+        "_held_since",
         "_messages",
+        "_opcode",
+        "_partial",
         "_pings",
         "_protocol",
         "_read_lot",
@@ -107,6 +125,7 @@ class WebSocketConnection:
         subprotocol: str | None = None,
         remote: str = "",
         pending: list[Any] | None = None,
+        budget: ReceiveBudget | None = None,
     ) -> None:
         self._stream = stream
         # Plain TCP is read and written on its descriptor: what SocketStream does, without its
@@ -114,6 +133,7 @@ class WebSocketConnection:
         self._socket = stream.socket if _RAW_FD and type(stream) is trio.SocketStream else None
         self._drained = True  # the last read took all there was: wait before the next
         self._protocol = protocol
+        self._partial = protocol.reader.buffer  # the frame being received; changed in place
         self._server = protocol.side is SERVER
         #: The request target of the opening handshake (on the server: the peer's).
         self.path = path
@@ -122,7 +142,12 @@ class WebSocketConnection:
         #: Seconds a pong or a Close frame (which the reader sends) may take to go out.
         self.send_timeout: float = 10
         self._messages: deque[str | bytes] = deque()
-        self._fragments: bytearray | None = None  # an unfinished message; its opcode is first
+        # An unfinished message: the first fragment's payload, then a buffer of them all.
+        self._fragments: bytes | bytearray | None = None
+        self._opcode = _TEXT
+        self._budget = budget
+        self._held = 0  # bytes of an unfinished message, as last charged
+        self._held_since = 0.0  # when the message being held began
         self._closed: ConnectionClosed | None = None
         self._pings: dict[bytes, trio.Event] = {}
         # One reader and one writer at a time; the lots exist only once someone waits.
@@ -131,7 +156,7 @@ class WebSocketConnection:
         self._read_lot: trio.lowlevel.ParkingLot | None = None
         self._write_lot: trio.lowlevel.ParkingLot | None = None
         if pending:
-            self._process(pending)
+            self._take(pending)
 
     @property
     def closed(self) -> ConnectionClosed | None:
@@ -162,12 +187,16 @@ class WebSocketConnection:
             await self._read_lot.park()
             return
         self._reading = True
-        data: bytes | bytearray
+        data: bytes | bytearray = b""
         try:
             if self._protocol.writes:
-                await self._flush()  # the handshake's response: sent with the first read
+                # The handshake's response, and the answers to frames sent with the request,
+                # sent with the first read: they may have ended the connection.
+                await self._flush()
             sock = self._socket
-            if sock is not None:
+            if self._closed is not None:
+                pass
+            elif sock is not None:
                 data = await _read(sock, self._drained)
                 self._drained = len(data) < RECEIVE_BYTES
             else:
@@ -181,7 +210,7 @@ class WebSocketConnection:
         protocol = self._protocol
         if data:
             protocol.receive_data(data)
-            self._process(protocol.events_received())
+            self._take(protocol.events_received())
         else:
             protocol.receive_eof()
         if protocol.writes:
@@ -197,36 +226,90 @@ class WebSocketConnection:
             await self._finish()
             raise self._closed  # type: ignore[misc]  # _finish() set it
 
-    def _process(self, frames: list[Any]) -> None:  # Frames, after the handshake
+    def _take(self, frames: list[Any]) -> None:  # Frames, after the handshake
+        """Handle the frames of a read, then charge what the unfinished message holds."""
+        messages = self._messages
+        count = len(messages)
         for frame in frames:
             opcode = frame.opcode
             if opcode is _TEXT or opcode is _BINARY or opcode is _CONT:
                 if not self._data(frame):
-                    return  # the connection failed: nothing after it counts
+                    break  # the connection failed: nothing after it counts
             elif opcode is _PONG:
                 self._pong(bytes(frame.data))
             # A ping's pong and a Close frame's echo are queued by the protocol already.
+        held = len(self._partial)
+        if self._fragments is not None:
+            held += len(self._fragments)
+        if held or self._held:
+            self._hold(held, len(messages) != count)
+
+    def _hold(self, held: int, new_message: bool) -> None:
+        """Charge ``held`` bytes; ``new_message``: a message completed since the last charge,
+        so that what is held now began with this read."""
+        budget = self._budget
+        if budget is None:
+            self._held = held
+            return
+        now = trio.current_time()
+        if new_message or not self._held:
+            self._held_since = now
+        elif (
+            held
+            and budget.message_timeout is not None
+            and now - self._held_since > budget.message_timeout
+        ):
+            self._fail(
+                _POLICY_VIOLATION, f"message not finished within {budget.message_timeout:g} s"
+            )
+            return
+        self._held = held
+        budget.charge(self, held)  # which may evict this connection: then _held is 0 again
+
+    def _fail(self, code: int, reason: str) -> None:
+        """Fail the connection (the Close frame and the end of the stream are queued) and
+        drop the unfinished message."""
+        protocol = self._protocol
+        if protocol.state is not CLOSED:
+            protocol.fail(code, reason)  # its reader drops the frame being received
+        self._fragments = None
+        if self._held:
+            self._hold(0, False)
+
+    def _evict(self) -> None:
+        """The server's budget is spent and this connection holds the most: drop it, 1009."""
+        self._fail(_TOO_BIG, "the server's budget for unfinished messages is spent")
+
+    async def _close_failed(self) -> None:
+        """Send what failing the connection queued (a task of the budget's), then close."""
+        with trio.move_on_after(self.send_timeout), contextlib.suppress(ConnectionClosed):
+            await self._flush()
+        await self._finish()
 
     def _data(self, frame: Frame) -> bool:
         """Add a data frame to its message; False if the message is invalid (1007)."""
+        data: Any = frame.data  # bytes: compressed frames alone are memoryviews
+        frame.data = b""  # the parser keeps its last frame: the payload is held here alone
         fragments = self._fragments
-        if frame.fin and fragments is None:
-            data: Any = frame.data  # bytes: compressed frames alone are memoryviews
+        if fragments is None:
             opcode = frame.opcode
-        elif fragments is None:  # the first fragment
-            self._fragments = bytearray((frame.opcode,)) + frame.data
-            return True
+            if not frame.fin:  # the first fragment, as it is
+                self._fragments, self._opcode = data, opcode
+                return True
         else:
-            fragments += frame.data  # the protocol bounds the total by max_message_size
+            if data:  # the protocol bounds the total by max_message_size
+                if type(fragments) is not bytearray:
+                    fragments = self._fragments = bytearray(fragments)
+                fragments += data
             if not frame.fin:
                 return True
             self._fragments = None
-            opcode, data = Opcode(fragments[0]), fragments[1:]
+            opcode, data = self._opcode, fragments
         if opcode is _TEXT:
             try:
                 self._messages.append(data.decode())
             except UnicodeDecodeError as exc:
-                self._protocol.fail(_INVALID_DATA, f"invalid UTF-8 at position {exc.start}")
+                self._fail(_INVALID_DATA, f"invalid UTF-8 at position {exc.start}")
                 return False
         else:
             self._messages.append(bytes(data))
@@ -352,6 +435,9 @@ class WebSocketConnection:
         """The connection is over: close the stream, release pings and waiting tasks."""
         if self._closed is None:
             self._closed = ConnectionClosed(*self._close_info())
+        self._fragments = None
+        if self._held:
+            self._hold(0, False)
         for pong in self._pings.values():
             pong.set()
         self._pings.clear()

@@ -194,6 +194,7 @@ async def main(
     max_handshakes: int | None = 1000,
     max_connections: int | None = None,
     boot_timeout: float | None = None,
+    receive_budget: int | None = 256 * 2**20,
     identity_policy: IdentityPolicy | None = None,
     cluster: Membership | None = None,
     listeners: list[trio.SocketListener] | None = None,
@@ -206,7 +207,8 @@ async def main(
     CN; None: any); ``boot_first``: RequireBoot;
     ``max_handshakes``, ``max_connections``, ``boot_timeout`` (None: the server's default):
     the server's admission limits (``Server``); ``identity_policy``: the identities refused
-    before the upgrade.
+    before the upgrade; ``receive_budget``: bytes that unfinished messages may hold across
+    connections.
     ``cluster``: a cluster node (``trio_ocpp.cluster.connect``);
     ``listeners``: sockets to accept on instead of ``host`` and ``port`` (workers sharing a
     port)."""
@@ -223,6 +225,7 @@ async def main(
         max_handshakes=max_handshakes,
         max_connections=max_connections,
         **admission,
+        receive_budget=receive_budget,
         identity_policy=identity_policy,
         cluster=cluster,
     )
