@@ -74,6 +74,22 @@ async def test_what_the_peer_puts_in_the_handshake_is_escaped_in_the_log(
         assert len(message) < 1000, message[:300]
 
 
+async def test_an_opening_request_may_not_hold_a_mebibyte() -> None:
+    # websockets takes 128 header lines of 8 KiB each: a thousand handshakes, a gigabyte.
+    async with serving() as server:
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+        async with stream:
+            await stream.send_all(b"GET /CP_1 HTTP/1.1\r\nHost: x\r\n")
+            with trio.fail_after(5):
+                for i in range(100):
+                    try:
+                        await stream.send_all(f"X-Filler-{i}: ".encode() + b"f" * 8000 + b"\r\n")
+                    except trio.BrokenResourceError:
+                        break  # answered and closed
+                answer = await stream.receive_some()
+        assert answer.startswith(b"HTTP/1.1 431 "), answer[:100]
+
+
 async def test_wrong_passwords_are_slowed_down_over_the_wire() -> None:
     passwords = {"CP_1": "right password one", "CP_2": "right password two"}
     async with serving(basic_auth=passwords) as server:

@@ -47,6 +47,11 @@ protocol_logger = logging.getLogger("trio_ocpp.websocket.protocol")
 protocol_logger.setLevel(logging.WARNING)
 
 
+#: Bytes an opening request may take before it is parsed (an OCPP charge point's takes a few
+#: hundred); past them it is answered 431.
+MAX_REQUEST_BYTES = 16384
+
+
 class HandshakeError(trio_websocket.HandshakeError):
     """The opening handshake failed (TCP, TLS, or the server's answer)."""
 
@@ -111,12 +116,17 @@ async def read_request(stream: trio.abc.Stream, max_message_size: int) -> Server
     """Read one opening request: the handshake to answer once it is parsed; None if the peer
     sent something else (answered, or dropped) or left before a whole request."""
     protocol = _Protocol(max_size=max_message_size, logger=protocol_logger)
+    received = 0
     while True:
         events, data = await _read_into(stream, protocol)
         if events:
             request = events[0]
             assert isinstance(request, Request)
             return ServerHandshake(stream, protocol, request)
+        received += len(data)
+        if received > MAX_REQUEST_BYTES and not protocol.writes:
+            # websockets takes 128 header lines of 8 KiB: a thousand handshakes could hold a GB.
+            protocol.send_response(protocol.reject(431, "Request Header Fields Too Large\n"))
         if protocol.writes or not data:
             # Not HTTP, or a request line or headers too long (414, 431): answered or dropped.
             await _send(stream, protocol.data_to_send())
