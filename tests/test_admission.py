@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import trio
-import trustme
+from test_websocket import tls_pair
 
 import trio_ocpp
 from trio_ocpp import Server, v16
@@ -185,12 +185,7 @@ async def test_a_socket_that_sends_no_request_is_closed_within_the_request_timeo
 
 @pytest.fixture(scope="module")
 def tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    ca = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_context)
-    client_context = ssl.create_default_context()
-    ca.configure_trust(client_context)
-    return server_context, client_context
+    return tls_pair()
 
 
 async def test_tls_handshakes_dribbled_a_byte_at_a_time_do_not_keep_charge_points_out(

@@ -102,7 +102,7 @@ def once(original: Callable[..., Any]) -> Callable[..., Any]:
 STAGES: dict[str, tuple[Any, str]] = {
     "accept (reading the peer's address)": ("trio_ocpp._server", "_remote"),
     "reading the HTTP request": ("trio_ocpp._server", "read_request"),
-    "negotiating the subprotocol": ("trio_ocpp._server", "_choose_version"),
+    "negotiating the subprotocol": ("trio_ocpp._server", "choose_version"),
     "reading the identity": ("trio_ocpp._server", "identity_from_path"),
     "the upgrade": (ServerHandshake, "accept"),
     "making the ChargePoint": (CentralSystem, "__init__"),

@@ -1,5 +1,5 @@
 """Slowing down password guessing (issue 12, item 8): AuthThrottle alone, then in the server's
-``_authenticate`` on trio's autojump clock."""
+``authenticate`` on trio's autojump clock."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import trio
 
 from trio_ocpp._auth import basic_auth_header
 from trio_ocpp._logsafe import RepeatLimiter
-from trio_ocpp._server import RejectConnection, _authenticate
 from trio_ocpp._throttle import AuthThrottle
+from trio_ocpp._upgrade import RejectConnection, authenticate
 
 WARNINGS = RepeatLimiter(logging.getLogger("trio_ocpp.server"), "server")
 
@@ -114,7 +114,7 @@ async def attempt(throttle: AuthThrottle, identity: str, password: str, address:
     start = trio.current_time()
     header = basic_auth_header(identity, password)
     try:
-        await _authenticate(check, identity, header, throttle, address, WARNINGS)
+        await authenticate(check, identity, header, throttle, address, WARNINGS)
     except RejectConnection as rejection:
         assert rejection.status_code == 401
         return -(trio.current_time() - start)

@@ -16,14 +16,12 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, NoReturn, Protocol
-from urllib.parse import unquote
 
-import attrs
 import trio
 
 from ._accept import accept_forever
 from ._admission import Admission, AdmissionStatistics, Ticket, default_max_connections
-from ._auth import BasicAuthCheck, compare_secret, parse_basic_auth
+from ._auth import BasicAuthCheck
 from ._charge_point import ChargePoint
 from ._handshake import ServerHandshake, offered_subprotocols, read_request
 from ._identity import IdentityPolicy, check_identity
@@ -32,6 +30,14 @@ from ._receive_budget import RECEIVE_BUDGET, ReceiveBudget
 from ._server_arguments import charge_point_classes, refuse_subprotocols
 from ._throttle import AuthThrottle, address_key
 from ._tls import CertificateIdentity, ClientCertificate, check_tls_version, peer_certificate
+from ._upgrade import (
+    ConnectionRequest,
+    RejectConnection,
+    authenticate,
+    choose_version,
+    identity_from_path,
+    password_table,
+)
 from ._versions import SUBPROTOCOLS, OCPPVersion, normalize_version
 from ._watchdog import Watchdog
 from ._websocket import WebSocketConnection
@@ -47,7 +53,6 @@ __all__ = [
 
 logger = logging.getLogger("trio_ocpp.server")
 
-_BY_SUBPROTOCOL: dict[str, OCPPVersion] = {sub: v for v, sub in SUBPROTOCOLS.items()}
 #: WebSocket close codes used here (RFC 6455).
 _GOING_AWAY = 1001
 #: The close code of a connection replaced by a newer one of the same identity.
@@ -57,7 +62,6 @@ _PROTOCOL_ERROR = 1002
 _TRY_AGAIN_LATER = 1013
 #: Seconds its Close frame may take: it is closed to free its descriptor.
 _EVICTION_CLOSE_TIMEOUT = 0.2
-_UNAUTHORIZED = [("WWW-Authenticate", 'Basic realm="OCPP"')]
 #: The HTTP status of a client certificate that does not name the identity: the certificate is
 #: valid, so not 401 (whose challenge would ask for other credentials), but it is not this one's.
 _FORBIDDEN = 403
@@ -76,31 +80,6 @@ TLS_TIMEOUT = 10
 BOOT_TIMEOUT = 60
 
 
-class RejectConnection(Exception):
-    """Raise from an ``on_connect`` hook to refuse a connection before the upgrade."""
-
-    def __init__(self, status_code: int = 404, headers: Iterable[tuple[str, str]] = ()):
-        super().__init__(status_code)
-        self.status_code = status_code
-        self.headers = tuple(headers)
-
-
-@attrs.frozen
-class ConnectionRequest:
-    """What a server knows of a connection before accepting it: passed to ``on_connect``."""
-
-    identity: str
-    path: str
-    #: The negotiated version; None when the client offered nothing the server speaks.
-    ocpp_version: OCPPVersion | None
-    offered_subprotocols: tuple[str, ...]
-    #: Request headers, names lower-cased, values as sent (bytes: they may not be UTF-8).
-    headers: Mapping[str, bytes]
-    remote: str
-    #: The verified TLS client certificate (security profile 3); None without one.
-    client_certificate: ClientCertificate | None = None
-
-
 class Membership(Protocol):
     """Told when a charge point connects and leaves: a cluster node (``trio_ocpp.cluster``)."""
 
@@ -111,47 +90,11 @@ class Membership(Protocol):
         """``cp`` ended, and no newer connection of ``cp.id`` replaced it here."""
 
 
-def identity_from_path(path: str) -> str:
-    """The charge point identity: the last path segment, percent-decoded (query ignored).
-
-    ``path`` is a request target or a URL, as the peer sent it: split by hand, since a URL
-    parser refuses some targets (``//[x/CP_1`` looks like a bad IPv6 literal to urllib)."""
-    target = path.partition("?")[0].partition("#")[0]
-    scheme, found, rest = target.partition("://")
-    if found and "/" not in scheme:  # absolute form: drop the scheme and the authority
-        target = rest.partition("/")[2]
-    segments = [s for s in target.split("/") if s]
-    return unquote(segments[-1]) if segments else ""
-
-
-def _choose_version(
-    offered: Iterable[str], speaks: Mapping[OCPPVersion, Any]
-) -> OCPPVersion | None:
-    # The client's order decides (CONFORMANCE 5, project decision).
-    for sub in offered:
-        version = _BY_SUBPROTOCOL.get(sub)
-        if version is not None and version in speaks:
-            return version
-    return None
-
-
 ChargePointClasses = type[ChargePoint] | Iterable[type[ChargePoint]]
 OnConnect = Callable[[ConnectionRequest], Awaitable[None]]
 BasicAuth = BasicAuthCheck | Mapping[str, str | bytes]
 #: A connection to run: identity, version, WebSocket and TLS client certificate.
 _Accepted = tuple[str, OCPPVersion, WebSocketConnection, ClientCertificate | None]
-
-
-def _password_table(passwords: Mapping[str, str | bytes]) -> BasicAuthCheck:
-    """A check over ``identity -> password``, read at each connection so that it may change."""
-
-    async def check(identity: str, password: bytes) -> bool:
-        expected = passwords.get(identity)
-        if expected is None:
-            raise RejectConnection(404)
-        return compare_secret(password, expected)
-
-    return check
 
 
 class Server:
@@ -232,7 +175,7 @@ class Server:
             raise ValueError("certificate_identity needs an ssl_context with client certificates")
         self._certificate_identity = certificate_identity
         self._check_password = (
-            _password_table(basic_auth) if isinstance(basic_auth, Mapping) else basic_auth
+            password_table(basic_auth) if isinstance(basic_auth, Mapping) else basic_auth
         )
         self._auth_throttle = AuthThrottle()
         self._options = dict(charge_point_options or {})
@@ -467,7 +410,7 @@ class Server:
             self._warn_address(remote, "%s: invalid Sec-WebSocket-Protocol: %s", escape(exc))
             await handshake.reject(400)
             return None
-        version = _choose_version(offered, self.classes)
+        version = choose_version(offered, self.classes)
         if version is None and not offered:
             version = self.default_version
         response = handshake.check(SUBPROTOCOLS[version] if version and offered else None)
@@ -487,7 +430,7 @@ class Server:
         try:
             self._bind_certificate(identity, remote, certificate)
             if self._check_password is not None:
-                await _authenticate(
+                await authenticate(
                     self._check_password,
                     identity,
                     headers.get("authorization"),
@@ -591,45 +534,6 @@ def _remote(tcp: trio.SocketStream) -> str:
     except OSError:
         return "a peer gone"
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-async def _authenticate(
-    check: BasicAuthCheck,
-    identity: str,
-    authorization: bytes | None,
-    throttle: AuthThrottle,
-    address: str,
-    warnings: RepeatLimiter,
-) -> None:
-    """HTTP Basic auth before the upgrade (CONFORMANCE 32): raise RejectConnection to refuse.
-
-    Recent failures for the identity or from the address slow it down (``_throttle``).
-    """
-    await trio.sleep(throttle.attempt(identity, address, trio.current_time()))
-    credentials = None if authorization is None else parse_basic_auth(authorization)
-    try:
-        if credentials is None:
-            reason = "no Basic credentials"
-        elif credentials[0] != identity:
-            reason = f"Basic auth username {credentials[0]!r} is not the identity"
-        elif not await check(identity, credentials[1]):
-            reason = "wrong Basic auth password"
-        else:
-            throttle.succeeded(identity, trio.current_time())
-            return
-    except RejectConnection:  # an unknown identity (404)
-        throttle.failed(address, trio.current_time())
-        raise
-    throttle.failed(address, trio.current_time())
-    warnings.warning(
-        trio.current_time(),
-        "%s (%s): refused: %s",
-        escape(identity),
-        address,
-        escape(reason),
-        source=identity,
-    )
-    raise RejectConnection(401, _UNAUTHORIZED)
 
 
 async def serve(
