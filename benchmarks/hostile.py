@@ -25,7 +25,10 @@ import trio
 from .loadgen import masked_frame
 
 HOST = "127.0.0.1"
-#: The address the password guesser connects from (loopback has all of 127/8).
+#: The address that the classes whose requests fail Basic auth connect from (loopback has all of
+#: 127/8): the throttle slows identities never seen before that come from a guesser's address
+#: (it cannot tell them from the guesser's next tries), and the classes after them would measure
+#: that instead of what they attack.
 GUESSER = "127.0.0.2"
 PASSWORD = "correct horse battery staple"
 KEY = base64.b64encode(b"0123456789abcdef").decode()
@@ -163,7 +166,7 @@ def rounds(one: Callable[[int, Tally], Awaitable[None]], attackers: int) -> Atta
 async def bad_targets(port: int, sent: Tally) -> None:
     for target in ("//[x/CP_1", "/%ff%fe/CP", "/" + "a" * 9000, "http://[::1/x"):
         sent.add()
-        raw = await Raw.open(port, request(target))
+        raw = await Raw.open(port, request(target), source=GUESSER)
         await raw.aclose()
 
 
@@ -171,7 +174,7 @@ async def non_ascii_headers(port: int, sent: Tally) -> None:
     for name in ("Sec-WebSocket-Protocol", "Connection", "Sec-WebSocket-Extensions", "Host"):
         head = request("/EVIL").replace(f"{name}: ".encode(), f"{name}: \xff\xfe".encode())
         sent.add()
-        raw = await Raw.open(port, head)
+        raw = await Raw.open(port, head, source=GUESSER)
         await raw.aclose()
 
 
@@ -239,7 +242,7 @@ async def odd_identities(port: int, sent: Tally) -> None:
     targets = ["/EV%0AIL", "/EV%1B[31mIL", "/" + "E" * 15000, "/EV:IL", "/%00"]
     for target in targets:
         sent.add()
-        raw = await Raw.open(port, request(target, "ocpp2.0.1"))
+        raw = await Raw.open(port, request(target, "ocpp2.0.1"), source=GUESSER)
         await raw.aclose()
 
 
@@ -274,9 +277,7 @@ async def duplicate_identity(port: int, sent: Tally) -> None:
 
 
 async def wrong_passwords(port: int, sent: Tally) -> None:
-    # Guesses on an identity of their own, from an address of their own: the throttle slows
-    # identities never seen before that come from a guesser's address (by design: it cannot
-    # tell them from the guesser's next tries), and the later classes would measure that.
+    # Guesses on an identity of their own (EVIL is not slowed), from GUESSER.
     sent.add()
     guess = request("/GUESSED", Authorization=auth("GUESSED", "guess"))
     raw = await Raw.open(port, guess, source=GUESSER)
