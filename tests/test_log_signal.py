@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import trio
 from memory_connection import MemoryConnection
-from test_websocket import Peer, request
+from test_websocket import TEXT, Peer, frame, request
 
 from trio_ocpp import Server, v16, v21
 from trio_ocpp._throttle import AuthThrottle
@@ -113,3 +113,19 @@ async def test_a_connections_summary_comes_at_the_end_of_the_period(
         messages = warnings_of(caplog)
         assert "CP_1: ... 15 more like '%s: invalid frame (%s)' in the last 10 s" in messages
         nursery.cancel_scope.cancel()
+
+
+async def test_reconnecting_does_not_buy_a_new_budget(caplog: pytest.LogCaptureFixture) -> None:
+    # An authenticated peer that sends junk and reconnects got 10 lines per connection.
+    async with serving() as server, AsyncExitStack() as stack:
+        for _ in range(6):
+            status, peer = await handshake(server, "EVIL")
+            assert status == 101
+            stack.push_async_callback(peer.stream.aclose)
+            await peer.stream.send_all(frame(TEXT, b"junk") * 20)
+            with trio.fail_after(5):  # answered: 20 CALLERRORs with id -1
+                for _ in range(20):
+                    answer = await peer.frame()
+                    assert answer is not None and b'"-1"' in answer[1]
+        invalid = [m for m in warnings_of(caplog) if "EVIL: invalid frame" in m]
+        assert len(invalid) == 5, len(invalid)

@@ -225,8 +225,10 @@ class ChargePoint(InboundCalls):
         # Woken whenever an inbound CALL or outbound call() finishes: shutdown() waits on it.
         self._quieter: trio.lowlevel.ParkingLot | None = None
         self._counters = _Counters()
-        # What the peer can make us warn about again and again is summarized past a burst.
+        # What the peer can make us warn about again and again is summarized past a burst: by
+        # a limiter of the connection's own, or its server's (``_share_warnings``).
         self._warnings = RepeatLimiter(self.logger, escape(id))
+        self._shared_warnings = False
         self._round_trip_time: float | None = None
         # The engine is read here: a connection keeps the validators it started with.
         setting = (receive_formats, typed, validation_engine())
@@ -278,7 +280,8 @@ class ChargePoint(InboundCalls):
                 if self._watchdog is None:  # not one of a server's connections
                     self._watchdog = Watchdog()
                     nursery.start_soon(self._watchdog.run)
-                self._warnings.alarms = self._watchdog  # summaries at each period's end
+                if not self._shared_warnings:
+                    self._warnings.alarms = self._watchdog  # summaries at each period's end
                 if self._ping_interval > 0 and hasattr(self._connection, "ping"):
                     self._next_ping = now() + self._ping_interval
                 # A frame may be on its way already (a server's application calls early).
@@ -294,8 +297,19 @@ class ChargePoint(InboundCalls):
         finally:
             self._close()
 
+    def _share_warnings(self, limiter: RepeatLimiter) -> None:
+        """Warn through ``limiter`` (a server's), with the identity as the source: a peer that
+        reconnects does not get a new budget with each connection."""
+        self._warnings = limiter
+        self._shared_warnings = True
+
+    def _warn(self, message: str, *args: Any) -> None:
+        """A warning the peer can make us repeat at will (see ``_warnings``)."""
+        source = self.id if self._shared_warnings else ""
+        self._warnings.warning(self._now(), message, *args, source=source, logger=self.logger)
+
     def _close(self) -> None:
-        if not self._closed:
+        if not self._closed and not self._shared_warnings:
             self._warnings.flush(self._now())
         self._closed = True
         for pending in self._pending.values():
@@ -419,8 +433,7 @@ class ChargePoint(InboundCalls):
             # The peer says a CALLRESULT of ours was bad: nothing to resume, only to report.
             self._behaved()
             counters.errors_received += 1
-            self._warnings.warning(
-                self._now(),
+            self._warn(
                 "%s: peer rejected our response %s: %s",
                 escape(self.id),
                 escape(frame.unique_id),
@@ -432,8 +445,7 @@ class ChargePoint(InboundCalls):
             pending = self._pending.get(frame.unique_id)
             if pending is None or pending.done.is_set():
                 counters.unmatched_responses += 1
-                self._warnings.warning(
-                    self._now(),
+                self._warn(
                     "%s: dropping response with unknown or late id %r",
                     escape(self.id),
                     frame.unique_id,
@@ -445,7 +457,7 @@ class ChargePoint(InboundCalls):
 
     async def _invalid_frame(self, reply: CallError | None, reason: str) -> None:
         self._counters.invalid_frames += 1
-        self._warnings.warning(self._now(), "%s: invalid frame (%s)", escape(self.id), reason)
+        self._warn("%s: invalid frame (%s)", escape(self.id), reason)
         if reply is not None:
             await self._send_quietly(reply)
         await self._misbehaved()

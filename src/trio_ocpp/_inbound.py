@@ -17,7 +17,7 @@ import trio
 from . import exceptions
 from ._casing import message_plan, object_to_python, object_to_wire
 from ._frames import Call, CallError, CallResult, Frame, Send
-from ._logsafe import RepeatLimiter, escape
+from ._logsafe import escape
 from ._payload import Payload, payload_class
 from ._route_table import Route, RouteTable
 from ._schemas import MessageKind, actions
@@ -46,7 +46,6 @@ class InboundCalls:
     _draining: bool
     _quieter: trio.lowlevel.ParkingLot | None
     _send_slots: trio.Semaphore | None
-    _warnings: RepeatLimiter
     _nursery: trio.Nursery | None
     _now: Callable[[], float]
 
@@ -59,6 +58,8 @@ class InboundCalls:
         async def _send(self, frame: Frame) -> None: ...
 
         def _behaved(self) -> None: ...
+
+        def _warn(self, message: str, *args: Any) -> None: ...
 
         async def _misbehaved(self) -> None: ...
 
@@ -292,8 +293,7 @@ class InboundCalls:
                 )
             self._behaved()
         except Exception as exc:
-            self._warnings.warning(
-                self._now(),
+            self._warn(
                 "%s: SEND %s (%s) not handled: %s",
                 escape(self.id),
                 escape(send.action),

@@ -110,8 +110,16 @@ class RepeatLimiter:
         self.alarms = alarms
         self._kinds: dict[str, _Window] = {}
 
-    def warning(self, now: float, message: str, *args: Any, source: str = "") -> None:
-        """``logger.warning(message, *args)`` unless ``source`` is over its burst of this kind."""
+    def warning(
+        self,
+        now: float,
+        message: str,
+        *args: Any,
+        source: str = "",
+        logger: logging.Logger | None = None,
+    ) -> None:
+        """``logger.warning(message, *args)`` unless ``source`` is over its burst of this kind
+        (``logger``: the limiter's own when None)."""
         window = self._kinds.get(message)
         if window is None or now >= window.end:
             if window is not None:
@@ -128,7 +136,7 @@ class RepeatLimiter:
         count = 1 if count is None else count + 1
         counts[key] = count
         if count <= self._burst:
-            self._logger.warning(message, *args)
+            (logger or self._logger).warning(message, *args)
 
     def alarm(self, at: float, now: float) -> None:
         """A period ended (the watchdog's call)."""

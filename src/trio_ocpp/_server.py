@@ -494,6 +494,7 @@ class Server:
         cp = self.classes[version](identity, ws, **self._options)
         cp.client_certificate = certificate
         cp._watchdog = self._watchdog
+        cp._share_warnings(self._warnings)
         cp._on_first_answer = functools.partial(self._admission.proven, ticket)
         self._admission.upgraded(ticket, trio.current_time())
         # The newest connection of an identity wins, at once (no await between the look-up
