@@ -21,8 +21,10 @@ __all__ = ["FRAME_LIMIT", "MAX_SOURCES", "TEXT_LIMIT", "Alarms", "RepeatLimiter"
 TEXT_LIMIT: Final = 200
 #: Characters kept of a whole frame in a log line.
 FRAME_LIMIT: Final = 2000
-#: Sources a :class:`RepeatLimiter` tells apart per kind and period; more share one budget.
-MAX_SOURCES: Final = 1000
+#: Sources a :class:`RepeatLimiter` tells apart per kind and period; more share one budget. It
+#: bounds the log too: a flood from many sources writes at most ``burst`` times this many lines
+#: per kind and period (with the server's 5 per 10 s, 125 a second).
+MAX_SOURCES: Final = 250
 #: Characters of a source kept and shown (an identity, an address).
 SOURCE_LIMIT: Final = 64
 #: Sources a summary names, those with the most warnings held back first.
