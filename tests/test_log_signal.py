@@ -129,3 +129,23 @@ async def test_reconnecting_does_not_buy_a_new_budget(caplog: pytest.LogCaptureF
                     assert answer is not None and b'"-1"' in answer[1]
         invalid = [m for m in warnings_of(caplog) if "EVIL: invalid frame" in m]
         assert len(invalid) == 5, len(invalid)
+
+
+async def test_frames_after_the_close_for_misbehaviour_are_not_read(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # 150 junk frames in one burst: closed at the 100th, the other 50 logged a line each.
+    async with serving() as server:
+        status, peer = await handshake(server, "EVIL")
+        assert status == 101
+        async with peer.stream:
+            await peer.stream.send_all(frame(TEXT, b"junk") * 150)
+            with trio.fail_after(5):
+                while (got := await peer.frame()) is not None and got[0] != 0x8:
+                    pass  # CALLERRORs, then the Close frame
+            assert got is not None and got[1][:2] == (1002).to_bytes(2, "big")
+        with trio.fail_after(5):
+            while server.get("EVIL") is not None:  # the connection's reader is done
+                await trio.sleep(0.01)
+    closing = [m for m in warnings_of(caplog) if "than valid ones, closing" in m]
+    assert len(closing) == 1, closing

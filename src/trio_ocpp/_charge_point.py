@@ -288,7 +288,7 @@ class ChargePoint(InboundCalls):
                 self._arm(min(self._next_ping, self._send_deadline()))
                 with self._reader:
                     try:
-                        while True:
+                        while not self._closed:  # what came after aclose() goes unread
                             message = await self._connection.get_message()
                             await self.route_message(message)
                     except _CLOSED:
@@ -475,8 +475,8 @@ class ChargePoint(InboundCalls):
         mixed in counted too)."""
         counters = self._counters
         counters.misbehaviour += 1
-        if counters.misbehaviour >= self._max_invalid_frames:
-            self.logger.warning(
+        if counters.misbehaviour == self._max_invalid_frames:
+            self._warn(
                 "%s: %d more invalid or unanswerable frames than valid ones, closing",
                 escape(self.id),
                 counters.misbehaviour,

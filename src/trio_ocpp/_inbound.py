@@ -109,7 +109,7 @@ class InboundCalls:
         finally:
             if not sent:
                 # Also when cancelled with the connection: the peer's CALL goes unanswered.
-                self.logger.warning(
+                self._warn(
                     "%s: the answer to %s (%s) is lost: connection closed",
                     escape(self.id),
                     escape(call.action),
