@@ -33,3 +33,30 @@ def test_quick_benchmarks_run_and_write_json(tmp_path: Path) -> None:
     assert "skipped" in cluster or cluster["events"]["missing"] == 0
     assert [target[0] for target in results["targets"]]
     assert "Targets" in done.stdout
+
+
+def test_the_attack_command_runs(tmp_path: Path) -> None:
+    # A few classes, briefly: the command works end to end (figures are not checked).
+    output = tmp_path / "attack.json"
+    classes = "pipelined_frames,held_slots,tls_dribble,big_events"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.attack",
+            "--seconds",
+            "0.5",
+            "--only",
+            classes,
+            "--output",
+            str(output),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "served >= 99% in every class" in done.stdout, done.stderr[-3000:]
+    results = json.loads(output.read_text())
+    assert [row["attack"] for row in results["attacks"]] == classes.split(",")
+    assert all(row["alive"] and not row["tracebacks"] for row in results["attacks"])
