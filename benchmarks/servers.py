@@ -54,8 +54,8 @@ async def trio_ocpp_server() -> None:
 
 
 async def echo_server() -> None:
-    from trio_ocpp._handshake import read_request
-    from trio_ocpp._websocket import ConnectionClosed
+    from trio_ocpp._transport.connection import ConnectionClosed
+    from trio_ocpp._transport.handshake import read_request
 
     async def echo(stream: trio.SocketStream) -> None:
         handshake = await read_request(stream, 2**20)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from trio_ocpp._schemas import MessageKind
-from trio_ocpp._validation import ENGINES, set_validation_engine, validate
+from trio_ocpp._core.schemas import MessageKind
+from trio_ocpp._core.validation import ENGINES, set_validation_engine, validate
 
 from . import timing
 from .messages import MESSAGES, Message

@@ -24,8 +24,8 @@ from typing import Any
 import trio
 
 from trio_ocpp import v16, v21, v201
-from trio_ocpp._charge_point import ChargePoint
-from trio_ocpp._frames import MAX_CONTAINERS, MAX_NESTING
+from trio_ocpp._core.frames import MAX_CONTAINERS, MAX_NESTING
+from trio_ocpp._runtime.charge_point import ChargePoint
 from trio_ocpp.routing import on
 
 SIZE = 1024 * 1024

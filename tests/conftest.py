@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from redis_server import RedisServer
 
-from trio_ocpp._validation import ENGINES, set_validation_engine, validation_engine
+from trio_ocpp._core.validation import ENGINES, set_validation_engine, validation_engine
 
 
 @pytest.fixture(params=ENGINES)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trio_ocpp._validation import SchemaValidator
+from trio_ocpp._core.validation import SchemaValidator
 
 
 def verdict(validator: SchemaValidator, payload: object) -> bool:

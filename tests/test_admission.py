@@ -22,7 +22,7 @@ from test_websocket import tls_pair
 
 import trio_ocpp
 from trio_ocpp import Server, v16
-from trio_ocpp._admission import Admission
+from trio_ocpp._server.admission import Admission
 from trio_ocpp.routing import on
 
 TIME = "2024-01-01T00:00:00Z"

@@ -12,7 +12,7 @@ import trio.testing
 
 pytest.importorskip("glide", reason='the cluster needs valkey-glide: pip install ".[redis]"')
 
-from trio_ocpp._frames import Call, CallResult
+from trio_ocpp._core.frames import Call, CallResult
 from trio_ocpp.cluster._recorder import EventLimits, EventRecorder
 
 

@@ -17,7 +17,7 @@ from websockets.trio.server import serve
 
 import trio_ocpp
 from trio_ocpp import exceptions, v16
-from trio_ocpp._connections import WebsocketsConnection
+from trio_ocpp._transport.adapters import WebsocketsConnection
 from trio_ocpp.routing import on
 
 TIME = "2024-01-01T00:00:00Z"

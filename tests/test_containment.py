@@ -25,8 +25,8 @@ import trio
 
 import trio_ocpp
 from trio_ocpp import Server, v16, v201
-from trio_ocpp._handshake import ServerHandshake
-from trio_ocpp._websocket import WebSocketConnection
+from trio_ocpp._transport.connection import WebSocketConnection
+from trio_ocpp._transport.handshake import ServerHandshake
 from trio_ocpp.routing import on
 
 TIME = "2024-01-01T00:00:00Z"
@@ -100,10 +100,10 @@ def once(original: Callable[..., Any]) -> Callable[..., Any]:
 
 #: stage -> (module or class, attribute) whose first call raises.
 STAGES: dict[str, tuple[Any, str]] = {
-    "accept (reading the peer's address)": ("trio_ocpp._server", "_remote"),
-    "reading the HTTP request": ("trio_ocpp._server", "read_request"),
-    "negotiating the subprotocol": ("trio_ocpp._server", "choose_version"),
-    "reading the identity": ("trio_ocpp._server", "identity_from_path"),
+    "accept (reading the peer's address)": ("trio_ocpp._server.server", "_remote"),
+    "reading the HTTP request": ("trio_ocpp._server.server", "read_request"),
+    "negotiating the subprotocol": ("trio_ocpp._server.server", "choose_version"),
+    "reading the identity": ("trio_ocpp._server.server", "identity_from_path"),
     "the upgrade": (ServerHandshake, "accept"),
     "making the ChargePoint": (CentralSystem, "__init__"),
     "running (a frame)": (CentralSystem, "route_message"),
@@ -182,7 +182,7 @@ async def test_racing_handshakes_for_one_identity_leave_one_connection() -> None
             with trio.move_on_after(0.5):
                 got = await peer.frame()
                 assert got is not None and got[0] == 0x8  # Close, 1000 "replaced"
-                assert int.from_bytes(got[1][:2], "big") == trio_ocpp._server.REPLACED
+                assert int.from_bytes(got[1][:2], "big") == trio_ocpp._server.server.REPLACED
                 closed += 1
             await peer.stream.aclose()
         assert closed == 7

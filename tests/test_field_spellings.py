@@ -16,8 +16,8 @@ import trio
 from memory_connection import MemoryConnection
 
 from trio_ocpp import charge_point, v16, v21, v201
-from trio_ocpp._casing_table import ALIASES, WIRE_TO_PYTHON
-from trio_ocpp._schemas import MessageKind
+from trio_ocpp._core.casing_table import ALIASES, WIRE_TO_PYTHON
+from trio_ocpp._core.schemas import MessageKind
 from trio_ocpp.casing import payload_to_wire
 from trio_ocpp.routing import after, on
 

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from trio_ocpp import _frames, _json, exceptions
+from trio_ocpp import exceptions
+from trio_ocpp._core import frames as _frames
+from trio_ocpp._core import json_codec as _json
 from trio_ocpp.messages import (
     Call,
     CallError,

@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from memory_connection import MemoryConnection
 
-from trio_ocpp import _json, exceptions, v16, v21, v201
+from trio_ocpp import exceptions, v16, v21, v201
+from trio_ocpp._core import json_codec as _json
 from trio_ocpp.charge_point import ChargePoint
 from trio_ocpp.messages import (
     Call,

@@ -16,7 +16,7 @@ import pytest
 import trio
 
 from trio_ocpp import v16, v201
-from trio_ocpp._frames import MAX_NESTING
+from trio_ocpp._core.frames import MAX_NESTING
 
 _SPEC = importlib.util.spec_from_file_location(
     "worst_frames", Path(__file__).parents[1] / "benchmarks" / "worst_frames.py"

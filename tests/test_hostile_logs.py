@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from trio_ocpp import v16, v21
-from trio_ocpp._logsafe import FRAME_LIMIT
+from trio_ocpp._core.logsafe import FRAME_LIMIT
 
 
 class Stub:

@@ -14,7 +14,7 @@ import trio
 from memory_connection import MemoryConnection
 
 from trio_ocpp import exceptions, v16, v201
-from trio_ocpp._schemas import MessageKind
+from trio_ocpp._core.schemas import MessageKind
 from trio_ocpp.messages import Call, FormatPolicy, Send, set_validation_engine
 from trio_ocpp.routing import after, on
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_ocpp import _json
+from trio_ocpp._core import json_codec as _json
 
 pytest.importorskip("orjson")
 assert _json.ENGINE == "orjson"  # the dependency is installed: the fast path is the one in use

@@ -20,7 +20,7 @@ from memory_connection import MemoryConnection
 from test_websocket import TEXT, Peer, frame, request
 
 from trio_ocpp import Server, v16, v21
-from trio_ocpp._throttle import AuthThrottle
+from trio_ocpp._core.throttle import AuthThrottle
 
 REPLACES = "new connection replaces the previous one"
 

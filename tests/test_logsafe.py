@@ -8,7 +8,7 @@ import tracemalloc
 
 import pytest
 
-from trio_ocpp._logsafe import MAX_SOURCES, RepeatLimiter, escape
+from trio_ocpp._core.logsafe import MAX_SOURCES, RepeatLimiter, escape
 
 
 @pytest.mark.parametrize(

@@ -14,11 +14,11 @@ import pytest
 from schema_payloads import full_payload, minimal_payload, resolve
 
 from trio_ocpp import v16, v21, v201
-from trio_ocpp._casing import payload_to_python, to_python
-from trio_ocpp._payload import Payload, Record, payload_class
-from trio_ocpp._schemas import MessageKind, actions, load_schema
-from trio_ocpp._validation import validate
-from trio_ocpp._versions import PACKAGES, VERSIONS, OCPPVersion
+from trio_ocpp._core.casing import payload_to_python, to_python
+from trio_ocpp._core.payload import Payload, Record, payload_class
+from trio_ocpp._core.schemas import MessageKind, actions, load_schema
+from trio_ocpp._core.validation import validate
+from trio_ocpp._core.versions import PACKAGES, VERSIONS, OCPPVersion
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE_OF: dict[OCPPVersion, ModuleType] = {"1.6": v16, "2.0.1": v201, "2.1": v21}

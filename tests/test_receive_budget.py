@@ -33,7 +33,7 @@ from test_websocket import (
 )
 
 from trio_ocpp import ReceiveBudget, Server
-from trio_ocpp._receive_budget import RECEIVE_BUDGET
+from trio_ocpp._transport.receive_budget import RECEIVE_BUDGET
 
 # -- the server's budget -----------------------------------------------------------------------
 

@@ -22,9 +22,9 @@ from engines import verdict
 from official_schemas import MISSING, OFFICIAL_ROOT, official_file
 from schema_payloads import edge_payloads, full_payload, minimal_payload, mutations
 
-from trio_ocpp._schemas import MessageKind, _catalogue, load_schema
-from trio_ocpp._validation import FormatPolicy, get_validator, validator_class_for
-from trio_ocpp._versions import PACKAGES, VERSIONS, OCPPVersion
+from trio_ocpp._core.schemas import MessageKind, _catalogue, load_schema
+from trio_ocpp._core.validation import FormatPolicy, get_validator, validator_class_for
+from trio_ocpp._core.versions import PACKAGES, VERSIONS, OCPPVersion
 
 pytestmark = [
     pytest.mark.skipif(OFFICIAL_ROOT is None, reason=MISSING),

@@ -8,10 +8,10 @@ import logging
 import pytest
 import trio
 
-from trio_ocpp._auth import basic_auth_header
-from trio_ocpp._logsafe import RepeatLimiter
-from trio_ocpp._throttle import AuthThrottle
-from trio_ocpp._upgrade import RejectConnection, authenticate
+from trio_ocpp._core.auth import basic_auth_header
+from trio_ocpp._core.logsafe import RepeatLimiter
+from trio_ocpp._core.throttle import AuthThrottle
+from trio_ocpp._server.upgrade import RejectConnection, authenticate
 
 WARNINGS = RepeatLimiter(logging.getLogger("trio_ocpp.server"), "server")
 

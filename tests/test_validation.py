@@ -12,8 +12,8 @@ from engines import verdict
 from schema_payloads import MUTATORS, full_payload, minimal_payload, mutations
 
 from trio_ocpp import exceptions
-from trio_ocpp._schemas import MessageKind, actions, load_schema
-from trio_ocpp._validation import (
+from trio_ocpp._core.schemas import MessageKind, actions, load_schema
+from trio_ocpp._core.validation import (
     FormatPolicy,
     _schema_error,
     get_validator,
@@ -22,7 +22,7 @@ from trio_ocpp._validation import (
     validate_payload,
     validator_class_for,
 )
-from trio_ocpp._versions import VERSIONS, OCPPVersion
+from trio_ocpp._core.versions import VERSIONS, OCPPVersion
 
 # Every test runs with each validation engine: the errors must not depend on it.
 pytestmark = pytest.mark.usefixtures("each_engine")

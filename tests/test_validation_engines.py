@@ -17,9 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_validation import charging_profile_16
 
-from trio_ocpp import _validation, exceptions
-from trio_ocpp._schemas import MessageKind
-from trio_ocpp._validation import (
+from trio_ocpp import exceptions
+from trio_ocpp._core import validation as _validation
+from trio_ocpp._core.schemas import MessageKind
+from trio_ocpp._core.validation import (
     ENGINES,
     FormatPolicy,
     get_validator,
@@ -72,7 +73,7 @@ def test_an_unknown_engine_in_the_environment_fails_loudly() -> None:
 def test_without_jsonschema_rs_jsonschema_does_the_work() -> None:
     code = f"""{SHOW_ENGINE}
 from trio_ocpp.messages import set_validation_engine, validate
-from trio_ocpp._schemas import MessageKind
+from trio_ocpp._core.schemas import MessageKind
 from trio_ocpp import exceptions
 try:
     validate("1.6", "BootNotification", MessageKind.REQUEST, {{"chargePointModel": "M"}})

@@ -23,7 +23,7 @@ import trio
 import trustme
 
 from trio_ocpp import Server, v16
-from trio_ocpp._websocket import server_text_frame
+from trio_ocpp._transport.connection import server_text_frame
 from trio_ocpp.routing import on
 
 TIME = "2024-01-01T00:00:00Z"
@@ -380,8 +380,8 @@ async def test_server_text_frames_are_websockets_own() -> None:
 async def test_two_tasks_reading_at_once_share_what_one_reads() -> None:
     # A ChargePoint's reader and aclose() (a replaced connection) may both wait for the peer,
     # right after the upgrade too, while the 101 is still going out: one reads, both see it.
-    from trio_ocpp._handshake import read_request
-    from trio_ocpp._websocket import ConnectionClosed
+    from trio_ocpp._transport.connection import ConnectionClosed
+    from trio_ocpp._transport.handshake import read_request
 
     (listener,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
     async with listener:

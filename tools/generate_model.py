@@ -7,11 +7,11 @@ of the specification that no schema holds, from ``tools/spec_enums.toml``: 1.6 c
 names, the 2.0.1 device model's component and variable names, units, reason codes, security events),
 ``datatypes.py`` (the nested object types), ``call.py`` (one class per request, and 2.1's SEND
 message) and ``call_result.py`` (one class per response). The classes are attrs classes built on
-:mod:`trio_ocpp._payload`, which converts them to and from the wire.
+:mod:`trio_ocpp._core.payload`, which converts them to and from the wire.
 
 Names:
 
-- fields: the python name of the casing table (:func:`trio_ocpp._casing.to_python`);
+- fields: the python name of the casing table (:func:`trio_ocpp._core.casing.to_python`);
 - 2.x types: their schema definition names (``RegistrationStatusEnumType``), as in the ocpp package;
 - 1.6 types: the 1.6 schemas inline most types without a name; they get the ocpp package's name from
   :data:`V16_NAMES`, else one made from the field (``idTagInfo`` -> ``IdTagInfo``, a response's
@@ -22,7 +22,7 @@ Names:
 - enum members: the snake_case of the value, except where the ocpp package spells it otherwise
   (:data:`MEMBER_NAMES`);
 - field aliases: a class with a field whose wire name has an alias in the casing table (the
-  ``ocpp`` package's spelling) gets ``@aliases(...)`` (:func:`trio_ocpp._payload.aliases`).
+  ``ocpp`` package's spelling) gets ``@aliases(...)`` (:func:`trio_ocpp._core.payload.aliases`).
 
 The output goes through ``ruff format`` and is deterministic: a test regenerates it and compares.
 """
@@ -41,10 +41,10 @@ from typing import Any
 
 import attrs
 
-from trio_ocpp._casing import to_python
-from trio_ocpp._casing_table import ALIASES
-from trio_ocpp._schemas import MessageKind, actions, load_schema
-from trio_ocpp._versions import PACKAGES, VERSIONS, OCPPVersion
+from trio_ocpp._core.casing import to_python
+from trio_ocpp._core.casing_table import ALIASES
+from trio_ocpp._core.schemas import MessageKind, actions, load_schema
+from trio_ocpp._core.versions import PACKAGES, VERSIONS, OCPPVersion
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET = REPO / "src" / "trio_ocpp"
@@ -407,11 +407,11 @@ def imports(context: Context, base: str) -> list[str]:
         lines.append("from collections.abc import Sequence")
     if "Any" in uses:
         lines.append("from typing import Any")
-    lines += ["", "import attrs", "", f"from .._payload import {base}"]
+    lines += ["", "import attrs", "", f"from .._core.payload import {base}"]
     if "aliases" in uses:
         lines[-1] += ", aliases"
     if base == "Payload":
-        lines.append("from .._schemas import MessageKind")
+        lines.append("from .._core.schemas import MessageKind")
     siblings = sorted(uses & {"datatypes", "enums"})
     if siblings:
         lines.append(f"from . import {', '.join(siblings)}")

@@ -8,34 +8,44 @@ The version packages (``trio_ocpp.v16``, ``v201``, ``v21``) hold each version's 
 ``common_name_is_identity`` (``Server(certificate_identity=...)``) for client certificates (3).
 """
 
-from ._auth import BasicAuthCheck as BasicAuthCheck
-from ._auth import basic_auth_header as basic_auth_header
-from ._auth import compare_secret as compare_secret
-from ._auth import parse_basic_auth as parse_basic_auth
-from ._client import Client as Client
-from ._client import ConnectionRejected as ConnectionRejected
-from ._client import ConnectionTimeout as ConnectionTimeout
-from ._client import HandshakeError as HandshakeError
-from ._client import NoSubprotocolError as NoSubprotocolError
-from ._client import charge_point_url as charge_point_url
-from ._client import connect as connect
-from ._client import retry_backoff as retry_backoff
-from ._identity import IdentityPolicy as IdentityPolicy
-from ._receive_budget import ReceiveBudget as ReceiveBudget
-from ._server import ConnectionRequest as ConnectionRequest
-from ._server import Membership as Membership
-from ._server import RejectConnection as RejectConnection
-from ._server import Server as Server
-from ._server import serve as serve
-from ._tls import CertificateIdentity as CertificateIdentity
-from ._tls import ClientCertificate as ClientCertificate
-from ._tls import client_ssl_context as client_ssl_context
-from ._tls import common_name_is_identity as common_name_is_identity
-from ._tls import server_ssl_context as server_ssl_context
-from ._versions import VERSIONS as VERSIONS
-from ._versions import OCPPVersion as OCPPVersion
-from ._websocket import ConnectionClosed as ConnectionClosed
-from ._websocket import WebSocketConnection as WebSocketConnection
+# The layers, each importing only those below it (tests/test_layers.py checks it):
+#   _core/       sans-I/O: frames, versions, JSON, schemas, validation, casing, payloads, routes
+#   _transport/  the WebSocket connection and its handshakes, TLS, adapters for other libraries
+#   _runtime/    ChargePoint: one nursery per connection, inbound and outbound calls, keep-alive
+#   _server/     Server and serve: accepting, admission, the checks before the upgrade
+#   _client/     connect and Client
+#   cluster/     more than one process, through Redis (an optional extra)
+# The public modules (exceptions, routing, messages, casing, charge_point, workers and the
+# version packages v16, v201, v21) are made of these; docs/architecture.md draws them.
+
+from ._client.client import Client as Client
+from ._client.client import ConnectionRejected as ConnectionRejected
+from ._client.client import ConnectionTimeout as ConnectionTimeout
+from ._client.client import HandshakeError as HandshakeError
+from ._client.client import NoSubprotocolError as NoSubprotocolError
+from ._client.client import charge_point_url as charge_point_url
+from ._client.client import connect as connect
+from ._client.client import retry_backoff as retry_backoff
+from ._core.auth import BasicAuthCheck as BasicAuthCheck
+from ._core.auth import basic_auth_header as basic_auth_header
+from ._core.auth import compare_secret as compare_secret
+from ._core.auth import parse_basic_auth as parse_basic_auth
+from ._core.identity import IdentityPolicy as IdentityPolicy
+from ._core.versions import VERSIONS as VERSIONS
+from ._core.versions import OCPPVersion as OCPPVersion
+from ._server.server import ConnectionRequest as ConnectionRequest
+from ._server.server import Membership as Membership
+from ._server.server import RejectConnection as RejectConnection
+from ._server.server import Server as Server
+from ._server.server import serve as serve
+from ._transport.connection import ConnectionClosed as ConnectionClosed
+from ._transport.connection import WebSocketConnection as WebSocketConnection
+from ._transport.receive_budget import ReceiveBudget as ReceiveBudget
+from ._transport.tls import CertificateIdentity as CertificateIdentity
+from ._transport.tls import ClientCertificate as ClientCertificate
+from ._transport.tls import client_ssl_context as client_ssl_context
+from ._transport.tls import common_name_is_identity as common_name_is_identity
+from ._transport.tls import server_ssl_context as server_ssl_context
 
 __version__ = "0.1.0"
 

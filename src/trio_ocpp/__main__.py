@@ -9,9 +9,9 @@ import logging
 import trio
 
 from . import __version__
-from ._identity import IdentityPolicy
-from ._signals import run_until_signalled
-from ._tls import common_name_is_identity, server_ssl_context
+from ._core.identity import IdentityPolicy
+from ._server.signals import run_until_signalled
+from ._transport.tls import common_name_is_identity, server_ssl_context
 from .examples.central_system import CLASSES, main, read_passwords
 from .workers import run_workers
 

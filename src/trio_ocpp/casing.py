@@ -1,15 +1,15 @@
 """Wire (camelCase) <-> python (snake_case) names of OCPP messages, by exact tables.
 
-See :mod:`trio_ocpp._casing` for the tables, the generic rule for names in no schema, and what
+See :mod:`trio_ocpp._core.casing` for the tables, the generic rule for names in no schema, and what
 :func:`payload_to_wire` does to values.
 """
 
-from ._casing import camel_to_snake_case as camel_to_snake_case
-from ._casing import payload_to_python as payload_to_python
-from ._casing import payload_to_wire as payload_to_wire
-from ._casing import snake_to_camel_case as snake_to_camel_case
-from ._casing import to_python as to_python
-from ._casing import to_wire as to_wire
+from ._core.casing import camel_to_snake_case as camel_to_snake_case
+from ._core.casing import payload_to_python as payload_to_python
+from ._core.casing import payload_to_wire as payload_to_wire
+from ._core.casing import snake_to_camel_case as snake_to_camel_case
+from ._core.casing import to_python as to_python
+from ._core.casing import to_wire as to_wire
 
 __all__ = [
     "camel_to_snake_case",

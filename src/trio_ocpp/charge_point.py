@@ -6,14 +6,14 @@ logs through unless given ``logger=`` (``trio_ocpp.charge_point``; the ocpp pack
 ``ocpp``).
 """
 
-from ._casing import camel_to_snake_case as camel_to_snake_case
-from ._casing import snake_to_camel_case as snake_to_camel_case
-from ._charge_point import ChargePoint as ChargePoint
-from ._charge_point import Connection as Connection
-from ._charge_point import ConnectionStatistics as ConnectionStatistics
-from ._charge_point import logger as LOGGER
-from ._ocpp_helpers import remove_nones as remove_nones
-from ._ocpp_helpers import serialize_as_dict as serialize_as_dict
+from ._core.casing import camel_to_snake_case as camel_to_snake_case
+from ._core.casing import snake_to_camel_case as snake_to_camel_case
+from ._core.ocpp_helpers import remove_nones as remove_nones
+from ._core.ocpp_helpers import serialize_as_dict as serialize_as_dict
+from ._runtime.charge_point import ChargePoint as ChargePoint
+from ._runtime.charge_point import Connection as Connection
+from ._runtime.charge_point import ConnectionStatistics as ConnectionStatistics
+from ._runtime.charge_point import logger as LOGGER
 
 __all__ = [
     "LOGGER",

@@ -37,10 +37,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ._versions import OCPPVersion
+from ._core.versions import OCPPVersion
 
 if TYPE_CHECKING:
-    from ._frames import CallError
+    from ._core.frames import CallError
 
 __all__ = [
     "CallTimeoutError",

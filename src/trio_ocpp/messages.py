@@ -6,21 +6,21 @@ imports apart from the package name (``get_validator`` takes its arguments, too)
 payloads (jsonschema-rs or jsonschema).
 """
 
-from ._frames import Call as Call
-from ._frames import CallError as CallError
-from ._frames import CallResult as CallResult
-from ._frames import CallResultError as CallResultError
-from ._frames import Frame as Frame
-from ._frames import MessageType as MessageType
-from ._frames import Send as Send
-from ._frames import pack as pack
-from ._frames import unpack as unpack
-from ._ocpp_helpers import get_validator as get_validator
-from ._validation import FormatPolicy as FormatPolicy
-from ._validation import set_validation_engine as set_validation_engine
-from ._validation import validate as validate
-from ._validation import validate_payload as validate_payload
-from ._validation import validation_engine as validation_engine
+from ._core.frames import Call as Call
+from ._core.frames import CallError as CallError
+from ._core.frames import CallResult as CallResult
+from ._core.frames import CallResultError as CallResultError
+from ._core.frames import Frame as Frame
+from ._core.frames import MessageType as MessageType
+from ._core.frames import Send as Send
+from ._core.frames import pack as pack
+from ._core.frames import unpack as unpack
+from ._core.ocpp_helpers import get_validator as get_validator
+from ._core.validation import FormatPolicy as FormatPolicy
+from ._core.validation import set_validation_engine as set_validation_engine
+from ._core.validation import validate as validate
+from ._core.validation import validate_payload as validate_payload
+from ._core.validation import validation_engine as validation_engine
 
 __all__ = [
     "Call",

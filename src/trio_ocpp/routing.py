@@ -26,8 +26,8 @@ from typing import Any, Final, TypeVar
 
 import attrs
 
-from ._payload import payload_class
-from ._schemas import MessageKind, actions
+from ._core.payload import payload_class
+from ._core.schemas import MessageKind, actions
 
 __all__ = ["after", "create_route_map", "on"]
 

@@ -34,7 +34,7 @@ from multiprocessing.process import BaseProcess
 
 import trio
 
-from ._signals import run_until_signalled
+from ._server.signals import run_until_signalled
 
 __all__ = ["Worker", "open_reuse_port_listeners", "run_workers"]
 

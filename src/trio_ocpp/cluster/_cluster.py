@@ -42,12 +42,13 @@ from typing import Any
 import attrs
 import trio
 
-from .. import _json, exceptions
-from .._charge_point import ChargePoint
-from .._logsafe import escape
-from .._payload import Payload, payload_class
-from .._schemas import MessageKind
-from .._validation import FormatPolicy, check, get_validator, validation_engine
+from .. import exceptions
+from .._core import json_codec as _json
+from .._core.logsafe import escape
+from .._core.payload import Payload, payload_class
+from .._core.schemas import MessageKind
+from .._core.validation import FormatPolicy, check, get_validator, validation_engine
+from .._runtime.charge_point import ChargePoint
 from ._broker import Broker, ClusterUnavailableError, NotConnectedError
 from ._clock import SEND_MARGIN, SharedClock
 from ._events import EventStream, open_event_stream

@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 import trio
 
-from .. import _json
+from .._core import json_codec as _json
 from ._broker import Broker, ClusterUnavailableError, StreamEntry
 
 __all__ = ["Event", "EventStream", "open_event_stream"]

@@ -29,10 +29,10 @@ import time
 import attrs
 import trio
 
-from .. import _json
-from .._charge_point import ChargePoint
-from .._frames import Call, CallResult
-from .._logsafe import escape
+from .._core import json_codec as _json
+from .._core.frames import Call, CallResult
+from .._core.logsafe import escape
+from .._runtime.charge_point import ChargePoint
 from ._broker import Broker, ClusterUnavailableError
 
 __all__ = ["EventLimits", "EventRecorder", "EventStatistics", "warn_now_and_then"]

@@ -27,7 +27,7 @@ import trio
 
 import trio_ocpp
 from trio_ocpp import v16, v21, v201
-from trio_ocpp._signals import run_until_signalled
+from trio_ocpp._server.signals import run_until_signalled
 from trio_ocpp.charge_point import ChargePoint
 from trio_ocpp.examples.central_system import parse_password
 from trio_ocpp.routing import after, on

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from .._payload import Record
+from .._core.payload import Record
 from . import enums
 
 __all__ = [

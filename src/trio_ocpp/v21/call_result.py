@@ -8,8 +8,8 @@ from typing import Any
 
 import attrs
 
-from .._payload import Payload
-from .._schemas import MessageKind
+from .._core.payload import Payload
+from .._core.schemas import MessageKind
 from . import datatypes, enums
 
 __all__ = [

@@ -2,8 +2,8 @@
 
 from typing import ClassVar
 
-from .._charge_point import ChargePoint as _ChargePoint
-from .._versions import OCPPVersion
+from .._core.versions import OCPPVersion
+from .._runtime.charge_point import ChargePoint as _ChargePoint
 
 __all__ = ["ChargePoint"]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from .._payload import Record, aliases
+from .._core.payload import Record, aliases
 from . import enums
 
 __all__ = [

@@ -50,9 +50,9 @@ import functools
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ._casing_table import ALIASES, WIRE_TO_PYTHON
-from ._schemas import MessageKind, load_schema
-from ._versions import normalize_version
+from .casing_table import ALIASES, WIRE_TO_PYTHON
+from .schemas import MessageKind, load_schema
+from .versions import normalize_version
 
 # Bounded: generic names can come from the network (vendor keys), so the caches must not grow
 # without limit; real traffic repeats a few dozen of them.

@@ -24,21 +24,21 @@ import attrs
 import trio
 import trio_websocket
 
-from . import exceptions
-from ._casing import message_plan, object_to_wire
-from ._connections import as_connection
-from ._frames import Call, CallError, CallResult, CallResultError, Frame, Send, unpack
-from ._inbound import InboundCalls
-from ._logsafe import FRAME_LIMIT, RepeatLimiter, escape
-from ._payload import Payload, payload_class
-from ._route_table import Outbound, RouteTable, Setting
-from ._schemas import MessageKind
-from ._tls import ClientCertificate
-from ._validation import FormatPolicy, check, get_validator, validation_engine
-from ._versions import OCPPVersion
-from ._watchdog import Watchdog
-from ._websocket import ConnectionClosed
-from .routing import Routes, create_route_map, routes_of
+from .. import exceptions
+from .._core.casing import message_plan, object_to_wire
+from .._core.frames import Call, CallError, CallResult, CallResultError, Frame, Send, unpack
+from .._core.logsafe import FRAME_LIMIT, RepeatLimiter, escape
+from .._core.payload import Payload, payload_class
+from .._core.route_table import Outbound, RouteTable, Setting
+from .._core.schemas import MessageKind
+from .._core.validation import FormatPolicy, check, get_validator, validation_engine
+from .._core.versions import OCPPVersion
+from .._transport.adapters import as_connection
+from .._transport.connection import ConnectionClosed
+from .._transport.tls import ClientCertificate
+from ..routing import Routes, create_route_map, routes_of
+from .inbound import InboundCalls
+from .watchdog import Watchdog
 
 __all__ = ["ChargePoint", "Connection", "ConnectionStatistics"]
 
@@ -336,7 +336,7 @@ class ChargePoint(InboundCalls):
             self._watchdog.arm(at, self)  # type: ignore[union-attr]  # start() set it
 
     def alarm(self, at: float, now: float) -> None:
-        """The watchdog's wake-up (:class:`~trio_ocpp._watchdog.Watched`)."""
+        """The watchdog's wake-up (:class:`~trio_ocpp._runtime.watchdog.Watched`)."""
         if at != self._alarm_at or self._closed:
             return  # superseded by an earlier alarm, or the connection is over
         self._alarm_at = math.inf

@@ -19,18 +19,26 @@ from typing import Any, NoReturn, Protocol
 
 import trio
 
-from ._accept import accept_forever
-from ._admission import Admission, AdmissionStatistics, Ticket, default_max_connections
-from ._auth import BasicAuthCheck
-from ._charge_point import ChargePoint
-from ._handshake import ServerHandshake, offered_subprotocols, read_request
-from ._identity import IdentityPolicy, check_identity
-from ._logsafe import RepeatLimiter, escape
-from ._receive_budget import RECEIVE_BUDGET, ReceiveBudget
-from ._server_arguments import charge_point_classes, refuse_subprotocols
-from ._throttle import AuthThrottle, address_key
-from ._tls import CertificateIdentity, ClientCertificate, check_tls_version, peer_certificate
-from ._upgrade import (
+from .._core.auth import BasicAuthCheck
+from .._core.identity import IdentityPolicy, check_identity
+from .._core.logsafe import RepeatLimiter, escape
+from .._core.throttle import AuthThrottle, address_key
+from .._core.versions import SUBPROTOCOLS, OCPPVersion, normalize_version
+from .._runtime.charge_point import ChargePoint
+from .._runtime.watchdog import Watchdog
+from .._transport.connection import WebSocketConnection
+from .._transport.handshake import ServerHandshake, offered_subprotocols, read_request
+from .._transport.receive_budget import RECEIVE_BUDGET, ReceiveBudget
+from .._transport.tls import (
+    CertificateIdentity,
+    ClientCertificate,
+    check_tls_version,
+    peer_certificate,
+)
+from .accept import accept_forever
+from .admission import Admission, AdmissionStatistics, Ticket, default_max_connections
+from .arguments import charge_point_classes, refuse_subprotocols
+from .upgrade import (
     ConnectionRequest,
     RejectConnection,
     authenticate,
@@ -38,9 +46,6 @@ from ._upgrade import (
     identity_from_path,
     password_table,
 )
-from ._versions import SUBPROTOCOLS, OCPPVersion, normalize_version
-from ._watchdog import Watchdog
-from ._websocket import WebSocketConnection
 
 __all__ = [
     "ConnectionRequest",

@@ -21,7 +21,7 @@ from typing import NoReturn, Protocol
 
 import trio
 
-from ._logsafe import escape
+from .._core.logsafe import escape
 
 __all__ = ["Watchdog", "Watched"]
 

@@ -19,7 +19,7 @@ from typing import IO, NoReturn
 
 import trio
 
-from ._logsafe import RepeatLimiter
+from .._core.logsafe import RepeatLimiter
 
 __all__ = ["accept_forever"]
 

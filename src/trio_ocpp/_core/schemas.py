@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ._versions import PACKAGES, OCPPVersion, normalize_version
+from .versions import PACKAGES, OCPPVersion, normalize_version
 
 
 class MessageKind(enum.Enum):
@@ -24,11 +24,11 @@ class MessageKind(enum.Enum):
 
 
 def _schema_root() -> Path:
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "schemas", here.parent.parent / "schemas"):
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "schemas", package.parent.parent / "schemas"):
         if (candidate / "v16").is_dir():
             return candidate
-    raise RuntimeError(f"trio_ocpp cannot find its schemas (looked in {here / 'schemas'})")
+    raise RuntimeError(f"trio_ocpp cannot find its schemas (looked in {package / 'schemas'})")
 
 
 SCHEMA_ROOT = _schema_root()

@@ -23,7 +23,7 @@ not grow, and the frame being received, which the protocol's reader keeps until 
 together at most ``max_message_size`` and a frame header, and the buffers' growth margin (an
 eighth). A frame's payload is taken from the Frame the protocol's parser keeps until the next
 one, so that it is not held twice. A server's connections charge their
-:class:`~trio_ocpp._receive_budget.ReceiveBudget` for it after each read.
+:class:`~trio_ocpp._transport.receive_budget.ReceiveBudget` for it after each read.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import CLOSED, OPEN, SERVER, Protocol
 
 if TYPE_CHECKING:
-    from ._receive_budget import ReceiveBudget
+    from .receive_budget import ReceiveBudget
 
 __all__ = ["ConnectionClosed", "WebSocketConnection"]
 

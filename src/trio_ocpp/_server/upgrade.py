@@ -12,11 +12,11 @@ from urllib.parse import unquote
 import attrs
 import trio
 
-from ._auth import BasicAuthCheck, compare_secret, parse_basic_auth
-from ._logsafe import RepeatLimiter, escape
-from ._throttle import AuthThrottle
-from ._tls import ClientCertificate
-from ._versions import SUBPROTOCOLS, OCPPVersion
+from .._core.auth import BasicAuthCheck, compare_secret, parse_basic_auth
+from .._core.logsafe import RepeatLimiter, escape
+from .._core.throttle import AuthThrottle
+from .._core.versions import SUBPROTOCOLS, OCPPVersion
+from .._transport.tls import ClientCertificate
 
 __all__ = [
     "ConnectionRequest",

@@ -31,7 +31,7 @@ from typing import NoReturn, Protocol
 
 import trio
 
-from ._logsafe import RepeatLimiter
+from .._core.logsafe import RepeatLimiter
 
 __all__ = ["MESSAGE_TIMEOUT", "RECEIVE_BUDGET", "ReceiveBudget"]
 

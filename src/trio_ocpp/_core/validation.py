@@ -55,9 +55,9 @@ try:
 except ImportError:  # pragma: no cover - it is a dependency; this is the fallback
     jsonschema_rs = None  # type: ignore[assignment]
 
-from . import exceptions
-from ._logsafe import escape
-from ._schema_dialect import (
+from .. import exceptions
+from .logsafe import escape
+from .schema_dialect import (
     FORMAT_CHECKERS,
     FORMAT_PATTERNS,
     FormatPolicy,
@@ -68,8 +68,8 @@ from ._schema_dialect import (
     undeclared,
     validator_class_for,
 )
-from ._schemas import MessageKind, has_schema, load_schema
-from ._versions import OCPPVersion, normalize_version
+from .schemas import MessageKind, has_schema, load_schema
+from .versions import OCPPVersion, normalize_version
 
 __all__ = [
     "ENGINES",

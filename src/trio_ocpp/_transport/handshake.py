@@ -29,8 +29,8 @@ from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
-from ._receive_budget import ReceiveBudget
-from ._websocket import RECEIVE_BYTES, STREAM_ERRORS, WebSocketConnection
+from .connection import RECEIVE_BYTES, STREAM_ERRORS, WebSocketConnection
+from .receive_budget import ReceiveBudget
 
 __all__ = [
     "ConnectionRejected",

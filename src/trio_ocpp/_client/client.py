@@ -20,16 +20,21 @@ import trio
 from websockets.exceptions import InvalidURI
 from websockets.uri import parse_uri
 
-from . import exceptions
-from ._auth import basic_auth_header
-from ._charge_point import ChargePoint
-from ._handshake import ConnectionRejected, ConnectionTimeout, HandshakeError, client_handshake
-from ._identity import MAX_IDENTITY_2X
-from ._logsafe import escape
-from ._server import MAX_MESSAGE_SIZE, identity_from_path
-from ._tls import check_tls_version
-from ._versions import SUBPROTOCOLS, OCPPVersion, is_2x
-from ._websocket import WebSocketConnection
+from .. import exceptions
+from .._core.auth import basic_auth_header
+from .._core.identity import MAX_IDENTITY_2X
+from .._core.logsafe import escape
+from .._core.versions import SUBPROTOCOLS, OCPPVersion, is_2x
+from .._runtime.charge_point import ChargePoint
+from .._server.server import MAX_MESSAGE_SIZE, identity_from_path
+from .._transport.connection import WebSocketConnection
+from .._transport.handshake import (
+    ConnectionRejected,
+    ConnectionTimeout,
+    HandshakeError,
+    client_handshake,
+)
+from .._transport.tls import check_tls_version
 
 __all__ = [
     "Client",

@@ -13,10 +13,10 @@ from typing import Any, ClassVar, Final
 
 import attrs
 
-from . import exceptions
-from ._json import dumps as _dumps
-from ._json import loads as _loads
-from ._versions import OCPPVersion
+from .. import exceptions
+from .json_codec import dumps as _dumps
+from .json_codec import loads as _loads
+from .versions import OCPPVersion
 
 try:
     import jsonschema_rs

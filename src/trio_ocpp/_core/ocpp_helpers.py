@@ -11,10 +11,10 @@ from typing import Any, overload
 
 import attrs
 
-from ._payload import Record
-from ._schemas import MessageKind
-from ._validation import FormatPolicy, SchemaValidator
-from ._validation import get_validator as _get_validator
+from .payload import Record
+from .schemas import MessageKind
+from .validation import FormatPolicy, SchemaValidator
+from .validation import get_validator as _get_validator
 
 __all__ = ["get_validator", "remove_nones", "serialize_as_dict"]
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._websocket import ConnectionClosed, WebSocketConnection
+from .connection import ConnectionClosed, WebSocketConnection
 
 if TYPE_CHECKING:
-    from ._charge_point import Connection
+    from .._runtime.charge_point import Connection
 
 __all__ = ["WebsocketsConnection", "as_connection"]
 

@@ -2,7 +2,7 @@
 
 The classes of ``trio_ocpp.<version>.call``, ``.call_result`` and ``.datatypes`` are attrs classes
 whose field names are the python names of the casing table. Renaming between wire and python names
-is the job of :mod:`trio_ocpp._casing` alone, guided by the message's schema; this module adds
+is the job of :mod:`trio_ocpp._core.casing` alone, guided by the message's schema; this module adds
 what objects need on top, from a plan made once per class on first use:
 
 - :meth:`Payload.to_wire`: the fields as a python-shaped dict, handed to ``payload_to_wire``, which
@@ -38,9 +38,9 @@ from typing import Any, ClassVar, Self, TypeVar
 
 import attrs
 
-from ._casing import payload_to_python, payload_to_wire
-from ._schemas import MessageKind
-from ._versions import PACKAGES, OCPPVersion, normalize_version
+from .casing import payload_to_python, payload_to_wire
+from .schemas import MessageKind
+from .versions import PACKAGES, OCPPVersion, normalize_version
 
 __all__ = ["Payload", "Record", "aliases", "payload_class"]
 
@@ -216,8 +216,9 @@ def _to_typed(target: type[Any]) -> Convert:
 @functools.cache
 def _registry(version: OCPPVersion) -> dict[tuple[str, MessageKind], type[Payload]]:
     registry = {}
+    # The generated classes, found by name: they import this module.
     for module_name in ("call", "call_result"):
-        module = importlib.import_module(f"{__package__}.{PACKAGES[version]}.{module_name}")
+        module = importlib.import_module(f"trio_ocpp.{PACKAGES[version]}.{module_name}")
         for name in module.__all__:
             cls = getattr(module, name)
             registry[cls.__ocpp_action__, cls.__ocpp_kind__] = cls

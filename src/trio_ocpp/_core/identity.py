@@ -22,7 +22,7 @@ from typing import Final
 
 import attrs
 
-from ._versions import OCPPVersion, is_2x
+from .versions import OCPPVersion, is_2x
 
 __all__ = ["MAX_IDENTITY_2X", "IdentityPolicy", "IdentityRefusal", "check_identity"]
 

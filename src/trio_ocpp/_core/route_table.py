@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import attrs
 
-from ._casing import Plan
-from ._payload import Payload
-from ._schemas import MessageKind
-from ._validation import FormatPolicy, SchemaValidator
-from .routing import Handler
+from ..routing import Handler
+from .casing import Plan
+from .payload import Payload
+from .schemas import MessageKind
+from .validation import FormatPolicy, SchemaValidator
 
 __all__ = ["Outbound", "Route", "RouteTable", "Setting"]
 

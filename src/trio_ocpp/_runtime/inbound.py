@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 import trio
 
-from . import exceptions
-from ._casing import message_plan, object_to_python, object_to_wire
-from ._frames import Call, CallError, CallResult, Frame, Send
-from ._logsafe import escape
-from ._payload import Payload, payload_class
-from ._route_table import Route, RouteTable
-from ._schemas import MessageKind, actions
-from ._validation import FormatPolicy, check, get_validator
-from ._versions import OCPPVersion
-from .routing import Routes
+from .. import exceptions
+from .._core.casing import message_plan, object_to_python, object_to_wire
+from .._core.frames import Call, CallError, CallResult, Frame, Send
+from .._core.logsafe import escape
+from .._core.payload import Payload, payload_class
+from .._core.route_table import Route, RouteTable
+from .._core.schemas import MessageKind, actions
+from .._core.validation import FormatPolicy, check, get_validator
+from .._core.versions import OCPPVersion
+from ..routing import Routes
 
 __all__ = ["InboundCalls"]
 

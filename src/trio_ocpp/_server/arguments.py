@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ._charge_point import ChargePoint
+from .._runtime.charge_point import ChargePoint
 
 __all__ = ["charge_point_classes", "refuse_subprotocols"]
 
