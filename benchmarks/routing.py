@@ -19,6 +19,8 @@ from typing import Any
 
 import trio
 
+from trio_ocpp import ConnectionClosed
+
 from . import timing
 from .messages import MESSAGES, Message
 from .workload import OUR_CLASSES, PACKAGES, ocpp_classes
@@ -45,7 +47,8 @@ class _Connection:
 
     async def get_message(self) -> str:
         if not self._left:
-            raise trio.EndOfChannel  # trio-ocpp's receive loop ends; the ocpp package's raises
+            # trio-ocpp's receive loop ends; the ocpp package's raises it
+            raise ConnectionClosed(1000)
         self._left -= 1
         return self._incoming
 
@@ -69,7 +72,7 @@ def _workloads(classes: dict[str, type[Any]], make_request: MakeRequest) -> tupl
         async def run_batch(count: int) -> float:
             cp = _Connection(lambda c: cls("bench", c), frame, count).peer
             start = time.process_time()
-            with contextlib.suppress(trio.EndOfChannel):
+            with contextlib.suppress(ConnectionClosed):
                 await cp.start()
             return time.process_time() - start
 

@@ -6,6 +6,8 @@ import math
 
 import trio
 
+from trio_ocpp import ConnectionClosed
+
 
 class MemoryConnection:
     """A ChargePoint's ``Connection`` over trio memory channels.
@@ -27,14 +29,17 @@ class MemoryConnection:
     # -- the ChargePoint's side -------------------------------------------------------------
 
     async def get_message(self) -> str | bytes:
-        return await self._inbound.receive()  # EndOfChannel / ClosedResourceError once closed
+        try:
+            return await self._inbound.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            raise ConnectionClosed(self.close_code or 1006) from None
 
     async def send_message(self, message: str) -> None:
         await self.reading.wait()
         if self.send_delay:
             await trio.sleep(self.send_delay)
         if self.close_code is not None:
-            raise trio.ClosedResourceError
+            raise ConnectionClosed(self.close_code)
         self._outbound.send_nowait(message)
 
     async def aclose(self, code: int = 1000, reason: str | None = None) -> None:

@@ -17,7 +17,7 @@ from websockets.trio.server import serve
 
 import trio_ocpp
 from trio_ocpp import exceptions, v16
-from trio_ocpp._transport.adapters import WebsocketsConnection
+from trio_ocpp._transport.adapters import WebsocketsTrioAdapter
 from trio_ocpp.routing import on
 
 TIME = "2024-01-01T00:00:00Z"
@@ -55,7 +55,7 @@ async def test_calls_pings_and_close_through_the_websockets_adapter() -> None:
             boot = v16.call.BootNotification(charge_point_vendor="V", charge_point_model="M")
             assert (await client.call(boot)).status == "Accepted"
             cp = cps["CP_1"]
-            assert isinstance(cp._connection, WebsocketsConnection)
+            assert isinstance(cp._connection, WebsocketsTrioAdapter)
             while cp.statistics().round_trip_time is None:  # our ping, their pong
                 await trio.sleep(0.01)
             await cp.aclose(1000, "bye")

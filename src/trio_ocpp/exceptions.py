@@ -1,55 +1,99 @@
-"""The errors of trio-ocpp: one tree, one class per OCPP-J error code.
+"""The errors of trio-ocpp: one tree, every class importable from here.
 
 ::
 
     Exception
-     └── OCPPError                              code: GenericError (base of everything below)
-          ├── NotImplementedError               NotImplemented
-          ├── NotSupportedError                 NotSupported
-          ├── InternalError                     InternalError
-          │    ├── CallTimeoutError             no response to a call() within its timeout
-          │    └── ConnectionClosedError        the connection ended before the response came
-          ├── ProtocolError                     ProtocolError
-          ├── SecurityError                     SecurityError
-          ├── FormatViolationError              FormatViolation        (1.6: FormationViolation)
-          │    └── FormationViolationError      the 1.6 name, for code ported from the ocpp package
-          ├── PropertyConstraintViolationError  PropertyConstraintViolation
-          ├── OccurrenceConstraintViolationError  OccurrenceConstraintViolation
-          │    └── OccurenceConstraintViolationError  1.6 spelling ("Do not fix", 1.6-J errata 5.1)
-          ├── TypeConstraintViolationError      TypeConstraintViolation
-          ├── GenericError                      GenericError
-          │    └── UnknownCallErrorCodeError    a received CALLERROR whose code no version defines
-          ├── MessageTypeNotSupportedError      MessageTypeNotSupported (2.x; 1.6: GenericError)
-          └── RpcFrameworkError                 RpcFrameworkError  (2.x; 1.6: FormationViolation)
-
+     ├── OCPPError                              travels as a CALLERROR; code: GenericError
+     │    ├── NotImplementedError               NotImplemented
+     │    ├── NotSupportedError                 NotSupported
+     │    ├── InternalError                     InternalError
+     │    │    ├── CallTimeoutError             no response to a call() within its timeout
+     │    │    ├── ConnectionClosedError        the connection ended before the response came
+     │    │    │    └── NotConnectedError       cluster.call(): no node holds the charge point
+     │    │    └── ClusterUnavailableError      cluster: the broker cannot be reached
+     │    ├── ProtocolError                     ProtocolError
+     │    ├── SecurityError                     SecurityError
+     │    ├── FormatViolationError              FormatViolation        (1.6: FormationViolation)
+     │    │    └── FormationViolationError      the 1.6 name, for code ported from the ocpp package
+     │    ├── PropertyConstraintViolationError  PropertyConstraintViolation
+     │    ├── OccurrenceConstraintViolationError  OccurrenceConstraintViolation
+     │    │    └── OccurenceConstraintViolationError  1.6 spelling ("Do not fix", 1.6-J errata 5.1)
+     │    ├── TypeConstraintViolationError      TypeConstraintViolation
+     │    ├── GenericError                      GenericError
+     │    │    └── UnknownCallErrorCodeError    a received CALLERROR whose code no version defines
+     │    ├── MessageTypeNotSupportedError      MessageTypeNotSupported (2.x; 1.6: GenericError)
+     │    └── RpcFrameworkError                 RpcFrameworkError  (2.x; 1.6: FormationViolation)
+     ├── ConnectionClosed                       the WebSocket connection is closed: what reading
+     │                                          or writing it raises, with the Close code and reason
+     ├── trio_websocket.HandshakeError
+     │    └── HandshakeError                    connect(): the opening handshake failed
+     │         ├── ConnectionRejected           the server answered an HTTP error (401, 404, 503)
+     │         │                                (also a trio_websocket.ConnectionRejected)
+     │         ├── ConnectionTimeout            no connection within connect_timeout
+     │         │                                (also a trio_websocket.ConnectionTimeout)
+     │         └── NoSubprotocolError           the server accepted none of the versions offered
+     └── RejectConnection                       raised by a server's on_connect hook: refuse the
+                                                connection with an HTTP status before the upgrade
     ValueError
      └── ValidationError                        a message that has no schema to validate it
                                                 (never sent: a mistake of the caller's code)
 
-Each class knows its code in every version: ``error.code_for("1.6")`` is the spelling sent on a 1.6
-connection. :func:`error_from_code` maps a received code, in either spelling, back to its class.
+Two kinds of "closed" are told apart: :class:`ConnectionClosed` is the transport's (a read or a
+write found the WebSocket closed; every connection a ChargePoint runs on raises it, adapted ones
+too), :class:`ConnectionClosedError` the OCPP call's (``call()`` could not get its response).
 
-Errors raised by :func:`trio_ocpp.messages.unpack` also carry ``reply``: the CALLERROR frame to
-answer the bad frame with, or ``None`` when the rules say it gets no answer.
+Each OCPP error knows its code in every version: ``error.code_for("1.6")`` is the spelling sent
+on a 1.6 connection. :func:`error_from_code` maps a received code, in either spelling, back to
+its class. Errors raised by :func:`trio_ocpp.messages.unpack` also carry ``reply``: the
+CALLERROR frame to answer the bad frame with, or ``None`` when the rules say it gets no answer.
+The classes are defined where they are raised (the OCPP ones in ``trio_ocpp._core.errors``) and
+stay importable there too.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any, ClassVar
-
-from ._core.versions import OCPPVersion
-
-if TYPE_CHECKING:
-    from ._core.frames import CallError
+from ._client.client import NoSubprotocolError as NoSubprotocolError
+from ._core.errors import CallTimeoutError as CallTimeoutError
+from ._core.errors import ClusterUnavailableError as ClusterUnavailableError
+from ._core.errors import ConnectionClosedError as ConnectionClosedError
+from ._core.errors import FormationViolationError as FormationViolationError
+from ._core.errors import FormatViolationError as FormatViolationError
+from ._core.errors import GenericError as GenericError
+from ._core.errors import InternalError as InternalError
+from ._core.errors import MessageTypeNotSupportedError as MessageTypeNotSupportedError
+from ._core.errors import NotConnectedError as NotConnectedError
+from ._core.errors import NotImplementedError as NotImplementedError
+from ._core.errors import NotSupportedError as NotSupportedError
+from ._core.errors import OccurenceConstraintViolationError as OccurenceConstraintViolationError
+from ._core.errors import OccurrenceConstraintViolationError as OccurrenceConstraintViolationError
+from ._core.errors import OCPPError as OCPPError
+from ._core.errors import PropertyConstraintViolationError as PropertyConstraintViolationError
+from ._core.errors import ProtocolError as ProtocolError
+from ._core.errors import RpcFrameworkError as RpcFrameworkError
+from ._core.errors import SecurityError as SecurityError
+from ._core.errors import TypeConstraintViolationError as TypeConstraintViolationError
+from ._core.errors import UnknownCallErrorCodeError as UnknownCallErrorCodeError
+from ._core.errors import ValidationError as ValidationError
+from ._core.errors import error_from_code as error_from_code
+from ._server.upgrade import RejectConnection as RejectConnection
+from ._transport.connection import ConnectionClosed as ConnectionClosed
+from ._transport.handshake import ConnectionRejected as ConnectionRejected
+from ._transport.handshake import ConnectionTimeout as ConnectionTimeout
+from ._transport.handshake import HandshakeError as HandshakeError
 
 __all__ = [
     "CallTimeoutError",
+    "ClusterUnavailableError",
+    "ConnectionClosed",
     "ConnectionClosedError",
+    "ConnectionRejected",
+    "ConnectionTimeout",
     "FormatViolationError",
     "FormationViolationError",
     "GenericError",
+    "HandshakeError",
     "InternalError",
     "MessageTypeNotSupportedError",
+    "NoSubprotocolError",
+    "NotConnectedError",
     "NotImplementedError",
     "NotSupportedError",
     "OCPPError",
@@ -57,6 +101,7 @@ __all__ = [
     "OccurrenceConstraintViolationError",
     "PropertyConstraintViolationError",
     "ProtocolError",
+    "RejectConnection",
     "RpcFrameworkError",
     "SecurityError",
     "TypeConstraintViolationError",
@@ -64,220 +109,3 @@ __all__ = [
     "ValidationError",
     "error_from_code",
 ]
-
-
-class OCPPError(Exception):
-    """Base class: an error that travels as an OCPP-J CALLERROR.
-
-    ``description`` is the human-readable text (the class default when not given) and
-    ``details`` a small JSON object (``{}`` when there is nothing to add).
-    """
-
-    code: ClassVar[str] = "GenericError"
-    #: The 1.6 spelling, where 1.6 spells the code differently or lacks it.
-    code_16: ClassVar[str | None] = None
-    default_description: ClassVar[str] = "An error occurred"
-
-    description: str
-    details: dict[str, Any]
-    reply: CallError | None
-
-    def __init__(self, description: str | None = None, details: dict[str, Any] | None = None):
-        self.description = self.default_description if description is None else description
-        self.details = {} if details is None else details
-        self.reply = None
-        super().__init__(self.description, self.details)
-
-    @classmethod
-    def code_for(cls, ocpp_version: OCPPVersion | None) -> str:
-        """The code as spelled on a connection of ``ocpp_version`` (None: the 2.x spelling)."""
-        if ocpp_version == "1.6" and cls.code_16 is not None:
-            return cls.code_16
-        return cls.code
-
-    def __str__(self) -> str:
-        if self.details:
-            return f"{self.description} {self.details}"
-        return self.description
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(description={self.description!r}, details={self.details!r})"
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        assert isinstance(other, OCPPError)
-        return (self.description, self.details) == (other.description, other.details)
-
-    def __hash__(self) -> int:
-        return hash((type(self), self.description))
-
-
-class NotImplementedError(OCPPError):  # shadows the builtin: the ocpp package's name
-    code = "NotImplemented"
-    default_description = "Requested Action is not known by receiver"
-
-
-class NotSupportedError(OCPPError):
-    code = "NotSupported"
-    default_description = "Requested Action is recognized but not supported by the receiver"
-
-
-class InternalError(OCPPError):
-    code = "InternalError"
-    default_description = (
-        "An internal error occurred and the receiver was not able to process the requested Action"
-    )
-
-
-class CallTimeoutError(InternalError):
-    """``call()`` got no response in time. A response arriving later is logged and dropped.
-
-    An InternalError, so that a handler whose own call back to the peer timed out answers with
-    InternalError.
-    """
-
-    def __init__(
-        self,
-        description: str | None = None,
-        details: dict[str, Any] | None = None,
-        *,
-        action: str = "",
-        unique_id: str = "",
-        timeout: float = 0.0,
-    ):
-        if description is None:
-            description = f"No response to {action} (id {unique_id}) within {timeout:g} s"
-        super().__init__(description, details)
-        self.action, self.unique_id, self.timeout = action, unique_id, timeout
-
-
-class ConnectionClosedError(InternalError):
-    """The connection closed while a ``call()`` waited for its response (or before it was sent)."""
-
-    default_description = "The connection is closed"
-
-
-class ProtocolError(OCPPError):
-    code = "ProtocolError"
-    default_description = "Payload for Action is incomplete"
-
-
-class SecurityError(OCPPError):
-    code = "SecurityError"
-    default_description = (
-        "During the processing of Action a security issue occurred preventing receiver from "
-        "completing the Action successfully"
-    )
-
-
-class FormatViolationError(OCPPError):
-    code = "FormatViolation"
-    code_16 = "FormationViolation"
-    default_description = "Payload for Action is syntactically incorrect"
-
-
-class FormationViolationError(FormatViolationError):
-    """The 1.6 name of :class:`FormatViolationError`."""
-
-
-class PropertyConstraintViolationError(OCPPError):
-    code = "PropertyConstraintViolation"
-    default_description = (
-        "Payload is syntactically correct but at least one field contains an invalid value"
-    )
-
-
-class OccurrenceConstraintViolationError(OCPPError):
-    code = "OccurrenceConstraintViolation"
-    code_16 = "OccurenceConstraintViolation"
-    default_description = (
-        "Payload for Action is syntactically correct but at least one of the fields violates "
-        "occurrence constraints"
-    )
-
-
-class OccurenceConstraintViolationError(OccurrenceConstraintViolationError):
-    """The 1.6 spelling of :class:`OccurrenceConstraintViolationError`."""
-
-
-class TypeConstraintViolationError(OCPPError):
-    code = "TypeConstraintViolation"
-    default_description = (
-        "Payload for Action is syntactically correct but at least one of the fields violates "
-        "data type constraints"
-    )
-
-
-class GenericError(OCPPError):
-    code = "GenericError"
-    default_description = "Any other error not covered by the previous ones"
-
-
-class UnknownCallErrorCodeError(GenericError):
-    """A CALLERROR arrived with a code that no OCPP version defines; ``received_code`` keeps it."""
-
-    received_code: str
-
-    def __init__(
-        self,
-        description: str | None = None,
-        details: dict[str, Any] | None = None,
-        received_code: str = "",
-    ):
-        super().__init__(description, details)
-        self.received_code = received_code
-        self.args = (self.description, self.details, received_code)
-
-
-class MessageTypeNotSupportedError(OCPPError):
-    code = "MessageTypeNotSupported"
-    code_16 = "GenericError"
-    default_description = "A message with a Message Type Number was received that is not supported"
-
-
-class RpcFrameworkError(OCPPError):
-    code = "RpcFrameworkError"
-    code_16 = "FormationViolation"
-    default_description = "Content of the call is not a valid RPC Request"
-
-
-class ValidationError(ValueError):
-    """``validate_payload`` was given a message it cannot validate: one of a type without a
-    payload schema (a CallError), or a CallResult that does not say which action it answers.
-
-    The ``ocpp`` package's name; a payload that fails its schema raises the OCPPError of the
-    failing constraint instead (CONFORMANCE 18).
-    """
-
-
-_BY_CODE: dict[str, type[OCPPError]] = {
-    cls.code: cls
-    for cls in (
-        NotImplementedError,
-        NotSupportedError,
-        InternalError,
-        ProtocolError,
-        SecurityError,
-        FormatViolationError,
-        PropertyConstraintViolationError,
-        OccurrenceConstraintViolationError,
-        TypeConstraintViolationError,
-        GenericError,
-        MessageTypeNotSupportedError,
-        RpcFrameworkError,
-    )
-}
-# The 1.6 spellings map to the classes named after them (subclasses of the 2.x ones).
-_BY_CODE["FormationViolation"] = FormationViolationError
-_BY_CODE["OccurenceConstraintViolation"] = OccurenceConstraintViolationError
-
-
-def error_from_code(
-    code: str, description: str = "", details: dict[str, Any] | None = None
-) -> OCPPError:
-    """The exception for a received CALLERROR, whichever version's spelling ``code`` uses."""
-    cls = _BY_CODE.get(code)
-    if cls is None:
-        return UnknownCallErrorCodeError(description, details, received_code=code)
-    return cls(description, details)

@@ -20,7 +20,7 @@ import trio
 from websockets.exceptions import InvalidURI
 from websockets.uri import parse_uri
 
-from .. import exceptions
+from .._core import errors
 from .._core.auth import basic_auth_header
 from .._core.identity import MAX_IDENTITY_2X
 from .._core.logsafe import escape
@@ -54,7 +54,7 @@ CP = TypeVar("CP", bound=ChargePoint)
 #: 2.x: the identity is also the Basic-auth username, so it is limited (CONFORMANCE 3).
 
 
-class NoSubprotocolError(Exception):
+class NoSubprotocolError(HandshakeError):
     """The server completed the handshake without accepting any OCPP subprotocol we offered."""
 
 
@@ -202,8 +202,8 @@ async def connect(
     A failed connection raises :class:`HandshakeError`: :class:`ConnectionRejected` (with
     ``status_code`` and ``header(name)``) when the server answered with an HTTP error such as
     401 or 404, :class:`ConnectionTimeout` after ``connect_timeout``, and
-    :class:`NoSubprotocolError` when it accepted no OCPP version we offered. (They extend
-    trio-websocket's exceptions of the same names.)
+    :class:`NoSubprotocolError` when it accepted no OCPP version we offered. (The first three
+    extend trio-websocket's exceptions of the same names.)
     """
     target = _Target.make(
         url,
@@ -223,10 +223,6 @@ async def connect(
                 yield cp
             finally:
                 nursery.cancel_scope.cancel()
-
-
-#: A connection attempt that failed without being a bug: the client retries.
-_CONNECTION_ERRORS = (HandshakeError, NoSubprotocolError)
 
 
 def retry_backoff(
@@ -348,7 +344,7 @@ class Client(Generic[CP]):
                 finally:
                     self._charge_point = None
                     self._connected = trio.Event()
-        except _CONNECTION_ERRORS as exc:
+        except HandshakeError as exc:
             logger.warning("%s: cannot connect: %s", self.identity, escape(exc))
         return connected
 
@@ -368,6 +364,6 @@ class Client(Generic[CP]):
 async def _run_on_connect(on_connect: Callable[[CP], Awaitable[None]], cp: CP) -> None:
     try:
         await on_connect(cp)
-    except exceptions.ConnectionClosedError:
+    except errors.ConnectionClosedError:
         # The connection ended under it: cp.start() returns too, and the client reconnects.
         logger.info("%s: on_connect stopped: connection closed", cp.id)

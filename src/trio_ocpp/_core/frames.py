@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Final
 
 import attrs
 
-from .. import exceptions
+from . import errors
 from .json_codec import dumps as _dumps
 from .json_codec import loads as _loads
 from .versions import OCPPVersion
@@ -66,7 +66,7 @@ class MessageType(enum.IntEnum):
 
 
 def _error_reply(unique_id: str, exc: BaseException, ocpp_version: OCPPVersion | None) -> CallError:
-    if isinstance(exc, exceptions.OCPPError):
+    if isinstance(exc, errors.OCPPError):
         code = exc.code_for(ocpp_version)
         description = exc.description
         details = exc.details
@@ -146,11 +146,9 @@ class CallError:
             ]
         )
 
-    def to_exception(self) -> exceptions.OCPPError:
+    def to_exception(self) -> errors.OCPPError:
         """The exception this error stands for, whichever version spelled its code."""
-        return exceptions.error_from_code(
-            self.error_code, self.error_description, self.error_details
-        )
+        return errors.error_from_code(self.error_code, self.error_description, self.error_details)
 
 
 @attrs.frozen
@@ -205,12 +203,12 @@ def _answer_id(frame: list[Any]) -> str:
 
 
 def _bad_frame(
-    error: type[exceptions.OCPPError],
+    error: type[errors.OCPPError],
     description: str,
     *,
     answer_id: str | None,
     ocpp_version: OCPPVersion | None,
-) -> exceptions.OCPPError:
+) -> errors.OCPPError:
     """An error for a bad frame; ``answer_id`` None means the frame gets no answer."""
     exc = error(description)
     if answer_id is not None:
@@ -218,11 +216,11 @@ def _bad_frame(
     return exc
 
 
-def _rpc_error(ocpp_version: OCPPVersion | None) -> type[exceptions.OCPPError]:
+def _rpc_error(ocpp_version: OCPPVersion | None) -> type[errors.OCPPError]:
     # 2.x has RpcFrameworkError; 1.6 answers the same faults with FormationViolation.
     if ocpp_version == "1.6":
-        return exceptions.FormationViolationError
-    return exceptions.RpcFrameworkError
+        return errors.FormationViolationError
+    return errors.RpcFrameworkError
 
 
 def unpack(text: str | bytes, ocpp_version: OCPPVersion | None = None) -> Frame:
@@ -269,7 +267,7 @@ def unpack(text: str | bytes, ocpp_version: OCPPVersion | None = None) -> Frame:
         # 2.0.1 answers unknown message types; 1.6 and 2.1 ignore them (CONFORMANCE 20).
         answer_id = _answer_id(frame) if ocpp_version == "2.0.1" else None
         raise _bad_frame(
-            exceptions.MessageTypeNotSupportedError,
+            errors.MessageTypeNotSupportedError,
             f"Message type {message_type} is not supported",
             answer_id=answer_id,
             ocpp_version=ocpp_version,
@@ -279,7 +277,7 @@ def unpack(text: str | bytes, ocpp_version: OCPPVersion | None = None) -> Frame:
     if brackets > MAX_NESTING + 1 and _nested_too_deep(frame):
         # A CALL gets an answer (CONFORMANCE 41); other frames none (19c).
         raise _bad_frame(
-            exceptions.FormatViolationError,
+            errors.FormatViolationError,
             f"Payload nested deeper than {MAX_NESTING} levels",
             answer_id=_answer_id(frame) if message_type == 2 else None,
             ocpp_version=ocpp_version,
@@ -360,7 +358,7 @@ def _unpack_call(frame: list[Any], ocpp_version: OCPPVersion | None) -> Call:
     if len(frame) != 4:
         # 1.6 calls a CALL that lacks elements a ProtocolError ("payload incomplete").
         too_few = ocpp_version == "1.6" and len(frame) < 4
-        error = exceptions.ProtocolError if too_few else _rpc_error(ocpp_version)
+        error = errors.ProtocolError if too_few else _rpc_error(ocpp_version)
         raise _bad_frame(
             error,
             f"CALL must have 4 elements, not {len(frame)}",

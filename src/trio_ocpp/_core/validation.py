@@ -55,7 +55,7 @@ try:
 except ImportError:  # pragma: no cover - it is a dependency; this is the fallback
     jsonschema_rs = None  # type: ignore[assignment]
 
-from .. import exceptions
+from . import errors as exceptions
 from .logsafe import escape
 from .schema_dialect import (
     FORMAT_CHECKERS,

@@ -22,9 +22,8 @@ from typing import Any, ClassVar, Protocol
 
 import attrs
 import trio
-import trio_websocket
 
-from .. import exceptions
+from .._core import errors
 from .._core.casing import message_plan, object_to_wire
 from .._core.frames import Call, CallError, CallResult, CallResultError, Frame, Send, unpack
 from .._core.logsafe import FRAME_LIMIT, RepeatLimiter, escape
@@ -44,19 +43,15 @@ __all__ = ["ChargePoint", "Connection", "ConnectionStatistics"]
 
 logger = logging.getLogger("trio_ocpp.charge_point")
 
-#: What a connection's ``get_message`` raises once the peer is gone.
-_CLOSED = (
-    ConnectionClosed,
-    trio_websocket.ConnectionClosed,
-    trio.EndOfChannel,
-    trio.ClosedResourceError,
-    trio.BrokenResourceError,
-)
+#: What every connection a ChargePoint runs on raises once it is closed (adapters included).
+_CLOSED = ConnectionClosed
 
 
 class Connection(Protocol):
     """What a ChargePoint needs from its connection: ours (``trio_ocpp.WebSocketConnection``)
-    and trio-websocket's fit; a ``websockets.trio`` connection is adapted."""
+    fits; trio-websocket's and ``websockets.trio``'s are adapted. Once closed, ``get_message``
+    and ``send_message`` raise :class:`~trio_ocpp.ConnectionClosed`; an optional ``ping()``
+    returns when the pong came back."""
 
     async def get_message(self) -> str | bytes: ...
 
@@ -99,12 +94,12 @@ class _PendingCall:
     action: str
     done: trio.Event = attrs.field(factory=trio.Event)
     response: CallResult | CallError | None = None
-    error: exceptions.OCPPError | None = None
+    error: errors.OCPPError | None = None
 
     def resolve(
         self,
         response: CallResult | CallError | None = None,
-        error: exceptions.OCPPError | None = None,
+        error: errors.OCPPError | None = None,
     ) -> None:
         if not self.done.is_set():
             self.response, self.error = response, error
@@ -313,7 +308,7 @@ class ChargePoint(InboundCalls):
             self._warnings.flush(self._now())
         self._closed = True
         for pending in self._pending.values():
-            pending.resolve(error=exceptions.ConnectionClosedError())
+            pending.resolve(error=errors.ConnectionClosedError())
 
     async def _abort(self, reason: str) -> None:
         """Give up on a peer that stopped reading or answering: stop reading, close quickly."""
@@ -412,7 +407,7 @@ class ChargePoint(InboundCalls):
             return
         try:
             frame = unpack(raw, self._ocpp_version)
-        except exceptions.OCPPError as exc:
+        except errors.OCPPError as exc:
             await self._invalid_frame(exc.reply, exc.description)
             return
 
@@ -559,7 +554,7 @@ class ChargePoint(InboundCalls):
     async def _exchange(self, call: Call) -> CallResult | CallError:
         """Send ``call`` and wait for its response (the caller holds the one-CALL lock)."""
         if self._closed:
-            raise exceptions.ConnectionClosedError()
+            raise errors.ConnectionClosedError()
         if call.unique_id in self._pending:
             raise ValueError(f"a call with id {call.unique_id!r} is already pending")
         pending = self._pending[call.unique_id] = _PendingCall(call.action)
@@ -574,7 +569,7 @@ class ChargePoint(InboundCalls):
         if pending.error is not None:
             raise pending.error
         if pending.response is None:
-            raise exceptions.CallTimeoutError(
+            raise errors.CallTimeoutError(
                 action=call.action, unique_id=call.unique_id, timeout=self._response_timeout
             )
         return pending.response
@@ -585,7 +580,7 @@ class ChargePoint(InboundCalls):
         if not skip_validation:
             try:
                 check(out.response, out.action, MessageKind.RESPONSE, result.payload)
-            except exceptions.OCPPError as exc:
+            except errors.OCPPError as exc:
                 if version == "2.1":
                     # 2.1 answers a bad CALLRESULT with a CALLRESULTERROR (CONFORMANCE 12).
                     reply = result.create_call_result_error(exc, version)
@@ -601,7 +596,7 @@ class ChargePoint(InboundCalls):
         """Send from a task that must outlive a closed connection; False if it was closed."""
         try:
             await self._send(frame)
-        except exceptions.ConnectionClosedError:
+        except errors.ConnectionClosedError:
             return False
         return True
 
@@ -624,7 +619,7 @@ class ChargePoint(InboundCalls):
         try:
             await self._connection.send_message(text)
         except _CLOSED:
-            raise exceptions.ConnectionClosedError() from None
+            raise errors.ConnectionClosedError() from None
         finally:
             self._sending -= 1
             self._send_progress = self._now()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 import trio
 
-from .. import exceptions
+from .._core import errors
 from .._core.casing import message_plan, object_to_python, object_to_wire
 from .._core.frames import Call, CallError, CallResult, Frame, Send
 from .._core.logsafe import escape
@@ -74,11 +74,7 @@ class InboundCalls:
             refusal = "The connection is shutting down"
         if refusal is not None:
             # CONFORMANCE 21: ProtocolError in 1.6, RpcFrameworkError in 2.x.
-            code = (
-                exceptions.ProtocolError
-                if self._ocpp_version == "1.6"
-                else exceptions.RpcFrameworkError
-            )
+            code = errors.ProtocolError if self._ocpp_version == "1.6" else errors.RpcFrameworkError
             await self._send_quietly(call.create_call_error(code(refusal), self._ocpp_version))
             return
         self._inbound.add(call.unique_id)
@@ -104,7 +100,7 @@ class InboundCalls:
                     self._quieter.unpark_all()
             await self._send(reply)  # not _send_quietly(): one coroutine less on the hot path
             sent = True
-        except exceptions.ConnectionClosedError:
+        except errors.ConnectionClosedError:
             pass
         finally:
             if not sent:
@@ -136,8 +132,8 @@ class InboundCalls:
         handler = self._routes.on.get(action)
         if handler is None:
             if action in actions(self._ocpp_version, kind):
-                raise exceptions.NotSupportedError(f"{action} is not supported")
-            raise exceptions.NotImplementedError(f"{action} is not a known action")
+                raise errors.NotSupportedError(f"{action} is not supported")
+            raise errors.NotImplementedError(f"{action} is not a known action")
         version, checked = self._ocpp_version, not handler.skip_schema_validation
         engine = self._table.engine
         response = MessageKind.RESPONSE if kind is MessageKind.REQUEST else None  # SENDs have none
@@ -208,7 +204,7 @@ class InboundCalls:
         version = self._ocpp_version
         try:
             handled = await self._dispatch(call, route)
-        except exceptions.OCPPError as exc:
+        except errors.OCPPError as exc:
             return call.create_call_error(exc, version), None
         except Exception as exc:
             self.logger.exception("%s: handler of %s failed", escape(self.id), call.action)
@@ -221,7 +217,7 @@ class InboundCalls:
                 escape(call.unique_id),
                 self._handler_timeout,
             )
-            error = exceptions.InternalError("The request was not handled in time")
+            error = errors.InternalError("The request was not handled in time")
             return call.create_call_error(error, version), None
         route, response, kwargs = handled
         try:
@@ -236,7 +232,7 @@ class InboundCalls:
                 call.action,
                 exc,
             )
-            return call.create_call_error(exceptions.InternalError(), version), None
+            return call.create_call_error(errors.InternalError(), version), None
         # The handler's arguments, and its response, for @after hooks: only if there are some.
         hooked = {"response": response, **kwargs} if route.after else None
         return call.create_call_result(payload), hooked

@@ -1,21 +1,25 @@
 """Connections made elsewhere, seen as what a ChargePoint reads and writes.
 
 A ChargePoint runs on our own :class:`~trio_ocpp.WebSocketConnection` (made by ``Server`` and
-``connect``), on a trio-websocket connection as it is (``serve_websocket`` handlers), and on a
-``websockets.trio`` connection (``recv``/``send``), which :class:`WebsocketsConnection` adapts
-so that code ported from the ``ocpp`` package keeps its ``websockets`` handler.
+``connect``), on a trio-websocket connection (``serve_websocket`` handlers), and on a
+``websockets.trio`` connection (``recv``/``send``), so that code ported from the ``ocpp``
+package keeps its ``websockets`` handler. The other two are adapted, so that every connection a
+ChargePoint runs on raises one closed type, :class:`~trio_ocpp.ConnectionClosed`, with the
+Close code and reason.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import trio_websocket
+
 from .connection import ConnectionClosed, WebSocketConnection
 
 if TYPE_CHECKING:
     from .._runtime.charge_point import Connection
 
-__all__ = ["WebsocketsConnection", "as_connection"]
+__all__ = ["TrioWebsocketAdapter", "WebsocketsTrioAdapter", "as_connection"]
 
 
 def as_connection(connection: Any, send_timeout: float) -> Connection:
@@ -24,12 +28,51 @@ def as_connection(connection: Any, send_timeout: float) -> Connection:
         # Its reader sends pongs and Close frames: bounded like the ChargePoint's own frames.
         connection.send_timeout = send_timeout
         return connection
+    if isinstance(connection, trio_websocket.WebSocketConnection):
+        return TrioWebsocketAdapter(connection)
     if not hasattr(connection, "get_message") and hasattr(connection, "recv"):
-        return WebsocketsConnection(connection)
+        return WebsocketsTrioAdapter(connection)
     return connection  # type: ignore[no-any-return]
 
 
-class WebsocketsConnection:
+def _closed(exc: trio_websocket.ConnectionClosed) -> ConnectionClosed:
+    close = exc.reason
+    return ConnectionClosed(close.code, close.reason or "") if close else ConnectionClosed(1006)
+
+
+class TrioWebsocketAdapter:
+    """A trio-websocket connection whose closed connection raises :class:`ConnectionClosed`."""
+
+    def __init__(self, websocket: trio_websocket.WebSocketConnection) -> None:
+        self.websocket = websocket
+
+    @property
+    def subprotocol(self) -> str | None:
+        return self.websocket.subprotocol
+
+    async def get_message(self) -> str | bytes:
+        try:
+            return await self.websocket.get_message()
+        except trio_websocket.ConnectionClosed as exc:
+            raise _closed(exc) from None
+
+    async def send_message(self, message: str | bytes) -> None:
+        try:
+            await self.websocket.send_message(message)
+        except trio_websocket.ConnectionClosed as exc:
+            raise _closed(exc) from None
+
+    async def ping(self) -> None:
+        try:
+            await self.websocket.ping()
+        except trio_websocket.ConnectionClosed as exc:
+            raise _closed(exc) from None
+
+    async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
+        await self.websocket.aclose(code, reason)
+
+
+class WebsocketsTrioAdapter:
     """A ``websockets.trio`` connection with a ChargePoint's read, write, ping and close."""
 
     def __init__(self, websocket: Any) -> None:

@@ -14,21 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from .. import exceptions
+from .._core.errors import ClusterUnavailableError as ClusterUnavailableError
+from .._core.errors import NotConnectedError as NotConnectedError
 
 __all__ = ["Broker", "ClusterUnavailableError", "NotConnectedError", "StreamEntry"]
-
-
-class ClusterUnavailableError(exceptions.InternalError):
-    """The broker cannot be reached (or failed): the cluster cannot route this now."""
-
-    default_description = "The cluster broker is unavailable"
-
-
-class NotConnectedError(exceptions.ConnectionClosedError):
-    """No node holds a connection of that identity, or the node that held it is gone."""
-
-    default_description = "No node holds that charge point"
 
 
 #: One stream entry: its id and its fields.

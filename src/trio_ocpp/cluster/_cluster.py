@@ -42,7 +42,7 @@ from typing import Any
 import attrs
 import trio
 
-from .. import exceptions
+from .._core import errors
 from .._core import json_codec as _json
 from .._core.logsafe import escape
 from .._core.payload import Payload, payload_class
@@ -204,19 +204,19 @@ class Cluster:
             del self._waiting[request_id]
         if reply is None or "timeout" in reply:
             waited = timeout if reply is None else reply["timeout"]
-            raise exceptions.CallTimeoutError(action=action, unique_id=unique_id, timeout=waited)
+            raise errors.CallTimeoutError(action=action, unique_id=unique_id, timeout=waited)
         if "result" in reply:
             result_class = payload_class(version, action, MessageKind.RESPONSE)
             return result_class.from_wire(reply["result"], typed=typed)
         if "error" in reply:
             if suppress:
                 return None
-            raise exceptions.error_from_code(*reply["error"])
+            raise errors.error_from_code(*reply["error"])
         if "closed" in reply:
             raise NotConnectedError(reply["closed"])
         if "type_error" in reply:
             raise TypeError(reply["type_error"])
-        raise exceptions.InternalError(f"The node {node} failed to make the call")
+        raise errors.InternalError(f"The node {node} failed to make the call")
 
     async def _wait(self, waiting: _Waiting, node: str, identity: str) -> dict[str, Any] | None:
         """The reply; checks now and then that ``node`` lives and that this node listens."""
@@ -407,11 +407,11 @@ class Cluster:
                     unique_id=message["unique_id"],
                     skip_schema_validation=message["skip"],
                 )
-            except exceptions.CallTimeoutError as exc:
+            except errors.CallTimeoutError as exc:
                 return {"timeout": exc.timeout}
-            except exceptions.ConnectionClosedError:
+            except errors.ConnectionClosedError:
                 return {"closed": f"the connection of {identity!r} closed"}
-            except exceptions.OCPPError as exc:
+            except errors.OCPPError as exc:
                 return {"error": [exc.code_for(version), exc.description, exc.details]}
             return {"result": result.to_wire()}
         return {"timeout": message["timeout"]}
