@@ -45,7 +45,7 @@ import trio_ocpp
 from trio_ocpp import cluster, v201
 from trio_ocpp.routing import on
 
-from .run import RESULTS, table
+from .report import RESULTS, table
 
 TIME = "2024-01-01T00:00:00Z"
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from trio_ocpp._core.identity import IdentityPolicy, IdentityRefusal, check_identity
-from trio_ocpp._server.server import identity_from_path
+from trio_ocpp._core.identity import (
+    IdentityPolicy,
+    IdentityRefusal,
+    check_identity,
+    identity_from_path,
+)
 
 VERSIONS = ["1.6", "2.0.1", "2.1"]
 

@@ -19,7 +19,7 @@ import trio_websocket
 
 import trio_ocpp
 from trio_ocpp import Server, exceptions, v16, v21, v201
-from trio_ocpp._server.server import identity_from_path
+from trio_ocpp._core.identity import identity_from_path
 from trio_ocpp.charge_point import ChargePoint
 from trio_ocpp.routing import after, on
 

@@ -22,12 +22,11 @@ from websockets.uri import parse_uri
 
 from .._core import errors
 from .._core.auth import basic_auth_header
-from .._core.identity import MAX_IDENTITY_2X
+from .._core.identity import MAX_IDENTITY_2X, identity_from_path
 from .._core.logsafe import escape
 from .._core.versions import SUBPROTOCOLS, OCPPVersion, is_2x
 from .._runtime.charge_point import ChargePoint
-from .._server.server import MAX_MESSAGE_SIZE, identity_from_path
-from .._transport.connection import WebSocketConnection
+from .._transport.connection import MAX_MESSAGE_SIZE, WebSocketConnection
 from .._transport.handshake import (
     ConnectionRejected,
     ConnectionTimeout,

@@ -10,12 +10,9 @@ the bad frame with, or ``None`` when the rules say it gets no answer.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from .versions import OCPPVersion
-
-if TYPE_CHECKING:
-    from .frames import CallError
 
 __all__ = [
     "CallTimeoutError",
@@ -57,7 +54,9 @@ class OCPPError(Exception):
 
     description: str
     details: dict[str, Any]
-    reply: CallError | None
+    #: Set by ``frames.unpack``: the CallError frame that answers the bad frame (a frame is
+    #: not named here: frames import this module).
+    reply: Any
 
     def __init__(self, description: str | None = None, details: dict[str, Any] | None = None):
         self.description = self.default_description if description is None else description

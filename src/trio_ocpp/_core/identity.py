@@ -19,12 +19,19 @@ from __future__ import annotations
 
 import unicodedata
 from typing import Final
+from urllib.parse import unquote
 
 import attrs
 
 from .versions import OCPPVersion, is_2x
 
-__all__ = ["MAX_IDENTITY_2X", "IdentityPolicy", "IdentityRefusal", "check_identity"]
+__all__ = [
+    "MAX_IDENTITY_2X",
+    "IdentityPolicy",
+    "IdentityRefusal",
+    "check_identity",
+    "identity_from_path",
+]
 
 #: OCPP 2.x: an identity has at most 48 characters (2.0.1 and 2.1 part 4, CONFORMANCE 3).
 MAX_IDENTITY_2X: Final = 48
@@ -75,3 +82,16 @@ def check_identity(
     ):
         return IdentityRefusal(400, "identity with characters that are not printable")
     return None
+
+
+def identity_from_path(path: str) -> str:
+    """The charge point identity: the last path segment, percent-decoded (query ignored).
+
+    ``path`` is a request target or a URL, as the peer sent it: split by hand, since a URL
+    parser refuses some targets (``//[x/CP_1`` looks like a bad IPv6 literal to urllib)."""
+    target = path.partition("?")[0].partition("#")[0]
+    scheme, found, rest = target.partition("://")
+    if found and "/" not in scheme:  # absolute form: drop the scheme and the authority
+        target = rest.partition("/")[2]
+    segments = [s for s in target.split("/") if s]
+    return unquote(segments[-1]) if segments else ""

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import attrs
 
-from ..routing import Handler
 from .casing import Plan
 from .payload import Payload
+from .routing import Handler
 from .schemas import MessageKind
 from .validation import FormatPolicy, SchemaValidator
 

@@ -18,7 +18,7 @@ import logging
 import math
 import uuid
 from collections.abc import Callable
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import attrs
 import trio
@@ -29,13 +29,13 @@ from .._core.frames import Call, CallError, CallResult, CallResultError, Frame, 
 from .._core.logsafe import FRAME_LIMIT, RepeatLimiter, escape
 from .._core.payload import Payload, payload_class
 from .._core.route_table import Outbound, RouteTable, Setting
+from .._core.routing import Routes, create_route_map, routes_of
 from .._core.schemas import MessageKind
 from .._core.validation import FormatPolicy, check, get_validator, validation_engine
 from .._core.versions import OCPPVersion
-from .._transport.adapters import as_connection
+from .._transport.adapters import Connection, as_connection
 from .._transport.connection import ConnectionClosed
 from .._transport.tls import ClientCertificate
-from ..routing import Routes, create_route_map, routes_of
 from .inbound import InboundCalls
 from .watchdog import Watchdog
 
@@ -45,19 +45,6 @@ logger = logging.getLogger("trio_ocpp.charge_point")
 
 #: What every connection a ChargePoint runs on raises once it is closed (adapters included).
 _CLOSED = ConnectionClosed
-
-
-class Connection(Protocol):
-    """What a ChargePoint needs from its connection: ours (``trio_ocpp.WebSocketConnection``)
-    fits; trio-websocket's and ``websockets.trio``'s are adapted. Once closed, ``get_message``
-    and ``send_message`` raise :class:`~trio_ocpp.ConnectionClosed`; an optional ``ping()``
-    returns when the pong came back."""
-
-    async def get_message(self) -> str | bytes: ...
-
-    async def send_message(self, message: str) -> None: ...
-
-    async def aclose(self, code: int = 1000, reason: str | None = None) -> None: ...
 
 
 @attrs.frozen

@@ -20,10 +20,10 @@ from .._core.frames import Call, CallError, CallResult, Frame, Send
 from .._core.logsafe import escape
 from .._core.payload import Payload, payload_class
 from .._core.route_table import Route, RouteTable
+from .._core.routing import Routes
 from .._core.schemas import MessageKind, actions
 from .._core.validation import FormatPolicy, check, get_validator
 from .._core.versions import OCPPVersion
-from ..routing import Routes
 
 __all__ = ["InboundCalls"]
 

@@ -20,13 +20,13 @@ from typing import Any, NoReturn, Protocol
 import trio
 
 from .._core.auth import BasicAuthCheck
-from .._core.identity import IdentityPolicy, check_identity
+from .._core.identity import IdentityPolicy, check_identity, identity_from_path
 from .._core.logsafe import RepeatLimiter, escape
 from .._core.throttle import AuthThrottle, address_key
 from .._core.versions import SUBPROTOCOLS, OCPPVersion, normalize_version
 from .._runtime.charge_point import ChargePoint
 from .._runtime.watchdog import Watchdog
-from .._transport.connection import WebSocketConnection
+from .._transport.connection import MAX_MESSAGE_SIZE, WebSocketConnection
 from .._transport.handshake import ServerHandshake, offered_subprotocols, read_request
 from .._transport.receive_budget import RECEIVE_BUDGET, ReceiveBudget
 from .._transport.tls import (
@@ -43,7 +43,6 @@ from .upgrade import (
     RejectConnection,
     authenticate,
     choose_version,
-    identity_from_path,
     password_table,
 )
 
@@ -73,8 +72,6 @@ _FORBIDDEN = 403
 #: Seconds for the TLS and opening handshakes of a connection: a stalled or hostile client
 #: holds a socket and a task no longer; 20 s leaves room for TLS over a slow mobile link.
 CONNECT_TIMEOUT = 20
-#: Bytes a message may have (1 MiB); a larger one closes its connection with 1009.
-MAX_MESSAGE_SIZE = 2**20
 #: Seconds from accept (or the end of TLS) to a whole opening request: a charge point sends it
 #: at once, and a slot held by a silent socket is a slot a charge point cannot have.
 REQUEST_TIMEOUT = 5

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import unquote
 
 import attrs
 import trio
@@ -23,7 +22,6 @@ __all__ = [
     "RejectConnection",
     "authenticate",
     "choose_version",
-    "identity_from_path",
     "password_table",
 ]
 
@@ -54,19 +52,6 @@ class ConnectionRequest:
     remote: str
     #: The verified TLS client certificate (security profile 3); None without one.
     client_certificate: ClientCertificate | None = None
-
-
-def identity_from_path(path: str) -> str:
-    """The charge point identity: the last path segment, percent-decoded (query ignored).
-
-    ``path`` is a request target or a URL, as the peer sent it: split by hand, since a URL
-    parser refuses some targets (``//[x/CP_1`` looks like a bad IPv6 literal to urllib)."""
-    target = path.partition("?")[0].partition("#")[0]
-    scheme, found, rest = target.partition("://")
-    if found and "/" not in scheme:  # absolute form: drop the scheme and the authority
-        target = rest.partition("/")[2]
-    segments = [s for s in target.split("/") if s]
-    return unquote(segments[-1]) if segments else ""
 
 
 def choose_version(offered: Iterable[str], speaks: Mapping[OCPPVersion, Any]) -> OCPPVersion | None:

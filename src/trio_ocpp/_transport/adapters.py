@@ -10,16 +10,26 @@ Close code and reason.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import trio_websocket
 
 from .connection import ConnectionClosed, WebSocketConnection
 
-if TYPE_CHECKING:
-    from .._runtime.charge_point import Connection
+__all__ = ["Connection", "TrioWebsocketAdapter", "WebsocketsTrioAdapter", "as_connection"]
 
-__all__ = ["TrioWebsocketAdapter", "WebsocketsTrioAdapter", "as_connection"]
+
+class Connection(Protocol):
+    """What a ChargePoint needs from its connection: ours (``trio_ocpp.WebSocketConnection``)
+    fits; trio-websocket's and ``websockets.trio``'s are adapted. Once closed, ``get_message``
+    and ``send_message`` raise :class:`~trio_ocpp.ConnectionClosed`; an optional ``ping()``
+    returns when the pong came back."""
+
+    async def get_message(self) -> str | bytes: ...
+
+    async def send_message(self, message: str) -> None: ...
+
+    async def aclose(self, code: int = 1000, reason: str | None = None) -> None: ...
 
 
 def as_connection(connection: Any, send_timeout: float) -> Connection:

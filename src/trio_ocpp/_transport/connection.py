@@ -55,6 +55,8 @@ RECEIVE_BYTES = 16384
 _RAW_FD = os.name == "posix"
 #: Seconds the close handshake may take before the TCP connection is dropped without it.
 CLOSE_TIMEOUT = 2
+#: Bytes a message may have by default (1 MiB); a larger one closes its connection with 1009.
+MAX_MESSAGE_SIZE = 2**20
 
 _TEXT, _BINARY, _CONT, _PONG = Opcode.TEXT, Opcode.BINARY, Opcode.CONT, Opcode.PONG
 _INVALID_DATA = 1007
