@@ -102,8 +102,8 @@ def once(original: Callable[..., Any]) -> Callable[..., Any]:
 STAGES: dict[str, tuple[Any, str]] = {
     "accept (reading the peer's address)": ("trio_ocpp._server.server", "_remote"),
     "reading the HTTP request": ("trio_ocpp._server.server", "read_request"),
-    "negotiating the subprotocol": ("trio_ocpp._server.server", "choose_version"),
-    "reading the identity": ("trio_ocpp._server.server", "identity_from_path"),
+    "negotiating the subprotocol": ("trio_ocpp._server.upgrade", "choose_version"),
+    "reading the identity": ("trio_ocpp._server.upgrade", "identity_from_path"),
     "the upgrade": (ServerHandshake, "accept"),
     "making the ChargePoint": (CentralSystem, "__init__"),
     "running (a frame)": (CentralSystem, "route_message"),
@@ -182,7 +182,7 @@ async def test_racing_handshakes_for_one_identity_leave_one_connection() -> None
             with trio.move_on_after(0.5):
                 got = await peer.frame()
                 assert got is not None and got[0] == 0x8  # Close, 1000 "replaced"
-                assert int.from_bytes(got[1][:2], "big") == trio_ocpp._server.server.REPLACED
+                assert int.from_bytes(got[1][:2], "big") == trio_ocpp._core.close_codes.REPLACED
                 closed += 1
             await peer.stream.aclose()
         assert closed == 7

@@ -71,7 +71,7 @@ async def test_junk_password_failures_do_not_hide_guesses_on_a_victim(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async with serving(basic_auth={"VICTIM": "right", "JUNK": "right"}) as server:
-        server._auth_throttle = AuthThrottle(free_failures=10**6)  # no waiting in this test
+        server._gate._throttle = AuthThrottle(free_failures=10**6)  # no waiting in this test
         for identity in ["JUNK"] * 30 + ["VICTIM"] * 3:
             wrong = base64.b64encode(f"{identity}:guess".encode()).decode()
             status, peer = await handshake(server, identity, Authorization=f"Basic {wrong}")

@@ -3,9 +3,11 @@ says what to pass instead."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
+import trio
 
 import trio_ocpp
 from trio_ocpp import charge_point, v16
@@ -40,3 +42,31 @@ def test_a_class_without_a_version_is_refused() -> None:
 async def test_subprotocols_are_refused_with_what_replaces_them() -> None:
     with pytest.raises(TypeError, match="one class per version, and default_version="):
         await trio_ocpp.serve(v16.ChargePoint, "127.0.0.1", 0, subprotocols=["ocpp1.6"])
+
+
+async def test_serve_forwards_every_option_of_the_server() -> None:
+    # serve() repeated Server's parameters and had drifted: it took no cluster=.
+    claimed: list[str] = []
+
+    class Membership:
+        def claim(self, cp: trio_ocpp.v16.ChargePoint) -> None:
+            claimed.append(cp.id)
+
+        def release(self, cp: trio_ocpp.v16.ChargePoint) -> None:
+            pass
+
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(
+            functools.partial(
+                trio_ocpp.serve, trio_ocpp.v16.ChargePoint, "127.0.0.1", 0, cluster=Membership()
+            )
+        )
+        url = f"ws://127.0.0.1:{server.port}"
+        with trio.fail_after(5):
+            async with trio_ocpp.connect(url, trio_ocpp.v16.ChargePoint, identity="CP_1"):
+                while not claimed:
+                    await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()
+    assert claimed == ["CP_1"]
+    with pytest.raises(TypeError, match="no_such_option"):
+        await trio_ocpp.serve(trio_ocpp.v16.ChargePoint, no_such_option=1)

@@ -10,6 +10,7 @@ import itertools
 import logging
 import random
 import ssl
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
@@ -20,11 +21,11 @@ import trio
 from websockets.exceptions import InvalidURI
 from websockets.uri import parse_uri
 
-from .._core import errors
+from .._core import close_codes, errors
 from .._core.auth import basic_auth_header
-from .._core.identity import MAX_IDENTITY_2X, identity_from_path
+from .._core.identity import IdentityPolicy, check_identity, identity_from_path
 from .._core.logsafe import escape
-from .._core.versions import SUBPROTOCOLS, OCPPVersion, is_2x
+from .._core.versions import SUBPROTOCOLS, OCPPVersion
 from .._runtime.charge_point import ChargePoint
 from .._transport.connection import MAX_MESSAGE_SIZE, WebSocketConnection
 from .._transport.handshake import (
@@ -57,14 +58,17 @@ class NoSubprotocolError(HandshakeError):
     """The server completed the handshake without accepting any OCPP subprotocol we offered."""
 
 
-def check_identity(identity: str, versions: Iterable[OCPPVersion]) -> None:
-    """Refuse an identity that the offered versions do not allow (CONFORMANCE 2-3)."""
-    if not identity:
-        raise ValueError("the charge point identity must not be empty")
-    if any(is_2x(v) for v in versions) and (len(identity) > MAX_IDENTITY_2X or ":" in identity):
-        raise ValueError(
-            f"invalid OCPP 2.x identity {identity!r}: at most 48 characters and no ':'"
-        )
+#: A client builds a URL for any length an OCPP version allows: the server has its own policy.
+_ANY_LENGTH = IdentityPolicy(max_length=sys.maxsize)
+
+
+def refuse_identity(identity: str, versions: Iterable[OCPPVersion]) -> None:
+    """ValueError for an identity that an offered version does not allow (CONFORMANCE 2-3): the
+    core's rules (``check_identity``), less the server's policy on length."""
+    for version in versions:
+        refusal = check_identity(identity, version, _ANY_LENGTH)
+        if refusal is not None:
+            raise ValueError(f"invalid charge point identity {identity!r}: {refusal.reason}")
 
 
 def charge_point_url(endpoint: str, identity: str) -> str:
@@ -100,7 +104,7 @@ class _Target:
             identity = identity_from_path(url)
         else:
             url = charge_point_url(url, identity)
-        check_identity(identity, [version])
+        refuse_identity(identity, [version])
         if ssl_context is not None:
             check_tls_version(ssl_context)
         headers = list(extra_headers)
@@ -169,7 +173,7 @@ class _Target:
         expected = SUBPROTOCOLS[self.version]
         if ws.subprotocol != expected:
             # CONFORMANCE 6: a 101 without an OCPP subprotocol is closed by the client too.
-            await ws.aclose(1002, "no OCPP subprotocol accepted")
+            await ws.aclose(close_codes.PROTOCOL_ERROR, "no OCPP subprotocol accepted")
             raise NoSubprotocolError(f"the server accepted {ws.subprotocol!r}, not {expected!r}")
 
 
@@ -354,7 +358,7 @@ class Client(Generic[CP]):
         self._closing = True
         cp = self._charge_point
         if cp is not None:
-            await cp.shutdown(grace_period, 1000, "charge point shutting down")
+            await cp.shutdown(grace_period, close_codes.NORMAL, "charge point shutting down")
         self._scope.cancel()
         if self._running:
             await self._stopped.wait()

@@ -19,15 +19,16 @@ from typing import Any, NoReturn, Protocol
 
 import trio
 
+from .._core import close_codes
 from .._core.auth import BasicAuthCheck
-from .._core.identity import IdentityPolicy, check_identity, identity_from_path
+from .._core.identity import IdentityPolicy, identity_from_path
 from .._core.logsafe import RepeatLimiter, escape
-from .._core.throttle import AuthThrottle, address_key
+from .._core.throttle import address_key
 from .._core.versions import SUBPROTOCOLS, OCPPVersion, normalize_version
 from .._runtime.charge_point import ChargePoint
 from .._runtime.watchdog import Watchdog
 from .._transport.connection import MAX_MESSAGE_SIZE, WebSocketConnection
-from .._transport.handshake import ServerHandshake, offered_subprotocols, read_request
+from .._transport.handshake import ServerHandshake, read_request
 from .._transport.receive_budget import RECEIVE_BUDGET, ReceiveBudget
 from .._transport.tls import (
     CertificateIdentity,
@@ -38,13 +39,7 @@ from .._transport.tls import (
 from .accept import accept_forever
 from .admission import Admission, AdmissionStatistics, Ticket, default_max_connections
 from .arguments import charge_point_classes, refuse_subprotocols
-from .upgrade import (
-    ConnectionRequest,
-    RejectConnection,
-    authenticate,
-    choose_version,
-    password_table,
-)
+from .upgrade import Accepted, ConnectionRequest, Gate, RejectConnection, password_table
 
 __all__ = [
     "ConnectionRequest",
@@ -57,18 +52,8 @@ __all__ = [
 
 logger = logging.getLogger("trio_ocpp.server")
 
-#: WebSocket close codes used here (RFC 6455).
-_GOING_AWAY = 1001
-#: The close code of a connection replaced by a newer one of the same identity.
-REPLACED = 1000
-_PROTOCOL_ERROR = 1002
-#: The close code of an unproven connection closed to make room for another (_admission.py).
-_TRY_AGAIN_LATER = 1013
 #: Seconds its Close frame may take: it is closed to free its descriptor.
 _EVICTION_CLOSE_TIMEOUT = 0.2
-#: The HTTP status of a client certificate that does not name the identity: the certificate is
-#: valid, so not 401 (whose challenge would ask for other credentials), but it is not this one's.
-_FORBIDDEN = 403
 #: Seconds for the TLS and opening handshakes of a connection: a stalled or hostile client
 #: holds a socket and a task no longer; 20 s leaves room for TLS over a slow mobile link.
 CONNECT_TIMEOUT = 20
@@ -95,8 +80,6 @@ class Membership(Protocol):
 ChargePointClasses = type[ChargePoint] | Iterable[type[ChargePoint]]
 OnConnect = Callable[[ConnectionRequest], Awaitable[None]]
 BasicAuth = BasicAuthCheck | Mapping[str, str | bytes]
-#: A connection to run: identity, version, WebSocket and TLS client certificate.
-_Accepted = tuple[str, OCPPVersion, WebSocketConnection, ClientCertificate | None]
 
 
 class Server:
@@ -167,7 +150,6 @@ class Server:
         )
         if self.default_version is not None and self.default_version not in self.classes:
             raise ValueError(f"no ChargePoint class for the default version {default_version}")
-        self._on_connect = on_connect
         if ssl_context is not None:
             check_tls_version(ssl_context)
         self._ssl_context = ssl_context
@@ -175,13 +157,7 @@ class Server:
             ssl_context is None or ssl_context.verify_mode == ssl.CERT_NONE
         ):
             raise ValueError("certificate_identity needs an ssl_context with client certificates")
-        self._certificate_identity = certificate_identity
-        self._check_password = (
-            password_table(basic_auth) if isinstance(basic_auth, Mapping) else basic_auth
-        )
-        self._auth_throttle = AuthThrottle()
         self._options = dict(charge_point_options or {})
-        self._identity_policy = identity_policy or IdentityPolicy()
         self._cluster = cluster
         self._receive_budget = (
             receive_budget
@@ -203,6 +179,20 @@ class Server:
         # burst per kind and source (identity or address) per 10 s and then counted, so that
         # floods cannot flood the log nor hide the lines about others; summed up at each end.
         self._warnings = RepeatLimiter(logger, "server", burst=5, alarms=self._watchdog)
+        self._gate = Gate(
+            self.classes,
+            self.default_version,
+            identity_policy=identity_policy or IdentityPolicy(),
+            certificate_identity=certificate_identity,
+            check_password=(
+                password_table(basic_auth) if isinstance(basic_auth, Mapping) else basic_auth
+            ),
+            on_connect=on_connect,
+            warnings=self._warnings,
+            receive_budget=self._receive_budget,
+            warn=self._warn,
+            warn_address=self._warn_address,
+        )
         #: Connections that ended with an exception nobody foresaw (each logged once).
         self.connection_failures = 0
         self._accepting = True
@@ -282,7 +272,9 @@ class Server:
         self._accepting = False
         async with trio.open_nursery() as nursery:
             for cp in list(self._connected.values()):
-                nursery.start_soon(cp.shutdown, grace_period, _GOING_AWAY, "server shutting down")
+                nursery.start_soon(
+                    cp.shutdown, grace_period, close_codes.GOING_AWAY, "server shutting down"
+                )
         self._scope.cancel()
 
     async def _handle_stream(
@@ -393,7 +385,7 @@ class Server:
 
     async def _handle_request(
         self, handshake: ServerHandshake, ticket: Ticket, certificate: ClientCertificate | None
-    ) -> _Accepted | None:
+    ) -> Accepted | None:
         """Accept or reject one request: the connection to run, or None."""
         remote = ticket.peer
         busy = not self._admission.room_for(ticket, trio.current_time())
@@ -401,89 +393,7 @@ class Server:
             self._warn_address(remote, "refusing %s: %s", "server full" if busy else "stopping")
             await handshake.reject(503)
             return None
-        return await self._handshake(handshake, remote, certificate)
-
-    async def _handshake(
-        self, handshake: ServerHandshake, remote: str, certificate: ClientCertificate | None
-    ) -> _Accepted | None:
-        try:
-            offered = offered_subprotocols(handshake.request)
-        except ValueError as exc:
-            self._warn_address(remote, "%s: invalid Sec-WebSocket-Protocol: %s", escape(exc))
-            await handshake.reject(400)
-            return None
-        version = choose_version(offered, self.classes)
-        if version is None and not offered:
-            version = self.default_version
-        response = handshake.check(SUBPROTOCOLS[version] if version and offered else None)
-        if response.status_code != 101:
-            self._warn_address(
-                remote, "%s: not a valid WebSocket upgrade (HTTP %d)", response.status_code
-            )
-            await handshake.reject(response.status_code, response=response)
-            return None
-        identity = identity_from_path(handshake.path)
-        refusal = check_identity(identity, version, self._identity_policy)
-        if refusal is not None:
-            self._warn_address(remote, "%s: %s %s", escape(identity), refusal.reason)
-            await handshake.reject(refusal.status)
-            return None
-        headers = handshake.headers()
-        try:
-            self._bind_certificate(identity, remote, certificate)
-            if self._check_password is not None:
-                await authenticate(
-                    self._check_password,
-                    identity,
-                    headers.get("authorization"),
-                    self._auth_throttle,
-                    remote,
-                    self._warnings,
-                )
-            if self._on_connect is not None:
-                info = ConnectionRequest(
-                    identity=identity,
-                    path=handshake.path,
-                    ocpp_version=version,
-                    offered_subprotocols=offered,
-                    headers=headers,
-                    remote=remote,
-                    client_certificate=certificate,
-                )
-                await self._on_connect(info)
-        except RejectConnection as rejection:
-            logger.info("%s: rejected with HTTP %d", escape(identity), rejection.status_code)
-            await handshake.reject(rejection.status_code, rejection.headers)
-            return None
-        ws = handshake.accept(response, remote, self._receive_budget)
-        if version is None:
-            # CONFORMANCE 6: complete the handshake without a subprotocol, then close.
-            self._warn(
-                identity,
-                "%s: no supported OCPP subprotocol in %s, closing",
-                escape(identity),
-                escape(offered),
-            )
-            await ws.aclose(_PROTOCOL_ERROR, "no supported OCPP subprotocol")
-            return None
-        return identity, version, ws, certificate
-
-    def _bind_certificate(
-        self, identity: str, remote: str, certificate: ClientCertificate | None
-    ) -> None:
-        """Profile 3 with ``certificate_identity``: may this certificate connect as
-        ``identity``? RejectConnection(403) if not."""
-        rule = self._certificate_identity
-        if rule is None or (certificate is not None and rule(identity, certificate)):
-            return
-        self._warn(
-            identity,
-            "%s (%s): refused: its client certificate, CN %s, is not bound to it",
-            escape(identity),
-            remote,
-            "none" if certificate is None else escape(certificate.common_names),
-        )
-        raise RejectConnection(_FORBIDDEN)
+        return await self._gate.admit(handshake, remote, certificate)
 
     async def _run_charge_point(
         self,
@@ -512,7 +422,7 @@ class Server:
                 self._warn(
                     identity, "%s: new connection replaces the previous one", escape(identity)
                 )
-                previous.close_soon(REPLACED, "replaced by a new connection")
+                previous.close_soon(close_codes.REPLACED, "replaced by a new connection")
             logger.info("%s: connected (OCPP %s)", escape(identity), version)
             await cp.start()
         finally:
@@ -524,10 +434,10 @@ class Server:
                 if ticket.evicted:
                     # Quickly: its descriptor is wanted. Cut short, the socket is closed anyway.
                     with trio.move_on_after(_EVICTION_CLOSE_TIMEOUT):
-                        await ws.aclose(_TRY_AGAIN_LATER, "server full")
+                        await ws.aclose(close_codes.TRY_AGAIN_LATER, "server full")
                 else:
                     # A server being stopped says so with 1001; otherwise this is a no-op.
-                    await ws.aclose(_GOING_AWAY, "server shutting down")
+                    await ws.aclose(close_codes.GOING_AWAY, "server shutting down")
 
 
 def _remote(tcp: trio.SocketStream) -> str:
@@ -544,49 +454,25 @@ async def serve(
     host: str | None = "0.0.0.0",
     port: int = 9000,
     *,
-    default_version: str | None = None,
-    on_connect: OnConnect | None = None,
-    ssl_context: ssl.SSLContext | None = None,
-    charge_point_options: Mapping[str, Any] | None = None,
-    max_connections: int | None = None,
-    max_handshakes: int | None = None,
-    basic_auth: BasicAuth | None = None,
-    identity_policy: IdentityPolicy | None = None,
-    certificate_identity: CertificateIdentity | None = None,
-    request_timeout: float = REQUEST_TIMEOUT,
-    tls_timeout: float = TLS_TIMEOUT,
-    boot_timeout: float = BOOT_TIMEOUT,
-    receive_budget: ReceiveBudget | int | None = RECEIVE_BUDGET,
+    listeners: list[trio.SocketListener] | None = None,
     connect_timeout: float = CONNECT_TIMEOUT,
     max_message_size: int = MAX_MESSAGE_SIZE,
     task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
     subprotocols: object = None,
+    **options: Any,
 ) -> None:
     """Run a central system until cancelled: ``server = await nursery.start(serve, MyCP, ...)``.
 
-    ``subprotocols`` is not taken (``websockets.serve`` has it): given, it raises a TypeError
-    that says what replaces it.
+    ``Server(charge_points, **options).run(host, port, ...)``: ``options`` are the
+    :class:`Server`'s (``default_version``, ``basic_auth``, ``cluster``...), the others
+    :meth:`Server.run`'s. ``subprotocols`` is not taken (``websockets.serve`` has it): given,
+    it raises a TypeError that says what replaces it.
     """
     refuse_subprotocols(subprotocols)
-    server = Server(
-        charge_points,
-        default_version=default_version,
-        on_connect=on_connect,
-        ssl_context=ssl_context,
-        charge_point_options=charge_point_options,
-        max_connections=max_connections,
-        max_handshakes=max_handshakes,
-        basic_auth=basic_auth,
-        identity_policy=identity_policy,
-        certificate_identity=certificate_identity,
-        request_timeout=request_timeout,
-        tls_timeout=tls_timeout,
-        boot_timeout=boot_timeout,
-        receive_budget=receive_budget,
-    )
-    await server.run(
+    await Server(charge_points, **options).run(
         host,
         port,
+        listeners=listeners,
         connect_timeout=connect_timeout,
         max_message_size=max_message_size,
         task_status=task_status,

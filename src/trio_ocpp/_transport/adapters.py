@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import trio_websocket
 
+from .._core import close_codes
 from .connection import ConnectionClosed, WebSocketConnection
 
 __all__ = ["Connection", "TrioWebsocketAdapter", "WebsocketsTrioAdapter", "as_connection"]
@@ -47,7 +48,11 @@ def as_connection(connection: Any, send_timeout: float) -> Connection:
 
 def _closed(exc: trio_websocket.ConnectionClosed) -> ConnectionClosed:
     close = exc.reason
-    return ConnectionClosed(close.code, close.reason or "") if close else ConnectionClosed(1006)
+    return (
+        ConnectionClosed(close.code, close.reason or "")
+        if close
+        else ConnectionClosed(close_codes.ABNORMAL)
+    )
 
 
 class TrioWebsocketAdapter:
@@ -97,7 +102,11 @@ class WebsocketsTrioAdapter:
 
     def _closed_error(self, exc: Exception) -> ConnectionClosed:
         close = getattr(exc, "rcvd", None) or getattr(exc, "sent", None)
-        return ConnectionClosed(close.code, close.reason) if close else ConnectionClosed(1006)
+        return (
+            ConnectionClosed(close.code, close.reason)
+            if close
+            else ConnectionClosed(close_codes.ABNORMAL)
+        )
 
     async def get_message(self) -> str | bytes:
         try:

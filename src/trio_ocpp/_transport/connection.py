@@ -39,6 +39,8 @@ import trio
 from websockets.frames import Frame, Opcode
 from websockets.protocol import CLOSED, OPEN, SERVER, Protocol
 
+from .._core import close_codes
+
 if TYPE_CHECKING:
     from .receive_budget import ReceiveBudget
 
@@ -59,10 +61,10 @@ CLOSE_TIMEOUT = 2
 MAX_MESSAGE_SIZE = 2**20
 
 _TEXT, _BINARY, _CONT, _PONG = Opcode.TEXT, Opcode.BINARY, Opcode.CONT, Opcode.PONG
-_INVALID_DATA = 1007
-_POLICY_VIOLATION = 1008
-_TOO_BIG = 1009
-_ABNORMAL = 1006
+_INVALID_DATA = close_codes.INVALID_DATA
+_POLICY_VIOLATION = close_codes.POLICY_VIOLATION
+_TOO_BIG = close_codes.TOO_BIG
+_ABNORMAL = close_codes.ABNORMAL
 #: What reading or writing a closed or reset stream raises (OSError: from its socket).
 STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 

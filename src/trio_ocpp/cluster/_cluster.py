@@ -42,7 +42,7 @@ from typing import Any
 import attrs
 import trio
 
-from .._core import errors
+from .._core import close_codes, errors
 from .._core import json_codec as _json
 from .._core.logsafe import escape
 from .._core.payload import Payload, payload_class
@@ -61,7 +61,7 @@ logger = logging.getLogger("trio_ocpp.cluster")
 
 #: The close code of a connection replaced by a newer one of its identity on another node (the
 #: same as a replacement on one server: CONFORMANCE 39).
-REPLACED_CLOSE_CODE = 1000
+REPLACED_CLOSE_CODE = close_codes.REPLACED
 _REPLACED = "replaced by a newer connection on another node"
 #: Seconds between checks that the node running a call is still there.
 _NODE_CHECK = 1.0
