@@ -51,7 +51,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from .casing_table import ALIASES, WIRE_TO_PYTHON
-from .schemas import MessageKind, load_schema
+from .schemas import MessageKind, load_schema, resolve_ref
 from .versions import normalize_version
 
 # Bounded: generic names can come from the network (vendor keys), so the caches must not grow
@@ -116,17 +116,8 @@ class Plan:
         self.to_wire: dict[str, tuple[str, Plan | None]] = {}
 
 
-def _resolve(root: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in node:
-        target: Any = root
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
-
-
 def _plan_of(root: dict[str, Any], node: dict[str, Any], memo: dict[int, Plan]) -> Plan | None:
-    node = _resolve(root, node)
+    node = resolve_ref(root, node)
     if "items" in node:
         return _plan_of(root, node["items"], memo)
     properties: dict[str, Any] | None = node.get("properties")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import functools
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +73,14 @@ def load_schema(version: OCPPVersion, action: str, kind: MessageKind) -> dict[st
         raise LookupError(f"OCPP {version} has no {kind.value} schema for {action!r}") from None
     schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return schema
+
+
+def resolve_ref(root: Mapping[str, Any], node: Mapping[str, Any]) -> Any:
+    """The schema ``node`` stands for: itself, or what its local ``$ref`` (``#/definitions/X``,
+    any JSON pointer into ``root``) points to, through references to references."""
+    while "$ref" in node:
+        target: Any = root
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node

@@ -68,7 +68,7 @@ from .schema_dialect import (
     undeclared,
     validator_class_for,
 )
-from .schemas import MessageKind, has_schema, load_schema
+from .schemas import MessageKind, has_schema, load_schema, resolve_ref
 from .versions import OCPPVersion, normalize_version
 
 __all__ = [
@@ -120,12 +120,11 @@ def _inline_refs(schema: Mapping[str, Any]) -> Any:
     a third faster. Draft 4 and 6 ignore the siblings of ``$ref``, so dropping them changes
     nothing, and no OCPP definition refers to itself, so the copy is finite.
     """
-    definitions = schema.get("definitions", {})
 
     def inline(node: Any) -> Any:
         if isinstance(node, dict):
             if "$ref" in node:
-                return inline(definitions[node["$ref"].removeprefix("#/definitions/")])
+                return inline(resolve_ref(schema, node))
             return {key: inline(value) for key, value in node.items()}
         if isinstance(node, list):
             return [inline(item) for item in node]
