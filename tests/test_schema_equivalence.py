@@ -22,8 +22,9 @@ from engines import verdict
 from official_schemas import MISSING, OFFICIAL_ROOT, official_file
 from schema_payloads import edge_payloads, full_payload, minimal_payload, mutations
 
+from trio_ocpp._core.schema_dialect import validator_class_for
 from trio_ocpp._core.schemas import MessageKind, _catalogue, load_schema
-from trio_ocpp._core.validation import FormatPolicy, get_validator, validator_class_for
+from trio_ocpp._core.validation import FormatPolicy, get_validator
 from trio_ocpp._core.versions import PACKAGES, VERSIONS, OCPPVersion
 
 pytestmark = [

@@ -12,16 +12,10 @@ from engines import verdict
 from schema_payloads import MUTATORS, full_payload, minimal_payload, mutations
 
 from trio_ocpp import exceptions
+from trio_ocpp._core.schema_dialect import is_multiple_of, validator_class_for
+from trio_ocpp._core.schema_errors import schema_error
 from trio_ocpp._core.schemas import MessageKind, actions, load_schema
-from trio_ocpp._core.validation import (
-    FormatPolicy,
-    _schema_error,
-    get_validator,
-    is_multiple_of,
-    validate,
-    validate_payload,
-    validator_class_for,
-)
+from trio_ocpp._core.validation import FormatPolicy, get_validator, validate, validate_payload
 from trio_ocpp._core.versions import VERSIONS, OCPPVersion
 
 # Every test runs with each validation engine: the errors must not depend on it.
@@ -198,7 +192,7 @@ def test_keywords_the_ocpp_schemas_do_not_use(
     # Not reachable through validate(): no OCPP schema has them, but the mapping is complete.
     draft_06 = {"$schema": "http://json-schema.org/draft-06/schema#", **schema}
     validator = validator_class_for(draft_06)(draft_06)
-    error = _schema_error(next(validator.iter_errors(payload)), "Test", REQUEST)
+    error = schema_error(next(validator.iter_errors(payload)), "Test", REQUEST)
     expected = {
         "Property": exceptions.PropertyConstraintViolationError,
         "Format": exceptions.FormatViolationError,
@@ -576,7 +570,7 @@ def test_a_description_longer_than_255_characters_is_cut() -> None:
         payload = {name: payload}
     draft_04 = {"$schema": "http://json-schema.org/draft-04/schema#", **schema}
     validator = validator_class_for(draft_04)(draft_04)
-    error = _schema_error(next(validator.iter_errors(payload)), "Test", REQUEST)
+    error = schema_error(next(validator.iter_errors(payload)), "Test", REQUEST)
     assert len(error.description) == 255
     assert error.description.startswith(f"Test request: {name}.{name}.")
     assert error.description.endswith("...")

@@ -11,7 +11,7 @@ import functools
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from .versions import PACKAGES, OCPPVersion, normalize_version
 
@@ -22,6 +22,14 @@ class MessageKind(enum.Enum):
     REQUEST = "request"  # the payload of a CALL
     RESPONSE = "response"  # the payload of a CALLRESULT
     SEND = "send"  # the payload of a 2.1 SEND (no response exists)
+
+
+#: The kind of payload a message type carries: CALL, CALLRESULT, SEND (the others carry none).
+KIND_OF_MESSAGE_TYPE: Final[dict[int, MessageKind]] = {
+    2: MessageKind.REQUEST,
+    3: MessageKind.RESPONSE,
+    6: MessageKind.SEND,
+}
 
 
 def _schema_root() -> Path:
