@@ -15,7 +15,7 @@ from trio_ocpp import exceptions
 from trio_ocpp._core.schema_dialect import is_multiple_of, validator_class_for
 from trio_ocpp._core.schema_errors import schema_error
 from trio_ocpp._core.schemas import MessageKind, actions, load_schema
-from trio_ocpp._core.validation import FormatPolicy, get_validator, validate, validate_payload
+from trio_ocpp._core.validation import FormatPolicy, compile_validator, validate, validate_payload
 from trio_ocpp._core.versions import VERSIONS, OCPPVersion
 
 # Every test runs with each validation engine: the errors must not depend on it.
@@ -38,7 +38,7 @@ def error_of(
 
 
 def is_accepted(version: str, action: str, payload: Any, formats: FormatPolicy) -> bool:
-    accepted = verdict(get_validator(version, action, REQUEST, formats), payload)
+    accepted = verdict(compile_validator(version, action, REQUEST, formats), payload)
     try:
         validate(version, action, REQUEST, payload, formats=formats)
     except exceptions.OCPPError:
@@ -354,7 +354,7 @@ def test_a_peer_s_property_name_is_escaped_in_the_description() -> None:
 
 def test_the_root_s_constraints_are_checked_with_our_keywords() -> None:
     # jsonschema's additionalProperties sorts and quotes every extra property in its message.
-    validator = get_validator("1.6", "BootNotification", REQUEST)
+    validator = compile_validator("1.6", "BootNotification", REQUEST)
     error = validator.first_error({"chargePointVendor": "V", "chargePointModel": "M", "x": 1})
     assert error is not None
     assert error.message == "'x' is not allowed"
@@ -374,7 +374,7 @@ def test_multiple_of_compares_in_decimal(limit: float) -> None:
     payload = charging_profile_16(limit)
     before = copy.deepcopy(payload)
     validate("1.6", "SetChargingProfile", REQUEST, payload)
-    assert verdict(get_validator("1.6", "SetChargingProfile", REQUEST), payload)
+    assert verdict(compile_validator("1.6", "SetChargingProfile", REQUEST), payload)
     assert payload == before
     period = payload["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"][0]
     assert period["limit"] is limit
@@ -385,7 +385,7 @@ def test_a_non_multiple_of_a_tenth_is_a_property_constraint_violation(limit: flo
     payload = charging_profile_16(limit)
     before = copy.deepcopy(payload)
     error = error_of("1.6", "SetChargingProfile", payload)
-    assert not verdict(get_validator("1.6", "SetChargingProfile", REQUEST), payload)
+    assert not verdict(compile_validator("1.6", "SetChargingProfile", REQUEST), payload)
     assert payload == before
     assert type(error) is exceptions.PropertyConstraintViolationError
     assert error.description == (
@@ -491,7 +491,7 @@ def test_a_bad_format_is_a_property_constraint_violation_with_its_path() -> None
 def test_lenient_is_the_default() -> None:
     payload = {"location": "ftp://example.com/fw.bin", "retrieveDate": "2024-01-01T12:00:00"}
     validate("1.6", "UpdateFirmware", REQUEST, payload)
-    assert get_validator("1.6", "UpdateFirmware", REQUEST) is get_validator(
+    assert compile_validator("1.6", "UpdateFirmware", REQUEST) is compile_validator(
         "1.6", "UpdateFirmware", REQUEST, LENIENT
     )
 
@@ -527,11 +527,11 @@ def test_a_huge_unknown_action_name_is_not_echoed() -> None:
 
 
 def test_validators_are_built_once() -> None:
-    first = get_validator("1.6", "MeterValues", REQUEST, LENIENT)
-    assert get_validator("1.6", "MeterValues", REQUEST, LENIENT) is first
-    assert get_validator("ocpp1.6", "MeterValues", REQUEST, LENIENT) is first
-    assert get_validator("1.6", "MeterValues", REQUEST, STRICT) is not first
-    assert get_validator("1.6", "MeterValues", RESPONSE, LENIENT) is not first
+    first = compile_validator("1.6", "MeterValues", REQUEST, LENIENT)
+    assert compile_validator("1.6", "MeterValues", REQUEST, LENIENT) is first
+    assert compile_validator("ocpp1.6", "MeterValues", REQUEST, LENIENT) is first
+    assert compile_validator("1.6", "MeterValues", REQUEST, STRICT) is not first
+    assert compile_validator("1.6", "MeterValues", RESPONSE, LENIENT) is not first
 
 
 def test_unknown_versions_are_refused() -> None:

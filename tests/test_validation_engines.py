@@ -23,7 +23,7 @@ from trio_ocpp._core.schemas import MessageKind
 from trio_ocpp._core.validation import (
     ENGINES,
     FormatPolicy,
-    get_validator,
+    compile_validator,
     set_validation_engine,
     validate,
     validation_engine,
@@ -101,7 +101,7 @@ def test_set_validation_engine() -> None:
         for engine in ENGINES:
             set_validation_engine(engine)
             assert validation_engine() == engine
-            validator = get_validator("1.6", "Heartbeat", REQUEST)
+            validator = compile_validator("1.6", "Heartbeat", REQUEST)
             assert hasattr(validator, "fast") is (engine == "jsonschema-rs")
         with pytest.raises(ValueError, match="unknown validation engine"):
             set_validation_engine("JSONSchema")
@@ -115,7 +115,7 @@ def test_set_validation_engine() -> None:
 
 def verdicts(action: str, formats: FormatPolicy, payload: Any) -> tuple[bool, bool]:
     """jsonschema-rs's verdict and jsonschema's, on a 1.6 request."""
-    compiled: Any = get_validator("1.6", action, REQUEST, formats, "jsonschema-rs")
+    compiled: Any = compile_validator("1.6", action, REQUEST, formats, "jsonschema-rs")
     return compiled.fast.is_valid(payload), compiled.reference.is_valid(payload)
 
 

@@ -35,7 +35,7 @@ from .schema_prep import prepare
 from .schemas import MessageKind, has_schema, load_schema
 from .versions import OCPPVersion, normalize_version
 
-__all__ = ["ENGINES", "get_validator", "set_validation_engine", "validation_engine"]
+__all__ = ["ENGINES", "compile_validator", "set_validation_engine", "validation_engine"]
 
 #: The validation engines, fastest first: the default is the first one that can be imported.
 ENGINES: Final = ("jsonschema-rs", "jsonschema")
@@ -91,7 +91,7 @@ def _compiled(
     return CompiledValidator(reference, schema, FORMAT_PATTERNS[formats])
 
 
-def get_validator(
+def compile_validator(
     version: str,
     action: str,
     kind: MessageKind,

@@ -13,8 +13,7 @@ import attrs
 
 from .payload import Record
 from .schemas import KIND_OF_MESSAGE_TYPE
-from .validation import FormatPolicy, SchemaValidator
-from .validation import get_validator as _get_validator
+from .validation import FormatPolicy, SchemaValidator, compile_validator
 
 __all__ = ["get_validator", "remove_nones", "serialize_as_dict"]
 
@@ -61,4 +60,4 @@ def get_validator(
     kind = KIND_OF_MESSAGE_TYPE.get(message_type_id)
     if kind is None:
         raise ValueError(f"message type {message_type_id} has no payload schema")
-    return _get_validator(ocpp_version, action, kind, FormatPolicy.OFF, engine="jsonschema")
+    return compile_validator(ocpp_version, action, kind, FormatPolicy.OFF, engine="jsonschema")

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from .. import exceptions
-from .engines import ENGINES, get_validator, set_validation_engine, validation_engine
+from .engines import ENGINES, compile_validator, set_validation_engine, validation_engine
 from .first_error import SchemaValidator
 from .schema_dialect import FormatPolicy
 from .schema_errors import schema_error
@@ -37,7 +37,7 @@ __all__ = [
     "FormatPolicy",
     "SchemaValidator",
     "check",
-    "get_validator",
+    "compile_validator",
     "set_validation_engine",
     "validate",
     "validate_payload",
@@ -70,7 +70,7 @@ def validate(
 
     The error is the 2.x class; the caller spells its code for the connection with ``code_for``.
     """
-    check(get_validator(version, action, kind, formats), action, kind, payload)
+    check(compile_validator(version, action, kind, formats), action, kind, payload)
 
 
 def check(validator: SchemaValidator, action: str, kind: MessageKind, payload: object) -> None:
