@@ -355,6 +355,32 @@ def test_unknown_action_raises_lookup_error() -> None:
         payload_to_wire("9.9", "BootNotification", MessageKind.REQUEST, {})
 
 
+KIND_CASES = [
+    ("2.0.1", "BootNotification", "request"),
+    ("2.0.1", "BootNotification", "response"),
+    ("2.1", "NotifyPeriodicEventStream", "send"),
+]
+
+
+@pytest.mark.parametrize(("version", "action", "kind"), KIND_CASES)
+def test_the_conversions_take_a_message_kind_or_its_value(
+    version: str, action: str, kind: Any
+) -> None:
+    member = MessageKind(kind)
+    schema = load_schema(version, action, member)
+    wire = _sample(schema, schema)
+    python = payload_to_python(version, action, kind, wire)
+    assert python == payload_to_python(version, action, member, wire)
+    assert python.keys() != wire.keys()  # renamed
+    assert payload_to_wire(version, action, kind, python) == wire
+
+
+def test_the_conversions_refuse_another_kind() -> None:
+    for convert in (payload_to_python, payload_to_wire):
+        with pytest.raises(ValueError, match="'calls' is not a valid MessageKind"):
+            convert("1.6", "Authorize", "calls", {})  # type: ignore[arg-type]
+
+
 def test_a_reference_resolves_through_references_and_any_pointer() -> None:
     target = {"type": "string"}
     root: Schema = {

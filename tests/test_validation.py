@@ -658,3 +658,27 @@ def test_generated_payloads_of_every_representative_schema_are_valid_in_strict_m
         schema = load_schema(version, action, kind)
         for payload in (minimal_payload(schema), full_payload(schema)):
             validate(version, action, kind, payload, formats=STRICT)
+
+
+# --- the kind: a member or its value --------------------------------------------------------------
+
+KIND_CASES = [
+    ("1.6", "BootNotification", "request"),
+    ("1.6", "BootNotification", "response"),
+    ("2.1", "NotifyPeriodicEventStream", "send"),
+]
+
+
+@pytest.mark.parametrize(("version", "action", "kind"), KIND_CASES)
+def test_validate_takes_a_message_kind_or_its_value(version: str, action: str, kind: Any) -> None:
+    member = MessageKind(kind)
+    validate(version, action, kind, full_payload(load_schema(version, action, member)))
+    as_text, as_member = error_of(version, action, {}, kind), error_of(version, action, {}, member)
+    assert type(as_text) is type(as_member) is exceptions.OccurrenceConstraintViolationError
+    assert as_text.description == as_member.description
+    assert as_text.description.startswith(f"{action} {kind}: ")
+
+
+def test_validate_refuses_another_kind() -> None:
+    with pytest.raises(ValueError, match="'Request' is not a valid MessageKind"):
+        validate("1.6", "BootNotification", "Request", BOOT_16)  # type: ignore[arg-type]

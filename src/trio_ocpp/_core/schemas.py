@@ -11,13 +11,14 @@ import functools
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from .versions import PACKAGES, OCPPVersion, normalize_version
 
 
 class MessageKind(enum.Enum):
-    """Which side of an action a payload belongs to."""
+    """Which side of an action a payload belongs to: the ``kind`` that ``messages.validate`` and
+    ``casing.payload_to_python``/``payload_to_wire`` take (or its value: ``"request"``...)."""
 
     REQUEST = "request"  # the payload of a CALL
     RESPONSE = "response"  # the payload of a CALLRESULT
@@ -30,6 +31,10 @@ KIND_OF_MESSAGE_TYPE: Final[dict[int, MessageKind]] = {
     3: MessageKind.RESPONSE,
     6: MessageKind.SEND,
 }
+
+#: What the public functions take for a kind: a member or its value. They turn a value into its
+#: member first (``MessageKind(kind)``, a ValueError for another text); the core takes members.
+MessageKindLike = MessageKind | Literal["request", "response", "send"]
 
 
 def _schema_root() -> Path:

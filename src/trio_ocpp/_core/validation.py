@@ -30,7 +30,7 @@ from .engines import ENGINES, compile_validator, set_validation_engine, validati
 from .first_error import SchemaValidator
 from .schema_dialect import FormatPolicy
 from .schema_errors import schema_error
-from .schemas import KIND_OF_MESSAGE_TYPE, MessageKind
+from .schemas import KIND_OF_MESSAGE_TYPE, MessageKind, MessageKindLike
 
 __all__ = [
     "ENGINES",
@@ -61,15 +61,19 @@ class _Message(Protocol):
 def validate(
     version: str,
     action: str,
-    kind: MessageKind,
+    kind: MessageKindLike,
     payload: object,
     *,
     formats: FormatPolicy = FormatPolicy.LENIENT,
 ) -> None:
     """Check ``payload`` against the schema of ``action``; raise the OCPP error if it fails.
 
-    The error is the 2.x class; the caller spells its code for the connection with ``code_for``.
+    ``kind`` is a :class:`~trio_ocpp.messages.MessageKind` or its value (``"request"``,
+    ``"response"``, ``"send"``). The error is the 2.x class; the caller spells its code for the
+    connection with ``code_for``.
     """
+    if not isinstance(kind, MessageKind):
+        kind = MessageKind(kind)  # once, here: the runtime calls check() with members
     check(compile_validator(version, action, kind, formats), action, kind, payload)
 
 
