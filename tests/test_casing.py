@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from trio_ocpp import casing
 from trio_ocpp._core.casing import PYTHON_TO_WIRE, _generic_to_python, _generic_to_wire
 from trio_ocpp._core.casing_table import WIRE_TO_PYTHON
-from trio_ocpp._core.schemas import SCHEMA_ROOT, MessageKind, actions, load_schema
+from trio_ocpp._core.schemas import SCHEMA_ROOT, MessageKind, actions, load_schema, resolve_ref
 from trio_ocpp._core.versions import VERSIONS, OCPPVersion
 from trio_ocpp.casing import (
     camel_to_snake_case,
@@ -53,12 +53,6 @@ MESSAGES = [
 SHARED = {"price_schedule_id": {"priceScheduleID", "priceScheduleId"}, "soc": {"soC", "soc"}}
 
 
-def _resolve(root: Schema, node: Schema) -> Schema:
-    while "$ref" in node:
-        node = root["definitions"][node["$ref"].removeprefix("#/definitions/")]
-    return node
-
-
 def _property_maps(node: Any) -> list[dict[str, Any]]:
     """Every "properties" mapping of a schema, at any depth (found independently of the tool)."""
     found: list[dict[str, Any]] = []
@@ -85,7 +79,7 @@ def _schemas() -> list[tuple[str, Schema]]:
 
 def _sample(root: Schema, node: Schema, name: str = "value") -> Any:
     """A payload with every property; customData gets extension keys, untyped values a dict."""
-    node = _resolve(root, node)
+    node = resolve_ref(root, node)
     if "properties" in node:
         out = {key: _sample(root, sub, key) for key, sub in node["properties"].items()}
         if list(node["properties"]) == ["vendorId"]:
@@ -359,6 +353,43 @@ def test_unknown_action_raises_lookup_error() -> None:
         payload_to_python("2.0.1", "NoSuchAction", MessageKind.REQUEST, {})
     with pytest.raises(ValueError):
         payload_to_wire("9.9", "BootNotification", MessageKind.REQUEST, {})
+
+
+KIND_CASES = [
+    ("2.0.1", "BootNotification", "request"),
+    ("2.0.1", "BootNotification", "response"),
+    ("2.1", "NotifyPeriodicEventStream", "send"),
+]
+
+
+@pytest.mark.parametrize(("version", "action", "kind"), KIND_CASES)
+def test_the_conversions_take_a_message_kind_or_its_value(
+    version: str, action: str, kind: Any
+) -> None:
+    member = MessageKind(kind)
+    schema = load_schema(version, action, member)
+    wire = _sample(schema, schema)
+    python = payload_to_python(version, action, kind, wire)
+    assert python == payload_to_python(version, action, member, wire)
+    assert python.keys() != wire.keys()  # renamed
+    assert payload_to_wire(version, action, kind, python) == wire
+
+
+def test_the_conversions_refuse_another_kind() -> None:
+    for convert in (payload_to_python, payload_to_wire):
+        with pytest.raises(ValueError, match="'calls' is not a valid MessageKind"):
+            convert("1.6", "Authorize", "calls", {})  # type: ignore[arg-type]
+
+
+def test_a_reference_resolves_through_references_and_any_pointer() -> None:
+    target = {"type": "string"}
+    root: Schema = {
+        "definitions": {"A": {"$ref": "#/definitions/B"}, "B": target},
+        "properties": {"x": {"$ref": "#/properties/y"}, "y": {"$ref": "#/definitions/A"}},
+    }
+    assert resolve_ref(root, {"$ref": "#/definitions/A"}) is target
+    assert resolve_ref(root, root["properties"]["x"]) is target
+    assert resolve_ref(root, target) is target
 
 
 def test_version_aliases_are_accepted() -> None:

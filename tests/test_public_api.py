@@ -10,6 +10,7 @@ import pkgutil
 import pytest
 
 import trio_ocpp
+from trio_ocpp import messages
 
 PUBLIC_MODULES = [
     "trio_ocpp",
@@ -90,6 +91,12 @@ def test_top_level_names() -> None:
     assert {"serve", "Server", "connect", "RejectConnection", "ConnectionRequest"} <= set(
         trio_ocpp.__all__
     )
+
+
+def test_message_kind_is_public_beside_validate() -> None:
+    # messages.validate and casing.payload_to_python/payload_to_wire take it (or its values).
+    assert "MessageKind" in messages.__all__
+    assert [kind.value for kind in messages.MessageKind] == ["request", "response", "send"]
 
 
 def test_package_ships_type_information() -> None:

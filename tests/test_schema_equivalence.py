@@ -22,8 +22,9 @@ from engines import verdict
 from official_schemas import MISSING, OFFICIAL_ROOT, official_file
 from schema_payloads import edge_payloads, full_payload, minimal_payload, mutations
 
+from trio_ocpp._core.schema_dialect import validator_class_for
 from trio_ocpp._core.schemas import MessageKind, _catalogue, load_schema
-from trio_ocpp._core.validation import FormatPolicy, get_validator, validator_class_for
+from trio_ocpp._core.validation import FormatPolicy, compile_validator
 from trio_ocpp._core.versions import PACKAGES, VERSIONS, OCPPVersion
 
 pytestmark = [
@@ -45,7 +46,7 @@ def test_same_verdicts_as_the_official_schema(
     official_text = official_file(PACKAGES[version], file_name).read_text(encoding="utf-8-sig")
     official = json.loads(official_text)
     reference = validator_class_for(official)(official)
-    validator = get_validator(version, action, kind, FormatPolicy.OFF)
+    validator = compile_validator(version, action, kind, FormatPolicy.OFF)
 
     def ours(payload: object) -> bool:
         return verdict(validator, payload)

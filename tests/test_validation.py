@@ -12,16 +12,10 @@ from engines import verdict
 from schema_payloads import MUTATORS, full_payload, minimal_payload, mutations
 
 from trio_ocpp import exceptions
+from trio_ocpp._core.schema_dialect import is_multiple_of, validator_class_for
+from trio_ocpp._core.schema_errors import schema_error
 from trio_ocpp._core.schemas import MessageKind, actions, load_schema
-from trio_ocpp._core.validation import (
-    FormatPolicy,
-    _schema_error,
-    get_validator,
-    is_multiple_of,
-    validate,
-    validate_payload,
-    validator_class_for,
-)
+from trio_ocpp._core.validation import FormatPolicy, compile_validator, validate, validate_payload
 from trio_ocpp._core.versions import VERSIONS, OCPPVersion
 
 # Every test runs with each validation engine: the errors must not depend on it.
@@ -44,7 +38,7 @@ def error_of(
 
 
 def is_accepted(version: str, action: str, payload: Any, formats: FormatPolicy) -> bool:
-    accepted = verdict(get_validator(version, action, REQUEST, formats), payload)
+    accepted = verdict(compile_validator(version, action, REQUEST, formats), payload)
     try:
         validate(version, action, REQUEST, payload, formats=formats)
     except exceptions.OCPPError:
@@ -198,7 +192,7 @@ def test_keywords_the_ocpp_schemas_do_not_use(
     # Not reachable through validate(): no OCPP schema has them, but the mapping is complete.
     draft_06 = {"$schema": "http://json-schema.org/draft-06/schema#", **schema}
     validator = validator_class_for(draft_06)(draft_06)
-    error = _schema_error(next(validator.iter_errors(payload)), "Test", REQUEST)
+    error = schema_error(next(validator.iter_errors(payload)), "Test", REQUEST)
     expected = {
         "Property": exceptions.PropertyConstraintViolationError,
         "Format": exceptions.FormatViolationError,
@@ -360,7 +354,7 @@ def test_a_peer_s_property_name_is_escaped_in_the_description() -> None:
 
 def test_the_root_s_constraints_are_checked_with_our_keywords() -> None:
     # jsonschema's additionalProperties sorts and quotes every extra property in its message.
-    validator = get_validator("1.6", "BootNotification", REQUEST)
+    validator = compile_validator("1.6", "BootNotification", REQUEST)
     error = validator.first_error({"chargePointVendor": "V", "chargePointModel": "M", "x": 1})
     assert error is not None
     assert error.message == "'x' is not allowed"
@@ -380,7 +374,7 @@ def test_multiple_of_compares_in_decimal(limit: float) -> None:
     payload = charging_profile_16(limit)
     before = copy.deepcopy(payload)
     validate("1.6", "SetChargingProfile", REQUEST, payload)
-    assert verdict(get_validator("1.6", "SetChargingProfile", REQUEST), payload)
+    assert verdict(compile_validator("1.6", "SetChargingProfile", REQUEST), payload)
     assert payload == before
     period = payload["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"][0]
     assert period["limit"] is limit
@@ -391,7 +385,7 @@ def test_a_non_multiple_of_a_tenth_is_a_property_constraint_violation(limit: flo
     payload = charging_profile_16(limit)
     before = copy.deepcopy(payload)
     error = error_of("1.6", "SetChargingProfile", payload)
-    assert not verdict(get_validator("1.6", "SetChargingProfile", REQUEST), payload)
+    assert not verdict(compile_validator("1.6", "SetChargingProfile", REQUEST), payload)
     assert payload == before
     assert type(error) is exceptions.PropertyConstraintViolationError
     assert error.description == (
@@ -497,7 +491,7 @@ def test_a_bad_format_is_a_property_constraint_violation_with_its_path() -> None
 def test_lenient_is_the_default() -> None:
     payload = {"location": "ftp://example.com/fw.bin", "retrieveDate": "2024-01-01T12:00:00"}
     validate("1.6", "UpdateFirmware", REQUEST, payload)
-    assert get_validator("1.6", "UpdateFirmware", REQUEST) is get_validator(
+    assert compile_validator("1.6", "UpdateFirmware", REQUEST) is compile_validator(
         "1.6", "UpdateFirmware", REQUEST, LENIENT
     )
 
@@ -533,11 +527,11 @@ def test_a_huge_unknown_action_name_is_not_echoed() -> None:
 
 
 def test_validators_are_built_once() -> None:
-    first = get_validator("1.6", "MeterValues", REQUEST, LENIENT)
-    assert get_validator("1.6", "MeterValues", REQUEST, LENIENT) is first
-    assert get_validator("ocpp1.6", "MeterValues", REQUEST, LENIENT) is first
-    assert get_validator("1.6", "MeterValues", REQUEST, STRICT) is not first
-    assert get_validator("1.6", "MeterValues", RESPONSE, LENIENT) is not first
+    first = compile_validator("1.6", "MeterValues", REQUEST, LENIENT)
+    assert compile_validator("1.6", "MeterValues", REQUEST, LENIENT) is first
+    assert compile_validator("ocpp1.6", "MeterValues", REQUEST, LENIENT) is first
+    assert compile_validator("1.6", "MeterValues", REQUEST, STRICT) is not first
+    assert compile_validator("1.6", "MeterValues", RESPONSE, LENIENT) is not first
 
 
 def test_unknown_versions_are_refused() -> None:
@@ -576,7 +570,7 @@ def test_a_description_longer_than_255_characters_is_cut() -> None:
         payload = {name: payload}
     draft_04 = {"$schema": "http://json-schema.org/draft-04/schema#", **schema}
     validator = validator_class_for(draft_04)(draft_04)
-    error = _schema_error(next(validator.iter_errors(payload)), "Test", REQUEST)
+    error = schema_error(next(validator.iter_errors(payload)), "Test", REQUEST)
     assert len(error.description) == 255
     assert error.description.startswith(f"Test request: {name}.{name}.")
     assert error.description.endswith("...")
@@ -664,3 +658,27 @@ def test_generated_payloads_of_every_representative_schema_are_valid_in_strict_m
         schema = load_schema(version, action, kind)
         for payload in (minimal_payload(schema), full_payload(schema)):
             validate(version, action, kind, payload, formats=STRICT)
+
+
+# --- the kind: a member or its value --------------------------------------------------------------
+
+KIND_CASES = [
+    ("1.6", "BootNotification", "request"),
+    ("1.6", "BootNotification", "response"),
+    ("2.1", "NotifyPeriodicEventStream", "send"),
+]
+
+
+@pytest.mark.parametrize(("version", "action", "kind"), KIND_CASES)
+def test_validate_takes_a_message_kind_or_its_value(version: str, action: str, kind: Any) -> None:
+    member = MessageKind(kind)
+    validate(version, action, kind, full_payload(load_schema(version, action, member)))
+    as_text, as_member = error_of(version, action, {}, kind), error_of(version, action, {}, member)
+    assert type(as_text) is type(as_member) is exceptions.OccurrenceConstraintViolationError
+    assert as_text.description == as_member.description
+    assert as_text.description.startswith(f"{action} {kind}: ")
+
+
+def test_validate_refuses_another_kind() -> None:
+    with pytest.raises(ValueError, match="'Request' is not a valid MessageKind"):
+        validate("1.6", "BootNotification", "Request", BOOT_16)  # type: ignore[arg-type]

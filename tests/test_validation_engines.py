@@ -18,13 +18,12 @@ from hypothesis import strategies as st
 from test_validation import charging_profile_16
 
 from trio_ocpp import exceptions
-from trio_ocpp._core import validation as _validation
+from trio_ocpp._core.schema_dialect import is_multiple_of
 from trio_ocpp._core.schemas import MessageKind
 from trio_ocpp._core.validation import (
     ENGINES,
     FormatPolicy,
-    get_validator,
-    is_multiple_of,
+    compile_validator,
     set_validation_engine,
     validate,
     validation_engine,
@@ -102,7 +101,7 @@ def test_set_validation_engine() -> None:
         for engine in ENGINES:
             set_validation_engine(engine)
             assert validation_engine() == engine
-            validator = get_validator("1.6", "Heartbeat", REQUEST)
+            validator = compile_validator("1.6", "Heartbeat", REQUEST)
             assert hasattr(validator, "fast") is (engine == "jsonschema-rs")
         with pytest.raises(ValueError, match="unknown validation engine"):
             set_validation_engine("JSONSchema")
@@ -116,7 +115,7 @@ def test_set_validation_engine() -> None:
 
 def verdicts(action: str, formats: FormatPolicy, payload: Any) -> tuple[bool, bool]:
     """jsonschema-rs's verdict and jsonschema's, on a 1.6 request."""
-    compiled: Any = _validation._compiled("1.6", action, REQUEST, formats, "jsonschema-rs")
+    compiled: Any = compile_validator("1.6", action, REQUEST, formats, "jsonschema-rs")
     return compiled.fast.is_valid(payload), compiled.reference.is_valid(payload)
 
 

@@ -1,7 +1,9 @@
 """Wire (camelCase) <-> python (snake_case) names of OCPP messages, by exact tables.
 
 See :mod:`trio_ocpp._core.casing` for the tables, the generic rule for names in no schema, and what
-:func:`payload_to_wire` does to values.
+:func:`payload_to_wire` does to values. The ``kind`` of :func:`payload_to_python` and
+:func:`payload_to_wire` is a :class:`trio_ocpp.messages.MessageKind` or its value (``"request"``,
+``"response"``, ``"send"``).
 """
 
 from ._core.casing import camel_to_snake_case as camel_to_snake_case

@@ -3,7 +3,8 @@
 The names are those of the ``ocpp`` package's ``ocpp.messages`` module, so ported code keeps its
 imports apart from the package name (``get_validator`` takes its arguments, too);
 ``set_validation_engine`` and ``validation_engine`` choose and tell the engine that validates
-payloads (jsonschema-rs or jsonschema).
+payloads (jsonschema-rs or jsonschema). ``validate(version, action, kind, payload)`` takes a
+:class:`MessageKind` or its value (``"request"``, ``"response"``, ``"send"``).
 """
 
 from ._core.frames import Call as Call
@@ -16,6 +17,7 @@ from ._core.frames import Send as Send
 from ._core.frames import pack as pack
 from ._core.frames import unpack as unpack
 from ._core.ocpp_helpers import get_validator as get_validator
+from ._core.schemas import MessageKind as MessageKind
 from ._core.validation import FormatPolicy as FormatPolicy
 from ._core.validation import set_validation_engine as set_validation_engine
 from ._core.validation import validate as validate
@@ -29,6 +31,7 @@ __all__ = [
     "CallResultError",
     "FormatPolicy",
     "Frame",
+    "MessageKind",
     "MessageType",
     "Send",
     "get_validator",

@@ -51,7 +51,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from .casing_table import ALIASES, WIRE_TO_PYTHON
-from .schemas import MessageKind, load_schema
+from .schemas import MessageKind, MessageKindLike, load_schema, resolve_ref
 from .versions import normalize_version
 
 # Bounded: generic names can come from the network (vendor keys), so the caches must not grow
@@ -116,17 +116,8 @@ class Plan:
         self.to_wire: dict[str, tuple[str, Plan | None]] = {}
 
 
-def _resolve(root: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in node:
-        target: Any = root
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
-
-
 def _plan_of(root: dict[str, Any], node: dict[str, Any], memo: dict[int, Plan]) -> Plan | None:
-    node = _resolve(root, node)
+    node = resolve_ref(root, node)
     if "items" in node:
         return _plan_of(root, node["items"], memo)
     properties: dict[str, Any] | None = node.get("properties")
@@ -162,23 +153,30 @@ def message_plan(version: str, action: str, kind: MessageKind) -> Plan:
 
 
 def payload_to_python(
-    version: str, action: str, kind: MessageKind, payload: dict[str, Any]
+    version: str, action: str, kind: MessageKindLike, payload: dict[str, Any]
 ) -> dict[str, Any]:
     """Rename the keys of a wire payload to python names, as the message's schema says.
 
-    Raises LookupError when the version has no schema for ``action`` and ``kind``.
+    ``kind`` is a :class:`~trio_ocpp.messages.MessageKind` or its value (``"request"``,
+    ``"response"``, ``"send"``). Raises LookupError when the version has no schema for
+    ``action`` and ``kind``.
     """
+    if not isinstance(kind, MessageKind):
+        kind = MessageKind(kind)
     return object_to_python(payload, message_plan(version, action, kind))
 
 
 def payload_to_wire(
-    version: str, action: str, kind: MessageKind, payload: dict[str, Any]
+    version: str, action: str, kind: MessageKindLike, payload: dict[str, Any]
 ) -> dict[str, Any]:
     """Rename the keys of a python payload to wire names and make it JSON-ready.
 
     Drops ``None`` values, converts enums, tuples and ``__ocpp_wire__`` objects (see the module
-    docstring). Raises LookupError when the version has no schema for ``action`` and ``kind``.
+    docstring); ``kind`` as for :func:`payload_to_python`. Raises LookupError when the version
+    has no schema for ``action`` and ``kind``.
     """
+    if not isinstance(kind, MessageKind):
+        kind = MessageKind(kind)
     return object_to_wire(payload, message_plan(version, action, kind))
 
 

@@ -12,9 +12,8 @@ from typing import Any, overload
 import attrs
 
 from .payload import Record
-from .schemas import MessageKind
-from .validation import FormatPolicy, SchemaValidator
-from .validation import get_validator as _get_validator
+from .schemas import KIND_OF_MESSAGE_TYPE
+from .validation import FormatPolicy, SchemaValidator, compile_validator
 
 __all__ = ["get_validator", "remove_nones", "serialize_as_dict"]
 
@@ -44,9 +43,6 @@ def serialize_as_dict(payload: Record) -> dict[str, Any]:
     return attrs.asdict(payload)
 
 
-_KINDS = {2: MessageKind.REQUEST, 3: MessageKind.RESPONSE, 6: MessageKind.SEND}
-
-
 def get_validator(
     message_type_id: int,
     action: str,
@@ -61,7 +57,7 @@ def get_validator(
     decimal arithmetic whatever type the numbers have. Raises ValueError for another message
     type and :class:`trio_ocpp.exceptions.NotImplementedError` for an action the version lacks.
     """
-    kind = _KINDS.get(message_type_id)
+    kind = KIND_OF_MESSAGE_TYPE.get(message_type_id)
     if kind is None:
         raise ValueError(f"message type {message_type_id} has no payload schema")
-    return _get_validator(ocpp_version, action, kind, FormatPolicy.OFF, engine="jsonschema")
+    return compile_validator(ocpp_version, action, kind, FormatPolicy.OFF, engine="jsonschema")

@@ -38,7 +38,7 @@ from typing import Any, ClassVar, Self, TypeVar
 
 import attrs
 
-from .casing import payload_to_python, payload_to_wire
+from .casing import message_plan, object_to_python, object_to_wire
 from .schemas import MessageKind
 from .versions import PACKAGES, OCPPVersion, normalize_version
 
@@ -92,15 +92,15 @@ class Payload(Record):
 
     def to_wire(self) -> dict[str, Any]:
         """The wire (JSON) form: wire names, no None at any depth, enums as their values."""
+        # payload_to_wire without its public check of the kind: a class knows its own.
         message = self.__ocpp_version__, self.__ocpp_action__, self.__ocpp_kind__
-        return payload_to_wire(*message, self.__ocpp_wire__())
+        return object_to_wire(self.__ocpp_wire__(), message_plan(*message))
 
     @classmethod
     def from_wire(cls, data: dict[str, Any], *, typed: bool = False) -> Self:
         """Make the object of a wire payload (see the module docstring for ``typed``)."""
-        values = payload_to_python(
-            cls.__ocpp_version__, cls.__ocpp_action__, cls.__ocpp_kind__, data
-        )
+        message = cls.__ocpp_version__, cls.__ocpp_action__, cls.__ocpp_kind__
+        values = object_to_python(data, message_plan(*message))  # payload_to_python, as above
         return cls(**(_plan(cls).typed(values) if typed else values))
 
 

@@ -1,7 +1,8 @@
 """The JSON Schema dialect payloads are validated in: jsonschema's drafts 4 and 6 with our
 ``multipleOf`` (decimal: 21.4 is a multiple of 0.1), keywords whose messages show a few characters
 of a value rather than all of it, and ``format`` checks as regular expressions that jsonschema
-and jsonschema-rs both run (see ``_validation`` for the engines and the format policies).
+and jsonschema-rs both run (see ``engines`` and ``validation`` for the engines and the format
+policies).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def _multiple_of(
 
 # jsonschema's keywords, but for their messages: these put the whole value (a 1 MB array where an
 # object belongs) or every extra property, sorted, in the text. Ours show a few characters; the
-# descriptions sent are built from the error's fields anyway (_explain).
+# descriptions sent are built from the error's fields anyway (schema_errors).
 
 
 def _type(

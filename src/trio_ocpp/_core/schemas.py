@@ -9,18 +9,32 @@ from __future__ import annotations
 import enum
 import functools
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
 from .versions import PACKAGES, OCPPVersion, normalize_version
 
 
 class MessageKind(enum.Enum):
-    """Which side of an action a payload belongs to."""
+    """Which side of an action a payload belongs to: the ``kind`` that ``messages.validate`` and
+    ``casing.payload_to_python``/``payload_to_wire`` take (or its value: ``"request"``...)."""
 
     REQUEST = "request"  # the payload of a CALL
     RESPONSE = "response"  # the payload of a CALLRESULT
     SEND = "send"  # the payload of a 2.1 SEND (no response exists)
+
+
+#: The kind of payload a message type carries: CALL, CALLRESULT, SEND (the others carry none).
+KIND_OF_MESSAGE_TYPE: Final[dict[int, MessageKind]] = {
+    2: MessageKind.REQUEST,
+    3: MessageKind.RESPONSE,
+    6: MessageKind.SEND,
+}
+
+#: What the public functions take for a kind: a member or its value. They turn a value into its
+#: member first (``MessageKind(kind)``, a ValueError for another text); the core takes members.
+MessageKindLike = MessageKind | Literal["request", "response", "send"]
 
 
 def _schema_root() -> Path:
@@ -72,3 +86,14 @@ def load_schema(version: OCPPVersion, action: str, kind: MessageKind) -> dict[st
         raise LookupError(f"OCPP {version} has no {kind.value} schema for {action!r}") from None
     schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return schema
+
+
+def resolve_ref(root: Mapping[str, Any], node: Mapping[str, Any]) -> Any:
+    """The schema ``node`` stands for: itself, or what its local ``$ref`` (``#/definitions/X``,
+    any JSON pointer into ``root``) points to, through references to references."""
+    while "$ref" in node:
+        target: Any = root
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node

@@ -31,7 +31,7 @@ from .._core.payload import Payload, payload_class
 from .._core.route_table import Outbound, RouteTable, Setting
 from .._core.routing import Routes, create_route_map, routes_of
 from .._core.schemas import MessageKind
-from .._core.validation import FormatPolicy, check, get_validator, validation_engine
+from .._core.validation import FormatPolicy, check, compile_validator, validation_engine
 from .._core.versions import OCPPVersion
 from .._transport.adapters import Connection, as_connection
 from .._transport.connection import ConnectionClosed
@@ -493,9 +493,9 @@ class ChargePoint(InboundCalls):
             action=action,
             kind=kind,
             casing=message_plan(version, action, kind),
-            request=get_validator(version, action, kind, FormatPolicy.STRICT, engine),
+            request=compile_validator(version, action, kind, FormatPolicy.STRICT, engine),
             response=(
-                get_validator(version, action, response, self._receive_formats, engine)
+                compile_validator(version, action, response, self._receive_formats, engine)
                 if response
                 else None
             ),

@@ -22,7 +22,7 @@ from .._core.payload import Payload, payload_class
 from .._core.route_table import Route, RouteTable
 from .._core.routing import Routes
 from .._core.schemas import MessageKind, actions
-from .._core.validation import FormatPolicy, check, get_validator
+from .._core.validation import FormatPolicy, check, compile_validator
 from .._core.versions import OCPPVersion
 
 __all__ = ["InboundCalls"]
@@ -146,12 +146,12 @@ class InboundCalls:
             synchronous=synchronous,
             inline=synchronous and not after,
             request=(
-                get_validator(version, action, kind, self._receive_formats, engine)
+                compile_validator(version, action, kind, self._receive_formats, engine)
                 if checked
                 else None
             ),
             response=(
-                get_validator(version, action, response, FormatPolicy.STRICT, engine)
+                compile_validator(version, action, response, FormatPolicy.STRICT, engine)
                 if checked and response
                 else None
             ),

@@ -47,7 +47,7 @@ from .._core import json_codec as _json
 from .._core.logsafe import escape
 from .._core.payload import Payload, payload_class
 from .._core.schemas import MessageKind
-from .._core.validation import FormatPolicy, check, get_validator, validation_engine
+from .._core.validation import FormatPolicy, check, compile_validator, validation_engine
 from .._runtime.charge_point import ChargePoint
 from ._broker import Broker, ClusterUnavailableError, NotConnectedError
 from ._clock import SEND_MARGIN, SharedClock
@@ -107,7 +107,7 @@ def _request(payload: Payload, skip_schema_validation: bool) -> dict[str, Any]:
     wire = payload.to_wire()
     if not skip_schema_validation:
         version, action = payload.__ocpp_version__, payload.__ocpp_action__
-        validator = get_validator(
+        validator = compile_validator(
             version, action, MessageKind.REQUEST, FormatPolicy.STRICT, validation_engine()
         )
         check(validator, action, MessageKind.REQUEST, wire)
