@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from redis_server import RedisServer
+from helpers.redis_server import RedisServer
 
 from trio_ocpp._core.validation import ENGINES, set_validation_engine, validation_engine
 

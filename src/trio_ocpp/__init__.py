@@ -8,7 +8,7 @@ The version packages (``trio_ocpp.v16``, ``v201``, ``v21``) hold each version's 
 ``common_name_is_identity`` (``Server(certificate_identity=...)``) for client certificates (3).
 """
 
-# The layers, each importing only those below it (tests/test_layers.py checks it):
+# The layers, each importing only those below it (tests/scenarios/test_layers.py checks it):
 #   _core/       sans-I/O: frames, versions, JSON, schemas, validation, casing, payloads, routes
 #   _transport/  the WebSocket connection and its handshakes, TLS, adapters for other libraries
 #   _runtime/    ChargePoint: one nursery per connection, inbound and outbound calls, keep-alive

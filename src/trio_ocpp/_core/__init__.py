@@ -4,5 +4,5 @@ Frames, versions, JSON, the bundled schemas and their dialect, validation, casin
 runtime, routes, identity rules, negotiation, Basic-auth parsing, the password throttle and log
 safety. Pure functions and objects the callers drive (the time is passed in, never read from a
 clock): nothing here imports trio, trio-websocket or any other layer of the package, and
-``tests/test_layers.py`` checks it.
+``tests/scenarios/test_layers.py`` checks it.
 """

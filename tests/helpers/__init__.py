@@ -1,0 +1,1 @@
+"""What the tests share: peers, servers, connections and data; one module each."""
