@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
 from typing import Any
 
@@ -15,6 +15,7 @@ import trio
 import trio.testing
 import wsproto
 import wsproto.events
+from helpers import servers
 
 import trio_ocpp
 from trio_ocpp import ConnectionRequest, RejectConnection, Server, exceptions, v16
@@ -80,14 +81,9 @@ class Gate:
         return [b - a for a, b in zip(self.attempts, self.attempts[1:], strict=False)]
 
 
-@asynccontextmanager
-async def serving(gate: Gate, **options: Any) -> AsyncIterator[Server]:
+def serving(gate: Gate, **options: Any) -> AbstractAsyncContextManager[Server]:
     options.setdefault("on_connect", gate.on_connect)
-    server = Server(CentralSystem, charge_point_options={"ping_interval": 0}, **options)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(server.run, "127.0.0.1", 0)
-        yield server
-        nursery.cancel_scope.cancel()
+    return servers.serving(CentralSystem, **options)
 
 
 @asynccontextmanager

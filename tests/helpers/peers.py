@@ -9,12 +9,13 @@ import os
 import ssl
 import struct
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import trio
 import trustme
 
+from helpers import servers
 from trio_ocpp import Server, v16
 from trio_ocpp.routing import on
 
@@ -31,17 +32,10 @@ class CentralSystem(v16.ChargePoint):
         return v16.call_result.BootNotification(current_time=TIME, interval=10, status="Accepted")
 
 
-@asynccontextmanager
-async def serving(max_message_size: int = MAX_MESSAGE, **options: Any) -> AsyncIterator[Server]:
-    server = Server(CentralSystem, **options)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(
-            lambda task_status: server.run(
-                "127.0.0.1", 0, max_message_size=max_message_size, task_status=task_status
-            )
-        )
-        yield server
-        nursery.cancel_scope.cancel()
+def serving(
+    max_message_size: int = MAX_MESSAGE, **options: Any
+) -> AbstractAsyncContextManager[Server]:
+    return servers.serving(CentralSystem, run={"max_message_size": max_message_size}, **options)
 
 
 def tls_pair() -> tuple[ssl.SSLContext, ssl.SSLContext]:

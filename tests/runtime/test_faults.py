@@ -12,7 +12,7 @@ import json
 import os
 import socket
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,6 +22,7 @@ import trio.testing
 import trio_websocket
 import wsproto
 import wsproto.events
+from helpers import servers
 from helpers.memory_connection import MemoryConnection
 
 from trio_ocpp import Server, exceptions, v16, v21
@@ -90,19 +91,12 @@ async def no_leaks() -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def serving(**options: Any) -> AsyncIterator[Server]:
-    websocket_options = options.pop("websocket_options", {})
-    options.setdefault("charge_point_options", {"ping_interval": 0})
-    server = Server(CentralSystem, **options)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(
-            lambda task_status: server.run(
-                "127.0.0.1", 0, task_status=task_status, **websocket_options
-            )
-        )
+async def serving(
+    websocket_options: Mapping[str, Any] | None = None, **options: Any
+) -> AsyncIterator[Server]:
+    async with servers.serving(CentralSystem, run=websocket_options, **options) as server:
         yield server
         port = server.port
-        nursery.cancel_scope.cancel()
     assert not server.charge_points
     assert not open_streams(port)
 

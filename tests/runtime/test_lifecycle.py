@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import pytest
@@ -12,6 +12,7 @@ import trio
 import trio_websocket
 import wsproto
 import wsproto.events
+from helpers import servers
 
 from trio_ocpp import Server, exceptions, v16
 from trio_ocpp.messages import Call, Send
@@ -52,18 +53,11 @@ class CentralSystem(v16.ChargePoint):
 BOOT = [2, "boot", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]
 
 
-@asynccontextmanager
-async def serving(**options: Any) -> AsyncIterator[Server]:
-    websocket_options = options.pop("websocket_options", {})
-    server = Server(CentralSystem, **options)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(
-            lambda task_status: server.run(
-                "127.0.0.1", 0, task_status=task_status, **websocket_options
-            )
-        )
-        yield server
-        nursery.cancel_scope.cancel()
+def serving(
+    websocket_options: Mapping[str, Any] | None = None, **options: Any
+) -> AbstractAsyncContextManager[Server]:
+    options.setdefault("charge_point_options", None)  # keep-alive as the server has it
+    return servers.serving(CentralSystem, run=websocket_options, **options)
 
 
 def connect(server: Server, path: str = "/CP_1") -> Any:

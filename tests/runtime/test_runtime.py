@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import pytest
 import trio
 import trio_websocket
+from helpers.servers import running
 
 import trio_ocpp
 from trio_ocpp import Server, exceptions, v16, v21, v201
@@ -101,14 +102,6 @@ class Answering(ChargePoint):
 
 def answering_class(version: str) -> type[ChargePoint]:
     return type("Client", (Answering, PACKAGES[version].ChargePoint), {})
-
-
-@asynccontextmanager
-async def running(server: Server) -> AsyncIterator[Server]:
-    async with trio.open_nursery() as nursery:
-        await nursery.start(server.run, "127.0.0.1", 0)
-        yield server
-        nursery.cancel_scope.cancel()
 
 
 @asynccontextmanager

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import resource
 import ssl
 import sys
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
 import trio
+from helpers import servers
 from helpers.peers import tls_pair
 
 import trio_ocpp
-from trio_ocpp import Server, v16
+from trio_ocpp import v16
 from trio_ocpp._server.admission import Admission
 from trio_ocpp.routing import on
 
@@ -36,13 +37,7 @@ class CentralSystem(v16.ChargePoint):
         return v16.call_result.BootNotification(current_time=TIME, interval=10, status="Accepted")
 
 
-@asynccontextmanager
-async def serving(**options: Any) -> AsyncIterator[Server]:
-    server = Server(CentralSystem, charge_point_options={"ping_interval": 0}, **options)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(server.run, "127.0.0.1", 0)
-        yield server
-        nursery.cancel_scope.cancel()
+serving = functools.partial(servers.serving, CentralSystem)
 
 
 def upgrade(identity: str) -> bytes:

@@ -13,7 +13,7 @@ import datetime
 import logging
 import ssl
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from helpers import servers
 from helpers.interop.peers import open_process
 from helpers.processes import free_port, wait_listening
 
@@ -111,16 +112,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
     return PKI(**paths)
 
 
-@asynccontextmanager
-async def serving(pki: PKI, **options: Any) -> AsyncIterator[Server]:
+def serving(pki: PKI, **options: Any) -> AbstractAsyncContextManager[Server]:
     context = trio_ocpp.server_ssl_context(pki.server, cafile=pki.ca)
-    server = Server(
-        CentralSystem, ssl_context=context, charge_point_options={"ping_interval": 0}, **options
-    )
-    async with trio.open_nursery() as nursery:
-        await nursery.start(server.run, "127.0.0.1", 0)
-        yield server
-        nursery.cancel_scope.cancel()
+    return servers.serving(CentralSystem, ssl_context=context, **options)
 
 
 def client(pki: PKI, certfile: Path) -> ssl.SSLContext:

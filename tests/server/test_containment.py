@@ -16,12 +16,13 @@ import logging
 import resource
 import sys
 import weakref
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
 import trio
+from helpers import servers
 
 import trio_ocpp
 from trio_ocpp import Server, v16, v201
@@ -48,14 +49,8 @@ class CentralSystem(v16.ChargePoint):
         return v16.call_result.BootNotification(current_time=TIME, interval=10, status="Accepted")
 
 
-@asynccontextmanager
-async def serving(**options: Any) -> AsyncIterator[Server]:
-    options.setdefault("charge_point_options", {"ping_interval": 0})
-    server = Server(options.pop("classes", CentralSystem), **options)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(server.run, "127.0.0.1", 0)
-        yield server
-        nursery.cancel_scope.cancel()
+def serving(classes: Any = CentralSystem, **options: Any) -> AbstractAsyncContextManager[Server]:
+    return servers.serving(classes, **options)
 
 
 async def boot(server: Server, identity: str = "CP_OK", **options: Any) -> None:

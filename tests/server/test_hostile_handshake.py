@@ -5,12 +5,12 @@ passwords are slowed."""
 from __future__ import annotations
 
 import base64
+import functools
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
 import trio
+from helpers import servers
 
 from trio_ocpp import Server, v16
 
@@ -19,13 +19,7 @@ class CentralSystem(v16.ChargePoint):
     pass
 
 
-@asynccontextmanager
-async def serving(**options: object) -> AsyncIterator[Server]:
-    server = Server(CentralSystem, charge_point_options={"ping_interval": 0}, **options)  # type: ignore[arg-type]
-    async with trio.open_nursery() as nursery:
-        await nursery.start(server.run, "127.0.0.1", 0)
-        yield server
-        nursery.cancel_scope.cancel()
+serving = functools.partial(servers.serving, CentralSystem)
 
 
 async def handshake(server: Server, target: str, authorization: bytes | None = None) -> bytes:

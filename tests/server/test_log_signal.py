@@ -9,13 +9,13 @@ its kind. Here the server runs on real sockets, and the peers are raw clients.
 from __future__ import annotations
 
 import base64
+import functools
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from contextlib import AsyncExitStack
 
 import pytest
 import trio
+from helpers import servers
 from helpers.memory_connection import MemoryConnection
 from helpers.peers import TEXT, Peer, frame, request
 
@@ -25,13 +25,7 @@ from trio_ocpp._core.throttle import AuthThrottle
 REPLACES = "new connection replaces the previous one"
 
 
-@asynccontextmanager
-async def serving(**options: Any) -> AsyncIterator[Server]:
-    server = Server(v16.ChargePoint, charge_point_options={"ping_interval": 0}, **options)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(server.run, "127.0.0.1", 0)
-        yield server
-        nursery.cancel_scope.cancel()
+serving = functools.partial(servers.serving, v16.ChargePoint)
 
 
 async def handshake(server: Server, identity: str, **headers: str) -> tuple[int, Peer]:

@@ -9,8 +9,6 @@ import functools
 import logging
 import socket
 import ssl
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ import pytest
 import trio
 import trio_websocket
 import trustme
+from helpers import servers
 
 import trio_ocpp
 from trio_ocpp import ConnectionRequest, RejectConnection, Server, exceptions, v16
@@ -77,13 +76,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
     return PKI(**paths)
 
 
-@asynccontextmanager
-async def serving(**options: Any) -> AsyncIterator[Server]:
-    server = Server(CentralSystem, charge_point_options={"ping_interval": 0}, **options)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(server.run, "127.0.0.1", 0)
-        yield server
-        nursery.cancel_scope.cancel()
+serving = functools.partial(servers.serving, CentralSystem)
 
 
 def url(server: Server) -> str:
