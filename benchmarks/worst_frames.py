@@ -6,10 +6,10 @@ For each version, frames of up to ``--size`` bytes (default 1 MiB, trio-websocke
 ``max_message_size``) and ``_frames.MAX_CONTAINERS`` arrays and objects, built to cost as much as
 possible: every value invalid, many keys, deep nesting, long strings, many array items, a huge
 value where a small one is expected, the most containers per byte; and one over the limit. Each is
-handed to a ChargePoint's ``route_message`` (parse, nesting check, validation, error report,
-the answer serialized and sent to a stub), which runs without yielding: its wall time is the
-stall every other connection sees. The valid MeterValues of the same size is the reference.
-Prints the milliseconds of the fastest of ``--repeat`` runs per frame.
+handed to a started ChargePoint's reader (parse, nesting check, validation, error report, the
+answer serialized and sent to a stub), which handles it without yielding: the wall time until the
+answer goes out is the stall every other connection sees. The valid MeterValues of the same size
+is the reference. Prints the milliseconds of the fastest of ``--repeat`` runs per frame.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 import trio
 
-from trio_ocpp import v16, v21, v201
+from trio_ocpp import ConnectionClosed, v16, v21, v201
 from trio_ocpp._core.frames import MAX_CONTAINERS, MAX_NESTING
 from trio_ocpp._runtime.charge_point import ChargePoint
 from trio_ocpp.routing import on
@@ -229,19 +229,36 @@ def _handlers(base: type[ChargePoint]) -> type[ChargePoint]:
     return Target
 
 
-class _Stub:
-    """A connection that keeps the last frame sent."""
+class _Peer:
+    """A connection that hands a ChargePoint one frame at a time and keeps its answer, timed."""
 
-    sent = ""
+    def __init__(self) -> None:
+        self._to_cp, self._inbound = trio.open_memory_channel[str](1)
+        self.sent = ""
+        self.sent_at = 0.0
+        self.answered = trio.Event()
 
-    async def get_message(self) -> str:  # pragma: no cover - route_message is driven directly
-        raise trio.EndOfChannel
+    async def get_message(self) -> str:
+        try:
+            return await self._inbound.receive()
+        except trio.EndOfChannel:
+            raise ConnectionClosed(1000) from None
 
     async def send_message(self, message: str) -> None:
-        self.sent = message
+        self.sent, self.sent_at = message, time.perf_counter()
+        self.answered.set()
 
     async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
-        pass
+        await self._to_cp.aclose()
+
+    async def exchange(self, text: str) -> float:
+        """Wall seconds from handing ``text`` over to its answer going out."""
+        self.answered = trio.Event()
+        start = time.perf_counter()
+        await self._to_cp.send(text)
+        with trio.fail_after(60):  # every frame is answered
+            await self.answered.wait()
+        return self.sent_at - start
 
 
 FRAMES: dict[str, tuple[type[ChargePoint], dict[str, tuple[str, Builder]]]] = {
@@ -262,15 +279,15 @@ def frames(size: int = SIZE) -> Iterator[tuple[str, str, type[ChargePoint], str]
 
 
 async def stall(cls: type[ChargePoint], text: str, repeat: int) -> tuple[float, str]:
-    """Fastest wall seconds of ``route_message(text)`` over ``repeat`` runs, and the answer."""
-    stub = _Stub()
-    cp = cls("CP_1", stub, max_invalid_frames=10**9)
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        await cp.route_message(text)
-        best = min(best, time.perf_counter() - start)
-    return best, stub.sent
+    """Fastest wall seconds of ``text`` from a started ChargePoint's reader to its answer
+    going out, over ``repeat`` runs, and the answer."""
+    peer = _Peer()
+    cp = cls("CP_1", peer, max_invalid_frames=10**9)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(cp.start)
+        best = min([await peer.exchange(text) for _ in range(repeat)])
+        await peer.aclose()
+    return best, peer.sent
 
 
 async def _main(size: int, repeat: int) -> None:

@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 import pytest
-from helpers.memory_connection import MemoryConnection
+from helpers.memory_connection import MemoryConnection, running
 
 from trio_ocpp import v16
 
@@ -24,7 +24,8 @@ async def test_a_charge_point_logs_through_the_logger_it_was_given(
         caplog.clear()
         options: dict[str, Any] = {} if logger is None else {"logger": logger}
         cp = v16.ChargePoint("CP", MemoryConnection(), **options)
-        await cp.route_message(json.dumps([2, "1", "BootNotification", BOOT]))
+        async with running(cp) as connection:
+            await connection.exchange(json.dumps([2, "1", "BootNotification", BOOT]))
         lines = [(r.name, r.getMessage()) for r in caplog.records]
         assert (
             name,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import trio
-from helpers.memory_connection import MemoryConnection
+from helpers.memory_connection import MemoryConnection, running
 
 from trio_ocpp import v21, v201
 from trio_ocpp.routing import on
@@ -39,11 +39,10 @@ def vendor_class(package: Any) -> type[Any]:
 async def test_inbound_data_reaches_the_handler_and_its_reply_goes_out_as_is(
     package: Any, typed: bool
 ) -> None:
-    connection = MemoryConnection()
-    cp = vendor_class(package)("CP", connection, typed=typed)
+    cp = vendor_class(package)("CP", MemoryConnection(), typed=typed)
     payload = {"vendorId": "v", "data": DATA, "customData": EXTENSION}
-    await cp.route_message(json.dumps([2, "1", "DataTransfer", payload]))
-    (sent,) = connection.sent()
+    async with running(cp) as connection:
+        (sent,) = await connection.exchange(json.dumps([2, "1", "DataTransfer", payload]))
     assert json.loads(sent) == [3, "1", {"status": "Accepted", "data": REPLY}]
     assert cp.seen["data"] == DATA
     custom = cp.seen["custom_data"]

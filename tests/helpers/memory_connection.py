@@ -1,12 +1,24 @@
-"""An in-memory stand-in for a WebSocket connection: the test plays the peer of a ChargePoint."""
+"""An in-memory stand-in for a WebSocket connection: the test plays the peer of a ChargePoint.
+
+A ChargePoint reads frames only once started: :func:`running` starts one on a MemoryConnection
+for the length of a block, and :meth:`MemoryConnection.exchange` hands it a frame and returns
+what it sent back.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import trio
+import trio.testing
 
 from trio_ocpp import ConnectionClosed
+from trio_ocpp.charge_point import ChargePoint
+
+#: Seconds a block of :func:`running` may take.
+TIME_LIMIT = 10
 
 
 class MemoryConnection:
@@ -53,6 +65,12 @@ class MemoryConnection:
     def deliver(self, message: str | bytes) -> None:
         self._to_cp.send_nowait(message)
 
+    async def exchange(self, message: str | bytes) -> list[str]:
+        """Deliver ``message`` to a started ChargePoint; what it sent once all its tasks wait."""
+        self.deliver(message)
+        await trio.testing.wait_all_tasks_blocked()
+        return self.sent()
+
     def hang_up(self) -> None:
         """The peer goes away: the ChargePoint's next ``get_message`` ends its reader."""
         self._to_cp.close()
@@ -65,3 +83,16 @@ class MemoryConnection:
                 frames.append(self._from_cp.receive_nowait())
             except trio.WouldBlock:
                 return frames
+
+
+@asynccontextmanager
+async def running(cp: ChargePoint) -> AsyncIterator[MemoryConnection]:
+    """``cp`` started on its MemoryConnection for the block; then the peer hangs up and
+    ``start()`` returns."""
+    connection = cp.connection
+    assert isinstance(connection, MemoryConnection)
+    with trio.fail_after(TIME_LIMIT):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(cp.start)
+            yield connection
+            connection.hang_up()

@@ -1,17 +1,19 @@
 """The lean inbound path: routes looked up once and shared, no timeout scope where nothing awaits
-(nor one per frame sent), typed handlers, and the validation engine a connection keeps. Frames go
-straight to ``route_message`` (an unstarted ChargePoint handles a CALL inline) over an in-memory
-connection, or through a started one's reader.
+(nor one per frame sent), typed handlers, the validation engine a connection keeps, and a
+connection that ended freed at once. Frames go to a started ChargePoint's reader over an
+in-memory connection.
 """
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from typing import Any
 
 import pytest
 import trio
-from helpers.memory_connection import MemoryConnection
+from helpers.memory_connection import MemoryConnection, running
 
 from trio_ocpp import exceptions, v16, v201
 from trio_ocpp._core.schemas import MessageKind
@@ -41,9 +43,8 @@ class CentralSystem(v16.ChargePoint):
         self.seen.append(response)
 
 
-async def answer(cp: Any, connection: MemoryConnection, action: str, payload: Any) -> Any:
-    await cp.route_message(json.dumps([2, "1", action, payload]))
-    (sent,) = connection.sent()
+async def answer(connection: MemoryConnection, action: str, payload: Any) -> Any:
+    (sent,) = await connection.exchange(json.dumps([2, "1", action, payload]))
     return json.loads(sent)
 
 
@@ -53,32 +54,37 @@ def charge_point(cls: type[Any] = CentralSystem, **options: Any) -> tuple[Any, M
 
 
 async def test_routes_are_looked_up_once_and_shared_by_connections_alike() -> None:
-    first, connection = charge_point()
+    first, _ = charge_point()
     second, _ = charge_point()
     strict, _ = charge_point(receive_formats=FormatPolicy.STRICT)
-    assert first._table is second._table is not strict._table
-    assert (await answer(first, connection, "BootNotification", BOOT_16))[0] == 3
-    route = first._table.calls["BootNotification"]
-    assert second._route("BootNotification", MessageKind.REQUEST) is route
+    table = first._inbound.table
+    assert table is second._inbound.table is not strict._inbound.table
+    async with running(first) as connection:
+        assert (await answer(connection, "BootNotification", BOOT_16))[0] == 3
+    route = table.calls["BootNotification"]
+    assert second._inbound.table.route("BootNotification", MessageKind.REQUEST) is route
 
 
 async def test_actions_a_peer_makes_up_are_not_kept() -> None:
-    cp, connection = charge_point()
-    for i in range(50):
-        reply = await answer(cp, connection, f"Made{i}Up", {})
-        assert reply[2] == "NotImplemented"
-    reply = await answer(cp, connection, "Authorize", {"idTag": "x"})  # known, no handler
-    assert reply[2] == "NotSupported"
-    assert not [action for action in cp._table.calls if action.startswith("Made")]
-    assert "Authorize" not in cp._table.calls
+    cp, _ = charge_point()
+    async with running(cp) as connection:
+        for i in range(50):
+            reply = await answer(connection, f"Made{i}Up", {})
+            assert reply[2] == "NotImplemented"
+        reply = await answer(connection, "Authorize", {"idTag": "x"})  # known, no handler
+        assert reply[2] == "NotSupported"
+    calls = cp._inbound.table.calls
+    assert not [action for action in calls if action.startswith("Made")]
+    assert "Authorize" not in calls
 
 
 async def test_a_synchronous_handler_is_answered_even_past_the_handler_timeout() -> None:
     # No await on its path, so nothing could cancel it: the answer is its response, as before.
-    cp, connection = charge_point(handler_timeout=0)
-    for _ in range(2):  # the first CALL looks the route up, the second takes the short path
-        assert (await answer(cp, connection, "BootNotification", BOOT_16))[2]["interval"] == 10
-    reply = await answer(cp, connection, "Heartbeat", {})  # it awaits: its timer fires there
+    cp, _ = charge_point(handler_timeout=0)
+    async with running(cp) as connection:
+        for _ in range(2):  # the first CALL looks the route up, the second takes the short path
+            assert (await answer(connection, "BootNotification", BOOT_16))[2]["interval"] == 10
+        reply = await answer(connection, "Heartbeat", {})  # it awaits: its timer fires there
     assert reply[:3] == [4, "1", "InternalError"]
 
 
@@ -118,16 +124,19 @@ async def test_an_overridden_pre_dispatch_runs_before_synchronous_handlers_too()
         async def pre_dispatch(self, message: Call | Send) -> None:
             raise exceptions.SecurityError("not yet")
 
-    cp, connection = charge_point(Refusing)
-    for _ in range(2):
-        assert (await answer(cp, connection, "BootNotification", BOOT_16))[2] == "SecurityError"
+    cp, _ = charge_point(Refusing)
+    async with running(cp) as connection:
+        for _ in range(2):
+            assert (await answer(connection, "BootNotification", BOOT_16))[2] == "SecurityError"
 
 
 async def test_after_hooks_get_the_response_and_handlers_without_hooks_keep_nothing() -> None:
-    cp, connection = charge_point()
-    await answer(cp, connection, "Heartbeat", {})
+    cp, _ = charge_point()
+    async with running(cp) as connection:
+        await answer(connection, "Heartbeat", {})
+        await answer(connection, "BootNotification", BOOT_16)
     assert cp.seen == [v16.call_result.Heartbeat(current_time=TIME)]
-    assert cp._table.calls["BootNotification"].after == ()
+    assert cp._inbound.table.calls["BootNotification"].after == ()
 
 
 async def test_typed_handlers_get_datatypes_objects_and_every_field() -> None:
@@ -143,9 +152,10 @@ async def test_typed_handlers_get_datatypes_objects_and_every_field() -> None:
                 status=v201.enums.RegistrationStatusEnumType.accepted,
             )
 
-    cp, connection = charge_point(CSMS, typed=True)
+    cp, _ = charge_point(CSMS, typed=True)
     boot = {"reason": "PowerUp", "chargingStation": {"model": "M", "vendorName": "V"}}
-    reply = await answer(cp, connection, "BootNotification", boot)
+    async with running(cp) as connection:
+        reply = await answer(connection, "BootNotification", boot)
     assert reply[2] == {"currentTime": TIME, "interval": 10, "status": "Accepted"}
     assert received == {
         "charging_station": v201.datatypes.ChargingStationType(model="M", vendor_name="V"),
@@ -158,26 +168,29 @@ async def test_typed_handlers_get_datatypes_objects_and_every_field() -> None:
 async def test_a_connection_keeps_the_validation_engine_it_started_with() -> None:
     try:
         set_validation_engine("jsonschema")
-        before, connection = charge_point()
+        before, _ = charge_point()
         set_validation_engine(None)
         after_switch, _ = charge_point()
     finally:
         set_validation_engine(None)
-    assert before._table is not after_switch._table
-    reply = await answer(before, connection, "BootNotification", {"chargePointModel": "M"})
+    assert before._inbound.table is not after_switch._inbound.table
+    async with running(before) as connection:
+        reply = await answer(connection, "BootNotification", {"chargePointModel": "M"})
     assert reply[2:4] == [
         "OccurenceConstraintViolation",
         "BootNotification request: chargePointVendor: required property is missing",
     ]
-    assert not hasattr(before._table.calls["BootNotification"].request, "fast")  # jsonschema's
+    route = before._inbound.table.calls["BootNotification"]
+    assert not hasattr(route.request, "fast")  # jsonschema's
 
 
 def test_a_request_object_is_refused_as_a_send_after_it_was_sent_as_a_call() -> None:
     cp, _ = charge_point()
     heartbeat = v16.call.Heartbeat()
-    cp._outgoing(heartbeat, MessageKind.REQUEST, False)  # looked up, and kept
+    table = cp._inbound.table
+    table.exchange(heartbeat, MessageKind.REQUEST)  # compiled, and kept
     with pytest.raises(TypeError, match="expected a send payload object"):
-        cp._outgoing(heartbeat, MessageKind.SEND, False)
+        table.exchange(heartbeat, MessageKind.SEND)
 
 
 async def test_frames_go_out_without_a_timeout_scope_each(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -205,3 +218,27 @@ async def test_frames_go_out_without_a_timeout_scope_each(monkeypatch: pytest.Mo
         # The send timeout is the watchdog's: its alarm already covers them all.
         assert created == []
         connection.hang_up()
+
+
+async def test_a_charge_point_that_was_not_started_has_no_tasks_to_run_handlers_in() -> None:
+    # No path of its own for an unstarted ChargePoint: a handler that needs a task says why.
+    cp, connection = charge_point()
+    with pytest.raises(RuntimeError, match="not started"):
+        await cp.route_message(json.dumps([2, "1", "Heartbeat", {}]))
+    assert connection.sent() == []
+
+
+async def test_a_connection_that_ended_is_freed_without_the_garbage_collector() -> None:
+    # Its parts hold no reference back to it: no cycle keeps it, with its buffers, until a
+    # collection (one that lived long would wait for a full one).
+    cp, _ = charge_point()
+    async with running(cp) as connection:
+        await answer(connection, "BootNotification", BOOT_16)  # answered by the reader
+        await answer(connection, "Heartbeat", {})  # in a task, with an @after hook
+    ended = weakref.ref(cp)
+    gc.disable()
+    try:
+        del cp
+        assert ended() is None
+    finally:
+        gc.enable()

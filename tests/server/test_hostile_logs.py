@@ -5,21 +5,11 @@ from __future__ import annotations
 import logging
 
 import pytest
+import trio
+from helpers.memory_connection import MemoryConnection, running
 
 from trio_ocpp import v16, v21
 from trio_ocpp._core.logsafe import FRAME_LIMIT
-
-
-class Stub:
-    async def send_message(self, message: str) -> None:
-        pass
-
-    async def get_message(self) -> str:  # pragma: no cover - not read here
-        raise AssertionError
-
-    async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
-        pass
-
 
 HOSTILE_ID = "CP\nFAKE 2026 CRITICAL root: \x1b[2J" + "x" * 10_000
 FRAMES = [
@@ -37,10 +27,11 @@ FRAMES = [
 async def test_every_log_line_is_one_printable_bounded_line(
     cls: type, caplog: pytest.LogCaptureFixture
 ) -> None:
-    cp = cls(HOSTILE_ID, Stub())
+    cp = cls(HOSTILE_ID, MemoryConnection())
     with caplog.at_level(logging.INFO, "trio_ocpp"):
-        for frame in FRAMES:
-            await cp.route_message(frame)
+        async with running(cp) as connection:
+            for frame in FRAMES:
+                await connection.exchange(frame)
     messages = [record.getMessage() for record in caplog.records]
     assert len(messages) > len(FRAMES)  # received, sent, warnings
     for message in messages:
@@ -52,12 +43,14 @@ async def test_every_log_line_is_one_printable_bounded_line(
 async def test_repeated_warnings_of_a_connection_are_summarized(
     autojump_clock: object, caplog: pytest.LogCaptureFixture
 ) -> None:
-    cp = v21.ChargePoint("CP_1", Stub(), max_invalid_frames=10**6)
-    with caplog.at_level(logging.WARNING, "trio_ocpp"):
-        for _ in range(500):
-            await cp.route_message("not json")
-            await cp.route_message('[3,"unknown",{}]')
-        cp._close()
+    connection = MemoryConnection()
+    cp = v21.ChargePoint("CP_1", connection, max_invalid_frames=10**6)
+    for _ in range(500):
+        connection.deliver("not json")
+        connection.deliver('[3,"unknown",{}]')
+    connection.hang_up()
+    with caplog.at_level(logging.WARNING, "trio_ocpp"), trio.fail_after(5):
+        await cp.start()  # reads them all, then summarizes as the connection ends
     messages = [record.getMessage() for record in caplog.records]
     assert len(messages) <= 2 * 10 + 2, messages
     assert "CP_1: ... 490 more like '%s: invalid frame (%s)' in the last 0 s" in messages

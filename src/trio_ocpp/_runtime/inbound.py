@@ -1,209 +1,152 @@
-"""Inbound CALLs and SENDs of a ChargePoint: refusing, routing, validating, answering.
+"""The peer's CALLs and SENDs to a ChargePoint: refusing, routing, validating, answering.
 
-A mixin of :class:`~trio_ocpp.charge_point.ChargePoint`, which holds the connection's state
-(declared here for the type checker) and reads the frames; this is what it does with a CALL or a
-SEND once read (the module docstring of ``_charge_point`` says which run in the reader).
+Each CALL is handled in a task of its own, so that a handler may ``await self.call(...)`` back
+to the peer while the reader goes on (CALLs cross each other, CONFORMANCE 26). A CALL whose
+handling cannot await (a synchronous handler, the default ``pre_dispatch``, no ``@after``
+hooks) is answered by the reader itself, once its action was seen: a task would add nothing
+but its cost. SENDs are handled in tasks, at most ``max_concurrent_handlers`` at once.
+
+The ChargePoint whose methods handle them (the ``host``) is passed with each frame rather than
+kept: a part that held it would make a cycle, and a connection that ended would then wait for
+the garbage collector, with its buffers, instead of going at once.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, Protocol
 
 import attrs
 import trio
 
 from .._core import errors
-from .._core.casing import message_plan, object_to_python, object_to_wire
-from .._core.frames import Call, CallError, CallResult, Frame, Send
+from .._core.casing import object_to_python, object_to_wire
+from .._core.frames import Call, CallError, CallResult, Send
 from .._core.logsafe import escape
-from .._core.payload import Payload, payload_class
+from .._core.payload import Payload
 from .._core.route_table import Route, RouteTable
-from .._core.routing import Routes
-from .._core.schemas import MessageKind, actions
-from .._core.validation import FormatPolicy, check, compile_validator
+from .._core.schemas import MessageKind
+from .._core.validation import check
 from .._core.versions import OCPPVersion
+from .conduct import Conduct
+from .link import NOT_STARTED, Link, Tasks
 
-__all__ = ["InboundCalls"]
+__all__ = ["Host", "InboundCalls"]
 
 
+class Host(Protocol):
+    """The ChargePoint, as inbound handling uses it: its methods are the handlers."""
+
+    @property
+    def on_answered(self) -> Callable[[Any, Call, CallResult], None] | None: ...
+
+    #: A server's: told when the first CALL is answered (the peer proved to be a charge point).
+    _on_first_answer: Callable[[], None] | None
+
+    async def pre_dispatch(self, message: Call | Send) -> None: ...
+
+    async def aclose(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+@attrs.define(eq=False)
 class InboundCalls:
-    # The ChargePoint's state and methods this uses (it sets and defines them).
+    """The CALLs and SENDs a ChargePoint receives, answered on its ``link``."""
+
+    version: OCPPVersion
+    table: RouteTable
+    link: Link
+    conduct: Conduct
     id: str
     logger: logging.Logger
-    on_answered: Callable[..., None] | None
-    _on_first_answer: Callable[[], None] | None
-    _ocpp_version: ClassVar[OCPPVersion]
-    _routes: ClassVar[Routes]
-    _plain_pre_dispatch: ClassVar[bool]
-    _table: RouteTable
-    _receive_formats: FormatPolicy
-    _typed: bool
-    _inbound: set[str]
-    _max_concurrent_handlers: int
-    _handler_timeout: float
-    _draining: bool
-    _quieter: trio.lowlevel.ParkingLot | None
-    _send_slots: trio.Semaphore | None
-    _nursery: trio.Nursery | None
-    _now: Callable[[], float]
+    typed: bool  # handlers get nested values as datatypes objects
+    max_concurrent_handlers: int
+    handler_timeout: float
+    #: The ids of the CALLs being handled. A dict, not a set: an empty dict is not tracked by
+    #: the garbage collector, and idle connections are many.
+    running: dict[str, None] = attrs.field(factory=dict, init=False)
+    draining: bool = attrs.field(default=False, init=False)  # shutdown(): refuse new CALLs
+    #: Woken whenever a CALL was handled, once shutdown() waits on it.
+    quieter: trio.lowlevel.ParkingLot | None = attrs.field(default=None, init=False)
+    tasks: Tasks = attrs.field(default=NOT_STARTED, init=False)  # start() sets its nursery
+    #: SENDs being handled, made by the first.
+    _send_slots: trio.Semaphore | None = attrs.field(default=None, init=False)
 
-    if TYPE_CHECKING:
-
-        async def pre_dispatch(self, message: Call | Send) -> None: ...
-
-        async def _send_quietly(self, frame: Frame) -> bool: ...
-
-        async def _send(self, frame: Frame) -> None: ...
-
-        def _behaved(self) -> None: ...
-
-        def _warn(self, message: str, *args: Any) -> None: ...
-
-        async def _misbehaved(self) -> None: ...
-
-    async def _start_call(self, call: Call) -> None:
+    async def receive_call(self, host: Host, call: Call) -> None:
+        """Answer ``call`` with ``host``'s handler: now, or from a task of its own."""
         refusal = None
-        if call.unique_id in self._inbound:
+        running = self.running
+        if call.unique_id in running:
             # A second CALL with the id of one still being handled (CONFORMANCE 21).
             refusal = f"A CALL with id {call.unique_id!r} is already being handled"
-        elif len(self._inbound) >= self._max_concurrent_handlers:
-            refusal = f"More than {self._max_concurrent_handlers} CALLs at once"
-        elif self._draining:
+        elif len(running) >= self.max_concurrent_handlers:
+            refusal = f"More than {self.max_concurrent_handlers} CALLs at once"
+        elif self.draining:
             refusal = "The connection is shutting down"
         if refusal is not None:
             # CONFORMANCE 21: ProtocolError in 1.6, RpcFrameworkError in 2.x.
-            code = errors.ProtocolError if self._ocpp_version == "1.6" else errors.RpcFrameworkError
-            await self._send_quietly(call.create_call_error(code(refusal), self._ocpp_version))
+            code = errors.ProtocolError if self.version == "1.6" else errors.RpcFrameworkError
+            await self.link.send_quietly(call.create_call_error(code(refusal), self.version))
             return
-        self._inbound.add(call.unique_id)
-        route = self._table.calls.get(call.action)
-        # Nothing to wait for but the answer going out: the reader answers it (module docstring).
-        inline = route is not None and route.inline
-        if inline or self._nursery is None:  # not started: tests calling route_message()
-            await self._handle_call(call, route)
+        running[call.unique_id] = None
+        route = self.table.calls.get(call.action)
+        if route is not None and route.inline:
+            # Nothing to wait for but the answer going out: the reader answers it.
+            await self._handle_call(host, call, route)
         else:
-            self._nursery.start_soon(self._handle_call, call, route)
+            self.tasks.start_soon(self._handle_call, host, call, route)
 
-    # -- inbound CALLs ---------------------------------------------------------------------------
+    async def receive_send(self, host: Host, send: Send) -> None:
+        """Run the handler of ``send`` in a task of its own, at most
+        ``max_concurrent_handlers`` at once: more wait here (the peer's frames wait in turn),
+        none is dropped."""
+        slots = self._send_slots
+        if slots is None:
+            slots = self._send_slots = trio.Semaphore(self.max_concurrent_handlers)
+        await slots.acquire()
+        self.tasks.start_soon(self._handle_send, host, send, slots)
 
-    async def _handle_call(self, call: Call, route: Route | None) -> None:
+    # -- CALLs -----------------------------------------------------------------------------------
+
+    async def _handle_call(self, host: Host, call: Call, route: Route | None) -> None:
         """Answer ``call``; ``route`` is its action's, if it was looked up already."""
         sent = False
         try:
             try:
-                reply, handler_args = await self._answer(call, route)
+                reply, handler_args = await self._answer(host, call, route)
             finally:
-                self._inbound.discard(call.unique_id)
-                if self._quieter:  # shutdown() waits
-                    self._quieter.unpark_all()
-            await self._send(reply)  # not _send_quietly(): one coroutine less on the hot path
+                del self.running[call.unique_id]
+                if self.quieter:  # shutdown() waits
+                    self.quieter.unpark_all()
+            await self.link.send(reply)  # not send_quietly(): one coroutine less on the hot path
             sent = True
         except errors.ConnectionClosedError:
             pass
         finally:
             if not sent:
                 # Also when cancelled with the connection: the peer's CALL goes unanswered.
-                self._warn(
+                self.conduct.warn(
                     "%s: the answer to %s (%s) is lost: connection closed",
                     escape(self.id),
                     escape(call.action),
                     escape(call.unique_id),
                 )
         if sent and isinstance(reply, CallResult):
-            if self._on_first_answer is not None:
-                self._on_first_answer()
-                self._on_first_answer = None
-            if self.on_answered is not None:
-                self.on_answered(self, call, reply)
+            if host._on_first_answer is not None:
+                host._on_first_answer()
+                host._on_first_answer = None
+            if host.on_answered is not None:
+                host.on_answered(host, call, reply)
             if handler_args is not None:
-                await self._run_after_hooks(call.action, handler_args, reply)
-
-    def _route(self, action: str, kind: MessageKind) -> Route:
-        routes = self._table.calls if kind is MessageKind.REQUEST else self._table.sends
-        route = routes.get(action)
-        if route is None:
-            # Only actions with a handler get here, so what a peer sends cannot grow the table.
-            route = routes[action] = self._new_route(action, kind)
-        return route
-
-    def _new_route(self, action: str, kind: MessageKind) -> Route:
-        handler = self._routes.on.get(action)
-        if handler is None:
-            if action in actions(self._ocpp_version, kind):
-                raise errors.NotSupportedError(f"{action} is not supported")
-            raise errors.NotImplementedError(f"{action} is not a known action")
-        version, checked = self._ocpp_version, not handler.skip_schema_validation
-        engine = self._table.engine
-        response = MessageKind.RESPONSE if kind is MessageKind.REQUEST else None  # SENDs have none
-        synchronous = self._plain_pre_dispatch and not handler.is_async
-        after = self._routes.after.get(action, ())
-        return Route(
-            kind=kind,
-            handler=handler,
-            after=after,
-            synchronous=synchronous,
-            inline=synchronous and not after,
-            request=(
-                compile_validator(version, action, kind, self._receive_formats, engine)
-                if checked
-                else None
-            ),
-            response=(
-                compile_validator(version, action, response, FormatPolicy.STRICT, engine)
-                if checked and response
-                else None
-            ),
-            request_casing=message_plan(version, action, kind),
-            response_casing=message_plan(version, action, response) if response else None,
-            typed=payload_class(version, action, kind) if self._typed else None,
-            response_class=payload_class(version, action, response) if response else None,
-        )
-
-    async def _invoke(self, route: Route, frame: Call | Send) -> tuple[Any, dict[str, Any]]:
-        result, kwargs = self._call_handler(route, frame)
-        if route.handler.is_async:
-            result = await result
-        return result, kwargs
-
-    def _call_handler(self, route: Route, frame: Call | Send) -> tuple[Any, dict[str, Any]]:
-        """Validate and convert the payload, and call the handler: what it returned (to be
-        awaited if it is async) and the request's fields, of which @after hooks take theirs."""
-        payload = frame.payload
-        if route.request is not None:
-            check(route.request, frame.action, route.kind, payload)
-        if route.typed is not None:
-            obj = route.typed.from_wire(payload, typed=True)
-            fields = {f.name: getattr(obj, f.name) for f in attrs.fields(type(obj))}
-        else:
-            fields = object_to_python(payload, route.request_casing)
-        handler = route.handler
-        kwargs = handler.arguments(fields, frame.unique_id)
-        return getattr(self, handler.name)(**kwargs), fields
-
-    async def _dispatch(
-        self, call: Call, route: Route | None
-    ) -> tuple[Route, Any, dict[str, Any]] | None:
-        """``pre_dispatch`` and the handler: the route, response and arguments of ``call``;
-        None if they took longer than ``handler_timeout``."""
-        if route is not None and route.synchronous:
-            # Nothing on this path awaits, so no timeout could cancel it: a cancel scope would
-            # only cost time.
-            return route, *self._call_handler(route, call)
-        with trio.move_on_after(self._handler_timeout):
-            await self.pre_dispatch(call)
-            route = self._route(call.action, MessageKind.REQUEST)
-            return route, *await self._invoke(route, call)
-        return None  # cancelled at the deadline
+                await self._run_after_hooks(host, call.action, handler_args, reply)
 
     async def _answer(
-        self, call: Call, route: Route | None
+        self, host: Host, call: Call, route: Route | None
     ) -> tuple[CallResult | CallError, dict[str, Any] | None]:
         """Run the handler of ``call``: its CALLRESULT, or the CALLERROR the rules name."""
-        version = self._ocpp_version
+        version = self.version
         try:
-            handled = await self._dispatch(call, route)
+            handled = await self._dispatch(host, call, route)
         except errors.OCPPError as exc:
             return call.create_call_error(exc, version), None
         except Exception as exc:
@@ -215,7 +158,7 @@ class InboundCalls:
                 escape(self.id),
                 call.action,
                 escape(call.unique_id),
-                self._handler_timeout,
+                self.handler_timeout,
             )
             error = errors.InternalError("The request was not handled in time")
             return call.create_call_error(error, version), None
@@ -237,6 +180,46 @@ class InboundCalls:
         hooked = {"response": response, **kwargs} if route.after else None
         return call.create_call_result(payload), hooked
 
+    async def _dispatch(
+        self, host: Host, call: Call, route: Route | None
+    ) -> tuple[Route, Any, dict[str, Any]] | None:
+        """``pre_dispatch`` and the handler: the route, response and arguments of ``call``;
+        None if they took longer than ``handler_timeout``."""
+        if route is not None and route.synchronous:
+            # Nothing on this path awaits, so no timeout could cancel it: a cancel scope would
+            # only cost time.
+            return route, *self._call_handler(host, route, call)
+        with trio.move_on_after(self.handler_timeout):
+            await host.pre_dispatch(call)
+            route = self.table.route(call.action, MessageKind.REQUEST)
+            return route, *await self._invoke(host, route, call)
+        return None  # cancelled at the deadline
+
+    async def _invoke(
+        self, host: Host, route: Route, frame: Call | Send
+    ) -> tuple[Any, dict[str, Any]]:
+        result, kwargs = self._call_handler(host, route, frame)
+        if route.handler.is_async:
+            result = await result
+        return result, kwargs
+
+    def _call_handler(
+        self, host: Host, route: Route, frame: Call | Send
+    ) -> tuple[Any, dict[str, Any]]:
+        """Validate and convert the payload, and call the handler: what it returned (to be
+        awaited if it is async) and the request's fields, of which @after hooks take theirs."""
+        payload = frame.payload
+        if route.request is not None:
+            check(route.request, frame.action, route.kind, payload)
+        if self.typed:
+            obj = route.request_class.from_wire(payload, typed=True)
+            fields = {f.name: getattr(obj, f.name) for f in attrs.fields(type(obj))}
+        else:
+            fields = object_to_python(payload, route.request_casing)
+        handler = route.handler
+        kwargs = handler.arguments(fields, frame.unique_id)
+        return getattr(host, handler.name)(**kwargs), fields
+
     def _response_to_wire(self, action: str, route: Route, response: Any) -> dict[str, Any]:
         if type(response) is route.response_class:  # the usual answer: nothing to check
             response = response.__ocpp_wire__()
@@ -245,7 +228,7 @@ class InboundCalls:
                 MessageKind.RESPONSE
             ):
                 raise TypeError(f"expected the response to {action}, got {response!r}")
-            if response.__ocpp_version__ != self._ocpp_version:
+            if response.__ocpp_version__ != self.version:
                 return response.to_wire()  # another version's schema names its fields
             response = response.__ocpp_wire__()  # what to_wire() renames, with our plan
         elif not isinstance(response, dict):
@@ -255,17 +238,17 @@ class InboundCalls:
         return object_to_wire(response, route.response_casing)
 
     async def _run_after_hooks(
-        self, action: str, handler_args: dict[str, Any], reply: CallResult
+        self, host: Host, action: str, handler_args: dict[str, Any], reply: CallResult
     ) -> None:
         response = handler_args.pop("response")
-        for hook in self._routes.after.get(action, ()):
+        for hook in self.table.routes.after.get(action, ()):
             args = dict(handler_args)
             if hook.inject_response:
                 args["response"] = response
             try:
                 # after hooks get the @on handler's arguments; filter them for this hook.
                 kwargs = hook.arguments(args, reply.unique_id)
-                result = getattr(self, hook.name)(**kwargs)
+                result = getattr(host, hook.name)(**kwargs)
                 if hook.is_async:
                     await result
             except Exception:
@@ -273,30 +256,31 @@ class InboundCalls:
                     "%s: @after hook %s of %s failed", escape(self.id), hook.name, action
                 )
 
-    async def _handle_send(self, send: Send) -> None:
+    # -- SENDs -----------------------------------------------------------------------------------
+
+    async def _handle_send(self, host: Host, send: Send, slots: trio.Semaphore) -> None:
         """A 2.1 SEND: run its handler; it is never answered, even when invalid."""
         try:
-            with trio.move_on_after(self._handler_timeout) as timer:
-                await self.pre_dispatch(send)
-                await self._invoke(self._route(send.action, MessageKind.SEND), send)
+            with trio.move_on_after(self.handler_timeout) as timer:
+                await host.pre_dispatch(send)
+                await self._invoke(host, self.table.route(send.action, MessageKind.SEND), send)
             if timer.cancelled_caught:
                 self.logger.error(
                     "%s: handler of SEND %s (%s) did not finish within %g s, cancelled",
                     escape(self.id),
                     send.action,
                     escape(send.unique_id),
-                    self._handler_timeout,
+                    self.handler_timeout,
                 )
-            self._behaved()
+            self.conduct.behaved()
         except Exception as exc:
-            self._warn(
+            self.conduct.warn(
                 "%s: SEND %s (%s) not handled: %s",
                 escape(self.id),
                 escape(send.action),
                 escape(send.unique_id),
                 escape(exc),
             )
-            await self._misbehaved()
+            await self.conduct.misbehaved(host.aclose)
         finally:
-            if self._send_slots is not None:
-                self._send_slots.release()
+            slots.release()

@@ -4,10 +4,11 @@ A task per connection for this costs a Task, its context and a stack of coroutin
 garbage collection visits, for a timer that fires once a minute. A server runs one Watchdog for
 all its connections; a ChargePoint started on its own runs one of its own.
 
-A connection asks to be woken with :meth:`Watchdog.arm`; a request is never taken back: when a
-connection moves its alarm earlier it arms again, and it ignores a wake-up that is not its
-latest (``alarm(at, now)`` tells which one it is). The watchdog holds connections weakly: one
-that ended is not kept, with its buffers, until its last wake-up falls due.
+A connection (its :class:`~.link.Link`) asks to be woken with :meth:`Watchdog.arm`; a request is
+never taken back: when a connection moves its alarm earlier it arms again, and it ignores a
+wake-up that is not its latest (``alarm(at, now)`` tells which one it is). The watchdog holds
+connections weakly: one that ended is not kept, with its buffers, until its last wake-up falls
+due.
 """
 
 from __future__ import annotations

@@ -46,8 +46,9 @@ from .._core import close_codes, errors
 from .._core import json_codec as _json
 from .._core.logsafe import escape
 from .._core.payload import Payload, payload_class
+from .._core.route_table import outbound_exchange, outgoing_payload
 from .._core.schemas import MessageKind
-from .._core.validation import FormatPolicy, check, compile_validator, validation_engine
+from .._core.validation import FormatPolicy, validation_engine
 from .._runtime.charge_point import ChargePoint
 from ._broker import Broker, ClusterUnavailableError, NotConnectedError
 from ._clock import SEND_MARGIN, SharedClock
@@ -102,16 +103,10 @@ def _connection(value: str | None) -> str:
 
 def _request(payload: Payload, skip_schema_validation: bool) -> dict[str, Any]:
     """The wire form of a CALL's payload, checked as ``ChargePoint.call`` checks it."""
-    if not isinstance(payload, Payload) or payload.__ocpp_kind__ is not MessageKind.REQUEST:
-        raise TypeError(f"expected a call payload object, got {payload!r}")
-    wire = payload.to_wire()
-    if not skip_schema_validation:
-        version, action = payload.__ocpp_version__, payload.__ocpp_action__
-        validator = compile_validator(
-            version, action, MessageKind.REQUEST, FormatPolicy.STRICT, validation_engine()
-        )
-        check(validator, action, MessageKind.REQUEST, wire)
-    return wire
+    # The payload's own version; the response is checked by the node that makes the call.
+    engine = validation_engine()
+    exchange = outbound_exchange(payload, MessageKind.REQUEST, None, FormatPolicy.LENIENT, engine)
+    return outgoing_payload(exchange, payload, skip_schema_validation)
 
 
 class Cluster:
