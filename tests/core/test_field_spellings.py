@@ -154,7 +154,7 @@ def test_what_a_handler_may_declare() -> None:
         @after("BootNotification", inject_response=True)
         def booted(self, response: Any, charge_point_vendor: str) -> None: ...
 
-    assert Fine._routes.on["BootNotification"].wants_unique_id
+    assert Fine._handlers.on["BootNotification"].wants_unique_id
 
 
 def test_an_after_hook_asking_for_the_response_must_say_so() -> None:
@@ -182,7 +182,7 @@ def test_an_alias_beside_kwargs_gets_the_field_under_the_alias_only() -> None:
         def on_authorize(self, iso_15118_certificate_hash_data: Any = None, **kwargs: Any) -> Any:
             return None
 
-    handler = Csms21._routes.on["Authorize"]
+    handler = Csms21._handlers.on["Authorize"]
     fields = {"id_token": {}, "iso15118_certificate_hash_data": HASH_DATA}
     assert handler.arguments(fields, "1") == {
         "id_token": {},

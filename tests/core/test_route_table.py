@@ -9,7 +9,7 @@ import pytest
 
 from trio_ocpp import exceptions, v16, v21
 from trio_ocpp._core.route_table import inbound_route, outbound_exchange, outgoing_payload
-from trio_ocpp._core.routing import routes_of
+from trio_ocpp._core.routing import handlers_of
 from trio_ocpp._core.schemas import MessageKind
 from trio_ocpp._core.validation import FormatPolicy, compile_validator, validation_engine
 from trio_ocpp.routing import on
@@ -47,7 +47,7 @@ def test_a_call_we_send_is_checked_strictly_and_its_response_by_the_policy() -> 
 
 def test_a_call_we_answer_is_checked_by_the_policy_and_our_response_strictly() -> None:
     route = inbound_route(
-        routes_of(Station),
+        handlers_of(Station),
         "1.6",
         "BootNotification",
         REQUEST,
@@ -62,7 +62,7 @@ def test_a_call_we_answer_is_checked_by_the_policy_and_our_response_strictly() -
 
 def test_a_handler_that_skips_validation_has_no_validators() -> None:
     route = inbound_route(
-        routes_of(Station),
+        handlers_of(Station),
         "1.6",
         "Heartbeat",
         REQUEST,
@@ -82,7 +82,7 @@ def test_an_action_without_a_handler_is_refused_as_the_rules_say(
 ) -> None:
     with pytest.raises(error):
         inbound_route(
-            routes_of(Station),
+            handlers_of(Station),
             "1.6",
             action,
             REQUEST,

@@ -32,7 +32,7 @@ MISSING = {
     "ocpp.messages.ASYNC_VALIDATION": "validation here is synchronous and takes microseconds; "
     "there is no thread to switch off",
     "ocpp.routing.routables": "a module-wide list of handler names, shared by every class; "
-    "routes here belong to each class (routing.routes_of, create_route_map)",
+    "routes here belong to each class (routing.handlers_of, create_route_map)",
 }
 
 #: Enum members of the ocpp package that trio-ocpp does not have, and why.

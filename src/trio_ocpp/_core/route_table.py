@@ -20,7 +20,7 @@ import attrs
 from . import errors
 from .casing import Plan, message_plan, object_to_wire
 from .payload import Payload, payload_class
-from .routing import Handler, Routes
+from .routing import Handler, Handlers
 from .schemas import MessageKind, actions
 from .validation import FormatPolicy, SchemaValidator, check, compile_validator
 
@@ -141,7 +141,7 @@ def outgoing_payload(
 
 
 def inbound_route(
-    routes: Routes,
+    handlers: Handlers,
     version: str,
     action: str,
     kind: MessageKind,
@@ -151,14 +151,14 @@ def inbound_route(
     engine: str,
 ) -> Route:
     """The route of a CALL (``kind`` REQUEST) or SEND of ``action`` to a ChargePoint class with
-    ``routes``; NotSupportedError or NotImplementedError (CONFORMANCE 17) if it has no handler."""
-    handler = routes.on.get(action)
+    ``handlers``; NotSupportedError or NotImplementedError (CONFORMANCE 17) if it has no handler."""
+    handler = handlers.on.get(action)
     if handler is None:
         if action in actions(version, kind):
             raise errors.NotSupportedError(f"{action} is not supported")
         raise errors.NotImplementedError(f"{action} is not a known action")
     synchronous = plain_pre_dispatch and not handler.is_async
-    after = routes.after.get(action, ())
+    after = handlers.after.get(action, ())
     return _compile(
         Route,
         version,
@@ -184,7 +184,7 @@ class RouteTable:
     """A ChargePoint class's routes for one connection setting, shared by its connections."""
 
     version: str
-    routes: Routes
+    handlers: Handlers
     plain_pre_dispatch: bool  # the class's pre_dispatch is the default no-op
     receive_formats: FormatPolicy
     engine: str  # the validation engine
@@ -199,7 +199,7 @@ class RouteTable:
         if route is None:
             # Only actions with a handler get here, so what a peer sends cannot grow the table.
             route = routes[action] = inbound_route(
-                self.routes,
+                self.handlers,
                 self.version,
                 action,
                 kind,

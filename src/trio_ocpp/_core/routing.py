@@ -1,7 +1,7 @@
 """``@on`` and ``@after``: mark ChargePoint methods as handlers of OCPP actions.
 
 The decorators only tag the function. The route table is built once per class, when the class is
-created (:func:`routes_of`): it is inherited, a subclass may override a route by redefining the
+created (:func:`handlers_of`): it is inherited, a subclass may override a route by redefining the
 method or by marking another method for the same action, and there is no module-level registry,
 so two ChargePoint classes never see each other's handlers.
 
@@ -29,7 +29,7 @@ import attrs
 from .payload import payload_class
 from .schemas import MessageKind, actions
 
-__all__ = ["Handler", "Routes", "after", "create_route_map", "on", "routes_of"]
+__all__ = ["Handler", "Handlers", "after", "create_route_map", "handlers_of", "on"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -171,14 +171,14 @@ def _unknown_parameter(
 
 
 @attrs.frozen
-class Routes:
+class Handlers:
     """The handlers of one ChargePoint class, by action."""
 
     on: Mapping[str, Handler]
     after: Mapping[str, tuple[Handler, ...]]
 
 
-def routes_of(cls: type) -> Routes:
+def handlers_of(cls: type) -> Handlers:
     """Build the route table of ``cls`` from its methods, base classes first.
 
     Raises TypeError for a handler parameter that no request field fills (module docstring),
@@ -207,7 +207,7 @@ def routes_of(cls: type) -> Routes:
                     cls, name, func, _request(version, action), inject_response=inject
                 )
                 after_routes.setdefault(action, []).append(handler)
-    return Routes(on_routes, {a: tuple(hs) for a, hs in after_routes.items()})
+    return Handlers(on_routes, {a: tuple(hs) for a, hs in after_routes.items()})
 
 
 def create_route_map(obj: Any) -> dict[str, dict[str, Any]]:
@@ -215,15 +215,15 @@ def create_route_map(obj: Any) -> dict[str, dict[str, Any]]:
     handler, "_after_action": bound hook, "_skip_schema_validation": bool}``.
 
     For code that inspects routes; dispatch does not use it. trio-ocpp allows several ``@after``
-    hooks per action: ``_after_action`` is the first, ``type(obj)._routes.after`` has them all.
+    hooks per action: ``_after_action`` is the first, ``type(obj)._handlers.after`` has them all.
     """
-    routes: Routes = type(obj)._routes
+    handlers: Handlers = type(obj)._handlers
     table: dict[str, dict[str, Any]] = {}
-    for action, handler in routes.on.items():
+    for action, handler in handlers.on.items():
         table[action] = {
             "_on_action": getattr(obj, handler.name),
             "_skip_schema_validation": handler.skip_schema_validation,
         }
-    for action, hooks in routes.after.items():
+    for action, hooks in handlers.after.items():
         table.setdefault(action, {})["_after_action"] = getattr(obj, hooks[0].name)
     return table

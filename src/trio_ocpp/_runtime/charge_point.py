@@ -32,7 +32,7 @@ from .._core.frames import Call, CallError, CallResult, CallResultError, Send, u
 from .._core.logsafe import FRAME_LIMIT, RepeatLimiter, escape
 from .._core.payload import Payload
 from .._core.route_table import RouteTable, Setting
-from .._core.routing import Routes, create_route_map, routes_of
+from .._core.routing import Handlers, create_route_map, handlers_of
 from .._core.validation import FormatPolicy, validation_engine
 from .._core.versions import OCPPVersion
 from .._transport.adapters import Connection, as_connection
@@ -75,7 +75,7 @@ class ChargePoint:
 
     #: Set by the version packages' subclasses.
     _ocpp_version: ClassVar[OCPPVersion]
-    _routes: ClassVar[Routes] = Routes({}, {})
+    _handlers: ClassVar[Handlers] = Handlers({}, {})
     #: Compiled routes, shared by the connections of a class.
     _route_tables: ClassVar[dict[Setting, RouteTable]] = {}
     #: pre_dispatch is the default no-op: a CALL to a synchronous handler never awaits.
@@ -89,7 +89,7 @@ class ChargePoint:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._routes = routes_of(cls)
+        cls._handlers = handlers_of(cls)
         cls._route_tables = {}
         cls._plain_pre_dispatch = cls.pre_dispatch is ChargePoint.pre_dispatch
 
@@ -149,7 +149,7 @@ class ChargePoint:
         table = self._route_tables.get(setting)
         if table is None:
             table = self._route_tables[setting] = RouteTable(
-                version, self._routes, self._plain_pre_dispatch, *setting
+                version, self._handlers, self._plain_pre_dispatch, *setting
             )
         # The parts: each has state of its own and holds no reference back to this object.
         self._conduct = conduct = Conduct(id, logger, max_invalid_frames)

@@ -241,7 +241,7 @@ class InboundCalls:
         self, host: Host, action: str, handler_args: dict[str, Any], reply: CallResult
     ) -> None:
         response = handler_args.pop("response")
-        for hook in self.table.routes.after.get(action, ()):
+        for hook in self.table.handlers.after.get(action, ()):
             args = dict(handler_args)
             if hook.inject_response:
                 args["response"] = response
