@@ -150,9 +150,7 @@ async def test_an_invalid_call_result_is_its_own_outcome() -> None:
             unique_id = json.loads(connection.sent()[0])[1]
             connection.deliver(json.dumps([3, unique_id, {"status": "Maybe"}]))
     [(record,)] = seen.of("exchange")
-    assert record.outcome is Outcome.INVALID_RESULT and record.reply.payload == {
-        "status": "Maybe"
-    }
+    assert record.outcome is Outcome.INVALID_RESULT and record.reply.payload == {"status": "Maybe"}
 
 
 async def test_a_failing_observer_is_logged_and_the_connection_goes_on(

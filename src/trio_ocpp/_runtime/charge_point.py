@@ -205,7 +205,7 @@ class ChargePoint:
         self._on_end: Callable[[ChargePoint], None] | None = None
         # When start() is cancelled with the connection open (the owner stops): how to close it,
         # (code, reason, seconds for the close handshake).
-        self._farewell: Callable[[], tuple[int, str, float]] = self._going_away
+        self._farewell: Callable[[], tuple[int, str, float]] = self._leaving
         self._ended = trio.Event()  # after disconnected()
         self._observers: list[Observer] = list(observers)
         self._opened_at: float | None = None  # by start()
@@ -261,7 +261,8 @@ class ChargePoint:
 
     async def start(self) -> None:
         """Serve the connection until it closes; then cancel handlers, fail pending calls and
-        run ``disconnected()``. Cancelled while the connection is open, it closes it (1001)."""
+        run ``disconnected()``. Cancelled while the connection is open, it closes it (1000; a
+        server's connections with 1001)."""
         link = self._link
         if self._nursery is not None or link.closed:
             raise RuntimeError(f"{self.id}: a ChargePoint can be started only once")
@@ -356,8 +357,8 @@ class ChargePoint:
         return self._link.close_sent
 
     @staticmethod
-    def _going_away() -> tuple[int, str, float]:
-        return close_codes.GOING_AWAY, "going away", 1.0
+    def _leaving() -> tuple[int, str, float]:
+        return close_codes.NORMAL, "", 1.0
 
     async def connected(self) -> None:
         """Override to act once the connection is open: it runs in the connection's nursery
