@@ -3,7 +3,7 @@
 The version packages (``trio_ocpp.v16``, ``v201``, ``v21``) hold each version's ChargePoint,
 ``call``/``call_result`` messages, datatypes and enums; ``trio_ocpp.routing`` the ``@on`` and
 ``@after`` decorators; ``serve``/``Server`` run a central system, ``connect`` a charge point and
-``Client`` keeps one connected. Security profiles: ``basic_auth`` on both sides (1-2),
+``Client`` keeps one connected; an ``Observer`` sees their frames and exchanges. Security profiles: ``basic_auth`` on both sides (1-2),
 ``server_ssl_context``/``client_ssl_context`` for TLS (2-3), ``ClientCertificate`` and
 ``common_name_is_identity`` (``Server(certificate_identity=...)``) for client certificates (3).
 """
@@ -33,6 +33,11 @@ from ._core.auth import parse_basic_auth as parse_basic_auth
 from ._core.identity import IdentityPolicy as IdentityPolicy
 from ._core.versions import VERSIONS as VERSIONS
 from ._core.versions import OCPPVersion as OCPPVersion
+from ._runtime.observe import ConnectionInfo as ConnectionInfo
+from ._runtime.observe import Direction as Direction
+from ._runtime.observe import ExchangeRecord as ExchangeRecord
+from ._runtime.observe import Observer as Observer
+from ._runtime.observe import Outcome as Outcome
 from ._server.server import ConnectionRequest as ConnectionRequest
 from ._server.server import Membership as Membership
 from ._server.server import RejectConnection as RejectConnection
@@ -56,14 +61,19 @@ __all__ = [
     "Client",
     "ClientCertificate",
     "ConnectionClosed",
+    "ConnectionInfo",
     "ConnectionRejected",
     "ConnectionRequest",
     "ConnectionTimeout",
+    "Direction",
+    "ExchangeRecord",
     "HandshakeError",
     "IdentityPolicy",
     "Membership",
     "NoSubprotocolError",
     "OCPPVersion",
+    "Observer",
+    "Outcome",
     "ReceiveBudget",
     "RejectConnection",
     "Server",

@@ -3,7 +3,6 @@ big events, and the buffer's bounds, without a broker (autojump clock)."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -17,10 +16,9 @@ from trio_ocpp.cluster._recorder import EventLimits, EventRecorder
 
 
 def answered(recorder: EventRecorder, identity: str, data: str = "", count: int = 1) -> None:
-    cp: Any = SimpleNamespace(id=identity, ocpp_version="2.0.1")
     for _ in range(count):
         call = Call("1", "DataTransfer", {"vendorId": "v", "data": data})
-        recorder.record(cp, call, CallResult("1", {"status": "Accepted"}))
+        recorder.record(identity, "2.0.1", call, CallResult("1", {"status": "Accepted"}))
 
 
 def recorder(**limits: Any) -> EventRecorder:

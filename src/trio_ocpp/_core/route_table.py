@@ -30,6 +30,7 @@ __all__ = [
     "RouteTable",
     "Setting",
     "inbound_route",
+    "no_handler",
     "outbound_exchange",
     "outgoing_payload",
 ]
@@ -62,6 +63,8 @@ class Route(Exchange):
     synchronous: bool
     #: And nothing after it: no @after hooks. The reader answers such a CALL itself.
     inline: bool
+    #: The handler is the class's fallback, called with the action, payload and unique id.
+    fallback: bool = False
 
 
 E = TypeVar("E", bound=Exchange)
@@ -151,14 +154,34 @@ def inbound_route(
     engine: str,
 ) -> Route:
     """The route of a CALL (``kind`` REQUEST) or SEND of ``action`` to a ChargePoint class with
-    ``handlers``; NotSupportedError or NotImplementedError (CONFORMANCE 17) if it has no handler."""
+    ``handlers``: its handler's, else for a CALL the class's fallback;
+    :func:`no_handler`'s error without either."""
     handler = handlers.on.get(action)
-    if handler is None:
-        if action in actions(version, kind):
-            raise errors.NotSupportedError(f"{action} is not supported")
-        raise errors.NotImplementedError(f"{action} is not a known action")
+    fallback = handler is None
+    if fallback:
+        handler = handlers.fallback if kind is MessageKind.REQUEST else None
+        if handler is None:
+            raise no_handler(version, action, kind)
+    assert handler is not None
     synchronous = plain_pre_dispatch and not handler.is_async
-    after = handlers.after.get(action, ())
+    after = () if fallback else handlers.after.get(action, ())
+    if fallback and action not in actions(version, kind):
+        # No schema, no names to convert: the fallback gets the payload as received.
+        return Route(
+            action=action,
+            kind=kind,
+            request=None,
+            response=None,
+            request_casing=None,
+            response_casing=None,
+            request_class=Payload,
+            response_class=None,
+            handler=handler,
+            after=(),
+            synchronous=synchronous,
+            inline=synchronous,
+            fallback=True,
+        )
     return _compile(
         Route,
         version,
@@ -172,7 +195,16 @@ def inbound_route(
         after=after,
         synchronous=synchronous,
         inline=synchronous and not after,
+        fallback=fallback,
     )
+
+
+def no_handler(version: str, action: str, kind: MessageKind) -> errors.OCPPError:
+    """The error answering a CALL that no handler takes (CONFORMANCE 17): NotSupported for an
+    action the version knows, NotImplemented for any other."""
+    if action in actions(version, kind):
+        return errors.NotSupportedError(f"{action} is not supported")
+    return errors.NotImplementedError(f"{action} is not a known action")
 
 
 #: A connection setting: (receive formats, validation engine).
@@ -197,8 +229,7 @@ class RouteTable:
         routes = self.calls if kind is MessageKind.REQUEST else self.sends
         route = routes.get(action)
         if route is None:
-            # Only actions with a handler get here, so what a peer sends cannot grow the table.
-            route = routes[action] = inbound_route(
+            route = inbound_route(
                 self.handlers,
                 self.version,
                 action,
@@ -207,6 +238,10 @@ class RouteTable:
                 receive_formats=self.receive_formats,
                 engine=self.engine,
             )
+            # Only actions of the version or with a handler are kept (a fallback's route of
+            # any other has no payload class), so what a peer sends cannot grow the table.
+            if route.request_class is not Payload:
+                routes[action] = route
         return route
 
     def exchange(self, payload: Payload, kind: MessageKind) -> Exchange:

@@ -176,6 +176,9 @@ class Handlers:
 
     on: Mapping[str, Handler]
     after: Mapping[str, tuple[Handler, ...]]
+    #: Of every CALL that no ``on`` handler takes: the class's ``fallback`` method, if it has
+    #: one of its own.
+    fallback: Handler | None = None
 
 
 def handlers_of(cls: type) -> Handlers:

@@ -12,39 +12,51 @@ each with state of its own, hold no reference back to it:
 - :class:`~.outbound.OutboundCalls`: ``call()``, one at a time, each waiting for its response in
   a slot keyed by its message id; ``send()``.
 - :class:`~.conduct.Conduct`: the peer's counters and the balance of its invalid frames.
+- :class:`~.observe.Observers`: what the application watches (frames, exchanges, the
+  connection's opening and end).
 
-When the connection ends, every waiting ``call()`` fails at once and running handlers are
-cancelled (CONFORMANCE 28).
+Its life, for the application: ``connected()`` runs in the connection's nursery once it is open,
+while frames are already served; ``disconnected(code, reason)`` runs once when it ended,
+whatever ended it. When the connection ends, every waiting ``call()`` fails at once and running
+handlers are cancelled (CONFORMANCE 28), then ``disconnected()`` runs, shielded and bounded.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 import attrs
 import trio
 
-from .._core import errors
-from .._core.frames import Call, CallError, CallResult, CallResultError, Send, unpack
+from .._core import close_codes, errors
+from .._core.frames import Call, CallError, CallResultError, Send, unpack
 from .._core.logsafe import FRAME_LIMIT, RepeatLimiter, escape
 from .._core.payload import Payload
-from .._core.route_table import RouteTable, Setting
-from .._core.routing import Handlers, create_route_map, handlers_of
+from .._core.route_table import RouteTable, Setting, no_handler
+from .._core.routing import Handler, Handlers, create_route_map, handlers_of
+from .._core.schemas import MessageKind
 from .._core.validation import FormatPolicy, validation_engine
 from .._core.versions import OCPPVersion
-from .._transport.adapters import Connection, as_connection
+from .._transport.adapters import Connection, as_connection, describe
 from .._transport.connection import ConnectionClosed
 from .._transport.tls import ClientCertificate
 from .conduct import Conduct
 from .inbound import InboundCalls
 from .link import Link
+from .observe import ConnectionInfo, Observer, Observers
 from .outbound import OutboundCalls
 from .watchdog import Watchdog
 
 __all__ = ["ChargePoint", "Connection", "ConnectionStatistics"]
+
+#: Seconds ``connected()`` waits for the end of the connection it replaced (its
+#: ``disconnected()`` first), and ``disconnected()`` may take.
+LIFECYCLE_TIMEOUT = 10
 
 logger = logging.getLogger("trio_ocpp.charge_point")
 
@@ -83,13 +95,16 @@ class ChargePoint:
     #: The verified TLS client certificate of the connection (security profile 3), set by the
     #: server before ``start()``; None without one.
     client_certificate: ClientCertificate | None = None
-    #: Called with each inbound CALL and its CALLRESULT once the answer went out (a cluster node
-    #: records events with it); synchronous, so that it cannot hold up the connection.
-    on_answered: Callable[[ChargePoint, Call, CallResult], None] | None = None
+    #: Seconds ``disconnected()`` may take before it is cancelled.
+    disconnected_timeout: ClassVar[float] = LIFECYCLE_TIMEOUT
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._handlers = handlers_of(cls)
+        handlers = handlers_of(cls)
+        if cls.fallback is not ChargePoint.fallback:
+            fallback = Handler("fallback", inspect.iscoroutinefunction(cls.fallback), None, False)
+            handlers = attrs.evolve(handlers, fallback=fallback)
+        cls._handlers = handlers
         cls._route_tables = {}
         cls._plain_pre_dispatch = cls.pre_dispatch is ChargePoint.pre_dispatch
 
@@ -108,6 +123,7 @@ class ChargePoint:
         handler_timeout: float | None = 60,
         ping_interval: float = 60,
         pong_timeout: float = 20,
+        observers: Iterable[Observer] = (),
     ):
         """``response_timeout``: seconds a ``call()`` waits for its response. ``logger``: where
         this connection logs its frames and errors, also ``self.logger`` (the ``ocpp`` package's
@@ -134,6 +150,8 @@ class ChargePoint:
         ``ping_interval`` (0 disables) and ``pong_timeout``: WebSocket keep-alive; a peer that
         does not answer a ping in time is taken to be gone and the connection is closed
         (CONFORMANCE 29).
+        ``observers``: :class:`~trio_ocpp.Observer` objects told of this connection's frames,
+        exchanges, opening and end (a server's and a client's are added to these).
         """
         if not hasattr(type(self), "_ocpp_version"):
             raise TypeError(
@@ -181,6 +199,35 @@ class ChargePoint:
         self._watchdog: Watchdog | None = None
         # A server's: told when the first CALL is answered (the peer proved to be a charge point).
         self._on_first_answer: Callable[[], None] | None = None
+        # A server's: the connection this one replaced ended (connected() waits for it).
+        self._predecessor: trio.Event | None = None
+        # A server's: called when the connection ended, before disconnected().
+        self._on_end: Callable[[ChargePoint], None] | None = None
+        # When start() is cancelled with the connection open (the owner stops): how to close it,
+        # (code, reason, seconds for the close handshake).
+        self._farewell: Callable[[], tuple[int, str, float]] = self._leaving
+        self._ended = trio.Event()  # after disconnected()
+        self._observers: list[Observer] = list(observers)
+        self._opened_at: float | None = None  # by start()
+        self._watch(self._observers)
+
+    def _watch(self, observers: list[Observer]) -> None:
+        watching = Observers(observers) if observers else None
+        self._watching = self._link.observers = watching
+        self._calls.observers = self._inbound.observers = watching
+
+    def add_observer(self, observer: Observer) -> None:
+        """Tell ``observer`` of this connection from now on (of its opening too, if it is not
+        open yet)."""
+        self._observers.append(observer)
+        self._watch(self._observers)
+        if self._opened_at is not None:  # open already
+            assert self._watching is not None
+            self._watching.info = self._info(self._opened_at)
+
+    def _info(self, opened_at: float) -> ConnectionInfo:
+        side, remote = describe(self._websocket)
+        return ConnectionInfo(self.id, self._ocpp_version, side, remote, opened_at)
 
     @property
     def route_map(self) -> dict[str, dict[str, Any]]:
@@ -213,10 +260,13 @@ class ChargePoint:
     # -- running the connection ----------------------------------------------------------------
 
     async def start(self) -> None:
-        """Serve the connection until it closes; then cancel handlers and fail pending calls."""
+        """Serve the connection until it closes; then cancel handlers, fail pending calls and
+        run ``disconnected()``. Cancelled while the connection is open, it closes it (1000; a
+        server's connections with 1001)."""
         link = self._link
         if self._nursery is not None or link.closed:
             raise RuntimeError(f"{self.id}: a ChargePoint can be started only once")
+        ended: tuple[int, str] | None = None  # the Close the reader saw
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = self._inbound.tasks = nursery
@@ -228,18 +278,110 @@ class ChargePoint:
                     nursery.start_soon(watchdog.run)
                 self._conduct.start(watchdog)
                 link.start(nursery, watchdog)
+                self._opened()
+                nursery.start_soon(self._run_connected)
                 with link.reader:
                     try:
                         while not link.closed:  # what came after aclose() goes unread
                             message = await self._connection.get_message()
                             await self.route_message(message)
-                    except ConnectionClosed:
+                    except ConnectionClosed as exc:
+                        # Not the exception: its traceback holds this frame (a cycle).
+                        ended = exc.code, exc.reason
                         self.logger.info("%s: connection closed", escape(self.id))
                 if link.closed:  # by us, or the link gave up: calls fail before handlers end
                     self._close()
                 nursery.cancel_scope.cancel()
         finally:
             self._close()
+            if self._nursery is not None:  # it was started: its life ends here
+                with trio.CancelScope(shield=True):
+                    await self._end(ended)
+
+    def _opened(self) -> None:
+        self._opened_at = time.time()
+        watching = self._watching
+        if watching is not None:
+            watching.info = self._info(self._opened_at)
+            watching.opened()
+
+    async def _run_connected(self) -> None:
+        """``connected()``, once the connection it replaced has ended; its failure closes this
+        connection."""
+        if self._predecessor is not None:
+            with trio.move_on_after(LIFECYCLE_TIMEOUT):
+                await self._predecessor.wait()
+        try:
+            await self.connected()
+        except errors.ConnectionClosedError:
+            pass  # a call() that the connection's end cut short
+        except Exception:
+            self.logger.exception("%s: connected() failed, closing", escape(self.id))
+            await self.aclose(close_codes.INTERNAL_ERROR, "connected() failed")
+
+    async def _end(self, ended: tuple[int, str] | None) -> None:
+        """The connection is over (shielded): tell the server, close the connection if its
+        owner cancelled us, then tell the observers and ``disconnected()``."""
+        if self._on_end is not None:
+            self._on_end(self)
+        known = self._close_reason(ended)
+        if known is None:  # cancelled by its owner with the connection open: close it
+            code, reason, seconds = self._farewell()
+            with trio.move_on_after(seconds):
+                await self._link.aclose(code, reason)
+            known = self._close_reason(None) or (code, reason)
+        code, reason = known
+        if self._watching is not None:
+            self._watching.closed(code, reason)
+        try:
+            with trio.move_on_after(self.disconnected_timeout) as limit:
+                await self.disconnected(code, reason)
+            if limit.cancelled_caught:
+                self.logger.error(
+                    "%s: disconnected() did not finish within %g s, cancelled",
+                    escape(self.id),
+                    self.disconnected_timeout,
+                )
+        except Exception:
+            self.logger.exception("%s: disconnected() failed", escape(self.id))
+        finally:
+            self._ended.set()
+
+    def _close_reason(self, ended: tuple[int, str] | None) -> tuple[int, str] | None:
+        """Why the connection ended; None if it did not (nobody closed it)."""
+        if ended is not None:
+            return ended
+        closed = getattr(self._connection, "closed", None)
+        if isinstance(closed, ConnectionClosed):
+            return closed.code, closed.reason
+        return self._link.close_sent
+
+    @staticmethod
+    def _leaving() -> tuple[int, str, float]:
+        return close_codes.NORMAL, "", 1.0
+
+    async def connected(self) -> None:
+        """Override to act once the connection is open: it runs in the connection's nursery
+        while frames are already being served (a handler may run before or beside it), and
+        may ``await self.call(...)``. On a server the connection is registered by then
+        (``server.get(id)`` finds it) and a connection it replaced has had its
+        ``disconnected()``. An exception is logged and closes this connection (1011)."""
+
+    async def disconnected(self, code: int, reason: str) -> None:
+        """Override to act once the connection ended, whatever ended it: runs exactly once for
+        each ``start()``, after pending calls failed and handlers were cancelled, shielded
+        from cancellation and cancelled after ``disconnected_timeout`` seconds. ``code`` and
+        ``reason``: the Close frame received, else the one sent (1006: no closing
+        handshake). On a server the connection is no longer registered by then. The
+        connection is closed: ``call()`` raises ConnectionClosedError."""
+
+    async def fallback(self, action: str, payload: dict[str, Any], unique_id: str) -> Any:
+        """Override to answer the CALLs that no ``@on`` handler takes: ``payload`` is snake_case
+        and validated for an action the version knows, as received for others. Return a
+        call_result object or a dict, or raise an OCPPError. Not overridden, such CALLs are
+        answered NotSupported (an action the version knows) or NotImplemented, as this
+        default does."""
+        raise no_handler(self._ocpp_version, action, MessageKind.REQUEST)
 
     def _share_warnings(self, limiter: RepeatLimiter) -> None:
         """Warn through ``limiter`` (a server's): :meth:`.conduct.Conduct.share`."""
@@ -281,15 +423,22 @@ class ChargePoint:
         conduct.frames_received += 1
         if self.logger.isEnabledFor(logging.INFO):
             self.logger.info("%s: receive message %s", escape(self.id), escape(raw, FRAME_LIMIT))
+        watching = self._watching
         if isinstance(raw, bytes):
+            if watching is not None:
+                watching.received(raw, None)
             # OCPP-J is text only; a binary message is invalid and never answered.
             await self._invalid_frame(None, "binary WebSocket message")
             return
         try:
             frame = unpack(raw, self._ocpp_version)
         except errors.OCPPError as exc:
+            if watching is not None:
+                watching.received(raw, None)
             await self._invalid_frame(exc.reply, exc.description)
             return
+        if watching is not None:
+            watching.received(raw, frame)
 
         if isinstance(frame, Call):
             conduct.behaved()
@@ -336,15 +485,20 @@ class ChargePoint:
         suppress: bool = False,
         unique_id: str | None = None,
         skip_schema_validation: bool = False,
+        *,
+        timeout: float | None = None,
     ) -> Any:
         """Send a CALL and return the peer's response as a ``call_result`` object.
 
         One CALL is outstanding at a time; others queue here. A CALLERROR raises its
         :class:`~trio_ocpp.exceptions.OCPPError` (``suppress=True``: returns None instead); no
-        response within ``response_timeout`` raises :class:`~trio_ocpp.exceptions.CallTimeoutError`;
-        a connection that closes raises :class:`~trio_ocpp.exceptions.ConnectionClosedError`.
+        response within ``timeout`` seconds of sending (None: ``response_timeout``) raises
+        :class:`~trio_ocpp.exceptions.CallTimeoutError`, and a response that comes later is
+        dropped as unmatched; a connection that closes raises
+        :class:`~trio_ocpp.exceptions.ConnectionClosedError`. The wait for its turn is not
+        limited: put the call in ``trio.move_on_after`` to bound the whole of it.
         """
-        return await self._calls.call(payload, suppress, unique_id, skip_schema_validation)
+        return await self._calls.call(payload, suppress, unique_id, skip_schema_validation, timeout)
 
     async def send(self, payload: Payload, skip_schema_validation: bool = False) -> None:
         """Send a 2.1 SEND message: one-way, it may go out while a CALL is pending."""

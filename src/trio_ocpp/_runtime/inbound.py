@@ -31,6 +31,7 @@ from .._core.validation import check
 from .._core.versions import OCPPVersion
 from .conduct import Conduct
 from .link import NOT_STARTED, Link, Tasks
+from .observe import Direction, Observers, Outcome, outcome_of
 
 __all__ = ["Host", "InboundCalls"]
 
@@ -38,13 +39,12 @@ __all__ = ["Host", "InboundCalls"]
 class Host(Protocol):
     """The ChargePoint, as inbound handling uses it: its methods are the handlers."""
 
-    @property
-    def on_answered(self) -> Callable[[Any, Call, CallResult], None] | None: ...
-
     #: A server's: told when the first CALL is answered (the peer proved to be a charge point).
     _on_first_answer: Callable[[], None] | None
 
     async def pre_dispatch(self, message: Call | Send) -> None: ...
+
+    def fallback(self, action: str, payload: dict[str, Any], unique_id: str) -> Any: ...
 
     async def aclose(self, code: int = 1000, reason: str | None = None) -> None: ...
 
@@ -69,6 +69,7 @@ class InboundCalls:
     #: Woken whenever a CALL was handled, once shutdown() waits on it.
     quieter: trio.lowlevel.ParkingLot | None = attrs.field(default=None, init=False)
     tasks: Tasks = attrs.field(default=NOT_STARTED, init=False)  # start() sets its nursery
+    observers: Observers | None = attrs.field(default=None, init=False)
     #: SENDs being handled, made by the first.
     _send_slots: trio.Semaphore | None = attrs.field(default=None, init=False)
 
@@ -86,7 +87,14 @@ class InboundCalls:
         if refusal is not None:
             # CONFORMANCE 21: ProtocolError in 1.6, RpcFrameworkError in 2.x.
             code = errors.ProtocolError if self.version == "1.6" else errors.RpcFrameworkError
-            await self.link.send_quietly(call.create_call_error(code(refusal), self.version))
+            error = call.create_call_error(code(refusal), self.version)
+            started = trio.current_time()
+            sent = await self.link.send_quietly(error)
+            if self.observers is not None:
+                outcome = Outcome.ERROR if sent else Outcome.CLOSED
+                self.observers.exchanged(
+                    Direction.INBOUND, call, error if sent else None, outcome, started
+                )
             return
         running[call.unique_id] = None
         route = self.table.calls.get(call.action)
@@ -111,6 +119,9 @@ class InboundCalls:
     async def _handle_call(self, host: Host, call: Call, route: Route | None) -> None:
         """Answer ``call``; ``route`` is its action's, if it was looked up already."""
         sent = False
+        observers = self.observers
+        started = trio.current_time() if observers is not None else 0.0
+        reply: CallResult | CallError | None = None
         try:
             try:
                 reply, handler_args = await self._answer(host, call, route)
@@ -131,12 +142,15 @@ class InboundCalls:
                     escape(call.action),
                     escape(call.unique_id),
                 )
+            if observers is not None:
+                outcome = outcome_of(reply) if sent and reply is not None else Outcome.CLOSED
+                observers.exchanged(
+                    Direction.INBOUND, call, reply if sent else None, outcome, started
+                )
         if sent and isinstance(reply, CallResult):
             if host._on_first_answer is not None:
                 host._on_first_answer()
                 host._on_first_answer = None
-            if host.on_answered is not None:
-                host.on_answered(host, call, reply)
             if handler_args is not None:
                 await self._run_after_hooks(host, call.action, handler_args, reply)
 
@@ -211,6 +225,9 @@ class InboundCalls:
         payload = frame.payload
         if route.request is not None:
             check(route.request, frame.action, route.kind, payload)
+        if route.fallback:
+            fields = object_to_python(payload, route.request_casing)
+            return host.fallback(frame.action, fields, frame.unique_id), fields
         if self.typed:
             obj = route.request_class.from_wire(payload, typed=True)
             fields = {f.name: getattr(obj, f.name) for f in attrs.fields(type(obj))}

@@ -25,6 +25,7 @@ from .._core.frames import CallError, Frame
 from .._core.logsafe import FRAME_LIMIT, escape
 from .._transport.adapters import Connection
 from .._transport.connection import ConnectionClosed
+from .observe import Observers
 from .watchdog import Watchdog
 
 __all__ = ["NOT_STARTED", "Link", "Tasks"]
@@ -76,6 +77,9 @@ class Link:
     errors_sent: int = attrs.field(default=0, init=False)  # CALLERROR frames
     #: Seconds from the last ping to its pong; None before one.
     round_trip_time: float | None = attrs.field(default=None, init=False)
+    #: The close code and reason we sent (or were about to), once we closed.
+    close_sent: tuple[int, str] | None = attrs.field(default=None, init=False)
+    observers: Observers | None = attrs.field(default=None, init=False)
     # Set by start(). The clock, not its bound method: idle connections are many, and a bound
     # method is one more object for the garbage collector to visit.
     _tasks: Tasks = attrs.field(default=NOT_STARTED, init=False)
@@ -122,6 +126,8 @@ class Link:
         self.frames_sent += 1
         if isinstance(frame, CallError):
             self.errors_sent += 1
+        if self.observers is not None:
+            self.observers.sent(text, frame)
 
     async def send_quietly(self, frame: Frame) -> bool:
         """Send from a task that must outlive a closed connection; False if it was closed."""
@@ -139,6 +145,8 @@ class Link:
     async def aclose(self, code: int, reason: str | None) -> None:
         """Close the connection; a peer that does not answer the close handshake within
         ``send_timeout`` (half-open, or hostile) is dropped without it."""
+        if self.close_sent is None:
+            self.close_sent = (code, reason or "")
         with trio.move_on_after(self.send_timeout):
             await self.connection.aclose(code, reason)
 
@@ -196,6 +204,8 @@ class Link:
         reading or answering."""
         self.logger.warning("%s: %s, closing the connection", escape(self.id), reason)
         self.closed = True
+        if self.close_sent is None:
+            self.close_sent = (close_codes.INTERNAL_ERROR, reason)
         self.reader.cancel()
         with trio.CancelScope(shield=True), trio.move_on_after(1):
             await self.connection.aclose(close_codes.INTERNAL_ERROR, reason)

@@ -22,6 +22,7 @@ from .._core.schemas import MessageKind
 from .._core.validation import check
 from .._core.versions import OCPPVersion
 from .link import Link
+from .observe import Direction, Observers, Outcome
 
 __all__ = ["OutboundCalls"]
 
@@ -59,6 +60,7 @@ class OutboundCalls:
     _lock: trio.Lock | None = attrs.field(default=None, init=False)
     #: Woken whenever a call() finishes, once shutdown() waits on it.
     quieter: trio.lowlevel.ParkingLot | None = attrs.field(default=None, init=False)
+    observers: Observers | None = attrs.field(default=None, init=False)
 
     @property
     def busy(self) -> bool:
@@ -66,7 +68,12 @@ class OutboundCalls:
         return bool(self.pending) or (self._lock is not None and self._lock.locked())
 
     async def call(
-        self, payload: Payload, suppress: bool, unique_id: str | None, skip_schema_validation: bool
+        self,
+        payload: Payload,
+        suppress: bool,
+        unique_id: str | None,
+        skip_schema_validation: bool,
+        timeout: float | None = None,
     ) -> Any:
         """``ChargePoint.call``."""
         out = self.table.exchange(payload, MessageKind.REQUEST)
@@ -81,17 +88,36 @@ class OutboundCalls:
             # Free means nobody queues (trio hands a released lock to its next waiter), so take
             # it without acquire()'s trip through the scheduler; sending checkpoints anyway.
             lock.acquire_nowait()
+        observers = self.observers
+        started = trio.current_time() if observers is not None else 0.0
         try:
-            response = await self._exchange(call)
+            response = await self._exchange(call, timeout)
+        except (errors.CallTimeoutError, errors.ConnectionClosedError) as exc:
+            if observers is not None:
+                timed_out = isinstance(exc, errors.CallTimeoutError)
+                outcome = Outcome.TIMEOUT if timed_out else Outcome.CLOSED
+                observers.exchanged(Direction.OUTBOUND, call, None, outcome, started)
+            raise
         finally:
             lock.release()
         if isinstance(response, CallError):
+            if observers is not None:
+                observers.exchanged(Direction.OUTBOUND, call, response, Outcome.ERROR, started)
             if suppress:
                 return None
             raise response.to_exception()
-        return self._result_object(out, response, skip_schema_validation)
+        try:
+            result = self._result_object(out, response, skip_schema_validation)
+        except errors.OCPPError:
+            if observers is not None:
+                outcome = Outcome.INVALID_RESULT
+                observers.exchanged(Direction.OUTBOUND, call, response, outcome, started)
+            raise
+        if observers is not None:
+            observers.exchanged(Direction.OUTBOUND, call, response, Outcome.RESULT, started)
+        return result
 
-    async def _exchange(self, call: Call) -> CallResult | CallError:
+    async def _exchange(self, call: Call, timeout: float | None) -> CallResult | CallError:
         """Send ``call`` and wait for its response (the caller holds the one-CALL lock)."""
         if self.link.closed:
             raise errors.ConnectionClosedError()
@@ -100,7 +126,9 @@ class OutboundCalls:
         pending = self.pending[call.unique_id] = _PendingCall(call.action)
         try:
             await self.link.send(call)
-            with trio.move_on_after(self.response_timeout):
+            if timeout is None:
+                timeout = self.response_timeout
+            with trio.move_on_after(timeout):
                 await pending.done.wait()
         finally:
             del self.pending[call.unique_id]
@@ -110,7 +138,7 @@ class OutboundCalls:
             raise pending.error
         if pending.response is None:
             raise errors.CallTimeoutError(
-                action=call.action, unique_id=call.unique_id, timeout=self.response_timeout
+                action=call.action, unique_id=call.unique_id, timeout=timeout
             )
         return pending.response
 

@@ -26,6 +26,7 @@ from .._core.logsafe import RepeatLimiter, escape
 from .._core.throttle import address_key
 from .._core.versions import SUBPROTOCOLS, OCPPVersion, normalize_version
 from .._runtime.charge_point import ChargePoint
+from .._runtime.observe import Observer
 from .._runtime.watchdog import Watchdog
 from .._transport.connection import MAX_MESSAGE_SIZE, WebSocketConnection
 from .._transport.handshake import ServerHandshake, read_request
@@ -54,6 +55,8 @@ logger = logging.getLogger("trio_ocpp.server")
 
 #: Seconds its Close frame may take: it is closed to free its descriptor.
 _EVICTION_CLOSE_TIMEOUT = 0.2
+#: Seconds the closing handshake of a connection may take when the server is cancelled.
+_SHUTDOWN_CLOSE_TIMEOUT = 1.0
 #: Seconds for the TLS and opening handshakes of a connection: a stalled or hostile client
 #: holds a socket and a task no longer; 20 s leaves room for TLS over a slow mobile link.
 CONNECT_TIMEOUT = 20
@@ -115,6 +118,8 @@ class Server:
     ``receive_budget``: bytes that unfinished incoming messages may hold across connections
     (256 MiB; None: no bound in total), past which the biggest holders are closed with 1009;
     a :class:`ReceiveBudget` also sets how long a message may take to arrive (120 s).
+    ``observers``: :class:`~trio_ocpp.Observer` objects told of every connection's frames,
+    exchanges, opening and end (:meth:`add_observer` adds one for the connections to come).
     """
 
     def __init__(
@@ -135,6 +140,7 @@ class Server:
         tls_timeout: float = TLS_TIMEOUT,
         boot_timeout: float = BOOT_TIMEOUT,
         receive_budget: ReceiveBudget | int | None = RECEIVE_BUDGET,
+        observers: Iterable[Observer] = (),
     ):
         classes = charge_point_classes(charge_points)
         self.classes: dict[OCPPVersion, type[ChargePoint]] = {}
@@ -158,6 +164,7 @@ class Server:
         ):
             raise ValueError("certificate_identity needs an ssl_context with client certificates")
         self._options = dict(charge_point_options or {})
+        self._observers = list(observers)
         self._cluster = cluster
         self._receive_budget = (
             receive_budget
@@ -198,6 +205,10 @@ class Server:
         self._accepting = True
         self._scope = trio.CancelScope()
         self._port: int | None = None
+
+    def add_observer(self, observer: Observer) -> None:
+        """Tell ``observer`` of the connections that open from now on."""
+        self._observers.append(observer)
 
     @property
     def charge_points(self) -> Mapping[str, ChargePoint]:
@@ -340,6 +351,13 @@ class Server:
             await self._run_charge_point(ticket, *accepted)
         return stream
 
+    def _unregister(self, cp: ChargePoint) -> None:
+        """``cp`` ended: unless a newer connection of its identity replaced it, it is gone."""
+        if self._connected.get(cp.id) is cp:
+            del self._connected[cp.id]
+            if self._cluster is not None:
+                self._cluster.release(cp)
+
     async def _make_room(self) -> bool:
         """Out of descriptors: lower ``max_connections`` below what the process could hold,
         close connections that have not proven themselves down to it, and wait (a little)
@@ -408,6 +426,9 @@ class Server:
         cp._watchdog = self._watchdog
         cp._share_warnings(self._warnings)
         cp._on_first_answer = functools.partial(self._admission.proven, ticket)
+        cp._farewell = functools.partial(_farewell, ticket)
+        for observer in self._observers:
+            cp.add_observer(observer)
         self._admission.upgraded(ticket, trio.current_time())
         # The newest connection of an identity wins, at once (no await between the look-up
         # and the registration, so racing handshakes cannot both register): the old one is
@@ -415,6 +436,8 @@ class Server:
         # connection's first read): once the client has it, server.get(identity) finds it.
         previous = self._connected.get(identity)
         self._connected[identity] = cp
+        # Gone from the registry before its disconnected() runs.
+        cp._on_end = self._unregister
         try:
             if self._cluster is not None:
                 self._cluster.claim(cp)
@@ -422,22 +445,26 @@ class Server:
                 self._warn(
                     identity, "%s: new connection replaces the previous one", escape(identity)
                 )
+                # Its disconnected() before this one's connected().
+                cp._predecessor = previous._ended
                 previous.close_soon(close_codes.REPLACED, "replaced by a new connection")
             logger.info("%s: connected (OCPP %s)", escape(identity), version)
             await cp.start()
         finally:
-            if self._connected.get(identity) is cp:
-                del self._connected[identity]
-                if self._cluster is not None:
-                    self._cluster.release(cp)
-            with trio.CancelScope(shield=True):
-                if ticket.evicted:
-                    # Quickly: its descriptor is wanted. Cut short, the socket is closed anyway.
-                    with trio.move_on_after(_EVICTION_CLOSE_TIMEOUT):
-                        await ws.aclose(close_codes.TRY_AGAIN_LATER, "server full")
-                else:
-                    # A server being stopped says so with 1001; otherwise this is a no-op.
-                    await ws.aclose(close_codes.GOING_AWAY, "server shutting down")
+            self._unregister(cp)
+            # Closed by start() already, unless it never ran; then as start() would have.
+            code, reason, seconds = _farewell(ticket)
+            with trio.CancelScope(shield=True), trio.move_on_after(seconds):
+                await ws.aclose(code, reason)
+
+
+def _farewell(ticket: Ticket) -> tuple[int, str, float]:
+    """How a connection whose ChargePoint the server cancels is closed: quickly when it was
+    evicted (its descriptor is wanted; cut short, the socket is closed anyway), else as a
+    server that stops says so."""
+    if ticket.evicted:
+        return close_codes.TRY_AGAIN_LATER, "server full", _EVICTION_CLOSE_TIMEOUT
+    return close_codes.GOING_AWAY, "server shutting down", _SHUTDOWN_CLOSE_TIMEOUT
 
 
 def _remote(tcp: trio.SocketStream) -> str:

@@ -10,14 +10,20 @@ Close code and reason.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import trio_websocket
 
 from .._core import close_codes
 from .connection import ConnectionClosed, WebSocketConnection
 
-__all__ = ["Connection", "TrioWebsocketAdapter", "WebsocketsTrioAdapter", "as_connection"]
+__all__ = [
+    "Connection",
+    "TrioWebsocketAdapter",
+    "WebsocketsTrioAdapter",
+    "as_connection",
+    "describe",
+]
 
 
 class Connection(Protocol):
@@ -44,6 +50,23 @@ def as_connection(connection: Any, send_timeout: float) -> Connection:
     if not hasattr(connection, "get_message") and hasattr(connection, "recv"):
         return WebsocketsTrioAdapter(connection)
     return connection  # type: ignore[no-any-return]
+
+
+def describe(connection: Any) -> tuple[Literal["server", "client"], str | None]:
+    """The side we are on and the peer's ``host:port`` (None where unknown), of a connection
+    as it was given to a ChargePoint."""
+    if isinstance(connection, WebSocketConnection):
+        return ("client" if connection.is_client else "server"), connection.remote or None
+    if isinstance(connection, trio_websocket.WebSocketConnection):
+        remote = connection.remote
+        address = getattr(remote, "address", None)
+        where = f"{address}:{remote.port}" if address is not None else None  # type: ignore[union-attr]
+        return ("client" if connection.is_client else "server"), where
+    side = getattr(getattr(connection, "protocol", None), "side", None)  # websockets'
+    client = getattr(side, "name", "") == "CLIENT"
+    address = getattr(connection, "remote_address", None)
+    where = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else None
+    return ("client" if client else "server"), where
 
 
 def _closed(exc: trio_websocket.ConnectionClosed) -> ConnectionClosed:

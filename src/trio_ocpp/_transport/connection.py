@@ -163,6 +163,11 @@ class WebSocketConnection:
             self._take(pending)
 
     @property
+    def is_client(self) -> bool:
+        """We opened it (the charge point side)."""
+        return not self._server
+
+    @property
     def closed(self) -> ConnectionClosed | None:
         """Why the connection is closed; None while it is open."""
         return self._closed

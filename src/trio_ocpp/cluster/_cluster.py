@@ -264,7 +264,7 @@ class Cluster:
         self._claims[cp.id] = value
         self._changed.set()
         if self._recorder.actions:
-            cp.on_answered = self._recorder.record
+            cp.add_observer(self._recorder)
 
     def release(self, cp: ChargePoint) -> None:
         held = self._held.get(cp.id)

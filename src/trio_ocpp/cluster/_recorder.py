@@ -32,7 +32,7 @@ import trio
 from .._core import json_codec as _json
 from .._core.frames import Call, CallResult
 from .._core.logsafe import escape
-from .._runtime.charge_point import ChargePoint
+from .._runtime.observe import ConnectionInfo, Direction, ExchangeRecord, Observer, Outcome
 from ._broker import Broker, ClusterUnavailableError
 
 __all__ = ["EventLimits", "EventRecorder", "EventStatistics", "warn_now_and_then"]
@@ -111,8 +111,9 @@ def warn_now_and_then(log: logging.Logger, count: int, message: str, *args: obje
         log.warning(message, *args)
 
 
-class EventRecorder:
-    """A node's side: takes answered CALLs of ``actions`` and appends them to the stream."""
+class EventRecorder(Observer):
+    """A node's side: takes answered CALLs of ``actions`` and appends them to the stream (an
+    observer of each charge point's exchanges)."""
 
     def __init__(self, actions: frozenset[str], node: str, limits: EventLimits):
         self.actions = actions
@@ -139,21 +140,28 @@ class EventRecorder:
             buffered_bytes=self._held_bytes,
         )
 
-    def record(self, cp: ChargePoint, call: Call, reply: CallResult) -> None:
-        """``ChargePoint.on_answered``."""
+    def exchange(self, connection: ConnectionInfo, record: ExchangeRecord) -> None:
+        """The CALLs a charge point made that we answered with a CALLRESULT are events."""
+        reply = record.reply
+        if record.direction is Direction.INBOUND and record.outcome is Outcome.RESULT:
+            assert isinstance(reply, CallResult)
+            self.record(connection.identity, connection.version, record.call, reply)
+
+    def record(self, identity: str, version: str, call: Call, reply: CallResult) -> None:
+        """The CALL of ``identity`` answered with ``reply``: an event, if of ``actions``."""
         if call.action not in self.actions:
             return
         limits, now = self._limits, trio.current_time()
-        budget = self._budgets.get(cp.id)
+        budget = self._budgets.get(identity)
         if budget is None:
-            budget = self._budgets[cp.id] = _Budget(limits.burst, now)
+            budget = self._budgets[identity] = _Budget(limits.burst, now)
         tokens = min(limits.burst, budget.tokens + (now - budget.at) * limits.rate)
         budget.tokens, budget.at = tokens, now
         if tokens < 1:  # checked before the payloads are written: a flood costs little
             self._rate_limited += 1
             budget.limited += 1
             line = "%s: over its event rate, %d events not recorded"
-            warn_now_and_then(logger, budget.limited, line, escape(cp.id), budget.limited)
+            warn_now_and_then(logger, budget.limited, line, escape(identity), budget.limited)
             return
         request, response = _json.dumps(call.payload), _json.dumps(reply.payload)
         size = _size(request) + _size(response)
@@ -163,14 +171,14 @@ class EventRecorder:
             self._omitted += 1
             budget.omitted += 1
             line = "%s: a %s event of %d bytes recorded without its payloads (%d so far)"
-            args = (escape(cp.id), call.action, omitted, budget.omitted)
+            args = (escape(identity), call.action, omitted, budget.omitted)
             warn_now_and_then(logger, budget.omitted, line, *args)
         # A big event may take the budget below zero: the charge point then waits it out.
         budget.tokens -= 1 + size // _UNIT
         fields = [
-            ("identity", cp.id),
+            ("identity", identity),
             ("node", self._node),
-            ("version", cp.ocpp_version),
+            ("version", version),
             ("action", call.action),
             ("request", request),
             ("response", response),

@@ -1,0 +1,222 @@
+"""Observers: what an application sees of its connections' traffic, without being in its way.
+
+An :class:`Observer` is told when a connection opens and closes, of every frame received and
+sent, and of every exchange that completed (a CALL and what became of it), in both directions.
+Audit logs, metrics, recorders and the cluster's event stream are observers.
+
+Its methods are synchronous and run on the connection's own task, at the moment the thing
+happens: an observer cannot hold up a connection by awaiting, and sees events in their order.
+One that needs I/O (a database, a socket) hands the event to a task of its own, through a
+``trio`` memory channel with a bound it chooses (``send_nowait``, and count what it drops).
+An exception from an observer is logged (a few lines per period, then counted) and the
+connection goes on.
+
+A connection with no observer pays one ``is None`` test per frame; the events are built only
+when there is someone to tell.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
+
+import attrs
+import trio
+
+from .._core.frames import Call, CallError, CallResult, CallResultError, Frame
+from .._core.logsafe import RepeatLimiter, escape
+from .._core.versions import OCPPVersion
+
+__all__ = [
+    "ConnectionInfo",
+    "Direction",
+    "ExchangeRecord",
+    "Observer",
+    "Observers",
+    "Outcome",
+]
+
+logger = logging.getLogger("trio_ocpp.observer")
+
+#: Observer failures: a few lines per kind and 10 s, then one line that counts them.
+_failures = RepeatLimiter(logger, "observer", burst=3)
+
+
+@attrs.frozen
+class ConnectionInfo:
+    """One connection, as observers are told of it: made once, when it opens."""
+
+    identity: str
+    version: OCPPVersion
+    #: The side we are on: ``"server"`` (a central system, the peer is a charge point) or
+    #: ``"client"``.
+    side: Literal["server", "client"]
+    #: The peer's ``host:port`` where the connection knows it, else None.
+    remote_address: str | None
+    #: When it opened, in seconds since the epoch (``time.time()``).
+    opened_at: float
+
+
+class Direction(enum.Enum):
+    """Who sent a frame, or who made a CALL."""
+
+    #: The peer sent the frame, or made the CALL (we answered it).
+    INBOUND = "inbound"
+    #: We sent the frame, or made the CALL (``ChargePoint.call``).
+    OUTBOUND = "outbound"
+
+
+class Outcome(enum.Enum):
+    """What became of a CALL."""
+
+    #: Answered with a CALLRESULT that was valid (or not checked).
+    RESULT = "result"
+    #: Answered with a CALLERROR.
+    ERROR = "error"
+    #: Answered with a CALLRESULT (``reply``) that failed our validation: ``call()`` raised
+    #: (and in 2.1 a CALLRESULTERROR went back).
+    INVALID_RESULT = "invalid_result"
+    #: No answer in time: ``call()`` raised CallTimeoutError.
+    TIMEOUT = "timeout"
+    #: The connection closed before the answer came (outbound) or went out (inbound).
+    CLOSED = "closed"
+
+
+@attrs.frozen
+class ExchangeRecord:
+    """A CALL and what became of it."""
+
+    direction: Direction
+    call: Call
+    #: The answer, None for TIMEOUT and CLOSED.
+    reply: CallResult | CallError | CallResultError | None
+    outcome: Outcome
+    #: When the CALL was sent (outbound) or received (inbound), seconds since the epoch.
+    started_at: float
+    #: Seconds from then to the answer, or to the timeout or the close.
+    latency: float
+
+
+class Observer:
+    """Override what you want to be told of; each method is a no-op here.
+
+    Install observers with ``Server(..., observers=[...])`` (all its connections),
+    ``connect(..., observers=[...])``, ``Client(..., observers=[...])`` or
+    ``ChargePoint(..., observers=[...])``; several may be installed. Methods are synchronous
+    (module docstring): hand anything slow to a task of your own.
+    """
+
+    def connection_opened(self, connection: ConnectionInfo) -> None:
+        """The connection is open and its ChargePoint runs (``start()``)."""
+
+    def connection_closed(
+        self, connection: ConnectionInfo, code: int, reason: str, duration: float
+    ) -> None:
+        """The connection ended: the WebSocket close ``code`` and ``reason`` (1006: it ended
+        without a closing handshake), ``duration`` in seconds since it opened."""
+
+    def frame_received(
+        self, connection: ConnectionInfo, text: str | bytes, frame: Frame | None, at: float
+    ) -> None:
+        """A message from the peer: its ``text`` as received, the parsed ``frame`` (None when
+        it was no valid OCPP-J frame), ``at`` seconds since the epoch."""
+
+    def frame_sent(self, connection: ConnectionInfo, text: str, frame: Frame, at: float) -> None:
+        """A frame we sent, once the connection took it."""
+
+    def exchange(self, connection: ConnectionInfo, record: ExchangeRecord) -> None:
+        """A CALL, in either direction, and what became of it."""
+
+
+_HOOKS = ("connection_opened", "connection_closed", "frame_received", "frame_sent", "exchange")
+
+
+def _overrides(observer: Observer, hook: str) -> bool:
+    """Does ``observer`` do anything on ``hook``? (Duck-typed ones are taken to.)"""
+    method = getattr(type(observer), hook, None)
+    return method is not None and method is not getattr(Observer, hook)
+
+
+class Observers:
+    """The observers of one connection, by what they listen to: an event nobody listens to
+    costs a test of an empty tuple."""
+
+    __slots__ = ("info", *(f"_{hook}" for hook in _HOOKS))
+
+    def __init__(self, observers: Iterable[Observer]) -> None:
+        observers = tuple(observers)
+        for hook in _HOOKS:
+            bound = tuple(getattr(o, hook) for o in observers if _overrides(o, hook))
+            setattr(self, f"_{hook}", bound)
+        #: The connection, once it opened.
+        self.info: ConnectionInfo | None = None
+
+    def opened(self) -> None:
+        if self.info is not None:
+            self._tell(self._connection_opened, self.info)
+
+    def closed(self, code: int, reason: str) -> None:
+        info = self.info
+        if info is not None:
+            duration = time.time() - info.opened_at
+            self._tell(self._connection_closed, info, code, reason, duration)
+
+    @property
+    def wants_frames(self) -> bool:
+        return bool(self._frame_received or self._frame_sent)
+
+    def received(self, text: str | bytes, frame: Frame | None) -> None:
+        if self._frame_received and self.info is not None:
+            self._tell(self._frame_received, self.info, text, frame, time.time())
+
+    def sent(self, text: str, frame: Frame) -> None:
+        if self._frame_sent and self.info is not None:
+            self._tell(self._frame_sent, self.info, text, frame, time.time())
+
+    @property
+    def wants_exchanges(self) -> bool:
+        return bool(self._exchange)
+
+    def exchanged(
+        self,
+        direction: Direction,
+        call: Call,
+        reply: CallResult | CallError | CallResultError | None,
+        outcome: Outcome,
+        started: float,
+    ) -> None:
+        """``started``: ``trio.current_time()`` when the CALL went out or came in."""
+        info = self.info
+        if self._exchange and info is not None:
+            latency = trio.current_time() - started
+            record = ExchangeRecord(direction, call, reply, outcome, time.time() - latency, latency)
+            self._tell(self._exchange, info, record)
+
+    @staticmethod
+    def _tell(hooks: tuple[Callable[..., Any], ...], *args: Any) -> None:
+        for hook in hooks:
+            try:
+                hook(*args)
+            except Exception as exc:
+                name = getattr(hook, "__qualname__", repr(hook))
+                _failures.warning(
+                    trio.current_time(), "%s failed: %s", name, escape(repr(exc)), source=name
+                )
+
+    _connection_opened: tuple[Callable[..., Any], ...]
+    _connection_closed: tuple[Callable[..., Any], ...]
+    _frame_received: tuple[Callable[..., Any], ...]
+    _frame_sent: tuple[Callable[..., Any], ...]
+    _exchange: tuple[Callable[..., Any], ...]
+
+
+def outcome_of(reply: CallResult | CallError | CallResultError) -> Outcome:
+    """The outcome of an answered CALL."""
+    if isinstance(reply, CallResult):
+        return Outcome.RESULT
+    if isinstance(reply, CallResultError):
+        return Outcome.INVALID_RESULT
+    return Outcome.ERROR
