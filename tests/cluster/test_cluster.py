@@ -65,7 +65,7 @@ async def test_newest_connection_wins_across_nodes(
             while "CP" in server_a.charge_points:  # the older connection was closed
                 await trio.sleep(0.02)
         # Node a gave up the key without removing b's: it has no release of it to make.
-        assert "CP" not in a._releases and "CP" not in a._held
+        assert "CP" not in a._membership._releases and a._membership.get("CP") is None
         assert await a.charge_points() == {"CP": b.node_id}
         assert (await a.call("CP", get_variables())).get_variable_result
     # The log names the identity and both connections: node, and when each was accepted.

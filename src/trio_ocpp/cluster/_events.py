@@ -2,19 +2,21 @@
 
 A node appends ``(identity, node, action, request, response, time)`` for each inbound CALL of
 the chosen actions once its CALLRESULT went out (:mod:`~trio_ocpp.cluster._recorder`, with its
-bounds). Consumers read with consumer groups and acknowledge explicitly: an event delivered and
-never acknowledged is delivered again to the same consumer when it comes back, or after
+bounds).
+
+Consumers read with consumer groups and acknowledge explicitly: an event delivered and never
+acknowledged is delivered again to the same consumer when it comes back, or after
 ``claim_idle`` seconds to another consumer of the group that asks (at least once: a consumer
 that is only slow may see it twice). A consumer waits through a broker outage; if the broker
 lost the stream (a restart without persistence), its group is made again and reads the new
-stream from its start.
+stream from its start. One that starts while the broker is away waits for it.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -23,6 +25,7 @@ import trio
 
 from .._core import json_codec as _json
 from ._broker import Broker, ClusterUnavailableError, StreamEntry
+from ._reach import reach
 
 __all__ = ["Event", "EventStream", "open_event_stream"]
 
@@ -124,13 +127,18 @@ class EventStream:
 
 @asynccontextmanager
 async def open_event_stream(
-    broker: AbstractAsyncContextManager[Broker],
+    open_broker: Callable[[], AbstractAsyncContextManager[Broker]],
     group: str,
     consumer: str,
     start: str,
     count: int,
     claim_idle: float | None,
+    retry: float,
 ) -> AsyncIterator[EventStream]:
-    async with broker as reader:
+    """The stream of ``consumer`` (``Cluster.events``), once the broker answered."""
+
+    async def prepare(reader: Broker) -> None:
         await reader.create_group(group, start)
+
+    async with reach(open_broker, prepare, f"{group}/{consumer}", retry) as (reader, _):
         yield EventStream(reader, group, consumer, count, claim_idle)
