@@ -215,6 +215,7 @@ class Cluster:
         start: str = "$",
         count: int = 100,
         claim_idle: float | None = 60,
+        typed: bool = False,
     ) -> AbstractAsyncContextManager[EventStream]:
         """The event stream for ``consumer`` of consumer group ``group``, at least once:
         ``async with cluster.events(group="billing", consumer="b1") as events:`` then
@@ -225,10 +226,11 @@ class Cluster:
         unacknowledged for ``claim_idle`` seconds (one that never came back; None: never take
         them over). A group is made on first use, from ``start``: "$" (the events appended from
         now on) or "0" (every event the stream still holds). ``count``: events per read.
-        Entering waits for Redis if it is unreachable, as reading does.
+        ``typed``: an event's ``call`` and ``call_result`` have nested values as datatypes
+        objects. Entering waits for Redis if it is unreachable, as reading does.
         """
         reader = functools.partial(self._open, f"{self.node_id}/events")
-        options = (start, count, claim_idle, self._retry)
+        options = (start, count, claim_idle, typed, self._retry)
         return open_event_stream(reader, group, consumer, *options)
 
     def event_statistics(self) -> EventStatistics:
