@@ -3,9 +3,10 @@
 The version packages (``trio_ocpp.v16``, ``v201``, ``v21``) hold each version's ChargePoint,
 ``call``/``call_result`` messages, datatypes and enums; ``trio_ocpp.routing`` the ``@on`` and
 ``@after`` decorators; ``serve``/``Server`` run a central system, ``connect`` a charge point and
-``Client`` keeps one connected; an ``Observer`` sees their frames and exchanges. Security profiles: ``basic_auth`` on both sides (1-2),
-``server_ssl_context``/``client_ssl_context`` for TLS (2-3), ``ClientCertificate`` and
-``common_name_is_identity`` (``Server(certificate_identity=...)``) for client certificates (3).
+``Client`` keeps one connected; an ``Observer`` sees their frames and exchanges. Security
+profiles: ``basic_auth`` on both sides (1-2), ``server_ssl_context``/``client_ssl_context`` for
+TLS (2-3), ``ClientCertificate`` and ``common_name_is_identity``
+(``Server(certificate_identity=...)``) for client certificates (3).
 """
 
 # The layers, each importing only those below it (tests/scenarios/test_layers.py checks it):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib
 import logging
+import multiprocessing
 
 import trio
 
@@ -13,7 +15,7 @@ from ._core.identity import IdentityPolicy
 from ._server.signals import run_until_signalled
 from ._transport.tls import common_name_is_identity, server_ssl_context
 from .examples.central_system import CLASSES, main, read_passwords
-from .workers import run_workers
+from .workers import WorkerStartError, run_workers
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -121,6 +123,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.cluster_events = tuple(a.strip() for a in args.cluster_events.split(",") if a.strip())
     if args.cluster_events and not args.cluster:
         parser.error("--cluster-events needs --cluster")
+    if args.cluster:
+        try:  # here, once: in the workers it would fail each time one starts
+            importlib.import_module("trio_ocpp.cluster")
+        except ImportError as exc:  # one line: the usage would not help
+            cause = exc.__cause__ or "import failed"
+            parser.exit(2, f"{parser.prog}: error: --cluster: {exc} ({cause})\n")
     if (args.keyfile or args.cafile) and not args.certfile:
         parser.error("--keyfile and --cafile need --certfile")
     if args.unbound_certificates and not args.cafile:
@@ -137,18 +145,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.workers:
+        multiprocessing.current_process().name = "supervisor"  # in its log lines, as workers'
         _log(args)
         # Workers unpickle serve by its module's name, and a worker's __main__ is not this.
         from trio_ocpp.__main__ import serve as importable
 
-        run_workers(functools.partial(importable, args), args.workers, args.host, args.port)
+        try:
+            run_workers(functools.partial(importable, args), args.workers, args.host, args.port)
+        except WorkerStartError:
+            raise SystemExit(1) from None  # the supervisor logged the cause
     else:
         run_until_signalled(functools.partial(serve, args))
 
 
 def _log(args: argparse.Namespace) -> None:
+    # With workers, each line says which process wrote it: "supervisor" or "worker <index>".
+    process = "%(processName)s " if args.workers else ""
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s"
+        level=args.log_level.upper(), format=f"%(asctime)s {process}%(levelname)s %(message)s"
     )
 
 

@@ -65,7 +65,7 @@ async def test_newest_connection_wins_across_nodes(
             while "CP" in server_a.charge_points:  # the older connection was closed
                 await trio.sleep(0.02)
         # Node a gave up the key without removing b's: it has no release of it to make.
-        assert "CP" not in a._releases and "CP" not in a._held
+        assert "CP" not in a._membership._releases and a._membership.get("CP") is None
         assert await a.charge_points() == {"CP": b.node_id}
         assert (await a.call("CP", get_variables())).get_variable_result
     # The log names the identity and both connections: node, and when each was accepted.
@@ -144,8 +144,15 @@ async def test_answered_calls_reach_consumers_at_least_once(redis: RedisServer) 
             first = got[0]
             assert (first.identity, first.node) == ("CP", a.node_id)
             assert first.ocpp_version == "2.0.1"
-            assert first.request["reason"] == "PowerUp"
+            # As on the wire, and as the node's handler saw them: its keyword arguments, and
+            # what it returned.
+            assert first.request["chargingStation"] == {"model": "m", "vendorName": "v"}
             assert first.response["status"] == "Accepted"
+            assert first.call == boot
+            assert first.call.charging_station == {"model": "m", "vendor_name": "v"}
+            assert isinstance(first.call_result, v201.call_result.BootNotification)
+            assert (first.call_result.status, first.call_result.interval) == ("Accepted", 10)
+            assert got[1].call == v201.call.Heartbeat()
             await events.ack(*got[:2])
         # While the consumer is away (the last two were never acknowledged), one more.
         await cp.call(v201.call.Heartbeat())

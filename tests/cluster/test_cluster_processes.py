@@ -118,6 +118,13 @@ async def test_workers_share_a_port_and_survive_a_sigkill(redis: RedisServer) ->
             for identity in present:
                 result = await app.call(identity, get_variables())
                 assert result.get_variable_result[0]["attribute_value"] == identity
+            # A line says which process wrote it; each worker's node said once that it joined.
+            started = re.compile(r" supervisor INFO worker (\d+) started \(pid (\d+)\)")
+            index = {int(m[2]): m[1] for line in running.log if (m := started.search(line))}
+            for pid in first:
+                joined = [line for line in running.log if f"-{pid}-" in line and "joined" in line]
+                assert len(joined) == 1, joined
+                assert f" worker {index[pid]} INFO node " in joined[0]
 
             # SIGKILL the worker of CP0: calls to its charge points fail at once, never after
             # the membership expiry, and succeed again once they reconnected.

@@ -1,5 +1,6 @@
 """A node's event recorder on its own (trio_ocpp.cluster._recorder): each charge point's budget,
-big events, and the buffer's bounds, without a broker (autojump clock)."""
+big events, and the buffer's bounds, without a broker (autojump clock); what a consumer makes of
+what it recorded."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import trio.testing
 
 pytest.importorskip("glide", reason='the cluster needs valkey-glide: pip install ".[redis]"')
 
+from trio_ocpp import v201
 from trio_ocpp._core.frames import Call, CallResult
+from trio_ocpp.cluster import Event
 from trio_ocpp.cluster._recorder import EventLimits, EventRecorder
 
 
@@ -104,3 +107,38 @@ async def test_budgets_that_are_full_again_are_forgotten(
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="events_rate must be positive"):
         EventLimits(rate=0)
+
+
+def read_back(events: EventRecorder, typed: bool = False) -> list[Event]:
+    """The buffered events as a consumer gets them from the stream."""
+    entries = [
+        (f"{i}-0", {k.encode(): v.encode() for k, v in f})
+        for i, (f, _) in enumerate(events._buffer)
+    ]
+    return [Event.from_entry(entry, typed) for entry in entries]
+
+
+async def test_a_consumer_gets_the_payloads_as_the_handler_saw_them_beside_the_wire_form(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    events = EventRecorder(
+        frozenset({"DataTransfer", "Vendor"}), "node", EventLimits(payload_limit=100)
+    )
+    request = {"vendorId": "v", "messageId": "m", "customData": {"vendorId": "v", "x": 1}}
+    accepted = CallResult("1", {"status": "Accepted"})
+    events.record("CP", "2.0.1", Call("1", "DataTransfer", request), accepted)
+    events.record("CP", "2.0.1", Call("2", "Vendor", {"a": 1}), CallResult("2", {}))  # no class
+    answered(events, "CP", data="x" * 100)  # over the payload limit
+    plain, vendor, omitted = read_back(events)
+    assert plain.request == request  # camelCase, as on the wire
+    assert plain.call == v201.call.DataTransfer(
+        vendor_id="v", message_id="m", custom_data={"vendor_id": "v", "x": 1}
+    )
+    assert plain.call_result == v201.call_result.DataTransfer(status="Accepted")
+    assert (vendor.request, vendor.call, vendor.call_result) == ({"a": 1}, None, None)
+    assert (omitted.request, omitted.call, omitted.call_result) == ({}, None, None)
+    typed = read_back(events, typed=True)[0]
+    assert isinstance(typed.call, v201.call.DataTransfer)
+    assert isinstance(typed.call.custom_data, v201.datatypes.CustomDataType)
+    assert typed.call.custom_data.extra == {"x": 1}
+    assert typed.call_result.status is v201.enums.DataTransferStatusEnumType.accepted

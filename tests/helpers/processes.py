@@ -1,8 +1,10 @@
-"""Servers in processes of their own: a free port, and waiting until one listens."""
+"""Servers in processes of their own: a free port, waiting until one listens, and workers."""
 
 from __future__ import annotations
 
+import multiprocessing
 import socket
+from pathlib import Path
 
 import trio
 
@@ -23,3 +25,11 @@ async def wait_listening(port: int) -> None:
         else:
             await stream.aclose()
             return
+
+
+async def first_worker_fails(listeners: list[trio.SocketListener]) -> None:
+    """A worker of ``trio_ocpp.workers.run_workers``: worker 0 fails as it starts (a file that
+    is not there), the others wait to be stopped."""
+    if multiprocessing.current_process().name == "worker 0":
+        Path("/nonexistent/certificate.pem").read_bytes()
+    await trio.sleep_forever()

@@ -15,20 +15,19 @@ connection's turn included: a node that stalled, or whose subscriber did, and re
 late drops it without sending anything to the charge point. A charge point never gets a CALL
 whose caller already saw it time out.
 
-Membership: a key per identity with the value ``"<node> <stamp>"``, recorded with an expiry
-(``membership_ttl``) that the node refreshes every third of it. The stamp is the moment the
-server registered the connection (``claim``, before its 101 went out), in the broker's time:
-the newest connection wins by that moment, not by the order in which claims reach the broker,
-so a claim that arrives late after a newer one closes its own, older connection. Changes are
-batched by one task, so that a burst of connections costs a few broker round trips, and the
-refresh records again whatever the broker lost (a restart without persistence): after an
-outage every node is callable again within a refresh. A node that dies stops listening at once,
-so calls to its charge points fail at once; its keys expire within ``membership_ttl``.
+Membership: :mod:`~trio_ocpp.cluster._membership`.
+
+Joining: :func:`connect` tries the broker once before it returns; if it is unreachable, the node
+starts alone and one task tries again (:mod:`~trio_ocpp.cluster._reach`: spaced, jittered, a
+log line per try). Meanwhile a server serves its charge points as it would through a broker
+outage, calls through the cluster raise :class:`ClusterUnavailableError` at once, and events
+wait in the node's buffer. Once the broker answers, the node measures its clock, listens,
+records what it holds and appends what it buffered, and logs that it joined.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import logging
 import math
 import os
@@ -36,13 +35,12 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import attrs
 import trio
 
-from .._core import close_codes, errors
+from .._core import errors
 from .._core import json_codec as _json
 from .._core.logsafe import escape
 from .._core.payload import Payload, payload_class
@@ -53,34 +51,25 @@ from .._runtime.charge_point import ChargePoint
 from ._broker import Broker, ClusterUnavailableError, NotConnectedError
 from ._clock import SEND_MARGIN, SharedClock
 from ._events import EventStream, open_event_stream
+from ._membership import REPLACED_CLOSE_CODE, NodeMembership
+from ._reach import reach
 from ._recorder import EventLimits, EventRecorder, EventStatistics, warn_now_and_then
-from ._redis import open_redis
+from ._redis import redis_opener
 
 __all__ = ["REPLACED_CLOSE_CODE", "Cluster", "connect"]
 
 logger = logging.getLogger("trio_ocpp.cluster")
 
-#: The close code of a connection replaced by a newer one of its identity on another node (the
-#: same as a replacement on one server: CONFORMANCE 39).
-REPLACED_CLOSE_CODE = close_codes.REPLACED
-_REPLACED = "replaced by a newer connection on another node"
 #: Seconds between checks that the node running a call is still there.
 _NODE_CHECK = 1.0
-#: Seconds a reply to a caller that is not listening yet is sent again for; a stopping node
-#: tries so long to remove its keys.
+#: Seconds a reply to a caller that is not listening yet is sent again for.
 _TRANSIT = 2.0
 #: Seconds between tries of a reply that reached nobody.
 _RESEND = 0.1
-#: Seconds before the membership task tries the broker again after a failure.
+#: Seconds before receiving again after the broker failed.
 _RETRY = 1.0
 
 Opener = Callable[[str], AbstractAsyncContextManager[Broker]]
-
-
-@attrs.define(eq=False)
-class _Held:
-    cp: ChargePoint
-    value: str  # the membership value: "<node> <stamp>"
 
 
 @attrs.define(eq=False)
@@ -89,16 +78,6 @@ class _Waiting:
 
     done: trio.Event = attrs.Factory(trio.Event)
     reply: dict[str, Any] | None = None
-
-
-def _connection(value: str | None) -> str:
-    """A membership value for a log line: its node, and when its connection was accepted."""
-    node, _, stamp = (value or "? ?").partition(" ")
-    try:
-        accepted = datetime.fromtimestamp(int(stamp) / 1e6, UTC).isoformat(timespec="microseconds")
-    except (ValueError, OverflowError, OSError):
-        accepted = "?"
-    return f"node {escape(node)}, accepted {accepted}"
 
 
 def _request(payload: Payload, skip_schema_validation: bool) -> dict[str, Any]:
@@ -114,34 +93,33 @@ class Cluster:
 
     def __init__(
         self,
-        broker: Broker,
-        nursery: trio.Nursery,
         node_id: str,
         opener: Opener,
-        membership_ttl: float,
+        membership: NodeMembership,
         events: EventRecorder,
         clock: SharedClock,
+        join_retry: float,
     ):
         self.node_id = node_id
-        self._broker = broker
-        self._nursery = nursery
         self._open = opener
-        self._ttl = membership_ttl
+        self._membership = membership
         self._recorder = events
         self._clock = clock
-        self._held: dict[str, _Held] = {}
-        self._claims: dict[str, str] = {}  # to record
-        self._releases: dict[str, str] = {}  # to remove
-        self._changed = trio.Event()
-        self._last_stamp = 0
+        self._retry = join_retry
+        self._broker: Broker | None = None  # once joined
         self._waiting: dict[str, _Waiting] = {}
         self._late = 0  # calls received after their deadline
+
+    def _joined(self) -> Broker:
+        if self._broker is None:
+            raise ClusterUnavailableError("not joined: Redis unreachable since this node started")
+        return self._broker
 
     # -- for application code ---------------------------------------------------------------
 
     async def charge_points(self) -> dict[str, str]:
         """Every charge point connected to a node of the cluster: identity -> node id."""
-        members = await self._broker.members()
+        members = await self._joined().members()
         return {identity: value.split(" ", 1)[0] for identity, value in members.items()}
 
     async def call(
@@ -168,6 +146,7 @@ class Cluster:
         be reached.
         """
         wire = _request(payload, skip_schema_validation)
+        broker = self._joined()
         version, action = payload.__ocpp_version__, payload.__ocpp_action__
         unique_id = unique_id or str(uuid.uuid4())
         request_id = uuid.uuid4().hex
@@ -189,12 +168,12 @@ class Cluster:
         reply = None
         try:
             with trio.move_on_at(give_up):
-                node, receivers = await self._broker.route(identity, _json.dumps(message).encode())
+                node, receivers = await broker.route(identity, _json.dumps(message).encode())
                 if node is None:
                     raise NotConnectedError(f"No node holds {identity!r}")
                 if not receivers:
                     raise NotConnectedError(f"The node {node} that held {identity!r} is gone")
-                reply = await self._wait(waiting, node, identity)
+                reply = await self._wait(broker, waiting, node, identity)
         finally:
             del self._waiting[request_id]
         if reply is None or "timeout" in reply:
@@ -213,13 +192,15 @@ class Cluster:
             raise TypeError(reply["type_error"])
         raise errors.InternalError(f"The node {node} failed to make the call")
 
-    async def _wait(self, waiting: _Waiting, node: str, identity: str) -> dict[str, Any] | None:
+    async def _wait(
+        self, broker: Broker, waiting: _Waiting, node: str, identity: str
+    ) -> dict[str, Any] | None:
         """The reply; checks now and then that ``node`` lives and that this node listens."""
         while True:
             with trio.move_on_after(_NODE_CHECK):
                 await waiting.done.wait()
                 return waiting.reply
-            there, here = await self._broker.listening([node, self.node_id])
+            there, here = await broker.listening([node, self.node_id])
             if not there:
                 raise NotConnectedError(f"The node {node} that held {identity!r} is gone")
             if not here:
@@ -234,6 +215,7 @@ class Cluster:
         start: str = "$",
         count: int = 100,
         claim_idle: float | None = 60,
+        typed: bool = False,
     ) -> AbstractAsyncContextManager[EventStream]:
         """The event stream for ``consumer`` of consumer group ``group``, at least once:
         ``async with cluster.events(group="billing", consumer="b1") as events:`` then
@@ -244,9 +226,12 @@ class Cluster:
         unacknowledged for ``claim_idle`` seconds (one that never came back; None: never take
         them over). A group is made on first use, from ``start``: "$" (the events appended from
         now on) or "0" (every event the stream still holds). ``count``: events per read.
+        ``typed``: an event's ``call`` and ``call_result`` have nested values as datatypes
+        objects. Entering waits for Redis if it is unreachable, as reading does.
         """
-        reader = self._open(f"{self.node_id}/events")
-        return open_event_stream(reader, group, consumer, start, count, claim_idle)
+        reader = functools.partial(self._open, f"{self.node_id}/events")
+        options = (start, count, claim_idle, typed, self._retry)
+        return open_event_stream(reader, group, consumer, *options)
 
     def event_statistics(self) -> EventStatistics:
         """What this node recorded into the event stream, and what it did not (and why)."""
@@ -255,84 +240,48 @@ class Cluster:
     # -- for a server: membership (trio_ocpp.Server's cluster= hook) ---------------------------
 
     def claim(self, cp: ChargePoint) -> None:
-        # Stamped now, in the broker's time: the moment the connection was accepted, whenever
-        # the claim reaches the broker. Strictly increasing, so each value is unique.
-        stamp = int(self._clock.estimate(trio.current_time()) * 1e6)
-        self._last_stamp = stamp = max(stamp, self._last_stamp + 1)
-        value = f"{self.node_id} {stamp}"
-        self._held[cp.id] = _Held(cp, value)
-        self._claims[cp.id] = value
-        self._changed.set()
-        if self._recorder.actions:
-            cp.add_observer(self._recorder)
+        self._membership.claim(cp)
 
     def release(self, cp: ChargePoint) -> None:
-        held = self._held.get(cp.id)
-        if held is None or held.cp is not cp:
-            return  # given up already: another node took it over
-        del self._held[cp.id]
-        if self._claims.get(cp.id) == held.value:
-            del self._claims[cp.id]  # gone before it was recorded
-        self._releases[cp.id] = held.value
-        self._changed.set()
+        self._membership.release(cp)
 
-    def _give_up(self, identity: str, value: str, newer: str | None) -> None:
-        """A newer connection on another node holds ``identity`` (``newer``: its membership
-        value, when known): close ours if it is still the one of ``value``."""
-        held = self._held.get(identity)
-        if held is None or held.value != value:
-            return  # a newer connection here, or one we released
-        del self._held[identity]
-        self._claims.pop(identity, None)
-        logger.warning(
-            "%s: the connection here (%s) is replaced by a newer one (%s), closing it",
-            escape(identity),
-            _connection(value),
-            _connection(newer),
-        )
-        self._nursery.start_soon(held.cp.aclose, REPLACED_CLOSE_CODE, _REPLACED)
+    # -- the node's tasks --------------------------------------------------------------------
 
-    async def _keep_membership(self) -> None:
-        """Record claims and releases as they come, in batches; refresh what this node holds."""
-        interval = self._ttl / 3
-        refresh_at = trio.current_time() + interval
-        failing = False
-        while True:
-            with trio.move_on_at(refresh_at):
-                await self._changed.wait()
-            self._changed = trio.Event()
-            releases, self._releases = self._releases, {}
-            claims, self._claims = self._claims, {}
-            refreshing = trio.current_time() >= refresh_at
-            # A refresh is a claim of everything held: what another node took since, with a
-            # newer connection, is given up here (its notice may have been lost).
-            pairs = [(i, h.value) for i, h in self._held.items()] if refreshing else claims.items()
-            try:
-                if releases:
-                    await self._broker.release(list(releases.items()))
-                if pairs:
-                    pairs = list(pairs)
-                    for index, newer in await self._broker.claim(pairs, self._ttl):
-                        self._give_up(*pairs[index], newer)
-                if refreshing:
-                    refresh_at = trio.current_time() + interval
-            except ClusterUnavailableError as exc:
-                # What was lost is recorded again by the next refresh; releases expire.
-                if not failing:
-                    logger.warning("membership not recorded, retrying: %s", exc)
-                failing = True
-                refresh_at = min(refresh_at, trio.current_time() + _RETRY)
+    async def _run(self, task_status: trio.TaskStatus[None]) -> None:
+        """Join (``task_status`` is told after the first try), then run the node's tasks."""
+
+        async def prepare(broker: Broker) -> None:
+            for _ in range(3):  # the tightest of three samples
+                await self._clock.measure(broker)
+            await broker.subscribe()
+
+        opener = functools.partial(self._open, self.node_id)
+        who = f"node {self.node_id}"
+        async with (
+            reach(opener, prepare, who, self._retry, task_status) as (broker, waited),
+            trio.open_nursery() as nursery,
+        ):
+            self._broker = broker
+            nursery.start_soon(self._receive, broker, nursery)
+            nursery.start_soon(self._membership.keep, broker)
+            nursery.start_soon(self._recorder.run, broker)
+            nursery.start_soon(self._clock.keep_measuring, broker)
+            held = len(self._membership)
+            if waited:  # the end of its warnings
+                line = "%s joined the cluster, %.1f s after its first try (charge points here: %d)"
+                logger.warning(line, who, waited, held)
             else:
-                if failing:
-                    logger.warning("membership recorded again")
-                failing = False
+                logger.info("%s joined the cluster (charge points here: %d)", who, held)
 
-    async def _receive(self, task_status: trio.TaskStatus[None]) -> None:
-        await self._broker.subscribe()
-        task_status.started()
+    async def _leave(self) -> None:
+        """On the way out: remove what this node recorded, while the broker answers."""
+        if self._broker is not None:
+            await self._membership.release_all(self._broker)
+
+    async def _receive(self, broker: Broker, nursery: trio.Nursery) -> None:
         while True:
             try:
-                message = _json.loads(await self._broker.receive())
+                message = _json.loads(await broker.receive())
                 kind = message["t"]
                 if kind == "call":
                     # Where to answer and until when, read here: a message without them is
@@ -342,14 +291,15 @@ class Cluster:
                     if not isinstance(deadline, float) or not math.isfinite(deadline):
                         raise ValueError(f"not a deadline: {deadline!r}")
                     deadline = self._clock.last_local(deadline) - SEND_MARGIN
-                    self._nursery.start_soon(self._serve, message, sender, request_id, deadline)
+                    args = (broker, message, sender, request_id, deadline)
+                    nursery.start_soon(self._serve, *args)
                 elif kind == "reply":
                     waiting = self._waiting.get(message["id"])
                     if waiting is not None:
                         waiting.reply = message
                         waiting.done.set()
                 elif kind == "replaced":
-                    self._give_up(message["cp"], message["owner"], message.get("by"))
+                    self._membership.give_up(message["cp"], message["owner"], message.get("by"))
             except ClusterUnavailableError as exc:
                 logger.warning("cannot receive from the broker: %s", exc)
                 await trio.sleep(_RETRY)
@@ -357,7 +307,12 @@ class Cluster:
                 logger.warning("dropping a malformed cluster message: %s", escape(repr(exc)))
 
     async def _serve(
-        self, message: dict[str, Any], sender: str, request_id: str, deadline: float
+        self,
+        broker: Broker,
+        message: dict[str, Any],
+        sender: str,
+        request_id: str,
+        deadline: float,
     ) -> None:
         """Run a call another node sent for one of our charge points; send back the reply."""
         reply: dict[str, Any] = {"t": "reply", "id": request_id}
@@ -370,7 +325,7 @@ class Cluster:
             # A reply that reached nobody is sent again for a while: after a reconnection the
             # caller may not be subscribed again yet (a caller that is gone stops waiting).
             with trio.move_on_after(_TRANSIT):
-                while not await self._broker.send(sender, data):
+                while not await broker.send(sender, data):
                     await trio.sleep(_RESEND)
         except ClusterUnavailableError as exc:
             logger.warning("the reply to %r is lost: %s", sender, exc)
@@ -388,10 +343,9 @@ class Cluster:
             args = (escape(identity), escape(action), escape(sender), late, self._late)
             warn_now_and_then(logger, self._late, line, *args)
             return {"timeout": message["timeout"]}
-        held = self._held.get(identity)
-        if held is None:
+        cp = self._membership.get(identity)
+        if cp is None:
             return {"closed": f"{identity!r} is not connected to {self.node_id}"}
-        cp = held.cp
         if cp.ocpp_version != version:
             return {"type_error": f"{identity!r} speaks {cp.ocpp_version}, not {version}"}
         payload = payload_class(version, action, MessageKind.REQUEST).from_wire(message["payload"])
@@ -410,19 +364,6 @@ class Cluster:
                 return {"error": [exc.code_for(version), exc.description, exc.details]}
             return {"result": result.to_wire()}
         return {"timeout": message["timeout"]}
-
-    async def _release_all(self) -> None:
-        """On the way out: remove what this node still holds, while the broker answers."""
-        held = [(identity, h.value) for identity, h in self._held.items()]
-        held += list(self._releases.items())
-        self._held.clear()
-        # Shielded: this runs while the node is being cancelled. Else the keys expire.
-        with (
-            trio.CancelScope(shield=True),
-            trio.move_on_after(_TRANSIT),
-            contextlib.suppress(ClusterUnavailableError),
-        ):
-            await self._broker.release(held)
 
 
 def _node_id() -> str:
@@ -443,9 +384,17 @@ async def connect(
     events_buffer: int = 10_000,
     events_buffer_bytes: int = 64 << 20,
     prefix: str = "ocpp",
+    join_retry: float = 1,
 ) -> AsyncIterator[Cluster]:
     """Join the cluster on the Redis (or Valkey) at ``url``, ``redis://[user:password@]host
     [:port][/db]`` (``rediss://``: TLS).
+
+    Redis is tried once before this returns. If it cannot be reached, the node starts alone:
+    a server given it serves its own charge points, calls and :meth:`Cluster.charge_points`
+    raise :class:`ClusterUnavailableError` at once, events wait in the node's buffer, and one
+    task tries again after ``join_retry`` seconds, doubled up to 8 times that, each plus a
+    random part of up to ``join_retry`` (a log line per try). Once Redis answers the node joins
+    (logged): its charge points are recorded, from when each was accepted, and callable.
 
     ``events``: the actions whose answered CALLs this node appends to the event stream (a
     server's inbound CALLs, once answered with a CALLRESULT). ``membership_ttl``: seconds after
@@ -465,6 +414,8 @@ async def connect(
     """
     if not membership_ttl > 0:
         raise ValueError("membership_ttl must be positive")
+    if not join_retry > 0:
+        raise ValueError("join_retry must be positive")
     limits = EventLimits(
         maxlen=events_maxlen,
         max_bytes=events_max_bytes,
@@ -474,23 +425,16 @@ async def connect(
         buffer=events_buffer,
         buffer_bytes=events_buffer_bytes,
     )
+    opener = redis_opener(url, prefix)  # checked here: a wrong URL is no reason to wait
     node_id = _node_id()
-
-    def opener(node: str) -> AbstractAsyncContextManager[Broker]:
-        return open_redis(url, prefix, node)
-
     recorder = EventRecorder(frozenset(events), node_id, limits)
     clock = SharedClock()
-    async with opener(node_id) as broker, trio.open_nursery() as nursery:
-        for _ in range(3):  # the tightest of three samples
-            await clock.measure(broker)
-        cluster = Cluster(broker, nursery, node_id, opener, membership_ttl, recorder, clock)
-        await nursery.start(cluster._receive)
-        nursery.start_soon(cluster._keep_membership)
-        nursery.start_soon(recorder.run, broker)
-        nursery.start_soon(clock.keep_measuring, broker)
+    async with trio.open_nursery() as nursery:
+        membership = NodeMembership(node_id, membership_ttl, clock, recorder, nursery)
+        cluster = Cluster(node_id, opener, membership, recorder, clock, join_retry)
+        await nursery.start(cluster._run)
         try:
             yield cluster
         finally:
-            await cluster._release_all()
+            await cluster._leave()
             nursery.cancel_scope.cancel()

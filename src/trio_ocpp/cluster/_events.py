@@ -2,19 +2,23 @@
 
 A node appends ``(identity, node, action, request, response, time)`` for each inbound CALL of
 the chosen actions once its CALLRESULT went out (:mod:`~trio_ocpp.cluster._recorder`, with its
-bounds). Consumers read with consumer groups and acknowledge explicitly: an event delivered and
-never acknowledged is delivered again to the same consumer when it comes back, or after
+bounds): the payloads as on the wire, which any language can read. A Python consumer gets them
+as the node's handler saw them too, made on reading: the ``call`` and ``call_result`` objects.
+
+Consumers read with consumer groups and acknowledge explicitly: an event delivered and never
+acknowledged is delivered again to the same consumer when it comes back, or after
 ``claim_idle`` seconds to another consumer of the group that asks (at least once: a consumer
 that is only slow may see it twice). A consumer waits through a broker outage; if the broker
 lost the stream (a restart without persistence), its group is made again and reads the new
-stream from its start.
+stream from its start. One that starts while the broker is away waits for it.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -22,7 +26,10 @@ import attrs
 import trio
 
 from .._core import json_codec as _json
+from .._core.payload import Payload, payload_class
+from .._core.schemas import MessageKind
 from ._broker import Broker, ClusterUnavailableError, StreamEntry
+from ._reach import reach
 
 __all__ = ["Event", "EventStream", "open_event_stream"]
 
@@ -43,39 +50,69 @@ class Event:
     node: str
     ocpp_version: str
     action: str
-    request: dict[str, Any]  # the payloads as on the wire
+    request: dict[str, Any]  # the payloads as on the wire (camelCase)
     response: dict[str, Any]
     time: float  # when the node recorded it (Unix time)
     #: Bytes of the request and response left out: over the node's ``events_payload_limit``,
     #: the event was recorded with ``{}`` for both. 0: they are here.
     omitted: int = 0
+    #: The payloads as the node's handler saw them: the request as its ``call`` object (whose
+    #: fields are the handler's keyword arguments, snake_case) and the response as its
+    #: ``call_result`` object (what the handler returned). None when the payloads were omitted,
+    #: or for an action that its version has no class of (a vendor's).
+    call: Payload | None = None
+    call_result: Payload | None = None
 
     @classmethod
-    def from_entry(cls, entry: StreamEntry) -> Event:
+    def from_entry(cls, entry: StreamEntry, typed: bool = False) -> Event:
+        """``typed``: ``call`` and ``call_result`` have nested values as datatypes objects."""
         entry_id, fields = entry
         text = {key.decode(): value.decode() for key, value in fields.items()}
+        version, action = text["version"], text["action"]
+        request, response = _json.loads(text["request"]), _json.loads(text["response"])
+        omitted = int(text.get("omitted", 0))
+        handled = functools.partial(_as_handled, version, action, typed=typed)
         return cls(
             id=entry_id,
             identity=text["identity"],
             node=text["node"],
-            ocpp_version=text["version"],
-            action=text["action"],
-            request=_json.loads(text["request"]),
-            response=_json.loads(text["response"]),
+            ocpp_version=version,
+            action=action,
+            request=request,
+            response=response,
             time=float(text["time"]),
-            omitted=int(text.get("omitted", 0)),
+            omitted=omitted,
+            call=None if omitted else handled(MessageKind.REQUEST, request),
+            call_result=None if omitted else handled(MessageKind.RESPONSE, response),
         )
+
+
+def _as_handled(
+    version: str, action: str, kind: MessageKind, payload: dict[str, Any], typed: bool
+) -> Payload | None:
+    """A payload as a handler sees it; None when there is no class of it here."""
+    try:
+        return payload_class(version, action, kind).from_wire(payload, typed=typed)
+    except (LookupError, ValueError, TypeError):
+        return None  # a vendor's action, a version newer than this trio-ocpp, a foreign payload
 
 
 class EventStream:
     """One consumer of a group: ``async for event in stream``, then ``await stream.ack(event)``."""
 
     def __init__(
-        self, broker: Broker, group: str, consumer: str, count: int, claim_idle: float | None
+        self,
+        broker: Broker,
+        group: str,
+        consumer: str,
+        count: int,
+        claim_idle: float | None,
+        typed: bool = False,
     ):
         self.group = group
         self.consumer = consumer
         self._broker = broker
+        self._typed = typed
         self._claim_idle = claim_idle
         self._claim_at = trio.current_time() if claim_idle is not None else math.inf
         self._count = count
@@ -108,7 +145,7 @@ class EventStream:
             if after is not None:
                 self._after = self._ready[-1][0] if self._ready else None
             self._ready.reverse()
-        return Event.from_entry(self._ready.pop())
+        return Event.from_entry(self._ready.pop(), self._typed)
 
     async def _take_over(self, idle: float) -> list[StreamEntry]:
         """Now and then, what other consumers left unacknowledged for ``idle`` seconds."""
@@ -124,13 +161,19 @@ class EventStream:
 
 @asynccontextmanager
 async def open_event_stream(
-    broker: AbstractAsyncContextManager[Broker],
+    open_broker: Callable[[], AbstractAsyncContextManager[Broker]],
     group: str,
     consumer: str,
     start: str,
     count: int,
     claim_idle: float | None,
+    typed: bool,
+    retry: float,
 ) -> AsyncIterator[EventStream]:
-    async with broker as reader:
+    """The stream of ``consumer`` (``Cluster.events``), once the broker answered."""
+
+    async def prepare(reader: Broker) -> None:
         await reader.create_group(group, start)
-        yield EventStream(reader, group, consumer, count, claim_idle)
+
+    async with reach(open_broker, prepare, f"{group}/{consumer}", retry) as (reader, _):
+        yield EventStream(reader, group, consumer, count, claim_idle, typed)

@@ -1,6 +1,6 @@
 """A node's side of the event stream: answered CALLs in, fairly and within bounds, then appended.
 
-The runtime reports each answered CALL synchronously (``ChargePoint.on_answered``); one task
+It observes each charge point's exchanges (an Observer: told synchronously); one task
 appends what gathered, in batches. Everything that could grow without end is bounded:
 
 - *Per charge point*: each identity has a budget (a token bucket) of ``rate`` units a second,

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -23,7 +24,7 @@ import trio
 
 from ._broker import ClusterUnavailableError, StreamEntry
 
-__all__ = ["RedisBroker", "open_redis"]
+__all__ = ["RedisBroker", "redis_opener"]
 
 T = TypeVar("T")
 
@@ -187,7 +188,11 @@ class RedisBroker:
     """The broker of one node: see :class:`~trio_ocpp.cluster._broker.Broker`."""
 
     def __init__(
-        self, client: glide.GlideClient, config: glide.GlideClientConfiguration, prefix: str
+        self,
+        client: glide.GlideClient,
+        config: glide.GlideClientConfiguration,
+        prefix: str,
+        node: str,
     ):
         self._client = client
         self._config = config
@@ -196,7 +201,7 @@ class RedisBroker:
         self._channel = f"{prefix}:node:"
         self._stream = f"{prefix}:events"
         self._stream_keys = [self._stream, f"{prefix}:events:ledger", f"{prefix}:events:bytes"]
-        self.node = ""  # set by open_redis
+        self.node = node
 
     def _key(self, identity: str) -> str:
         return self._cp_key + identity
@@ -326,17 +331,26 @@ class RedisBroker:
                     await client.close()
 
 
-@contextlib.asynccontextmanager
-async def open_redis(url: str, prefix: str, node: str) -> AsyncIterator[RedisBroker]:
-    """The broker of ``node`` on the Redis at ``url``."""
+def redis_opener(
+    url: str, prefix: str
+) -> Callable[[str], AbstractAsyncContextManager[RedisBroker]]:
+    """Opens the broker of a node (given its id) on the Redis at ``url``; the URL and the
+    prefix are checked here, once."""
     if not _PREFIX.fullmatch(prefix):
         raise ValueError(f"the prefix must match {_PREFIX.pattern}: {prefix!r}")
     config = _config(url)
-    client = await _unavailable(glide.GlideClient.create(config))
-    broker = RedisBroker(client, config, prefix)
-    broker.node = node
-    try:
-        yield broker
-    finally:
-        with trio.CancelScope(shield=True):
-            await broker.aclose()
+    # glide prints a line of its own per failed connection (to stdout, outside logging): the
+    # cluster says it, once per try. Unless the application set glide's logger up already.
+    glide.Logger.init(glide.LogLevel.ERROR)
+
+    @contextlib.asynccontextmanager
+    async def open_redis(node: str) -> AsyncIterator[RedisBroker]:
+        client = await _unavailable(glide.GlideClient.create(config))
+        broker = RedisBroker(client, config, prefix, node)
+        try:
+            yield broker
+        finally:
+            with trio.CancelScope(shield=True):
+                await broker.aclose()
+
+    return open_redis
