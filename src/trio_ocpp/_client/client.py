@@ -25,6 +25,7 @@ from .._core import close_codes, errors
 from .._core.auth import basic_auth_header
 from .._core.identity import IdentityPolicy, check_identity, identity_from_path
 from .._core.logsafe import escape
+from .._core.ungroup import ungroup
 from .._core.versions import SUBPROTOCOLS, OCPPVersion
 from .._runtime.charge_point import ChargePoint
 from .._transport.connection import MAX_MESSAGE_SIZE, WebSocketConnection
@@ -220,7 +221,7 @@ async def connect(
     )
     async with target.open(connect_timeout) as ws:
         cp = charge_point_class(target.identity, ws, **charge_point_options)
-        async with trio.open_nursery() as nursery:
+        async with ungroup(), trio.open_nursery() as nursery:
             nursery.start_soon(cp.start)
             try:
                 yield cp
@@ -339,7 +340,7 @@ class Client(Generic[CP]):
                 self._charge_point = cp
                 self._connected.set()
                 try:
-                    async with trio.open_nursery() as nursery:
+                    async with ungroup(), trio.open_nursery() as nursery:
                         if self._on_connect is not None:
                             nursery.start_soon(_run_on_connect, self._on_connect, cp)
                         await cp.start()

@@ -33,6 +33,7 @@ from .._core.logsafe import FRAME_LIMIT, RepeatLimiter, escape
 from .._core.payload import Payload
 from .._core.route_table import RouteTable, Setting
 from .._core.routing import Handlers, create_route_map, handlers_of
+from .._core.ungroup import ungroup
 from .._core.validation import FormatPolicy, validation_engine
 from .._core.versions import OCPPVersion
 from .._transport.adapters import Connection, as_connection
@@ -218,7 +219,7 @@ class ChargePoint:
         if self._nursery is not None or link.closed:
             raise RuntimeError(f"{self.id}: a ChargePoint can be started only once")
         try:
-            async with trio.open_nursery() as nursery:
+            async with ungroup(), trio.open_nursery() as nursery:
                 self._nursery = self._inbound.tasks = nursery
                 if self._close_at_start is not None:
                     self.close_soon(*self._close_at_start)

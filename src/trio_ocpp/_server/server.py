@@ -24,6 +24,7 @@ from .._core.auth import BasicAuthCheck
 from .._core.identity import IdentityPolicy, identity_from_path
 from .._core.logsafe import RepeatLimiter, escape
 from .._core.throttle import address_key
+from .._core.ungroup import ungroup
 from .._core.versions import SUBPROTOCOLS, OCPPVersion, normalize_version
 from .._runtime.charge_point import ChargePoint
 from .._runtime.watchdog import Watchdog
@@ -251,7 +252,7 @@ class Server:
         task_status: trio.TaskStatus[Server],
     ) -> NoReturn:
         self._port = listeners[0].socket.getsockname()[1]
-        async with trio.open_nursery() as nursery:
+        async with ungroup(), trio.open_nursery() as nursery:
             nursery.start_soon(self._watchdog.run)
             await nursery.start(self._receive_budget.run)
             for listener in listeners:

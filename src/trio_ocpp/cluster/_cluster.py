@@ -48,6 +48,7 @@ from .._core.logsafe import escape
 from .._core.payload import Payload, payload_class
 from .._core.route_table import outbound_exchange, outgoing_payload
 from .._core.schemas import MessageKind
+from .._core.ungroup import ungroup
 from .._core.validation import FormatPolicy, validation_engine
 from .._runtime.charge_point import ChargePoint
 from ._broker import Broker, ClusterUnavailableError, NotConnectedError
@@ -481,7 +482,7 @@ async def connect(
 
     recorder = EventRecorder(frozenset(events), node_id, limits)
     clock = SharedClock()
-    async with opener(node_id) as broker, trio.open_nursery() as nursery:
+    async with ungroup(), opener(node_id) as broker, trio.open_nursery() as nursery:
         for _ in range(3):  # the tightest of three samples
             await clock.measure(broker)
         cluster = Cluster(broker, nursery, node_id, opener, membership_ttl, recorder, clock)
