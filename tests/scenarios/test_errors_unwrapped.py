@@ -178,7 +178,7 @@ async def test_two_failures_at_once_stay_a_group() -> None:
         raise MyBugError(message)  # at once: neither is cancelled by the other
 
     with pytest.raises(ExceptionGroup) as caught:
-        async with ungroup(), trio.open_nursery() as nursery:
+        async with ungroup(trio.Cancelled), trio.open_nursery() as nursery:
             nursery.start_soon(fail, "one")
             nursery.start_soon(fail, "two")
     assert sorted(str(e) for e in caught.value.exceptions) == ["one", "two"]
@@ -193,7 +193,43 @@ async def test_cancellation_reaches_its_scope() -> None:
                 await trio.sleep_forever()
         assert timeout.cancelled_caught
         with trio.move_on_after(0.2) as timeout:
-            async with ungroup(), trio.open_nursery() as nursery:
+            async with ungroup(trio.Cancelled), trio.open_nursery() as nursery:
                 nursery.start_soon(trio.sleep_forever)
                 nursery.start_soon(trio.sleep_forever)
         assert timeout.cancelled_caught
+
+
+async def test_an_error_while_being_cancelled_comes_out_alone() -> None:
+    # A task's cleanup fails during a timeout: its error, not a group with the Cancelled of the
+    # nursery's body, as it would replace a Cancelled in a finally block. The timeout's scope
+    # was cancelled and stays so.
+    async def fails_in_cleanup() -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            bug()
+
+    with pytest.raises(MyBugError) as caught, trio.move_on_after(0.05) as timeout:
+        async with ungroup(trio.Cancelled), trio.open_nursery() as nursery:
+            nursery.start_soon(fails_in_cleanup)
+            await trio.sleep_forever()
+    assert timeout.cancel_called and not timeout.cancelled_caught
+    assert raised_here(caught.value.__traceback__, "bug")
+
+
+async def test_client_on_connect_failing_while_the_client_closes() -> None:
+    # The error travels with the Cancelled of the closing, and a cancelled scope is on its way.
+    async def on_connect(cp: v16.ChargePoint) -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            bug()
+
+    async with serving() as server:
+        client = trio_ocpp.Client(url(server), v16.ChargePoint, on_connect=on_connect)
+        # One group, of the test's own nursery: run() raised the error itself.
+        with trio.fail_after(5), pytest.RaisesGroup(MyBugError):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(client.run)
+                await client.connected()
+                await client.aclose()

@@ -151,7 +151,11 @@ class _Target:
                     await ws.aclose()
         finally:
             if stream is not None:
-                await trio.aclose_forcefully(stream)
+                # Shielded (it cannot block): in a cancelled scope its checkpoint would raise a
+                # Cancelled that replaces the exception on its way out, which the scope then
+                # swallows (an on_connect error while the Client closes was lost so).
+                with trio.CancelScope(shield=True):
+                    await trio.aclose_forcefully(stream)
 
     async def _open_stream(self) -> trio.abc.Stream:
         parts = urlsplit(self.url)
@@ -221,7 +225,7 @@ async def connect(
     )
     async with target.open(connect_timeout) as ws:
         cp = charge_point_class(target.identity, ws, **charge_point_options)
-        async with ungroup(), trio.open_nursery() as nursery:
+        async with ungroup(trio.Cancelled), trio.open_nursery() as nursery:
             nursery.start_soon(cp.start)
             try:
                 yield cp
@@ -340,7 +344,7 @@ class Client(Generic[CP]):
                 self._charge_point = cp
                 self._connected.set()
                 try:
-                    async with ungroup(), trio.open_nursery() as nursery:
+                    async with ungroup(trio.Cancelled), trio.open_nursery() as nursery:
                         if self._on_connect is not None:
                             nursery.start_soon(_run_on_connect, self._on_connect, cp)
                         await cp.start()

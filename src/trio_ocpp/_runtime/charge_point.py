@@ -219,7 +219,7 @@ class ChargePoint:
         if self._nursery is not None or link.closed:
             raise RuntimeError(f"{self.id}: a ChargePoint can be started only once")
         try:
-            async with ungroup(), trio.open_nursery() as nursery:
+            async with ungroup(trio.Cancelled), trio.open_nursery() as nursery:
                 self._nursery = self._inbound.tasks = nursery
                 if self._close_at_start is not None:
                     self.close_soon(*self._close_at_start)

@@ -252,7 +252,7 @@ class Server:
         task_status: trio.TaskStatus[Server],
     ) -> NoReturn:
         self._port = listeners[0].socket.getsockname()[1]
-        async with ungroup(), trio.open_nursery() as nursery:
+        async with ungroup(trio.Cancelled), trio.open_nursery() as nursery:
             nursery.start_soon(self._watchdog.run)
             await nursery.start(self._receive_budget.run)
             for listener in listeners:

@@ -482,7 +482,7 @@ async def connect(
 
     recorder = EventRecorder(frozenset(events), node_id, limits)
     clock = SharedClock()
-    async with ungroup(), opener(node_id) as broker, trio.open_nursery() as nursery:
+    async with ungroup(trio.Cancelled), opener(node_id) as broker, trio.open_nursery() as nursery:
         for _ in range(3):  # the tightest of three samples
             await clock.measure(broker)
         cluster = Cluster(broker, nursery, node_id, opener, membership_ttl, recorder, clock)
