@@ -25,6 +25,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=9000, help="port to listen on (9000)")
     parser.add_argument("--log-level", default="INFO", help="logging level (INFO shows frames)")
     parser.add_argument(
+        "--grace-period",
+        type=float,
+        default=5,
+        metavar="SECONDS",
+        help="on SIGINT or SIGTERM, seconds for running handlers and calls to finish before "
+        "every connection is closed with 1001; a second signal stops at once (5)",
+    )
+    parser.add_argument(
         "--versions",
         default="2.1,2.0.1,1.6",
         help="comma-separated OCPP versions to speak (2.1,2.0.1,1.6)",
@@ -135,13 +143,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run(argv: list[str] | None = None) -> None:
+    """SIGINT or SIGTERM stops the server gracefully (``main`` stops it with
+    :func:`trio_ocpp.stop_on_signals`); one that comes before it listens, or after, cancels."""
     args = parse_args(argv)
     if args.workers:
         _log(args)
         # Workers unpickle serve by its module's name, and a worker's __main__ is not this.
         from trio_ocpp.__main__ import serve as importable
 
-        run_workers(functools.partial(importable, args), args.workers, args.host, args.port)
+        # The parent kills a worker still running a little after its own grace period.
+        run_workers(
+            functools.partial(importable, args),
+            args.workers,
+            args.host,
+            args.port,
+            grace_period=args.grace_period + 5,
+        )
     else:
         run_until_signalled(functools.partial(serve, args))
 
@@ -177,6 +194,7 @@ async def serve(
         receive_budget=args.receive_budget * 2**20,
         identity_policy=IdentityPolicy(max_length=args.max_identity_length),
         listeners=listeners,
+        grace_period=args.grace_period,
     )
     if args.cluster is None:
         await central_system()

@@ -356,14 +356,15 @@ class Client(Generic[CP]):
             logger.warning("%s: cannot connect: %s", self.identity, escape(exc))
         return connected
 
-    async def aclose(self, grace_period: float = 0) -> None:
-        """Stop reconnecting and close the connection, after its running handlers and calls
-        finish within ``grace_period`` seconds (:meth:`ChargePoint.shutdown`); what is left,
-        ``on_connect`` included, is cancelled. Returns once :meth:`run` has returned."""
+    async def aclose(self, grace_period: float = 0, *, code: int = close_codes.NORMAL) -> None:
+        """Stop reconnecting and close the connection with ``code``, after its running
+        handlers and calls finish within ``grace_period`` seconds (:meth:`ChargePoint.shutdown`);
+        what is left, ``on_connect`` included, is cancelled. Returns once :meth:`run` has
+        returned."""
         self._closing = True
         cp = self._charge_point
         if cp is not None:
-            await cp.shutdown(grace_period, close_codes.NORMAL, "charge point shutting down")
+            await cp.shutdown(grace_period, code, "charge point shutting down")
         self._scope.cancel()
         if self._running:
             await self._stopped.wait()
