@@ -35,6 +35,8 @@ __all__ = ["stop_on_signals"]
 
 logger = logging.getLogger("trio_ocpp")
 
+Targets = tuple[Server | Client[Any], ...]
+
 
 async def stop_on_signals(
     *targets: Server | Client[Any],
@@ -60,23 +62,21 @@ async def stop_on_signals(
         async for number in received:
             logger.info("%s received, stopping (grace period %g s)", _name(number), grace_period)
             break
-        with trio.CancelScope() as graceful:
-            async with ungroup(trio.Cancelled), trio.open_nursery() as nursery:
-                nursery.start_soon(_cut_short, received, graceful)
-                await _stop(targets, grace_period)
-                nursery.cancel_scope.cancel()
-        if graceful.cancelled_caught:
-            await _stop(targets, 0)
+        async with ungroup(trio.Cancelled), trio.open_nursery() as nursery:
+            nursery.start_soon(_hurry, received, targets)
+            await _stop(targets, grace_period)
+            nursery.cancel_scope.cancel()
 
 
-async def _cut_short(received: AsyncIterator[int], graceful: trio.CancelScope) -> None:
+async def _hurry(received: AsyncIterator[int], targets: Targets) -> None:
+    """A second signal: stop at once, beside the graceful stop (which then ends too)."""
     async for number in received:
         logger.info("%s received again, stopping at once", _name(number))
-        graceful.cancel()
+        await _stop(targets, 0)
         return
 
 
-async def _stop(targets: tuple[Server | Client[Any], ...], grace_period: float) -> None:
+async def _stop(targets: Targets, grace_period: float) -> None:
     async with ungroup(trio.Cancelled), trio.open_nursery() as nursery:
         for target in targets:
             if isinstance(target, Server):

@@ -129,6 +129,33 @@ async def test_a_client_answers_a_running_call_then_closes_with_1001() -> None:
     assert "SIGTERM received, stopping" in client.stderr.text
 
 
+async def test_a_second_signal_stops_a_client_at_once() -> None:
+    async with servers.serving(CentralSystem) as server:
+        url = f"ws://127.0.0.1:{server.port}"
+        with trio.fail_after(20):
+            async with open_process(["python", PEER, "client", url, "60"]) as client:
+                await client.event("booted")
+                cp = server.get("CP_STOP")
+                assert cp is not None
+                async with trio.open_nursery() as nursery:
+
+                    async def ask() -> None:
+                        with pytest.raises(exceptions.ConnectionClosedError):
+                            await cp.call(slow(60))  # cut short: never answered
+
+                    nursery.start_soon(ask)
+                    await client.event("handling")
+                    client.process.send_signal(signal.SIGTERM)
+                    first = "SIGTERM received, stopping"
+                    await client.wait_for(
+                        lambda: first in client.stderr.text, first, 5, client.stderr
+                    )
+                    client.process.send_signal(signal.SIGTERM)
+                assert await closed_code(cp) == 1001
+                await stopped(client)
+    assert "SIGTERM received again, stopping at once" in client.stderr.text
+
+
 # -- python -m trio_ocpp ---------------------------------------------------------------------------
 
 
