@@ -25,7 +25,7 @@ from .._core import close_codes, errors
 from .._core.auth import basic_auth_header
 from .._core.identity import IdentityPolicy, check_identity, identity_from_path
 from .._core.logsafe import escape
-from .._core.ungroup import ungroup
+from .._core.ungroup import lone_exception, ungroup
 from .._core.versions import SUBPROTOCOLS, OCPPVersion
 from .._runtime.charge_point import ChargePoint
 from .._transport.connection import MAX_MESSAGE_SIZE, WebSocketConnection
@@ -139,10 +139,11 @@ class _Target:
                     f"no connection to {self.url} within {connect_timeout:g} s"
                 ) from None
             except (OSError, trio.BrokenResourceError) as exc:
-                # A TLS failure is a BrokenResourceError caused by the ssl.SSLError.
-                raise HandshakeError(
-                    f"cannot connect to {self.url}: {exc.__cause__ or exc}"
-                ) from exc
+                # A TLS failure is a BrokenResourceError caused by the ssl.SSLError; a refused
+                # one an OSError caused by a group of each address's error: one says it best.
+                reason = exc.__cause__ or exc
+                reason = lone_exception(reason) or reason
+                raise HandshakeError(f"cannot connect to {self.url}: {reason}") from exc
             await self._check_subprotocol(ws)
             try:
                 yield ws
@@ -353,19 +354,22 @@ class Client(Generic[CP]):
                     self._charge_point = None
                     self._connected = trio.Event()
         except HandshakeError as exc:
-            logger.warning("%s: cannot connect: %s", self.identity, escape(exc))
+            logger.warning("%s: %s", self.identity, escape(str(exc)))
         return connected
 
     async def aclose(self, grace_period: float = 0, *, code: int = close_codes.NORMAL) -> None:
         """Stop reconnecting and close the connection with ``code``, after its running
         handlers and calls finish within ``grace_period`` seconds (:meth:`ChargePoint.shutdown`);
         what is left, ``on_connect`` included, is cancelled. Returns once :meth:`run` has
-        returned."""
+        returned; called from ``on_connect``, it ends with ``on_connect``, and run() returns."""
         self._closing = True
-        cp = self._charge_point
-        if cp is not None:
-            await cp.shutdown(grace_period, code, "charge point shutting down")
-        self._scope.cancel()
+        try:
+            cp = self._charge_point
+            if cp is not None:
+                await cp.shutdown(grace_period, code, "charge point shutting down")
+        finally:
+            # Also when cancelled meanwhile: from on_connect, the closing connection cancels it.
+            self._scope.cancel()
         if self._running:
             await self._stopped.wait()
 
