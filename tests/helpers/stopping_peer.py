@@ -4,8 +4,7 @@
     python stopping_peer.py client URL GRACE      # identity CP_STOP; boots on each connection
 
 Both answer DataTransfer after ``data`` seconds (printing ``{"event": "handling"}`` first), so a
-test can signal the process while a handler runs; each prints ``{"event": "stopped"}`` at the
-end. Logs go to stderr.
+test can signal the process while a handler runs. Logs go to stderr.
 """
 
 from __future__ import annotations
@@ -70,7 +69,6 @@ def main(argv: list[str]) -> None:
         trio.run(server, float(argv[2]))
     else:
         trio.run(functools.partial(client, argv[2], float(argv[3])))
-    event("stopped")
 
 
 if __name__ == "__main__":

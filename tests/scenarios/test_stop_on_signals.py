@@ -5,8 +5,9 @@ signalled as a service manager would, with real charge points connected."""
 from __future__ import annotations
 
 import functools
-import json
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,15 @@ def slow(seconds: float) -> v16.call.DataTransfer:
     return v16.call.DataTransfer(vendor_id="test", data=str(seconds))
 
 
+async def answered(cp: v16.ChargePoint, answers: list[Any]) -> None:
+    answers.append(await cp.call(slow(0.5)))
+
+
+async def never_answered(cp: v16.ChargePoint) -> None:
+    with pytest.raises(exceptions.ConnectionClosedError):
+        await cp.call(slow(60))
+
+
 async def closed_code(cp: v16.ChargePoint) -> int:
     """The close code of ``cp``'s connection, once it is closed."""
     with trio.fail_after(5):
@@ -37,64 +47,29 @@ async def closed_code(cp: v16.ChargePoint) -> int:
     return code
 
 
-async def stopped(process: Process, *, status: int = 0) -> None:
-    assert await process.wait(timeout=5) == status, process.report()
+async def signal_twice(process: Process, signum: int) -> None:
+    """Signal, and again once the graceful stop has begun."""
+    process.process.send_signal(signum)
+    first = f"{signal.Signals(signum).name} received, stopping"
+    await process.wait_for(lambda: first in process.stderr.text, first, 5, process.stderr)
+    process.process.send_signal(signum)
+
+
+async def stopped(process: Process) -> None:
+    assert await process.wait(timeout=5) == 0, process.report()
     assert "Traceback" not in process.stderr.text, process.report()
 
 
-# -- an embedded server ----------------------------------------------------------------------------
+# -- embedded in an application ---------------------------------------------------------------
 
 
-async def test_a_server_lets_a_running_handler_finish_then_closes_with_1001() -> None:
-    with trio.fail_after(20):
-        async with open_process(["python", PEER, "server", "10"]) as server:
-            port = (await server.event("listening"))["port"]
-            url = f"ws://127.0.0.1:{port}/CP_1"
-            answers: list[Any] = []
-            async with (
-                trio_ocpp.connect(url, v16.ChargePoint) as cp,
-                trio.open_nursery() as nursery,
-            ):
-
-                async def ask() -> None:
-                    answers.append(await cp.call(slow(0.5)))
-
-                nursery.start_soon(ask)
-                await server.event("handling")
-                server.process.send_signal(signal.SIGTERM)
-                # The grace period lets the handler answer; then the connection is closed.
-                assert await closed_code(cp) == 1001
-            assert [a.status for a in answers] == ["Accepted"]
-            await stopped(server)
-    assert "SIGTERM received, stopping (grace period 10 s)" in server.stderr.text
-
-
-async def test_a_second_signal_ends_the_grace_period_at_once() -> None:
-    with trio.fail_after(20):
-        async with open_process(["python", PEER, "server", "60"]) as server:
-            port = (await server.event("listening"))["port"]
-            url = f"ws://127.0.0.1:{port}/CP_1"
-            async with (
-                trio_ocpp.connect(url, v16.ChargePoint) as cp,
-                trio.open_nursery() as nursery,
-            ):
-
-                async def ask() -> None:
-                    with pytest.raises(exceptions.ConnectionClosedError):
-                        await cp.call(slow(60))  # cut short: never answered
-
-                nursery.start_soon(ask)
-                await server.event("handling")
-                server.process.send_signal(signal.SIGINT)
-                first = "SIGINT received, stopping"
-                await server.wait_for(lambda: first in server.stderr.text, first, 5, server.stderr)
-                server.process.send_signal(signal.SIGINT)
-                assert await closed_code(cp) == 1001
-            await stopped(server)
-    assert "SIGINT received again, stopping at once" in server.stderr.text
-
-
-# -- an embedded client ----------------------------------------------------------------------------
+@asynccontextmanager
+async def server_connected(grace_period: float) -> AsyncIterator[tuple[Process, v16.ChargePoint]]:
+    """The peer script's server, and a charge point connected to it."""
+    async with open_process(["python", PEER, "server", str(grace_period)]) as server:
+        port = (await server.event("listening"))["port"]
+        async with trio_ocpp.connect(f"ws://127.0.0.1:{port}/CP_1", v16.ChargePoint) as cp:
+            yield server, cp
 
 
 class CentralSystem(v16.ChargePoint):
@@ -105,55 +80,53 @@ class CentralSystem(v16.ChargePoint):
         )
 
 
-async def test_a_client_answers_a_running_call_then_closes_with_1001() -> None:
+@asynccontextmanager
+async def client_connected(grace_period: float) -> AsyncIterator[tuple[Process, v16.ChargePoint]]:
+    """The peer script's client, booted, and its connection on the server's side."""
     async with servers.serving(CentralSystem) as server:
         url = f"ws://127.0.0.1:{server.port}"
-        with trio.fail_after(20):
-            async with open_process(["python", PEER, "client", url, "10"]) as client:
-                await client.event("booted")
-                cp = server.get("CP_STOP")
-                assert cp is not None
-                answers: list[Any] = []
-                async with trio.open_nursery() as nursery:
-
-                    async def ask() -> None:
-                        answers.append(await cp.call(slow(0.5)))
-
-                    nursery.start_soon(ask)
-                    await client.event("handling")
-                    client.process.send_signal(signal.SIGTERM)
-                assert [a.status for a in answers] == ["Accepted"]
-                assert await closed_code(cp) == 1001
-                await stopped(client)
-                assert json.loads(client.stdout.text.splitlines()[-1]) == {"event": "stopped"}
-    assert "SIGTERM received, stopping" in client.stderr.text
+        async with open_process(["python", PEER, "client", url, str(grace_period)]) as client:
+            await client.event("booted")
+            cp = server.get("CP_STOP")
+            assert cp is not None
+            yield client, cp
 
 
-async def test_a_second_signal_stops_a_client_at_once() -> None:
-    async with servers.serving(CentralSystem) as server:
-        url = f"ws://127.0.0.1:{server.port}"
-        with trio.fail_after(20):
-            async with open_process(["python", PEER, "client", url, "60"]) as client:
-                await client.event("booted")
-                cp = server.get("CP_STOP")
-                assert cp is not None
-                async with trio.open_nursery() as nursery:
+#: A server, and a charge point connected to it; a client, and its connection on the server.
+CONNECTED = {"server": server_connected, "client": client_connected}
 
-                    async def ask() -> None:
-                        with pytest.raises(exceptions.ConnectionClosedError):
-                            await cp.call(slow(60))  # cut short: never answered
 
-                    nursery.start_soon(ask)
-                    await client.event("handling")
-                    client.process.send_signal(signal.SIGTERM)
-                    first = "SIGTERM received, stopping"
-                    await client.wait_for(
-                        lambda: first in client.stderr.text, first, 5, client.stderr
-                    )
-                    client.process.send_signal(signal.SIGTERM)
-                assert await closed_code(cp) == 1001
-                await stopped(client)
-    assert "SIGTERM received again, stopping at once" in client.stderr.text
+@pytest.mark.parametrize("side", CONNECTED)
+async def test_a_running_handler_finishes_then_the_connection_closes_with_1001(side: str) -> None:
+    answers: list[Any] = []
+    with trio.fail_after(20):
+        async with CONNECTED[side](10) as (process, cp):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(answered, cp, answers)
+                await process.event("handling")
+                process.process.send_signal(signal.SIGTERM)
+            # The grace period let the handler answer; then the connection was closed.
+            assert await closed_code(cp) == 1001
+            await stopped(process)
+    assert [a.status for a in answers] == ["Accepted"]
+    assert "SIGTERM received, stopping (grace period 10 s)" in process.stderr.text
+
+
+@pytest.mark.parametrize(
+    ("side", "signum"),
+    [("server", signal.SIGINT), ("client", signal.SIGTERM)],
+    ids=["server-SIGINT", "client-SIGTERM"],
+)
+async def test_a_second_signal_stops_at_once(side: str, signum: int) -> None:
+    with trio.fail_after(20):
+        async with CONNECTED[side](60) as (process, cp):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(never_answered, cp)
+                await process.event("handling")
+                await signal_twice(process, signum)
+            assert await closed_code(cp) == 1001
+            await stopped(process)
+    assert f"{signal.Signals(signum).name} received again, stopping at once" in process.stderr.text
 
 
 # -- python -m trio_ocpp ---------------------------------------------------------------------------
