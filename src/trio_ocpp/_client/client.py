@@ -206,7 +206,8 @@ async def connect(
     (TLS 1.2 or newer; see :func:`client_ssl_context`). ``connect_timeout``: seconds for TCP, TLS
     and the opening handshake together. ``max_message_size``: bytes; a larger message closes
     the connection with 1009. Leaving the block closes the connection and cancels the
-    ChargePoint's tasks.
+    ChargePoint's tasks; an exception raised in the block comes out as itself, not in an
+    ExceptionGroup.
 
     A failed connection raises :class:`HandshakeError`: :class:`ConnectionRejected` (with
     ``status_code`` and ``header(name)``) when the server answered with an HTTP error such as
@@ -320,7 +321,8 @@ class Client(Generic[CP]):
         return self._charge_point
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Connect, and reconnect whenever the connection ends, until :meth:`aclose`."""
+        """Connect, and reconnect whenever the connection ends, until :meth:`aclose`; an
+        exception of ``on_connect`` (other than ConnectionClosedError) ends it, as itself."""
         self._running = True
         try:
             with self._scope:

@@ -269,7 +269,8 @@ class Server:
 
     async def shutdown(self, grace_period: float = 10) -> None:
         """Stop: refuse new connections, let each connection finish its handlers and calls
-        within ``grace_period`` seconds, close them with 1001, then stop listening."""
+        within ``grace_period`` seconds, close them with 1001, then stop listening.
+        ``trio_ocpp.stop_on_signals`` calls it on SIGINT or SIGTERM."""
         self._accepting = False
         async with trio.open_nursery() as nursery:
             for cp in list(self._connected.values()):
