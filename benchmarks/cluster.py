@@ -1,4 +1,4 @@
-"""Cluster benchmark (issue 13): calls across nodes through Redis against local calls, and events.
+"""Cluster benchmark: calls across nodes through Redis against local calls, and events.
 
     python -m benchmarks.cluster                  # 1,000 charge points over 2 workers
     python -m benchmarks.cluster --quick          # 100 charge points, fewer calls
@@ -267,11 +267,13 @@ def run(stations: int, calls: int, concurrency: int, heartbeats: int) -> dict[st
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stations", type=int, default=1000)
-    parser.add_argument("--calls", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--heartbeats", type=int, default=5, help="per charge point")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.cluster", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--stations", type=int, default=1000, help="charge points (1000)")
+    parser.add_argument("--calls", type=int, default=3000, help="calls of each kind (3000)")
+    parser.add_argument("--concurrency", type=int, default=50, help="calls at once (50)")
+    parser.add_argument("--heartbeats", type=int, default=5, help="per charge point (5)")
     parser.add_argument("--quick", action="store_true", help="100 stations, 600 calls")
     args = parser.parse_args()
     if args.quick:

@@ -21,8 +21,8 @@ import sys
 
 import trio
 
-from .attack import HOST, request
 from .connections import rss_bytes
+from .hostile import HOST, request
 from .loadgen import raise_fd_limit
 
 PAYLOAD = 2**20 - 64
@@ -97,8 +97,10 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.hoard")
-    parser.add_argument("--peers", type=int, default=400)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.hoard", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--peers", type=int, default=400, help="peers holding a message (400)")
     parser.add_argument("--fragment", type=int, default=PAYLOAD, help="bytes per fragment")
     parser.add_argument("--budget-mib", type=int, help="the server's --receive-budget")
     raise_fd_limit()

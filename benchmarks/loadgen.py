@@ -224,12 +224,14 @@ async def heartbeats(port: int, clients: int, seconds: float, interval: float) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, required=True)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.loadgen", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--port", type=int, required=True, help="the server's, on 127.0.0.1")
     parser.add_argument("--clients", default="50", help="a count, or counts run one by one: 1,50")
-    parser.add_argument("--seconds", type=float, default=5)
-    parser.add_argument("--warmup", type=float, default=1)
-    parser.add_argument("--server-pid", type=int)
+    parser.add_argument("--seconds", type=float, default=5, help="measured, per count (5)")
+    parser.add_argument("--warmup", type=float, default=1, help="before measuring (1)")
+    parser.add_argument("--server-pid", type=int, help="to report the server's CPU time")
     parser.add_argument("--heartbeat-interval", type=float, help="hold connections, heartbeating")
     args = parser.parse_args()
     raise_fd_limit()

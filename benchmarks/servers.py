@@ -118,7 +118,11 @@ def _report_objects(signum: int, frame: Any) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.servers",
+        description="\n\n".join(__doc__.split("\n\n")[:2]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("kind", choices=SERVERS)
     parser.add_argument("--profile", metavar="FILE", help="cProfile; stats to FILE on SIGTERM")
     parser.add_argument("--gc-threshold", type=int, help="CPython's generation-0 GC threshold")

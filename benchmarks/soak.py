@@ -1,4 +1,4 @@
-"""Soak test (issue 7): many charge points against one central system, on loopback, for a while.
+"""Soak test: many charge points against one central system, on loopback, for a while.
 
     python benchmarks/soak.py --connections 1000 --seconds 60
 
@@ -689,11 +689,15 @@ def table(result: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--connections", type=int, default=1000)
-    parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--interval", type=float, default=1, help="mean seconds between actions")
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser = argparse.ArgumentParser(
+        prog="python benchmarks/soak.py", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--connections", type=int, default=1000, help="charge points (1000)")
+    parser.add_argument("--seconds", type=float, default=60, help="how long (60)")
+    parser.add_argument(
+        "--interval", type=float, default=1, help="mean seconds between actions (1)"
+    )
+    parser.add_argument("--output", type=Path, default=RESULTS, help="the JSON file")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:

@@ -298,9 +298,11 @@ async def _main(size: int, repeat: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--size", type=int, default=SIZE)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.worst_frames", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--size", type=int, default=SIZE, help="bytes per frame, at most (1 MiB)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per frame: the fastest (3)")
     args = parser.parse_args()
     logging.getLogger("trio_ocpp").setLevel(logging.ERROR)  # a warning per frame is not the point
     trio.run(_main, args.size, args.repeat)

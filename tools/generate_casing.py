@@ -1,6 +1,6 @@
 """Write src/trio_ocpp/_core/casing_table.py: the python name of every property name in schemas/.
 
-Usage: python tools/generate_casing.py [--print]
+Usage: python tools/generate_casing.py [--print]   (--help: the options)
 
 Every property name of every schema (all versions, at any depth, definitions included) gets a
 snake_case python name from :func:`split_words`, an acronym-aware word split, except the few
@@ -14,6 +14,7 @@ table, for reviewing the names by eye.
 
 from __future__ import annotations
 
+import argparse
 import json
 import keyword
 import sys
@@ -186,9 +187,16 @@ def render(table: dict[str, str]) -> str:
     return "".join(lines)
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python tools/generate_casing.py", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--print", action="store_true", help="also print the table")
+    args = parser.parse_args(argv)
+    if not any(SCHEMAS.glob("*/*.json")):
+        parser.error(f"no schemas in {SCHEMAS}: python tools/generate_schemas.py writes them")
     table = build_table()
-    if "--print" in argv:
+    if args.print:
         for wire, python in table.items():
             print(f"{wire:45} {python}")
     TARGET.write_text(render(table), encoding="utf-8")
@@ -197,4 +205,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main())

@@ -1,6 +1,6 @@
 """Write the message model of trio_ocpp.v16, .v201 and .v21 from schemas/.
 
-Usage: python tools/generate_model.py [OUT_DIR]   (default: src/trio_ocpp)
+Usage: python tools/generate_model.py [OUT_DIR]   (default: src/trio_ocpp; --help: the options)
 
 For each version it writes ``enums.py`` (``Action``, every enumeration of the schemas, and those
 of the specification that no schema holds, from ``tools/spec_enums.toml``: 1.6 configuration key
@@ -29,6 +29,7 @@ The output goes through ``ruff format`` and is deterministic: a test regenerates
 
 from __future__ import annotations
 
+import argparse
 import keyword
 import re
 import subprocess
@@ -520,8 +521,25 @@ def generate() -> dict[str, str]:
     return files
 
 
-def main(argv: list[str]) -> int:
-    target = Path(argv[1]) if len(argv) > 1 else TARGET
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python tools/generate_model.py", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "out",
+        nargs="?",
+        type=Path,
+        default=TARGET,
+        metavar="OUT_DIR",
+        help="where the version packages go (src/trio_ocpp)",
+    )
+    args = parser.parse_args(argv)
+    if not SPEC_ENUMS.is_file():
+        parser.error(f"{SPEC_ENUMS} is missing: the enumerations that no schema holds")
+    empty = [version for version in sorted(VERSIONS) if not actions(version)]
+    if empty:
+        parser.error(f"trio_ocpp has no schemas for OCPP {', '.join(empty)}")
+    target: Path = args.out
     files = generate()
     for name, text in files.items():
         out = target / name
@@ -532,4 +550,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main())

@@ -1,6 +1,6 @@
 """Write schemas/ from the official OCA JSON schemas.
 
-Usage: python tools/generate_schemas.py [OFFICIAL_DIR] [OUT_DIR]
+Usage: python tools/generate_schemas.py [OFFICIAL_DIR] [OUT_DIR]   (--help: the options)
 (defaults: ../shared/ocpp-schemas and schemas/, relative to the repository). OFFICIAL_DIR holds
 ``v16/``, ``v201/`` and ``v21/`` with the schema files, either directly or in a ``schemas/``
 folder each, as the installed ``ocpp`` package has them (its copies are the official files).
@@ -13,6 +13,7 @@ deterministic so that tests can check the committed files against a fresh run.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -62,9 +63,33 @@ def generate(source: Path, target: Path) -> dict[str, str]:
     return files
 
 
-def main(argv: list[str]) -> int:
-    source = Path(argv[1]) if len(argv) > 1 else REPO.parent / "shared" / "ocpp-schemas"
-    target = Path(argv[2]) if len(argv) > 2 else REPO / "schemas"
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python tools/generate_schemas.py", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "source",
+        nargs="?",
+        type=Path,
+        default=REPO.parent / "shared" / "ocpp-schemas",
+        metavar="OFFICIAL_DIR",
+        help="the official schemas, in v16/, v201/ and v21/ (or their schemas/ folders, as in "
+        "the ocpp package's folder) (../shared/ocpp-schemas)",
+    )
+    parser.add_argument(
+        "target",
+        nargs="?",
+        type=Path,
+        default=REPO / "schemas",
+        metavar="OUT_DIR",
+        help="where to write them (schemas/)",
+    )
+    args = parser.parse_args(argv)
+    source: Path = args.source
+    target: Path = args.target
+    missing = [v for v in VERSIONS if not any(version_dir(source, v).glob("*.json"))]
+    if missing:
+        parser.error(f"no schema files for {', '.join(missing)} in {source}")
     files = generate(source, target)
     for name, text in files.items():
         out = target / name
@@ -75,4 +100,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main())

@@ -7,6 +7,7 @@ The version packages (``trio_ocpp.v16``, ``v201``, ``v21``) hold each version's 
 profiles: ``basic_auth`` on both sides (1-2), ``server_ssl_context``/``client_ssl_context`` for
 TLS (2-3), ``ClientCertificate`` and ``common_name_is_identity``
 (``Server(certificate_identity=...)``) for client certificates (3).
+``stop_on_signals`` stops a server or a client gracefully on SIGINT or SIGTERM.
 """
 
 # The layers, each importing only those below it (tests/scenarios/test_layers.py checks it):
@@ -16,8 +17,8 @@ TLS (2-3), ``ClientCertificate`` and ``common_name_is_identity``
 #   _server/     Server and serve: accepting, admission, the checks before the upgrade
 #   _client/     connect and Client
 #   cluster/     more than one process, through Redis (an optional extra)
-# The public modules (exceptions, routing, messages, casing, charge_point, workers and the
-# version packages v16, v201, v21) are made of these; docs/architecture.md draws them.
+# The public modules (exceptions, routing, messages, casing, charge_point, stopping, workers
+# and the version packages v16, v201, v21) are made of these; docs/architecture.md draws them.
 
 from ._client.client import Client as Client
 from ._client.client import ConnectionRejected as ConnectionRejected
@@ -52,6 +53,7 @@ from ._transport.tls import ClientCertificate as ClientCertificate
 from ._transport.tls import client_ssl_context as client_ssl_context
 from ._transport.tls import common_name_is_identity as common_name_is_identity
 from ._transport.tls import server_ssl_context as server_ssl_context
+from .stopping import stop_on_signals as stop_on_signals
 
 __version__ = "0.1.0"
 
@@ -90,4 +92,5 @@ __all__ = [
     "retry_backoff",
     "serve",
     "server_ssl_context",
+    "stop_on_signals",
 ]

@@ -27,6 +27,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=9000, help="port to listen on (9000)")
     parser.add_argument("--log-level", default="INFO", help="logging level (INFO shows frames)")
     parser.add_argument(
+        "--grace-period",
+        type=float,
+        default=5,
+        metavar="SECONDS",
+        help="on SIGINT or SIGTERM, seconds for running handlers and calls to finish before "
+        "every connection is closed with 1001; a second signal stops at once (5)",
+    )
+    parser.add_argument(
         "--versions",
         default="2.1,2.0.1,1.6",
         help="comma-separated OCPP versions to speak (2.1,2.0.1,1.6)",
@@ -143,6 +151,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run(argv: list[str] | None = None) -> None:
+    """SIGINT or SIGTERM stops the server gracefully (``main`` stops it with
+    :func:`trio_ocpp.stop_on_signals`); one that comes before it listens, or after, cancels."""
     args = parse_args(argv)
     if args.workers:
         multiprocessing.current_process().name = "supervisor"  # in its log lines, as workers'
@@ -151,7 +161,14 @@ def run(argv: list[str] | None = None) -> None:
         from trio_ocpp.__main__ import serve as importable
 
         try:
-            run_workers(functools.partial(importable, args), args.workers, args.host, args.port)
+            # The parent kills a worker still running a little after its own grace period.
+            run_workers(
+                functools.partial(importable, args),
+                args.workers,
+                args.host,
+                args.port,
+                grace_period=args.grace_period + 5,
+            )
         except WorkerStartError:
             raise SystemExit(1) from None  # the supervisor logged the cause
     else:
@@ -191,6 +208,7 @@ async def serve(
         receive_budget=args.receive_budget * 2**20,
         identity_policy=IdentityPolicy(max_length=args.max_identity_length),
         listeners=listeners,
+        grace_period=args.grace_period,
     )
     if args.cluster is None:
         await central_system()

@@ -179,8 +179,9 @@ async def test_a_refused_tcp_connection_is_retried(
         async with running(f"ws://127.0.0.1:{port}/ocpp", retry_backoff_wait_minimum=3) as client:
             await trio.sleep(3 + 6 + 12 + 1)  # attempts at 0, 3, 9 and 21 s
             assert client.charge_point is None
-    assert caplog.text.count("CP_1: cannot connect") == 4
-    assert "all attempts to connect to 127.0.0.1" in caplog.text
+    assert caplog.text.count(f"CP_1: cannot connect to ws://127.0.0.1:{port}/ocpp/CP_1: ") == 4
+    # The one address's error, not a group's summary ("all attempts ... (1 sub-exception)").
+    assert f"Error connecting to ('127.0.0.1', {port}): Connection refused" in caplog.text
 
 
 # -- connections ---------------------------------------------------------------------------------
@@ -294,6 +295,22 @@ async def test_aclose_stops_reconnecting(clock: trio.testing.MockClock) -> None:
                 await client.aclose()  # idempotent
             await trio.sleep(500)
     assert len(gate.attempts) == 2
+
+
+async def test_aclose_from_on_connect_ends_run_at_once(clock: trio.testing.MockClock) -> None:
+    # A charge point that has done its work stops itself: run() returns, without the back-off.
+    async def on_connect(cp: ChargePoint) -> None:
+        await client.aclose()
+
+    gate = Gate(then=None)
+    with trio.fail_after(LIMIT):
+        async with serving(gate) as server:
+            client = trio_ocpp.Client(
+                url(server), ChargePoint, identity="CP_1", on_connect=on_connect
+            )
+            await client.run()
+    assert trio.current_time() < 1
+    assert len(gate.attempts) == 1
 
 
 async def test_aclose_closes_the_connection(clock: trio.testing.MockClock) -> None:

@@ -1,4 +1,6 @@
-"""The benchmarks' quick mode runs end to end (about 16 s): every section, its JSON, its targets.
+"""The benchmarks' quick mode runs end to end (about 16 s): every section and its JSON, and no
+verdicts on the targets (quick sizes say nothing about them); the verdicts of a full run; every
+benchmark command's --help.
 
 Figures are not checked here; a run on a busy CI machine says nothing about them.
 """
@@ -9,6 +11,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,8 +35,55 @@ def test_quick_benchmarks_run_and_write_json(tmp_path: Path) -> None:
     assert results["connections"][0]["heartbeats"] > 0
     cluster = results["cluster"]  # skipped only without redis-server and the redis extra
     assert "skipped" in cluster or cluster["events"]["missing"] == 0
-    assert [target[0] for target in results["targets"]]
-    assert "Targets" in done.stdout
+    assert results["targets"] == []
+    assert "Targets" not in done.stdout and "MISSED" not in done.stdout
+
+
+def test_a_full_run_gives_verdicts_on_the_targets() -> None:
+    # The figures of a full run, as its JSON holds them: each target measured gets yes or MISSED.
+    results = {
+        "validation": [{"message": "1.6 MeterValues", "speedup": 60.0}],
+        "routing": [
+            {"message": "1.6 BootNotification", "direction": "inbound CALL",
+             "ratio_vs_threads_off": 8.0},
+        ],
+    }  # fmt: skip
+    code = (
+        "import json, sys; from benchmarks.run import targets; "
+        "print(json.dumps(targets(json.load(sys.stdin))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        input=json.dumps(results),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [
+        ["validation 1.6 MeterValues >= 50x jsonschema", 60.0, "yes"],
+        ["routing 1.6 BootNotification >= 10x ocpp", 8.0, "MISSED"],
+    ]
+
+
+HELPED = [
+    ["-m", "benchmarks"],
+    *(["-m", f"benchmarks.{name}"] for name in
+      ("attack", "cluster", "hoard", "loadgen", "servers", "worst_frames")),
+    ["benchmarks/soak.py"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", HELPED, ids=lambda command: command[-1])
+def test_help_cites_no_internal_numbers(command: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, *command, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: python ")
+    for internal in ("issue", "CONFORMANCE", "item "):
+        assert internal not in done.stdout, done.stdout
 
 
 def test_the_attack_command_runs(tmp_path: Path) -> None:

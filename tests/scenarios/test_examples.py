@@ -7,6 +7,7 @@ central system's calls to the example charge point, and once as the command line
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -178,6 +179,10 @@ async def test_example_answers_the_central_system_2x(version: str) -> None:
 # -- the command lines ----------------------------------------------------------------------------
 
 
+#: Reconnect at once: the example charge point's back-off is 10-20 s by default.
+QUICK_RETRIES = ["--retry-wait-minimum", "0.1", "--retry-random-range", "0.1"]
+
+
 async def test_command_lines() -> None:
     port = free_port()
     with trio.fail_after(15):
@@ -229,12 +234,58 @@ async def test_command_lines_with_security_profiles_2_and_3(tmp_path: Path) -> N
     with trio.fail_after(15):
         async with open_process(server_args) as server:
             await wait_listening(port)
-            async with open_process([*client_args, "--basic-auth", "wrong password!!"]) as client:
-                assert await client.wait() != 0  # 401: the password is checked
-            assert "401" in client.stderr.text, client.report()
+            wrong = [*client_args, "--basic-auth", "wrong password!!", *QUICK_RETRIES]
+            async with open_process(wrong) as client:
+                # 401: the password is checked; a charge point tries again, as after any refusal.
+                await client.wait_for(
+                    lambda: client.stderr.text.count("connection rejected: 401") >= 2,
+                    "401, twice",
+                    8,
+                    client.stderr,
+                )
+                client.process.send_signal(signal.SIGTERM)
+                assert await client.wait() == 0, client.report()
             assert "Traceback" not in client.stderr.text, client.report()
             async with open_process(
                 [*client_args, "--basic-auth", "a 2.x password of 16+ chars"]
             ) as client:
                 assert await client.wait() == 0, client.report()
             assert "CP_TLS: connected (OCPP 2.1)" in server.stderr.text, server.report()
+
+
+async def test_the_example_charge_point_reconnects_when_the_central_system_restarts() -> None:
+    # The user trial: after a restart it died at its next heartbeat with an ExceptionGroup.
+    port = free_port()
+    server_args = ["python", "-m", "trio_ocpp", "--host", "127.0.0.1", "--port", str(port)]
+    client_args = ["python", "-m", "trio_ocpp.examples.charge_point", "--id", "CP_RESTART"]
+    client_args += ["--url", f"ws://127.0.0.1:{port}", "--version", "2.0.1", *QUICK_RETRIES]
+    client_args += ["--heartbeat-interval", "0.2"]
+
+    def boots() -> int:
+        return client.stderr.text.count("CP_RESTART: accepted")
+
+    with trio.fail_after(30):
+        async with open_process(client_args) as client:  # refused until the server listens
+            async with open_process(server_args) as server:
+                await client.wait_for(lambda: boots() == 1, "the first boot", 8, client.stderr)
+                server.process.send_signal(signal.SIGTERM)
+                assert await server.wait() == 0, server.report()
+            await client.wait_for(
+                lambda: "reconnecting in" in client.stderr.text.rpartition("accepted")[2],
+                "a reconnection attempt",
+                8,
+                client.stderr,
+            )
+            async with open_process(server_args) as server:
+                await client.wait_for(lambda: boots() == 2, "the boot again", 8, client.stderr)
+                heartbeats = server.stderr.text.count('"Heartbeat"')
+                await server.wait_for(
+                    lambda: server.stderr.text.count('"Heartbeat"') > heartbeats + 1,
+                    "heartbeats on the new connection",
+                    8,
+                    server.stderr,
+                )
+                client.process.send_signal(signal.SIGINT)
+                assert await client.wait() == 0, client.report()
+    assert "Traceback" not in client.stderr.text, client.report()
+    assert "cannot connect to ws://127.0.0.1" in client.stderr.text  # the first attempts

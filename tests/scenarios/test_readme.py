@@ -34,6 +34,14 @@ async def test_the_readme_examples_work_together_and_with_python_m_websockets() 
             async with open_process(["python", "-c", client_code], "README client") as client:
                 assert await client.wait() == 0, client.report()
             assert client.stdout.text.strip() == "Accepted", client.report()
+            # Both configure logging: the server shows its connections, the client its frames.
+            await server.wait_for(
+                lambda: "CP 1: connected (OCPP 1.6)" in server.stderr.text,
+                "the server's log",
+                5,
+                server.stderr,
+            )
+            assert '"BootNotification"' in client.stderr.text, client.report()
             url = f"ws://127.0.0.1:{port}/CP_1"
             async with open_process(["python", "-m", "websockets", url]) as tool:
                 await tool.wait_for(lambda: "Connected" in tool.stdout.text, "connected")

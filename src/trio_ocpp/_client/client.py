@@ -25,6 +25,7 @@ from .._core import close_codes, errors
 from .._core.auth import basic_auth_header
 from .._core.identity import IdentityPolicy, check_identity, identity_from_path
 from .._core.logsafe import escape
+from .._core.ungroup import lone_exception, ungroup
 from .._core.versions import SUBPROTOCOLS, OCPPVersion
 from .._runtime.charge_point import ChargePoint
 from .._transport.connection import MAX_MESSAGE_SIZE, WebSocketConnection
@@ -138,10 +139,11 @@ class _Target:
                     f"no connection to {self.url} within {connect_timeout:g} s"
                 ) from None
             except (OSError, trio.BrokenResourceError) as exc:
-                # A TLS failure is a BrokenResourceError caused by the ssl.SSLError.
-                raise HandshakeError(
-                    f"cannot connect to {self.url}: {exc.__cause__ or exc}"
-                ) from exc
+                # A TLS failure is a BrokenResourceError caused by the ssl.SSLError; a refused
+                # one an OSError caused by a group of each address's error: one says it best.
+                reason = exc.__cause__ or exc
+                reason = lone_exception(reason) or reason
+                raise HandshakeError(f"cannot connect to {self.url}: {reason}") from exc
             await self._check_subprotocol(ws)
             try:
                 yield ws
@@ -150,7 +152,11 @@ class _Target:
                     await ws.aclose()
         finally:
             if stream is not None:
-                await trio.aclose_forcefully(stream)
+                # Shielded (it cannot block): in a cancelled scope its checkpoint would raise a
+                # Cancelled that replaces the exception on its way out, which the scope then
+                # swallows (an on_connect error while the Client closes was lost so).
+                with trio.CancelScope(shield=True):
+                    await trio.aclose_forcefully(stream)
 
     async def _open_stream(self) -> trio.abc.Stream:
         parts = urlsplit(self.url)
@@ -200,7 +206,8 @@ async def connect(
     (TLS 1.2 or newer; see :func:`client_ssl_context`). ``connect_timeout``: seconds for TCP, TLS
     and the opening handshake together. ``max_message_size``: bytes; a larger message closes
     the connection with 1009. Leaving the block closes the connection and cancels the
-    ChargePoint's tasks.
+    ChargePoint's tasks; an exception raised in the block comes out as itself, not in an
+    ExceptionGroup.
 
     A failed connection raises :class:`HandshakeError`: :class:`ConnectionRejected` (with
     ``status_code`` and ``header(name)``) when the server answered with an HTTP error such as
@@ -220,7 +227,7 @@ async def connect(
     )
     async with target.open(connect_timeout) as ws:
         cp = charge_point_class(target.identity, ws, **charge_point_options)
-        async with trio.open_nursery() as nursery:
+        async with ungroup(trio.Cancelled), trio.open_nursery() as nursery:
             nursery.start_soon(cp.start)
             try:
                 yield cp
@@ -314,7 +321,8 @@ class Client(Generic[CP]):
         return self._charge_point
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Connect, and reconnect whenever the connection ends, until :meth:`aclose`."""
+        """Connect, and reconnect whenever the connection ends, until :meth:`aclose`; an
+        exception of ``on_connect`` (other than ConnectionClosedError) ends it, as itself."""
         self._running = True
         try:
             with self._scope:
@@ -339,7 +347,7 @@ class Client(Generic[CP]):
                 self._charge_point = cp
                 self._connected.set()
                 try:
-                    async with trio.open_nursery() as nursery:
+                    async with ungroup(trio.Cancelled), trio.open_nursery() as nursery:
                         if self._on_connect is not None:
                             nursery.start_soon(_run_on_connect, self._on_connect, cp)
                         await cp.start()
@@ -348,18 +356,22 @@ class Client(Generic[CP]):
                     self._charge_point = None
                     self._connected = trio.Event()
         except HandshakeError as exc:
-            logger.warning("%s: cannot connect: %s", self.identity, escape(exc))
+            logger.warning("%s: %s", self.identity, escape(str(exc)))
         return connected
 
-    async def aclose(self, grace_period: float = 0) -> None:
-        """Stop reconnecting and close the connection, after its running handlers and calls
-        finish within ``grace_period`` seconds (:meth:`ChargePoint.shutdown`); what is left,
-        ``on_connect`` included, is cancelled. Returns once :meth:`run` has returned."""
+    async def aclose(self, grace_period: float = 0, *, code: int = close_codes.NORMAL) -> None:
+        """Stop reconnecting and close the connection with ``code``, after its running
+        handlers and calls finish within ``grace_period`` seconds (:meth:`ChargePoint.shutdown`);
+        what is left, ``on_connect`` included, is cancelled. Returns once :meth:`run` has
+        returned; called from ``on_connect``, it ends with ``on_connect``, and run() returns."""
         self._closing = True
-        cp = self._charge_point
-        if cp is not None:
-            await cp.shutdown(grace_period, close_codes.NORMAL, "charge point shutting down")
-        self._scope.cancel()
+        try:
+            cp = self._charge_point
+            if cp is not None:
+                await cp.shutdown(grace_period, code, "charge point shutting down")
+        finally:
+            # Also when cancelled meanwhile: from on_connect, the closing connection cancels it.
+            self._scope.cancel()
         if self._running:
             await self._stopped.wait()
 

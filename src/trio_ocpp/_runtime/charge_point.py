@@ -40,6 +40,7 @@ from .._core.payload import Payload
 from .._core.route_table import RouteTable, Setting, no_handler
 from .._core.routing import Handler, Handlers, create_route_map, handlers_of
 from .._core.schemas import MessageKind
+from .._core.ungroup import ungroup
 from .._core.validation import FormatPolicy, validation_engine
 from .._core.versions import OCPPVersion
 from .._transport.adapters import Connection, as_connection, describe
@@ -268,7 +269,7 @@ class ChargePoint:
             raise RuntimeError(f"{self.id}: a ChargePoint can be started only once")
         ended: tuple[int, str] | None = None  # the Close the reader saw
         try:
-            async with trio.open_nursery() as nursery:
+            async with ungroup(trio.Cancelled), trio.open_nursery() as nursery:
                 self._nursery = self._inbound.tasks = nursery
                 if self._close_at_start is not None:
                     self.close_soon(*self._close_at_start)

@@ -24,6 +24,7 @@ from .._core.auth import BasicAuthCheck
 from .._core.identity import IdentityPolicy, identity_from_path
 from .._core.logsafe import RepeatLimiter, escape
 from .._core.throttle import address_key
+from .._core.ungroup import ungroup
 from .._core.versions import SUBPROTOCOLS, OCPPVersion, normalize_version
 from .._runtime.charge_point import ChargePoint
 from .._runtime.observe import Observer
@@ -262,7 +263,7 @@ class Server:
         task_status: trio.TaskStatus[Server],
     ) -> NoReturn:
         self._port = listeners[0].socket.getsockname()[1]
-        async with trio.open_nursery() as nursery:
+        async with ungroup(trio.Cancelled), trio.open_nursery() as nursery:
             nursery.start_soon(self._watchdog.run)
             await nursery.start(self._receive_budget.run)
             for listener in listeners:
@@ -279,7 +280,8 @@ class Server:
 
     async def shutdown(self, grace_period: float = 10) -> None:
         """Stop: refuse new connections, let each connection finish its handlers and calls
-        within ``grace_period`` seconds, close them with 1001, then stop listening."""
+        within ``grace_period`` seconds, close them with 1001, then stop listening.
+        ``trio_ocpp.stop_on_signals`` calls it on SIGINT or SIGTERM."""
         self._accepting = False
         async with trio.open_nursery() as nursery:
             for cp in list(self._connected.values()):

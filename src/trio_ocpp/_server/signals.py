@@ -4,6 +4,10 @@ A signal cancels the program, so that it ends at once, closing its connections o
 with exit status 0 and no traceback. Left to themselves, Ctrl-C would raise KeyboardInterrupt
 inside trio's nurseries (an ExceptionGroup traceback on Python 3.11) and SIGTERM would kill the
 process without closing anything.
+
+The example programs stop their server or client gracefully with the public
+``trio_ocpp.stop_on_signals``, whose receiver takes the signals while it waits (trio gives a
+signal to the newest receiver); this one takes those that come before or after.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ __all__ = ["run_until_signalled"]
 logger = logging.getLogger("trio_ocpp")
 
 T = TypeVar("T")
+#: The signals that ask a program to stop: Ctrl-C, and what service managers send.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 

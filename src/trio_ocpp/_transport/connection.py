@@ -233,7 +233,8 @@ class WebSocketConnection:
                 await self._finish()
         if protocol.state is CLOSED or protocol.eof_sent or not data:
             await self._finish()
-            raise self._closed  # type: ignore[misc]  # _finish() set it
+            if not self._messages:  # those that came before the Close are read first
+                raise self._closed  # type: ignore[misc]  # _finish() set it
 
     def _take(self, frames: list[Any]) -> None:  # Frames, after the handshake
         """Handle the frames of a read, then charge what the unfinished message holds."""

@@ -46,6 +46,7 @@ from .._core.logsafe import escape
 from .._core.payload import Payload, payload_class
 from .._core.route_table import outbound_exchange, outgoing_payload
 from .._core.schemas import MessageKind
+from .._core.ungroup import ungroup
 from .._core.validation import FormatPolicy, validation_engine
 from .._runtime.charge_point import ChargePoint
 from ._broker import Broker, ClusterUnavailableError, NotConnectedError
@@ -429,7 +430,7 @@ async def connect(
     node_id = _node_id()
     recorder = EventRecorder(frozenset(events), node_id, limits)
     clock = SharedClock()
-    async with trio.open_nursery() as nursery:
+    async with ungroup(trio.Cancelled), trio.open_nursery() as nursery:
         membership = NodeMembership(node_id, membership_ttl, clock, recorder, nursery)
         cluster = Cluster(node_id, opener, membership, recorder, clock, join_retry)
         await nursery.start(cluster._run)

@@ -28,6 +28,7 @@ from trio_ocpp import (
     Server,
     common_name_is_identity,
     exceptions,
+    stop_on_signals,
     v16,
     v21,
     v201,
@@ -198,9 +199,14 @@ async def main(
     identity_policy: IdentityPolicy | None = None,
     cluster: Membership | None = None,
     listeners: list[trio.SocketListener] | None = None,
+    grace_period: float = 10,
 ) -> None:
-    """Serve until interrupted. ``default_version`` serves clients that offer no subprotocol,
-    so that generic tools (``python -m websockets``, wscat without ``-s``) can talk to it.
+    """Serve until SIGINT or SIGTERM (:func:`trio_ocpp.stop_on_signals`, as an application
+    embedding a server would): then running handlers get ``grace_period`` seconds, and every
+    connection is closed with 1001 (going away).
+
+    ``default_version`` serves clients that offer no subprotocol, so that generic tools
+    (``python -m websockets``, wscat without ``-s``) can talk to it.
     ``basic_auth``: identity -> password (security profiles 1-2); ``ssl_context``: wss://
     (profile 2, or 3 when it requires client certificates); ``certificate_identity``: in profile
     3, which identities a certificate may connect as (by default the identity must be its single
@@ -235,3 +241,5 @@ async def main(
         logger.info(
             "central system listening on %s://%s:%d/<charge point id>", scheme, host, server.port
         )
+        await stop_on_signals(server, grace_period=grace_period)
+        nursery.cancel_scope.cancel()  # an application's other tasks would end here

@@ -4,12 +4,15 @@ Run it against the example central system (``python -m trio_ocpp``)::
 
     python -m trio_ocpp.examples.charge_point --url ws://localhost:9000 --id CP_1 --version 2.0.1
 
-It connects with :func:`trio_ocpp.connect`, sends a BootNotification, then a Heartbeat at the
-interval the central system returned, and meanwhile answers the central system's calls: 1.6
-RemoteStartTransaction, GetConfiguration, ChangeConfiguration and Reset; 2.x
-RequestStartTransaction, GetVariables and Reset. Every frame is logged at INFO. The security
-profiles: ``--basic-auth PASSWORD`` (1-2), ``wss://`` with ``--cafile`` for the central system's
-CA (2-3), and ``--certfile``/``--keyfile`` for a client certificate (3).
+It stays connected with :class:`trio_ocpp.Client`: on each connection it sends a
+BootNotification, then a Heartbeat at the interval the central system returned, and meanwhile
+answers the central system's calls: 1.6 RemoteStartTransaction, GetConfiguration,
+ChangeConfiguration and Reset; 2.x RequestStartTransaction, GetVariables and Reset. A lost
+connection (a central system restarting) or a refused one is tried again with the OCPP back-off;
+SIGINT (Ctrl-C) or SIGTERM closes the connection with 1001 and ends it
+(:func:`trio_ocpp.stop_on_signals`). Every frame is logged at INFO. The security profiles:
+``--basic-auth PASSWORD`` (1-2), ``wss://`` with ``--cafile`` for the central system's CA (2-3),
+and ``--certfile``/``--keyfile`` for a client certificate (3).
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import argparse
 import functools
 import logging
 import ssl
-import sys
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
@@ -224,16 +226,20 @@ async def main(
     *,
     basic_auth: str | bytes | None = None,
     ssl_context: ssl.SSLContext | None = None,
+    retry_wait_minimum: float = 10,
+    retry_random_range: float = 10,
 ) -> int:
-    """Boot, then heartbeat until interrupted, or ``heartbeats`` times; return how many were sent.
+    """Boot on each connection, then heartbeat until SIGINT or SIGTERM, or until ``heartbeats``
+    were sent in all; return how many were sent.
 
     ``heartbeat_interval`` overrides the interval the central system returned (for tests).
     ``basic_auth``: the password (security profiles 1-2); ``ssl_context`` for wss:// (2-3).
+    ``retry_wait_minimum``, ``retry_random_range``: the reconnection back-off (``Client``).
     """
-    connection = trio_ocpp.connect(
-        url, CLASSES[version], identity=identity, basic_auth=basic_auth, ssl_context=ssl_context
-    )
-    async with connection as cp:
+    sent = 0
+
+    async def on_connect(cp: Any) -> None:
+        nonlocal sent
         boot = await cp.boot()
         while boot.status != "Accepted":
             # Pending or Rejected: the interval says when to try again.
@@ -242,12 +248,27 @@ async def main(
         if heartbeat_interval is not None:
             cp.heartbeat_interval = heartbeat_interval
         logger.info("%s: accepted, heartbeat every %s s", cp.id, cp.heartbeat_interval)
-        sent = 0
         while heartbeats is None or sent < heartbeats:
             await trio.sleep(cp.heartbeat_interval)  # re-read: the central system may change it
             await cp.heartbeat()
             sent += 1
-        return sent
+        await client.aclose()
+
+    client = trio_ocpp.Client(
+        url,
+        CLASSES[version],
+        identity=identity,
+        on_connect=on_connect,
+        basic_auth=basic_auth,
+        ssl_context=ssl_context,
+        retry_backoff_wait_minimum=retry_wait_minimum,
+        retry_backoff_random_range=retry_random_range,
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(trio_ocpp.stop_on_signals, client)
+        await client.run()  # until a signal, or the last heartbeat, closes it
+        nursery.cancel_scope.cancel()
+    return sent
 
 
 def run(argv: list[str] | None = None) -> None:
@@ -263,6 +284,17 @@ def run(argv: list[str] | None = None) -> None:
         "--heartbeat-interval", type=float, help="seconds between heartbeats (server's value)"
     )
     parser.add_argument("--log-level", default="INFO", help="logging level (INFO shows frames)")
+    reconnecting = parser.add_argument_group(
+        "reconnecting",
+        "after a lost or refused connection it waits the minimum, doubled after each failed "
+        "attempt (at most 3 times), plus a random part up to the range",
+    )
+    reconnecting.add_argument(
+        "--retry-wait-minimum", type=float, default=10, metavar="SECONDS", help="(10)"
+    )
+    reconnecting.add_argument(
+        "--retry-random-range", type=float, default=10, metavar="SECONDS", help="(10)"
+    )
     security = parser.add_argument_group("security profiles")
     security.add_argument(
         "--basic-auth",
@@ -292,23 +324,21 @@ def run(argv: list[str] | None = None) -> None:
         context = trio_ocpp.client_ssl_context(
             cafile=args.cafile, certfile=args.certfile, keyfile=args.keyfile
         )
-    try:
-        run_until_signalled(
-            functools.partial(
-                main,
-                args.url,
-                args.id,
-                args.version,
-                args.heartbeats,
-                args.heartbeat_interval,
-                basic_auth=password,
-                ssl_context=context,
-            )
+    # main() stops on signals itself; this catches those before it runs (and after).
+    run_until_signalled(
+        functools.partial(
+            main,
+            args.url,
+            args.id,
+            args.version,
+            args.heartbeats,
+            args.heartbeat_interval,
+            basic_auth=password,
+            ssl_context=context,
+            retry_wait_minimum=args.retry_wait_minimum,
+            retry_random_range=args.retry_random_range,
         )
-    except (trio_ocpp.HandshakeError, trio_ocpp.NoSubprotocolError) as exc:
-        # Refused, rejected (401, 404), TLS, no common version: say so, without a traceback.
-        logger.error("%s", exc)
-        sys.exit(1)
+    )
 
 
 if __name__ == "__main__":
