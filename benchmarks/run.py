@@ -96,6 +96,8 @@ def e2e_ratios(rows: list[dict[str, Any]]) -> None:
             for other in E2E_OTHERS:
                 if (other, r["clients"]) in by:
                     r[f"vs_{other}"] = e2e.ratio(r, by[other, r["clients"]])
+        elif r["server"] == "trio-ocpp-observed" and ("trio-ocpp", r["clients"]) in by:
+            r["vs_trio-ocpp"] = e2e.ratio(r, by["trio-ocpp", r["clients"]])
 
 
 def show_e2e(rows: list[dict[str, Any]]) -> str:
@@ -103,11 +105,11 @@ def show_e2e(rows: list[dict[str, Any]]) -> str:
         "End to end on loopback: BootNotification CALLs, N clients one CALL at a time each"
         " (the median of the servers' turns; ratios: the median of each round's)",
         ["server", "N", "calls/s", "p50 ms", "p99 ms", "server CPU", "loadgen CPU", "vs echo",
-         "vs trio-websocket echo", "vs ocpp"],
+         "vs trio-websocket echo", "vs ocpp", "vs unobserved"],
         [
             [r["server"], r["clients"], r["calls_per_s"], r["p50_ms"], r["p99_ms"],
              r["server_cpu"], r["loadgen_cpu"], r.get("vs_echo"),
-             r.get("vs_echo-trio-websocket"), r.get("vs_ocpp")]
+             r.get("vs_echo-trio-websocket"), r.get("vs_ocpp"), r.get("vs_trio-ocpp")]
             for r in rows
         ],
     )  # fmt: skip
@@ -245,7 +247,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     section("routing", lambda: routing.run(with_ocpp=with_ocpp), show_routing)
 
     def run_e2e() -> list[dict[str, Any]]:
-        kinds = ["echo", "echo-trio-websocket", "trio-ocpp", *(["ocpp"] if with_ocpp else [])]
+        kinds = ["echo", "echo-trio-websocket", "trio-ocpp", "trio-ocpp-observed"]
+        kinds += ["ocpp"] if with_ocpp else []
         clients, seconds, rounds = ([1, 50], 0.8, 1) if quick else ([1, 50, 500], 2.0, 5)
         profile = str(args.output / "e2e-server.prof") if args.profile else None
         rows = e2e.run(kinds, clients, seconds, rounds=rounds, profile=profile)

@@ -1,6 +1,8 @@
 """The servers the end-to-end benchmarks measure, each run in a process of its own:
 
 - ``trio-ocpp``: a trio_ocpp Server answering the workload's 1.6 CALLs;
+- ``trio-ocpp-observed``: the same with an observer that listens to everything and does
+  nothing (what observing costs);
 - ``echo``: our own WebSocket connection sending back every message, no OCPP at all: the
   ceiling of our transport;
 - ``echo-trio-websocket``: the same on trio-websocket (the transport we had before);
@@ -44,10 +46,26 @@ def _listening(port: int) -> None:
     print(json.dumps({"port": port}), flush=True)
 
 
-async def trio_ocpp_server() -> None:
-    from trio_ocpp import Server
+async def trio_ocpp_server(observed: bool = False) -> None:
+    from trio_ocpp import Observer, Server
 
-    server = Server(OUR_CLASSES["1.6"])
+    class Everything(Observer):
+        def connection_opened(self, *args: Any) -> None:
+            pass
+
+        def connection_closed(self, *args: Any) -> None:
+            pass
+
+        def frame_received(self, *args: Any) -> None:
+            pass
+
+        def frame_sent(self, *args: Any) -> None:
+            pass
+
+        def exchange(self, *args: Any) -> None:
+            pass
+
+    server = Server(OUR_CLASSES["1.6"], observers=[Everything()] if observed else [])
     async with trio.open_nursery() as nursery:
         await nursery.start(server.run, HOST, 0)
         _listening(server.port)
@@ -107,6 +125,7 @@ async def ocpp_server() -> None:
 
 SERVERS = {
     "trio-ocpp": trio_ocpp_server,
+    "trio-ocpp-observed": functools.partial(trio_ocpp_server, observed=True),
     "echo": echo_server,
     "echo-trio-websocket": trio_websocket_echo_server,
     "ocpp": ocpp_server,
