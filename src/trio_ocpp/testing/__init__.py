@@ -1,0 +1,38 @@
+"""Testing an application built on trio-ocpp: its handlers, its central system, its server.
+
+- :func:`connected_pair`: your central system class and a charge point class running on an
+  in-memory connection that carries the frames as text through the whole runtime.
+- :func:`fake_charge_point` and :func:`fake_central_system`: scripted peers, to drive one side
+  with exact frames, in memory or against a live server's URL.
+- :func:`open_recorder` and :func:`replay`: record a real charge point's traffic as JSON Lines,
+  and play it again against a central system, comparing the answers.
+
+The pytest plugin (``trio_ocpp.testing.pytest_plugin``, registered when the package is
+installed) adds fixtures for these and ``--ocpp-frames``. Nothing here imports pytest.
+"""
+
+from .frames_log import FrameLog
+from .memory import MemoryConnection, memory_connections
+from .pair import Pair, connected_pair
+from .scripted import (
+    ExpectationError,
+    FakeCentralSystem,
+    FakeChargePoint,
+    ScriptedPeer,
+    fake_central_system,
+    fake_charge_point,
+)
+
+__all__ = [
+    "ExpectationError",
+    "FakeCentralSystem",
+    "FakeChargePoint",
+    "FrameLog",
+    "MemoryConnection",
+    "Pair",
+    "ScriptedPeer",
+    "connected_pair",
+    "fake_central_system",
+    "fake_charge_point",
+    "memory_connections",
+]
