@@ -6,6 +6,7 @@
   with exact frames, in memory or against a live server's URL.
 - :func:`open_recorder` and :func:`replay`: record a real charge point's traffic as JSON Lines,
   and play it again against a central system, comparing the answers.
+- :func:`serving`: a real ``Server`` on a free port, for end-to-end tests.
 
 The pytest plugin (``trio_ocpp.testing.pytest_plugin``, registered when the package is
 installed) adds fixtures for these and ``--ocpp-frames``. Nothing here imports pytest.
@@ -22,6 +23,7 @@ from .scripted import (
     fake_central_system,
     fake_charge_point,
 )
+from .server import running, serving
 
 __all__ = [
     "ExpectationError",
@@ -35,4 +37,6 @@ __all__ = [
     "fake_central_system",
     "fake_charge_point",
     "memory_connections",
+    "running",
+    "serving",
 ]
