@@ -15,6 +15,8 @@ installed) adds fixtures for these and ``--ocpp-frames``. Nothing here imports p
 from .frames_log import FrameLog
 from .memory import MemoryConnection, memory_connections
 from .pair import Pair, connected_pair
+from .record import Recorder, open_recorder
+from .replay import ReplayReport, read_recording, replay
 from .scripted import (
     ExpectationError,
     FakeCentralSystem,
@@ -32,11 +34,16 @@ __all__ = [
     "FrameLog",
     "MemoryConnection",
     "Pair",
+    "Recorder",
+    "ReplayReport",
     "ScriptedPeer",
     "connected_pair",
     "fake_central_system",
     "fake_charge_point",
     "memory_connections",
+    "open_recorder",
+    "read_recording",
+    "replay",
     "running",
     "serving",
 ]
