@@ -6,12 +6,11 @@ from typing import Any
 
 import pytest
 import trio
-from helpers.servers import serving
 
 from trio_ocpp import v16
 from trio_ocpp.exceptions import ConnectionRejected
 from trio_ocpp.routing import on
-from trio_ocpp.testing import ExpectationError, fake_central_system, fake_charge_point
+from trio_ocpp.testing import ExpectationError, fake_central_system, fake_charge_point, serving
 from trio_ocpp.v16 import call, call_result
 
 BOOT = {"chargePointVendor": "V", "chargePointModel": "M"}

@@ -6,10 +6,12 @@ from .._core.frames import Frame
 from .._core.logsafe import escape
 from .._runtime.observe import ConnectionInfo, Observer
 
-__all__ = ["FrameLog"]
+__all__ = ["LEGEND", "FrameLog"]
 
 #: Characters of one frame shown in a failure message.
 SHOWN = 300
+#: What the arrows of ``str(FrameLog)`` say.
+LEGEND = "-> sent by the charge point, <- by the central system"
 
 
 class FrameLog(Observer):

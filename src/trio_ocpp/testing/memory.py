@@ -68,11 +68,19 @@ class MemoryConnection:
             raise ConnectionClosed(*(self._wire.close or (close_codes.ABNORMAL, ""))) from None
 
     async def send_message(self, message: str | bytes) -> None:
+        self.send_nowait(message)
+        await trio.lowlevel.checkpoint()
+
+    def send_nowait(self, message: str | bytes) -> None:
+        """Send at once (the buffer has no bound): for a test that plays a peer by hand."""
         close = self._wire.close
         if close is not None:
             raise ConnectionClosed(*close)
         self._outgoing.send_nowait(message)
-        await trio.lowlevel.checkpoint()
+
+    def receive_nowait(self) -> str | bytes:
+        """A message that arrived already, else ``trio.WouldBlock``."""
+        return self._incoming.receive_nowait()
 
     async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
         self._wire.shut(code, reason or "")

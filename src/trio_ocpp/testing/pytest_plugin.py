@@ -41,7 +41,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     logs = item.stash.get(FRAME_LOGS, None)
     if logs and report.failed and item.config.getoption("ocpp_frames"):
-        report.sections.append(("OCPP frames", "\n\n".join(str(log) for log in logs)))
+        from trio_ocpp.testing.frames_log import LEGEND
+
+        shown = "\n\n".join(str(log) for log in logs)
+        report.sections.append(("OCPP frames", f"({LEGEND})\n{shown}"))
     return report
 
 

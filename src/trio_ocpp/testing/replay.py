@@ -19,6 +19,7 @@ from typing import Any
 from .._core import errors
 from .._core.frames import Call, CallError, CallResult, Frame, unpack
 from .._runtime.charge_point import ChargePoint
+from .frames_log import LEGEND
 from .pair import Classes
 from .scripted import TIME_LIMIT, ExpectationError, FakeChargePoint, fake_charge_point
 
@@ -89,8 +90,8 @@ class ReplayReport:
         listed = "\n".join(f"  {line}" for line in self.differences)
         return (
             f"{self.name}: {len(self.differences)} differences in {self.checked} exchanges\n"
-            f"{listed}\nframes of the replay (#N: the recording's Nth line; -> from the charge "
-            f"point):\n{self.frames}"
+            f"{listed}\n(#N: the recording's Nth line)\nframes of the replay ({LEGEND}):\n"
+            f"{self.frames}"
         )
 
     def assert_ok(self) -> None:

@@ -27,7 +27,7 @@ from .._core.versions import SUBPROTOCOLS, OCPPVersion, normalize_version
 from .._runtime.charge_point import ChargePoint
 from .._transport.adapters import Connection
 from .._transport.connection import MAX_MESSAGE_SIZE, ConnectionClosed
-from .frames_log import FrameLog
+from .frames_log import LEGEND, FrameLog
 from .memory import memory_connections
 from .pair import Classes, Opened, pick_class
 
@@ -117,10 +117,7 @@ class ScriptedPeer:
         self.fail(f"{what}: nothing came within {self.time_limit:g} s")
 
     def fail(self, message: str) -> NoReturn:
-        raise ExpectationError(
-            f"{message}\nframes seen ({self.identity} -> ...: sent by the "
-            f"charge point):\n{self.frames}"
-        )
+        raise ExpectationError(f"{message}\nframes seen ({LEGEND}):\n{self.frames}")
 
     async def send_raw(
         self, text: str | bytes, *, answer: bool = True
