@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 from trio_ocpp import Observer, v16, v201
 from trio_ocpp.exceptions import (
@@ -123,3 +124,36 @@ async def test_a_hang_up_ends_both_with_1006() -> None:
         with trio.fail_after(1):
             while "disconnected 1006" not in pair.csms.events:
                 await trio.sleep(0)
+
+
+async def test_an_error_in_the_block_comes_out_as_itself() -> None:
+    with pytest.raises(KeyError, match="mine"):
+        async with connected_pair(CentralSystem, Station):
+            raise KeyError("mine")
+
+
+async def test_under_a_mock_clock_time_moves_only_when_told(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    class Slow(CentralSystem):
+        @on("Heartbeat")
+        async def on_heartbeat(self) -> Any:
+            await trio.sleep(10)
+            return call_result.Heartbeat(current_time="2026-01-01T00:00:00Z")
+
+    async with (
+        connected_pair(Slow, Station, response_timeout=30) as pair,
+        trio.open_nursery() as nursery,
+    ):
+        answers: list[Any] = []
+
+        async def heartbeat() -> None:
+            answers.append(await pair.station.call(call.Heartbeat()))
+
+        nursery.start_soon(heartbeat)
+        await trio.testing.wait_all_tasks_blocked()
+        mock_clock.jump(9)
+        await trio.testing.wait_all_tasks_blocked()
+        assert answers == []
+        mock_clock.jump(1)
+    assert answers[0].current_time == "2026-01-01T00:00:00Z"

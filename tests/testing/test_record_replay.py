@@ -11,7 +11,7 @@ import pytest
 import trio
 from helpers.interop.peers import SESSION_2X_CALLS, open_process, script
 
-from trio_ocpp import v16
+from trio_ocpp import ConnectionInfo, v16
 from trio_ocpp.__main__ import parse_args, serve
 from trio_ocpp.examples.central_system import CentralSystem201
 from trio_ocpp.routing import on
@@ -152,3 +152,13 @@ async def test_python_m_trio_ocpp_records(tmp_path: Path) -> None:
     frames = [json.loads(line["frame"]) for line in read_recording(tmp_path / "CP_9.jsonl")]
     assert [frame[0] for frame in frames] == [2, 3]
     assert frames[0][2] == "Heartbeat"
+
+
+async def test_a_recorder_that_falls_behind_drops_and_counts(tmp_path: Path) -> None:
+    info = ConnectionInfo("CP_1", "1.6", "server", None, 0.0)
+    async with open_recorder(tmp_path, max_pending=2) as recorder:
+        for n in range(5):  # no checkpoint between them: the writer cannot keep up
+            recorder.frame_received(info, b"\xffbinary" if n == 0 else f"[{n}]", None, float(n))
+    assert recorder.dropped == 3
+    lines = read_recording(tmp_path / "CP_1.jsonl")
+    assert [line["frame"] for line in lines] == ["\ufffdbinary", "[1]"]

@@ -11,6 +11,7 @@ from trio_ocpp import v16
 from trio_ocpp.exceptions import ConnectionRejected
 from trio_ocpp.routing import on
 from trio_ocpp.testing import ExpectationError, fake_central_system, fake_charge_point, serving
+from trio_ocpp.testing.scripted import contains
 from trio_ocpp.v16 import call, call_result
 
 BOOT = {"chargePointVendor": "V", "chargePointModel": "M"}
@@ -109,3 +110,34 @@ async def test_the_fake_against_a_live_server() -> None:
         with pytest.raises(ConnectionRejected):
             async with fake_charge_point(url, "CP_1", "1.6", basic_auth="wrong-password!"):
                 pass
+
+
+def test_fields_match_nested_subsets() -> None:
+    payload = {"idToken": {"idToken": "T", "type": "ISO14443"}, "evseId": 1}
+    assert contains(payload, {"idToken": {"type": "ISO14443"}})
+    assert not contains(payload, {"idToken": {"type": "Central"}})
+    assert not contains(payload, {"connectorId": 1})
+
+
+async def test_an_unwanted_close_fails_the_step_at_once() -> None:
+    class Closing(CentralSystem):
+        @on("Heartbeat")
+        async def on_heartbeat(self) -> Any:
+            self.close_soon(4000, "go away")
+            return call_result.Heartbeat(current_time="2026-01-01T00:00:00Z")
+
+    async with fake_charge_point(Closing) as cp:
+        await cp.call("Heartbeat")
+        with pytest.raises(
+            ExpectationError,
+            match=r"connection closed \(WebSocket connection closed: 4000 go away\)",
+        ):
+            await cp.expect_call("Reset")
+        assert (await cp.expect_close()).code == 4000
+
+
+async def test_a_binary_frame_goes_unanswered_and_the_connection_lives() -> None:
+    async with fake_charge_point(CentralSystem) as cp:
+        await cp.send_raw(b"\x00binary", answer=False)
+        assert (await cp.call("BootNotification", BOOT))["status"] == "Accepted"
+        assert cp.peer is not None and cp.peer.statistics().invalid_frames == 1
