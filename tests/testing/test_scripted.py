@@ -7,10 +7,17 @@ from typing import Any
 import pytest
 import trio
 
-from trio_ocpp import v16
+import trio_ocpp
+from trio_ocpp import v16, v201
 from trio_ocpp.exceptions import ConnectionRejected
 from trio_ocpp.routing import on
-from trio_ocpp.testing import ExpectationError, fake_central_system, fake_charge_point, serving
+from trio_ocpp.testing import (
+    ExpectationError,
+    fake_central_system,
+    fake_central_system_server,
+    fake_charge_point,
+    serving,
+)
 from trio_ocpp.testing.scripted import contains
 from trio_ocpp.v16 import call, call_result
 
@@ -141,3 +148,30 @@ async def test_a_binary_frame_goes_unanswered_and_the_connection_lives() -> None
         await cp.send_raw(b"\x00binary", answer=False)
         assert (await cp.call("BootNotification", BOOT))["status"] == "Accepted"
         assert cp.peer is not None and cp.peer.statistics().invalid_frames == 1
+
+
+async def test_a_fake_central_system_on_a_socket_drives_a_client() -> None:
+    class Booting(Station):
+        async def connected(self) -> None:
+            await self.call(call.BootNotification(charge_point_vendor="V", charge_point_model="M"))
+
+    async with fake_central_system_server("1.6") as server:
+        async with trio_ocpp.connect(
+            server.url, Booting, identity="CP 5", basic_auth="secret-password", ping_interval=0
+        ):
+            cs = await server.accept()
+            assert cs.identity == "CP 5"
+            assert cs.headers["authorization"].startswith("Basic ")
+            reply = {"currentTime": "2026-01-01T00:00:00Z", "interval": 10, "status": "Accepted"}
+            await cs.expect_call("BootNotification", reply=reply)
+            assert await cs.call("Reset", {"type": "Hard"}) == {"status": "Accepted"}
+        assert (await cs.expect_close()).code == 1000
+        with pytest.raises(ConnectionRejected):  # another version than the fake's
+            async with trio_ocpp.connect(server.url, v201.ChargePoint, identity="CP_6"):
+                pass
+
+
+async def test_a_server_nobody_connects_to_fails_readably(autojump_clock: trio.abc.Clock) -> None:
+    async with fake_central_system_server("2.0.1", time_limit=2) as server:
+        with pytest.raises(ExpectationError, match="no charge point connected to ws://127"):
+            await server.accept()

@@ -3,7 +3,8 @@
 - :func:`connected_pair`: your central system class and a charge point class running on an
   in-memory connection that carries the frames as text through the whole runtime.
 - :func:`fake_charge_point` and :func:`fake_central_system`: scripted peers, to drive one side
-  with exact frames, in memory or against a live server's URL.
+  with exact frames, in memory or against a live server's URL;
+  :func:`fake_central_system_server` answers a charge point's real socket connections.
 - :func:`open_recorder` and :func:`replay`: record a real charge point's traffic as JSON Lines,
   and play it again against a central system, comparing the answers.
 - :func:`serving`: a real ``Server`` on a free port, for end-to-end tests.
@@ -13,6 +14,7 @@ installed) adds fixtures for these and ``--ocpp-frames``. Nothing here imports p
 """
 
 from .frames_log import FrameLog
+from .listening import FakeCentralSystemServer, fake_central_system_server
 from .memory import MemoryConnection, memory_connections
 from .pair import Pair, connected_pair
 from .record import Recorder, open_recorder
@@ -30,6 +32,7 @@ from .server import running, serving
 __all__ = [
     "ExpectationError",
     "FakeCentralSystem",
+    "FakeCentralSystemServer",
     "FakeChargePoint",
     "FrameLog",
     "MemoryConnection",
@@ -39,6 +42,7 @@ __all__ = [
     "ScriptedPeer",
     "connected_pair",
     "fake_central_system",
+    "fake_central_system_server",
     "fake_charge_point",
     "memory_connections",
     "open_recorder",

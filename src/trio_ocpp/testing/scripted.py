@@ -81,6 +81,9 @@ class ScriptedPeer:
         self.peer: ChargePoint | None = None
         #: Why the connection closed, once it did.
         self.closed: ConnectionClosed | None = None
+        #: The opening request's headers (names lower-case), where the fake accepted a
+        #: charge point's socket connection (:func:`.listening.fake_central_system_server`).
+        self.headers: Mapping[str, str] = {}
         self._other = "central system" if self.role == "charge point" else "charge point"
         self._inbox: list[tuple[str | bytes, Frame | None]] = []  # received, not yet taken
         self._arrived = trio.Event()
