@@ -117,6 +117,12 @@ async def test_the_fake_against_a_live_server() -> None:
         with pytest.raises(ConnectionRejected):
             async with fake_charge_point(url, "CP_1", "1.6", basic_auth="wrong-password!"):
                 pass
+        with pytest.raises(ValueError, match="needs the version"):
+            async with fake_charge_point(url):
+                pass
+        with pytest.raises(TypeError, match="response_timeout: for a class run in memory"):
+            async with fake_charge_point(url, version="1.6", response_timeout=1):
+                pass
 
 
 def test_fields_match_nested_subsets() -> None:

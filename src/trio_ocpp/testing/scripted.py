@@ -267,6 +267,8 @@ async def fake_charge_point(
     if isinstance(central_system, str):
         if version is None:
             raise ValueError("a URL needs the version to offer: version='2.0.1'")
+        if options:
+            raise TypeError(f"{', '.join(sorted(options))}: for a class run in memory, not a URL")
         wanted = normalize_version(version)
         target = _Target.make(
             central_system, wanted, identity, None, ssl_context, (), basic_auth, MAX_MESSAGE_SIZE
