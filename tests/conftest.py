@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Iterator
 
 import pytest
-from helpers import servers
 from helpers.redis_server import RedisServer
 
-from trio_ocpp import Server
 from trio_ocpp._core.validation import ENGINES, set_validation_engine, validation_engine
 
 
@@ -35,11 +32,3 @@ def redis() -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture
-def serving() -> Callable[..., AbstractAsyncContextManager[Server]]:
-    """``async with serving(MyCentralSystem, **server_options) as server``: a real server on a
-    free port of 127.0.0.1, stopped at the end of the block (``helpers.servers``; modules whose
-    tests share a class bind it once: ``functools.partial(servers.serving, CentralSystem)``)."""
-    return servers.serving

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import importlib
 import logging
@@ -102,6 +103,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="MIB",
         help="MiB that unfinished messages may hold across connections; past it the biggest "
         "holders are closed with 1009 (256)",
+    )
+    parser.add_argument(
+        "--record",
+        metavar="DIR",
+        help="record every connection's frames in DIR, one <identity>.jsonl each, for "
+        "trio_ocpp.testing.replay",
     )
     parser.add_argument(
         "--boot-first",
@@ -210,13 +217,20 @@ async def serve(
         listeners=listeners,
         grace_period=args.grace_period,
     )
-    if args.cluster is None:
-        await central_system()
-        return
-    from . import cluster  # the optional extra: imported only when asked for
+    async with contextlib.AsyncExitStack() as stack:
+        if args.record:
+            from .testing.record import open_recorder
 
-    async with cluster.connect(args.cluster, events=args.cluster_events) as node:
-        await central_system(cluster=node)
+            recorder = await stack.enter_async_context(open_recorder(args.record))
+            central_system = functools.partial(central_system, observers=[recorder])
+        if args.cluster is not None:
+            from . import cluster  # the optional extra: imported only when asked for
+
+            connected = cluster.connect(args.cluster, events=args.cluster_events)
+            central_system = functools.partial(
+                central_system, cluster=await stack.enter_async_context(connected)
+            )
+        await central_system()
 
 
 if __name__ == "__main__":

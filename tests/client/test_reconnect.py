@@ -15,10 +15,9 @@ import trio
 import trio.testing
 import wsproto
 import wsproto.events
-from helpers import servers
 
 import trio_ocpp
-from trio_ocpp import ConnectionRequest, RejectConnection, Server, exceptions, v16
+from trio_ocpp import ConnectionRequest, RejectConnection, Server, exceptions, testing, v16
 from trio_ocpp.routing import on
 
 TIME = "2024-01-01T00:00:00Z"
@@ -83,7 +82,7 @@ class Gate:
 
 def serving(gate: Gate, **options: Any) -> AbstractAsyncContextManager[Server]:
     options.setdefault("on_connect", gate.on_connect)
-    return servers.serving(CentralSystem, **options)
+    return testing.serving(CentralSystem, **options)
 
 
 @asynccontextmanager

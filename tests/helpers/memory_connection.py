@@ -1,13 +1,13 @@
-"""An in-memory stand-in for a WebSocket connection: the test plays the peer of a ChargePoint.
+"""The test plays the peer of a ChargePoint by hand, on the kit's in-memory connection.
 
-A ChargePoint reads frames only once started: :func:`running` starts one on a MemoryConnection
-for the length of a block, and :meth:`MemoryConnection.exchange` hands it a frame and returns
-what it sent back.
+:func:`running` starts a ChargePoint on a MemoryConnection for the length of a block, and
+:meth:`MemoryConnection.exchange` hands it a frame and returns what it sent back. The
+ChargePoint's end adds the faults runtime tests inject: a peer that stops reading or reads
+slowly.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,21 +16,18 @@ import trio.testing
 
 from trio_ocpp import ConnectionClosed
 from trio_ocpp.charge_point import ChargePoint
+from trio_ocpp.testing import memory_connections
 
 #: Seconds a block of :func:`running` may take.
 TIME_LIMIT = 10
 
 
 class MemoryConnection:
-    """A ChargePoint's ``Connection`` over trio memory channels.
-
-    The test puts frames in with :meth:`deliver` and takes what the ChargePoint sent from
-    :meth:`sent`; ``close_code`` records how the ChargePoint closed the connection.
-    """
+    """A ChargePoint's ``Connection``: the test puts frames in with :meth:`deliver` and takes
+    what the ChargePoint sent from :meth:`sent`; ``close_code`` records how it closed."""
 
     def __init__(self) -> None:
-        self._to_cp, self._inbound = trio.open_memory_channel[str | bytes](math.inf)
-        self._outbound, self._from_cp = trio.open_memory_channel[str](math.inf)
+        self._end, self._peer = memory_connections()
         self.close_code: int | None = None
         #: Set to make ``send_message`` block until it is set again (a peer that stopped reading).
         self.reading = trio.Event()
@@ -41,10 +38,7 @@ class MemoryConnection:
     # -- the ChargePoint's side -------------------------------------------------------------
 
     async def get_message(self) -> str | bytes:
-        try:
-            return await self._inbound.receive()
-        except (trio.EndOfChannel, trio.ClosedResourceError):
-            raise ConnectionClosed(self.close_code or 1006) from None
+        return await self._end.get_message()
 
     async def send_message(self, message: str) -> None:
         await self.reading.wait()
@@ -52,18 +46,17 @@ class MemoryConnection:
             await trio.sleep(self.send_delay)
         if self.close_code is not None:
             raise ConnectionClosed(self.close_code)
-        self._outbound.send_nowait(message)
+        await self._end.send_message(message)
 
     async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
         if self.close_code is None:
             self.close_code = code
-        self._inbound.close()
-        await trio.lowlevel.checkpoint()
+        await self._end.aclose(code, reason)
 
     # -- the test's side (the peer) -------------------------------------------------------------
 
     def deliver(self, message: str | bytes) -> None:
-        self._to_cp.send_nowait(message)
+        self._peer.send_nowait(message)
 
     async def exchange(self, message: str | bytes) -> list[str]:
         """Deliver ``message`` to a started ChargePoint; what it sent once all its tasks wait."""
@@ -73,15 +66,15 @@ class MemoryConnection:
 
     def hang_up(self) -> None:
         """The peer goes away: the ChargePoint's next ``get_message`` ends its reader."""
-        self._to_cp.close()
+        self._peer.hang_up()
 
     def sent(self) -> list[str]:
         """Every frame sent since the last call."""
         frames = []
         while True:
             try:
-                frames.append(self._from_cp.receive_nowait())
-            except trio.WouldBlock:
+                frames.append(str(self._peer.receive_nowait()))
+            except (trio.WouldBlock, trio.EndOfChannel):
                 return frames
 
 

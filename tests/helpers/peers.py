@@ -15,8 +15,7 @@ from typing import Any
 import trio
 import trustme
 
-from helpers import servers
-from trio_ocpp import Server, v16
+from trio_ocpp import Server, testing, v16
 from trio_ocpp.routing import on
 
 TIME = "2024-01-01T00:00:00Z"
@@ -35,7 +34,7 @@ class CentralSystem(v16.ChargePoint):
 def serving(
     max_message_size: int = MAX_MESSAGE, **options: Any
 ) -> AbstractAsyncContextManager[Server]:
-    return servers.serving(CentralSystem, run={"max_message_size": max_message_size}, **options)
+    return testing.serving(CentralSystem, run={"max_message_size": max_message_size}, **options)
 
 
 def tls_pair() -> tuple[ssl.SSLContext, ssl.SSLContext]:

@@ -22,10 +22,9 @@ import trio.testing
 import trio_websocket
 import wsproto
 import wsproto.events
-from helpers import servers
 from helpers.memory_connection import MemoryConnection
 
-from trio_ocpp import Server, exceptions, v16, v21
+from trio_ocpp import Server, exceptions, testing, v16, v21
 from trio_ocpp.routing import on
 
 TIME = "2024-01-01T00:00:00Z"
@@ -94,7 +93,7 @@ async def no_leaks() -> AsyncIterator[None]:
 async def serving(
     websocket_options: Mapping[str, Any] | None = None, **options: Any
 ) -> AsyncIterator[Server]:
-    async with servers.serving(CentralSystem, run=websocket_options, **options) as server:
+    async with testing.serving(CentralSystem, run=websocket_options, **options) as server:
         yield server
         port = server.port
     assert not server.charge_points

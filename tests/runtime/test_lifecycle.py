@@ -12,9 +12,8 @@ import trio
 import trio_websocket
 import wsproto
 import wsproto.events
-from helpers import servers
 
-from trio_ocpp import Server, exceptions, v16
+from trio_ocpp import Server, exceptions, testing, v16
 from trio_ocpp.messages import Call, Send
 from trio_ocpp.routing import on
 
@@ -57,7 +56,7 @@ def serving(
     websocket_options: Mapping[str, Any] | None = None, **options: Any
 ) -> AbstractAsyncContextManager[Server]:
     options.setdefault("charge_point_options", None)  # keep-alive as the server has it
-    return servers.serving(CentralSystem, run=websocket_options, **options)
+    return testing.serving(CentralSystem, run=websocket_options, **options)
 
 
 def connect(server: Server, path: str = "/CP_1") -> Any:

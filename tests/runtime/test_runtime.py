@@ -16,13 +16,13 @@ from typing import Any, ClassVar
 import pytest
 import trio
 import trio_websocket
-from helpers.servers import running
 
 import trio_ocpp
 from trio_ocpp import Server, exceptions, v16, v21, v201
 from trio_ocpp._core.identity import identity_from_path
 from trio_ocpp.charge_point import ChargePoint
 from trio_ocpp.routing import after, on
+from trio_ocpp.testing import running
 
 VERSIONS = ["1.6", "2.0.1", "2.1"]
 PACKAGES: dict[str, ModuleType] = {"1.6": v16, "2.0.1": v201, "2.1": v21}

@@ -15,10 +15,9 @@ from typing import Any, NoReturn
 import pytest
 import trio
 import trio_websocket
-from helpers import servers
 
 import trio_ocpp
-from trio_ocpp import exceptions, v16
+from trio_ocpp import exceptions, testing, v16
 from trio_ocpp._core.ungroup import ungroup
 from trio_ocpp.routing import on
 
@@ -57,7 +56,7 @@ class CentralSystem(v16.ChargePoint):
         )
 
 
-serving = functools.partial(servers.serving, CentralSystem)
+serving = functools.partial(testing.serving, CentralSystem)
 
 
 def url(server: trio_ocpp.Server) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import trio
 import trio_websocket
-from helpers.interop.peers import open_process, script
+from helpers.interop.peers import SESSION_2X_CALLS, open_process, script
 
 import trio_ocpp
 from trio_ocpp import exceptions, v16, v21, v201
@@ -381,14 +381,7 @@ async def test_their_charge_point_2x(version: str, serving: str) -> None:
         cp = lookup(f"OCPP_CP_{version}")
         assert isinstance(cp, CentralSystem2x), cp
         assert cp.ocpp_version == version
-        assert [action for action, _ in cp.received] == [
-            "BootNotification",
-            "Heartbeat",
-            "Authorize",
-            "TransactionEvent",
-            "MeterValues",
-            "TransactionEvent",
-        ]
+        assert [action for action, _ in cp.received] == SESSION_2X_CALLS
         assert cp.got("BootNotification") == [
             {"charging_station": {"model": "M1", "vendor_name": "Ocpp Pkg"}, "reason": "PowerUp"}
         ]
@@ -654,14 +647,7 @@ async def test_their_central_system_2x(version: str) -> None:
         ]
 
         received = (await peer.event("received"))["calls"]
-        assert [c["action"] for c in received] == [
-            "BootNotification",
-            "Heartbeat",
-            "Authorize",
-            "TransactionEvent",
-            "MeterValues",
-            "TransactionEvent",
-        ]
+        assert [c["action"] for c in received] == SESSION_2X_CALLS
         assert received[0]["kwargs"] == {
             "charging_station": {"model": "T1", "vendor_name": "trio"},
             "reason": "PowerUp",

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "src" / "trio_ocpp"
 #: The layer packages, bottom first: each may import those of lower ranks only (the client and
 #: the server, side by side, never each other).
-RANKS = {"_core": 0, "_transport": 1, "_runtime": 2, "_client": 3, "_server": 3}
+RANKS = {"_core": 0, "_transport": 1, "_runtime": 2, "_client": 3, "_server": 3, "testing": 4}
 LAYERS = list(RANKS)
 #: Libraries the sans-I/O core may not import: they do I/O or run an event loop.
 IO_LIBRARIES = {"trio", "trio_websocket", "anyio", "asyncio", "socket", "ssl", "glide"}

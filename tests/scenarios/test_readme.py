@@ -4,12 +4,16 @@ talk to each other, and ``python -m websockets`` talks to the central system."""
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
 from helpers.interop.peers import open_process
 from helpers.processes import free_port, wait_listening
+
+from trio_ocpp.testing import fake_charge_point, open_recorder
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 
@@ -79,7 +83,6 @@ async def test_the_application_side_example_runs() -> None:
 
 
 async def test_the_relay_example_passes_traffic_both_ways() -> None:
-    from typing import Any
 
     import trio_ocpp
     from trio_ocpp import v16
@@ -119,3 +122,29 @@ async def test_the_relay_example_passes_traffic_both_ways() -> None:
                 result = await seen_upstream.call(v16.call.Reset(type="Soft"))
                 assert result.status == "Accepted"  # the station answered, through the relay
             nursery.cancel_scope.cancel()
+
+
+async def test_the_testing_examples_pass_under_pytest(tmp_path: Path) -> None:
+    """The section's blocks, one test module as a user would paste them, run by pytest in a
+    folder of their own (no configuration: the README's markers are all it takes), with a
+    recording of the charge point the replay example names."""
+    code = "\n\n".join(blocks("Testing your application"))
+    namespace: dict[str, Any] = {}
+    exec(compile(blocks("Testing your application")[0], "README", "exec"), namespace)
+    async with (
+        open_recorder(tmp_path / "recordings") as recorder,
+        fake_charge_point(namespace["CentralSystem"], "CP_7", observers=[recorder]) as cp,
+    ):
+        await cp.call("Authorize", {"idTag": "OK-1"})
+    (tmp_path / "test_readme_testing.py").write_text(code, encoding="utf-8")
+    with trio.fail_after(60):
+        result = await trio.run_process(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+            cwd=tmp_path,
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+        )
+    output = result.stdout.decode()
+    assert result.returncode == 0, output + result.stderr.decode()
+    assert "4 passed" in output, output

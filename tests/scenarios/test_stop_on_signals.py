@@ -13,12 +13,11 @@ from typing import Any
 
 import pytest
 import trio
-from helpers import servers
 from helpers.interop.peers import Process, open_process
 from helpers.processes import free_port, wait_listening
 
 import trio_ocpp
-from trio_ocpp import exceptions, v16
+from trio_ocpp import exceptions, testing, v16
 from trio_ocpp.routing import on
 
 PEER = str(Path(__file__).resolve().parents[1] / "helpers" / "stopping_peer.py")
@@ -83,7 +82,7 @@ class CentralSystem(v16.ChargePoint):
 @asynccontextmanager
 async def client_connected(grace_period: float) -> AsyncIterator[tuple[Process, v16.ChargePoint]]:
     """The peer script's client, booted, and its connection on the server's side."""
-    async with servers.serving(CentralSystem) as server:
+    async with testing.serving(CentralSystem) as server:
         url = f"ws://127.0.0.1:{server.port}"
         async with open_process(["python", PEER, "client", url, str(grace_period)]) as client:
             await client.event("booted")

@@ -18,11 +18,10 @@ from typing import Any
 
 import pytest
 import trio
-from helpers import servers
 from helpers.peers import tls_pair
 
 import trio_ocpp
-from trio_ocpp import v16
+from trio_ocpp import testing, v16
 from trio_ocpp._server.admission import Admission
 from trio_ocpp.routing import on
 
@@ -37,7 +36,7 @@ class CentralSystem(v16.ChargePoint):
         return v16.call_result.BootNotification(current_time=TIME, interval=10, status="Accepted")
 
 
-serving = functools.partial(servers.serving, CentralSystem)
+serving = functools.partial(testing.serving, CentralSystem)
 
 
 def upgrade(identity: str) -> bytes:

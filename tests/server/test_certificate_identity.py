@@ -25,12 +25,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from helpers import servers
 from helpers.interop.peers import open_process
 from helpers.processes import free_port, wait_listening
 
 import trio_ocpp
-from trio_ocpp import ClientCertificate, ConnectionRequest, RejectConnection, Server, v16
+from trio_ocpp import ClientCertificate, ConnectionRequest, RejectConnection, Server, testing, v16
 from trio_ocpp.__main__ import parse_args
 from trio_ocpp.routing import on
 
@@ -114,7 +113,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
 
 def serving(pki: PKI, **options: Any) -> AbstractAsyncContextManager[Server]:
     context = trio_ocpp.server_ssl_context(pki.server, cafile=pki.ca)
-    return servers.serving(CentralSystem, ssl_context=context, **options)
+    return testing.serving(CentralSystem, ssl_context=context, **options)
 
 
 def client(pki: PKI, certfile: Path) -> ssl.SSLContext:

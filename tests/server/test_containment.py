@@ -22,10 +22,9 @@ from typing import Any
 
 import pytest
 import trio
-from helpers import servers
 
 import trio_ocpp
-from trio_ocpp import Server, v16, v201
+from trio_ocpp import Server, testing, v16, v201
 from trio_ocpp._transport.connection import WebSocketConnection
 from trio_ocpp._transport.handshake import ServerHandshake
 from trio_ocpp.routing import on
@@ -50,7 +49,7 @@ class CentralSystem(v16.ChargePoint):
 
 
 def serving(classes: Any = CentralSystem, **options: Any) -> AbstractAsyncContextManager[Server]:
-    return servers.serving(classes, **options)
+    return testing.serving(classes, **options)
 
 
 async def boot(server: Server, identity: str = "CP_OK", **options: Any) -> None:

@@ -10,16 +10,15 @@ import logging
 
 import pytest
 import trio
-from helpers import servers
 
-from trio_ocpp import Server, v16
+from trio_ocpp import Server, testing, v16
 
 
 class CentralSystem(v16.ChargePoint):
     pass
 
 
-serving = functools.partial(servers.serving, CentralSystem)
+serving = functools.partial(testing.serving, CentralSystem)
 
 
 async def handshake(server: Server, target: str, authorization: bytes | None = None) -> bytes:

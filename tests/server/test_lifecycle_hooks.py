@@ -12,11 +12,11 @@ from typing import Any, ClassVar
 import pytest
 import trio
 from helpers.peers import CLOSE, opened, upgraded
-from helpers.servers import serving
 
 import trio_ocpp
 from trio_ocpp import Server, v16
 from trio_ocpp.routing import on
+from trio_ocpp.testing import serving
 
 BOOT = v16.call.BootNotification(charge_point_model="M", charge_point_vendor="V")
 

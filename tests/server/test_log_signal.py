@@ -15,17 +15,16 @@ from contextlib import AsyncExitStack
 
 import pytest
 import trio
-from helpers import servers
 from helpers.memory_connection import MemoryConnection
 from helpers.peers import TEXT, Peer, frame, request
 
-from trio_ocpp import Server, v16, v21
+from trio_ocpp import Server, testing, v16, v21
 from trio_ocpp._core.throttle import AuthThrottle
 
 REPLACES = "new connection replaces the previous one"
 
 
-serving = functools.partial(servers.serving, v16.ChargePoint)
+serving = functools.partial(testing.serving, v16.ChargePoint)
 
 
 async def handshake(server: Server, identity: str, **headers: str) -> tuple[int, Peer]:

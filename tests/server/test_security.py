@@ -17,10 +17,9 @@ import pytest
 import trio
 import trio_websocket
 import trustme
-from helpers import servers
 
 import trio_ocpp
-from trio_ocpp import ConnectionRequest, RejectConnection, Server, exceptions, v16
+from trio_ocpp import ConnectionRequest, RejectConnection, Server, exceptions, testing, v16
 from trio_ocpp.__main__ import parse_args
 from trio_ocpp.examples import central_system
 from trio_ocpp.routing import on
@@ -76,7 +75,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
     return PKI(**paths)
 
 
-serving = functools.partial(servers.serving, CentralSystem)
+serving = functools.partial(testing.serving, CentralSystem)
 
 
 def url(server: Server) -> str:

@@ -62,6 +62,9 @@ def describe(connection: Any) -> tuple[Literal["server", "client"], str | None]:
         address = getattr(remote, "address", None)
         where = f"{address}:{remote.port}" if address is not None else None  # type: ignore[union-attr]
         return ("client" if connection.is_client else "server"), where
+    is_client = getattr(connection, "is_client", None)  # anything that says (the test kit's)
+    if isinstance(is_client, bool):
+        return ("client" if is_client else "server"), getattr(connection, "remote", None)
     side = getattr(getattr(connection, "protocol", None), "side", None)  # websockets'
     client = getattr(side, "name", "") == "CLIENT"
     address = getattr(connection, "remote_address", None)

@@ -21,6 +21,16 @@ from typing import Any
 import trio
 
 HERE = Path(__file__).parent
+#: The CALLs of a 2.x charge point's session in the interop tests, in order: theirs
+#: (ocpp_charge_point.py's exchange) and ours against their central system make the same.
+SESSION_2X_CALLS = [
+    "BootNotification",
+    "Heartbeat",
+    "Authorize",
+    "TransactionEvent",
+    "MeterValues",
+    "TransactionEvent",
+]
 
 
 class Output:
