@@ -6,7 +6,7 @@ For each version it writes ``enums.py`` (``Action``, every enumeration of the sc
 of the specification that no schema holds, from ``tools/spec_enums.toml``: 1.6 configuration key
 names, the 2.0.1 device model's component and variable names, units, reason codes, security events),
 ``datatypes.py`` (the nested object types), ``call.py`` (one class per request, and 2.1's SEND
-message) and ``call_result.py`` (one class per response). The classes are attrs classes built on
+message) and ``call_result.py`` (one class per response). The classes are dataclasses built on
 :mod:`trio_ocpp._core.payload`, which converts them to and from the wire.
 
 Names:
@@ -24,11 +24,18 @@ Names:
 - field aliases: a class with a field whose wire name has an alias in the casing table (the
   ``ocpp`` package's spelling) gets ``@aliases(...)`` (:func:`trio_ocpp._core.payload.aliases`).
 
+Fields come in the ``ocpp`` package's order, so that positional arguments mean the same there and
+here: required fields first, then the others; within each, 1.6 and 2.0.1 keep the schema's order
+(2.0.1's ``custom_data`` last), 2.1 sorts by name; :data:`FIELD_ORDER` lists the classes whose
+order the ocpp package wrote otherwise. An optional field defaults to None, except in 2.1, where
+it takes the schema's ``default`` (``tbc=False``), and in the few fields of :data:`DEFAULTS`.
+
 The output goes through ``ruff format`` and is deterministic: a test regenerates it and compares.
 """
 
 from __future__ import annotations
 
+import itertools
 import keyword
 import re
 import subprocess
@@ -131,6 +138,166 @@ MEMBER_NAMES: dict[OCPPVersion, dict[str, dict[str, str]]] = {
     },
 }
 
+#: The ocpp package's order of a class's fields, where the rule in the module docstring gives
+#: another, by owner (the message, e.g. ``BootNotificationResponse``, or the object type). 2.0.1
+#: ``custom_data`` follows (the ocpp package's 2.0.1 object types do not have it).
+FIELD_ORDER: dict[OCPPVersion, dict[str, tuple[str, ...]]] = {
+    "1.6": {
+        "BootNotification": (
+            "charge_point_model",
+            "charge_point_vendor",
+            "charge_box_serial_number",
+            "charge_point_serial_number",
+            "firmware_version",
+            "iccid",
+            "imsi",
+            "meter_serial_number",
+            "meter_type",
+        ),
+        "BootNotificationResponse": ("current_time", "interval", "status"),
+        "Firmware": (
+            "location",
+            "retrieve_date_time",
+            "signing_certificate",
+            "install_date_time",
+            "signature",
+        ),
+        "IdTagInfo": ("status", "parent_id_tag", "expiry_date"),
+        "StartTransactionResponse": ("transaction_id", "id_tag_info"),
+        "StatusNotification": (
+            "connector_id",
+            "error_code",
+            "status",
+            "timestamp",
+            "info",
+            "vendor_id",
+            "vendor_error_code",
+        ),
+        "StopTransaction": (
+            "meter_stop",
+            "timestamp",
+            "transaction_id",
+            "reason",
+            "id_tag",
+            "transaction_data",
+        ),
+    },
+    "2.0.1": {
+        "CertificateHashDataChainType": (
+            "certificate_type",
+            "certificate_hash_data",
+            "child_certificate_hash_data",
+        ),
+        "ChargingNeedsType": (
+            "requested_energy_transfer",
+            "departure_time",
+            "ac_charging_parameters",
+            "dc_charging_parameters",
+        ),
+        "ChargingProfileType": (
+            "id",
+            "stack_level",
+            "charging_profile_purpose",
+            "charging_profile_kind",
+            "charging_schedule",
+            "valid_from",
+            "valid_to",
+            "transaction_id",
+            "recurrency_kind",
+        ),
+        "ChargingStationType": (
+            "vendor_name",
+            "model",
+            "modem",
+            "serial_number",
+            "firmware_version",
+        ),
+        "ComponentType": ("name", "instance", "evse"),
+        "CompositeScheduleType": (
+            "evse_id",
+            "duration",
+            "schedule_start",
+            "charging_rate_unit",
+            "charging_schedule_period",
+        ),
+        "EventDataType": (
+            "event_id",
+            "timestamp",
+            "trigger",
+            "actual_value",
+            "event_notification_type",
+            "component",
+            "variable",
+            "cause",
+            "tech_code",
+            "tech_info",
+            "cleared",
+            "transaction_id",
+            "variable_monitoring_id",
+        ),
+        "GetVariableResultType": (
+            "attribute_status",
+            "component",
+            "variable",
+            "attribute_type",
+            "attribute_value",
+            "attribute_status_info",
+        ),
+        "IdTokenInfoType": (
+            "status",
+            "cache_expiry_date_time",
+            "charging_priority",
+            "language1",
+            "evse_id",
+            "language2",
+            "group_id_token",
+            "personal_message",
+        ),
+        "MessageInfoType": (
+            "id",
+            "priority",
+            "message",
+            "state",
+            "start_date_time",
+            "end_date_time",
+            "transaction_id",
+            "display",
+        ),
+        "MeterValueType": ("timestamp", "sampled_value"),
+        "NetworkConnectionProfileType": (
+            "ocpp_version",
+            "ocpp_transport",
+            "ocpp_csms_url",
+            "message_timeout",
+            "security_profile",
+            "ocpp_interface",
+            "vpn",
+            "apn",
+        ),
+        "SalesTariffEntryType": ("relative_time_interval", "consumption_cost", "e_price_level"),
+        "SetMonitoringResultType": (
+            "status",
+            "type",
+            "severity",
+            "component",
+            "variable",
+            "id",
+            "status_info",
+        ),
+    },
+}
+
+#: Defaults of the ocpp package that the rule in the module docstring does not give, by
+#: "<owner>.<field>" (owner as in FIELD_ORDER): the default's source. Two of them let a field
+#: that the schema requires be left out, which validation then reports, as there.
+DEFAULTS: dict[OCPPVersion, dict[str, str]] = {
+    "1.6": {
+        "Firmware.signature": "None",  # required; the ocpp package puts it after an optional
+        "MeterValues.meter_value": "field(default_factory=list)",  # required
+        "SendLocalList.local_authorization_list": "field(default_factory=list)",
+    },
+}
+
 #: More names the ocpp package gives enums of ours (it spells one 2.0.1 enum unlike the schema).
 ENUM_ALIASES: dict[OCPPVersion, dict[str, str]] = {
     "2.0.1": {"MonitorBaseEnumType": "MonitoringBaseEnumType"},
@@ -138,6 +305,8 @@ ENUM_ALIASES: dict[OCPPVersion, dict[str, str]] = {
 
 #: The field of an open object type (one whose schema allows more keys) that keeps those keys.
 EXTRA = "extra"
+#: The 2.x field of vendor extensions.
+CUSTOM = "custom_data"
 
 PRIMITIVES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool", None: "Any"}
 
@@ -153,8 +322,9 @@ class FieldType:
 class Field:
     python: str
     wire: str
-    required: bool
+    required: bool  # by the schema
     type: FieldType
+    default: str | None  # its source; None: the field has none (a required argument)
 
 
 @attrs.frozen
@@ -179,7 +349,7 @@ class Model:
     enums: dict[str, list[str]] = attrs.Factory(dict)
     records: dict[str, Record] = attrs.Factory(dict)
     messages: list[Message] = attrs.Factory(list)
-    used_names: set[str] = attrs.Factory(set)  # the V16_NAMES keys used
+    used: set[tuple[str, str]] = attrs.Factory(set)  # (table, key) of the tables' entries used
 
     def add_message(self, action: str, kind: MessageKind) -> None:
         schema = load_schema(self.version, action, kind)
@@ -188,11 +358,43 @@ class Model:
 
     def fields(self, root: dict[str, Any], owner: str, node: dict[str, Any]) -> tuple[Field, ...]:
         required = node.get("required", [])
-        fields = [
-            Field(to_python(wire), wire, wire in required, self.type(root, owner, wire, sub))
-            for wire, sub in node.get("properties", {}).items()
-        ]
-        return tuple(sorted(fields, key=lambda field: not field.required))
+        fields = []
+        for wire, sub in node.get("properties", {}).items():
+            python, kind = to_python(wire), self.type(root, owner, wire, sub)
+            default = self.default(root, f"{owner}.{python}", sub, kind, wire in required)
+            fields.append(Field(python, wire, wire in required, kind, default))
+        return self.order(owner, fields)
+
+    def default(
+        self, root: dict[str, Any], key: str, node: dict[str, Any], kind: FieldType, required: bool
+    ) -> str | None:
+        if key in DEFAULTS.get(self.version, {}):
+            self.used.add(("DEFAULTS", key))
+            return DEFAULTS[self.version][key]
+        if required:
+            return None
+        value = schema_default(root, node) if self.version == "2.1" else None
+        if kind.kind == "enum" and value is not None:
+            return f"enums.{kind.name}.{member_name(self.version, kind.name, value)}"
+        return repr(value)
+
+    def order(self, owner: str, fields: list[Field]) -> tuple[Field, ...]:
+        """The ocpp package's order (see the module docstring)."""
+        listed = FIELD_ORDER.get(self.version, {}).get(owner)
+        if listed is not None:
+            self.used.add(("FIELD_ORDER", owner))
+            by_name = {field.python: field for field in fields}
+            rest = [field for field in fields if field.python not in listed]
+            if not set(listed) <= by_name.keys() or [f.python for f in rest] not in ([], [CUSTOM]):
+                raise ValueError(f"OCPP {self.version}: FIELD_ORDER[{owner!r}] is not its fields")
+            fields = [by_name[name] for name in listed] + rest
+        elif self.version == "2.1":
+            fields.sort(key=lambda field: (not field.required, field.python))
+        else:
+            fields.sort(key=lambda field: (not field.required, field.python == CUSTOM))
+        if any(a.default is not None and b.default is None for a, b in itertools.pairwise(fields)):
+            raise ValueError(f"OCPP {self.version} {owner}: a required field after an optional")
+        return tuple(fields)
 
     def type(self, root: dict[str, Any], owner: str, wire: str, node: dict[str, Any]) -> FieldType:
         definition = None
@@ -220,13 +422,20 @@ class Model:
             return definition
         key = definition or f"{owner}.{wire}"
         if self.version == "1.6" and key in V16_NAMES:
-            self.used_names.add(key)
+            self.used.add(("V16_NAMES", key))
             return V16_NAMES[key]
         if definition is not None:
             return re.sub(r"(Enum)?Type$", "", definition)
         if wire == "status" and owner.endswith("Response"):
             return owner.removesuffix("Response") + "Status"
         return wire[0].upper() + wire[1:]
+
+
+def schema_default(root: dict[str, Any], node: dict[str, Any]) -> Any:
+    """A property's ``default``, on it or on the definition it refers to; None if neither has."""
+    while "default" not in node and "$ref" in node:
+        node = root["definitions"][node["$ref"].removeprefix("#/definitions/")]
+    return node.get("default")
 
 
 def build(version: OCPPVersion) -> Model:
@@ -371,7 +580,16 @@ class Context:
         if field.type.many:
             self.uses.add("Sequence")
             hint = f"Sequence[{hint}]"
-        return hint if field.required else f"{hint} | None = None"
+        # None: the field may be left out (it then defaults to None, or to the schema's default).
+        return hint if field.required and field.default != "None" else f"{hint} | None"
+
+    def line(self, field: Field) -> str:
+        """The field's line in its class."""
+        if field.default is None:
+            return f"    {field.python}: {self.hint(field)}"
+        if field.default.startswith("field("):
+            self.uses.add("field")
+        return f"    {field.python}: {self.hint(field)} = {field.default}"
 
     def target(self, field: Field) -> str | None:
         """The class a field's values become in typed mode, if any."""
@@ -391,12 +609,12 @@ def render_class(
     if names:
         context.uses.add("aliases")
         lines.append(f"@aliases({', '.join(f'{alias}={python!r}' for alias, python in names)})")
-    lines += ["@attrs.define(kw_only=True)", f"class {name}({base}):", *preamble]
+    lines += ["@dataclass", f"class {name}({base}):", *preamble]
     types = [(f.python, target) for f in fields if (target := context.target(f)) is not None]
     if types:
         lines += ["    __ocpp_types__ = (", *(f'        ("{n}", {t}),' for n, t in types), "    )"]
     if fields:
-        lines += ["", *(f"    {field.python}: {context.hint(field)}" for field in fields)]
+        lines += ["", *(context.line(field) for field in fields)]
     return lines
 
 
@@ -405,9 +623,10 @@ def imports(context: Context, base: str) -> list[str]:
     lines = ["from __future__ import annotations", ""]
     if "Sequence" in uses:
         lines.append("from collections.abc import Sequence")
+    lines.append(f"from dataclasses import dataclass{', field' if 'field' in uses else ''}")
     if "Any" in uses:
         lines.append("from typing import Any")
-    lines += ["", "import attrs", "", f"from .._core.payload import {base}"]
+    lines += ["", f"from .._core.payload import {base}"]
     if "aliases" in uses:
         lines[-1] += ", aliases"
     if base == "Payload":
@@ -496,8 +715,14 @@ def render(version: OCPPVersion) -> dict[str, str]:
             f"OCPP {version} responses: one class per action, named by it.",
         ),
     }
-    if version == "1.6" and (unused := V16_NAMES.keys() - model.used_names):
-        raise ValueError(f"V16_NAMES has entries no schema uses: {sorted(unused)}")
+    tables = {
+        "V16_NAMES": V16_NAMES if version == "1.6" else {},
+        "FIELD_ORDER": FIELD_ORDER.get(version, {}),
+        "DEFAULTS": DEFAULTS.get(version, {}),
+    }
+    for table, entries in tables.items():
+        if unused := sorted(key for key in entries if (table, key) not in model.used):
+            raise ValueError(f"{table} has entries no OCPP {version} schema uses: {unused}")
     return sources
 
 

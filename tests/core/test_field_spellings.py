@@ -9,7 +9,6 @@ import importlib
 import json
 from typing import Any
 
-import attrs
 import ocpp.charge_point
 import pytest
 import trio
@@ -33,7 +32,7 @@ def test_every_field_name_of_the_ocpp_package_is_accepted(module: str) -> None:
         if not dataclasses.is_dataclass(cls) or cls.__module__ != theirs.__name__:
             continue
         target = getattr(ours, name)
-        accepted = {f.name for f in attrs.fields(target)} | set(target.__ocpp_aliases__)
+        accepted = {f.name for f in dataclasses.fields(target)} | set(target.__ocpp_aliases__)
         refused += [f"{name}.{f.name}" for f in dataclasses.fields(cls) if f.name not in accepted]
     assert refused == []
 
