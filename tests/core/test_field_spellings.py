@@ -65,6 +65,15 @@ def test_alias_is_a_keyword_and_an_attribute_and_goes_out_under_the_wire_name() 
     assert wire == {"idTokenInfo": {"status": "Accepted", "language1": "en", "language2": "nl"}}
 
 
+def test_an_alias_goes_with_positional_arguments_and_the_field_keeps_our_name() -> None:
+    info = v201.datatypes.IdTokenInfoType("Accepted", None, None, language_2="nl")
+    assert info.language2 == info.language_2 == "nl"
+    assert dataclasses.asdict(info)["language2"] == "nl" and "language_2" not in vars(info)
+    assert dataclasses.replace(info, language2="de").language_2 == "de"
+    with pytest.raises(TypeError, match="alias"):  # replace() passes every field by our name
+        dataclasses.replace(info, language_2="de")
+
+
 HASH_DATA = [
     {
         "hashAlgorithm": "SHA256",
