@@ -9,7 +9,6 @@ import importlib
 import json
 from typing import Any
 
-import attrs
 import ocpp.charge_point
 import pytest
 import trio
@@ -33,7 +32,7 @@ def test_every_field_name_of_the_ocpp_package_is_accepted(module: str) -> None:
         if not dataclasses.is_dataclass(cls) or cls.__module__ != theirs.__name__:
             continue
         target = getattr(ours, name)
-        accepted = {f.name for f in attrs.fields(target)} | set(target.__ocpp_aliases__)
+        accepted = {f.name for f in dataclasses.fields(target)} | set(target.__ocpp_aliases__)
         refused += [f"{name}.{f.name}" for f in dataclasses.fields(cls) if f.name not in accepted]
     assert refused == []
 
@@ -64,6 +63,15 @@ def test_alias_is_a_keyword_and_an_attribute_and_goes_out_under_the_wire_name() 
     python = {"id_token_info": {"status": "Accepted", "language_1": "en", "language_2": "nl"}}
     wire = payload_to_wire("2.0.1", "Authorize", MessageKind.RESPONSE, python)
     assert wire == {"idTokenInfo": {"status": "Accepted", "language1": "en", "language2": "nl"}}
+
+
+def test_an_alias_goes_with_positional_arguments_and_the_field_keeps_our_name() -> None:
+    info = v201.datatypes.IdTokenInfoType("Accepted", None, None, language_2="nl")
+    assert info.language2 == info.language_2 == "nl"
+    assert dataclasses.asdict(info)["language2"] == "nl" and "language_2" not in vars(info)
+    assert dataclasses.replace(info, language2="de").language_2 == "de"
+    with pytest.raises(TypeError, match="alias"):  # replace() passes every field by our name
+        dataclasses.replace(info, language_2="de")
 
 
 HASH_DATA = [

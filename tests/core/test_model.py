@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import functools
 import importlib.util
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import attrs
 import pytest
 from helpers.schema_payloads import full_payload, minimal_payload, resolve
 
 from trio_ocpp import v16, v21, v201
-from trio_ocpp._core.casing import payload_to_python, to_python
-from trio_ocpp._core.payload import Payload, Record, payload_class
+from trio_ocpp._core.casing import payload_to_python, payload_to_wire, to_python
+from trio_ocpp._core.payload import Payload, Record, field_values, payload_class
 from trio_ocpp._core.schemas import MessageKind, actions, load_schema
 from trio_ocpp._core.validation import validate
 from trio_ocpp._core.versions import PACKAGES, VERSIONS, OCPPVersion
@@ -79,14 +80,31 @@ def test_payload_class_takes_any_version_spelling_and_rejects_unknown_messages()
 # --- the classes match the schemas ----------------------------------------------------------------
 
 
-def check_object(root: dict[str, Any], node: dict[str, Any], cls: type[Record]) -> None:
-    """Field names, required fields and nested types of ``cls`` against a schema object."""
+def default(field: dataclasses.Field[Any]) -> Any:
+    """The value a field takes when left out; MISSING: it must be given."""
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return field.default
+
+
+def check_object(
+    version: OCPPVersion, root: dict[str, Any], node: dict[str, Any], cls: type[Record]
+) -> None:
+    """Field names, defaults and nested types of ``cls`` against a schema object."""
     properties = node.get("properties", {})
-    fields = {f.name: f for f in attrs.fields(cls) if f.name != "extra"}
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "extra"}
     assert set(fields) == {to_python(wire) for wire in properties}, cls
+    # The fields that the ocpp package lets go with a default although the schema requires them.
+    lax = load_generator().DEFAULTS.get(version, {})
     for wire, sub in properties.items():
         name = to_python(wire)
-        assert (fields[name].default is attrs.NOTHING) == (wire in node.get("required", []))
+        if wire in node.get("required", []):
+            assert default(fields[name]) is dataclasses.MISSING or f"{cls.__name__}.{name}" in lax
+        elif version == "2.1":  # as in the ocpp package: the schema's default
+            expected = sub.get("default", resolve(root, sub).get("default"))
+            assert default(fields[name]) == expected, (cls, name)
+        else:
+            assert default(fields[name]) in (None, []), (cls, name)
         target = dict(cls.__ocpp_types__).get(name)
         sub = resolve(root, sub)
         if sub.get("type") == "array":
@@ -96,7 +114,7 @@ def check_object(root: dict[str, Any], node: dict[str, Any], cls: type[Record]) 
             assert set(sub["enum"]) <= {member.value for member in target}, (cls, name)
         elif sub.get("type") == "object":
             assert target is not None and issubclass(target, Record), (cls, name)
-            check_object(root, sub, target)
+            check_object(version, root, sub, target)
         else:
             assert target is None, (cls, name)
     assert cls.__ocpp_open__ == (node.get("additionalProperties", True) is not False)
@@ -105,7 +123,7 @@ def check_object(root: dict[str, Any], node: dict[str, Any], cls: type[Record]) 
 @pytest.mark.parametrize("message", MESSAGES, ids=message_id)
 def test_class_matches_schema(message: tuple[OCPPVersion, str, MessageKind]) -> None:
     schema = load_schema(*message)
-    check_object(schema, schema, payload_class(*message))
+    check_object(message[0], schema, schema, payload_class(*message))
 
 
 # --- wire -> object -> wire -----------------------------------------------------------------------
@@ -122,22 +140,46 @@ def assert_typed(obj: Record) -> None:
                     assert_typed(item)
 
 
+def with_defaults(cls: type[Record], value: dict[str, Any], deep: bool) -> dict[str, Any]:
+    """A python-shaped dict of ``cls`` with the defaults of the fields it lacks, and in its nested
+    objects too if ``deep``: what an object made of it holds."""
+    types = dict(cls.__ocpp_types__)
+    value = dict(value)
+    for field in dataclasses.fields(cls):
+        if field.name not in value and default(field) not in (None, dataclasses.MISSING):
+            value[field.name] = default(field)
+        target, item = types.get(field.name), value.get(field.name)
+        if deep and isinstance(target, type) and issubclass(target, Record) and item is not None:
+            value[field.name] = (
+                [with_defaults(target, one, deep) for one in item]
+                if isinstance(item, list)
+                else with_defaults(target, item, deep)
+            )
+    return value
+
+
 @pytest.mark.parametrize("make", [full_payload, minimal_payload])
 @pytest.mark.parametrize("message", MESSAGES, ids=message_id)
 def test_round_trip(message: tuple[OCPPVersion, str, MessageKind], make: Any) -> None:
     payload = make(load_schema(*message))
     cls = payload_class(*message)
+    python = payload_to_python(*message, payload)
 
     compat = cls.from_wire(payload)
-    # Compatible mode gives what the runtime hands to dict-based handlers.
-    given = attrs.asdict(compat, recurse=False)
-    assert {k: v for k, v in given.items() if v is not None} == payload_to_python(*message, payload)
-    assert compat.to_wire() == payload
+    # Compatible mode gives what the runtime hands to dict-based handlers, with the defaults of
+    # the fields left out (as the ocpp package's classes have them).
+    given = {k: v for k, v in field_values(compat).items() if v is not None}
+    assert given == with_defaults(cls, python, deep=False)
+    assert compat.to_wire() == payload_to_wire(*message, given)
+    if make is full_payload:
+        assert compat.to_wire() == payload
 
     typed = cls.from_wire(payload, typed=True)
     assert_typed(typed)
     wire = typed.to_wire()
-    assert wire == payload
+    assert wire == payload_to_wire(*message, with_defaults(cls, python, deep=True))
+    if make is full_payload:
+        assert wire == payload
     validate(*message, wire)
 
 
@@ -167,7 +209,7 @@ def test_seed_example() -> None:
     "cls", [v16.call_result.BootNotification, v201.call.BootNotification, v21.datatypes.EVSEType]
 )
 def test_missing_required_field_fails_at_construction(cls: type[Record]) -> None:
-    required = [f.name for f in attrs.fields(cls) if f.default is attrs.NOTHING]
+    required = [f.name for f in dataclasses.fields(cls) if default(f) is dataclasses.MISSING]
     with pytest.raises(TypeError, match=f"'{required[-1]}'"):
         cls(**dict.fromkeys(required[:-1], 1))
 
@@ -339,6 +381,7 @@ def test_every_enum_is_a_str_enum(version: OCPPVersion) -> None:
 # --- the generated modules ------------------------------------------------------------------------
 
 
+@functools.cache
 def load_generator() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
         "generate_model", REPO / "tools" / "generate_model.py"

@@ -6,10 +6,9 @@ convert themselves (``to_wire()``), and the runtime keeps compiled validators pe
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, overload
-
-import attrs
 
 from .payload import Record
 from .schemas import KIND_OF_MESSAGE_TYPE
@@ -40,7 +39,7 @@ def serialize_as_dict(payload: Record) -> dict[str, Any]:
 
     An object that keeps vendor keys (``CustomDataType``) has them under ``extra``.
     """
-    return attrs.asdict(payload)
+    return dataclasses.asdict(payload)
 
 
 def get_validator(

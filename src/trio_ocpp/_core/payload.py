@@ -1,9 +1,11 @@
 """Runtime of the generated message model: payload objects to wire dicts and back.
 
-The classes of ``trio_ocpp.<version>.call``, ``.call_result`` and ``.datatypes`` are attrs classes
-whose field names are the python names of the casing table. Renaming between wire and python names
-is the job of :mod:`trio_ocpp._core.casing` alone, guided by the message's schema; this module adds
-what objects need on top, from a plan made once per class on first use:
+The classes of ``trio_ocpp.<version>.call``, ``.call_result`` and ``.datatypes`` are dataclasses
+as in the ``ocpp`` package: the same fields in the same order with the same defaults, so that
+positional arguments, ``dataclasses.asdict``, ``replace``, ``fields`` and ``vars`` work as there.
+Their field names are the python names of the casing table. Renaming between wire and python
+names is the job of :mod:`trio_ocpp._core.casing` alone, guided by the message's schema; this
+module adds what objects need on top, from a plan made once per class on first use:
 
 - :meth:`Payload.to_wire`: the fields as a python-shaped dict, handed to ``payload_to_wire``, which
   drops None at every depth, turns enum members into their values, and reaches nested datatypes
@@ -18,17 +20,19 @@ what objects need on top, from a plan made once per class on first use:
 Aliases: where the ``ocpp`` package spells a field otherwise (2.1 Authorize
 ``iso_15118_certificate_hash_data`` for our ``iso15118_certificate_hash_data``), the generated
 class is decorated with :func:`aliases`, so that it takes that spelling as a keyword argument and
-answers to it as an attribute; the field keeps its one canonical name.
+answers to it as an attribute; the field keeps its one canonical name (``fields``, ``asdict``,
+``repr`` and ``replace`` know that one only).
 
 Keys that a type does not have: in dicts they are kept as the sender wrote them (casing renames
 only declared names). An object type whose schema allows more keys (2.x ``CustomDataType``, for
 vendor extensions) keeps them, unchanged, in its ``extra`` field. Any other class rejects them
-when an object is made, with attrs' TypeError naming the key: a wire dict that passed schema
-validation has none, and dropping data silently would hide the sender's mistake.
+when an object is made, with the TypeError of ``__init__`` naming the key: a wire dict that
+passed schema validation has none, and dropping data silently would hide the sender's mistake.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import importlib
@@ -42,7 +46,7 @@ from .casing import message_plan, object_to_python, object_to_wire
 from .schemas import MessageKind
 from .versions import PACKAGES, OCPPVersion, normalize_version
 
-__all__ = ["Payload", "Record", "aliases", "payload_class"]
+__all__ = ["Payload", "Record", "aliases", "field_values", "payload_class"]
 
 Convert = Callable[[Any], Any]
 R = TypeVar("R", bound="type[Record]")
@@ -51,10 +55,9 @@ R = TypeVar("R", bound="type[Record]")
 class Record:
     """Base of the generated classes: an object of an OCPP JSON schema."""
 
-    __slots__ = ()
-
-    # Every subclass is an attrs class; this tells type checkers so (attrs.fields() accepts them).
-    __attrs_attrs__: ClassVar[tuple[attrs.Attribute[Any], ...]]
+    # Every subclass is a dataclass; this tells type checkers so (dataclasses.fields() and
+    # asdict() accept them).
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
     #: The fields whose values are datatypes objects or enum members in typed form.
     __ocpp_types__: ClassVar[tuple[tuple[str, type[Any]], ...]] = ()
     #: The schema allows keys beyond the fields; the class then has an ``extra`` dict field.
@@ -84,8 +87,6 @@ class Record:
 class Payload(Record):
     """Base of the message classes (``call.X``, ``call_result.X``): which message each is."""
 
-    __slots__ = ()
-
     __ocpp_version__: ClassVar[OCPPVersion]
     __ocpp_action__: ClassVar[str]
     __ocpp_kind__: ClassVar[MessageKind]
@@ -112,13 +113,13 @@ def aliases(**names: str) -> Callable[[R], R]:
         init = cls.__init__
 
         @functools.wraps(init)
-        def __init__(self: Record, **kwargs: Any) -> None:
+        def __init__(self: Record, *args: Any, **kwargs: Any) -> None:
             for alias, name in names.items():
                 if alias in kwargs:
                     if name in kwargs:
                         raise TypeError(f"{cls.__name__}() got {name!r} and its alias {alias!r}")
                     kwargs[name] = kwargs.pop(alias)
-            init(self, **kwargs)
+            init(self, *args, **kwargs)
 
         cls.__init__ = __init__  # type: ignore[method-assign, assignment]
         for alias, name in names.items():
@@ -127,6 +128,11 @@ def aliases(**names: str) -> Callable[[R], R]:
         return cls
 
     return decorate
+
+
+def field_values(obj: Record) -> dict[str, Any]:
+    """The fields of ``obj`` by name, as they are (``asdict`` without copying nested values)."""
+    return {name: getattr(obj, name) for name, _ in _plan(type(obj)).to_plain}
 
 
 @attrs.frozen
@@ -159,7 +165,7 @@ def _plan(cls: type[Record]) -> _Plan:
         return _PLANS[cls]
     except KeyError:
         types = dict(cls.__ocpp_types__)
-        names = [field.name for field in attrs.fields(cls)]
+        names = [field.name for field in dataclasses.fields(cls)]
         plan = _PLANS[cls] = _Plan(
             fields=frozenset(names),
             open=cls.__ocpp_open__,

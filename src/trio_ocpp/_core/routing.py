@@ -18,6 +18,7 @@ stays None for ever. A parameter may use a field's alias, the ``ocpp`` package's
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import enum
 import inspect
@@ -117,7 +118,7 @@ def _request(version: str | None, action: str) -> _Request | None:
     if action not in actions(version, kind):
         return None
     cls = payload_class(version, action, kind)
-    fields = frozenset(field.name for field in attrs.fields(cls))
+    fields = frozenset(field.name for field in dataclasses.fields(cls))
     return _Request(f"the OCPP {version} {action} {kind.value}", fields, cls.__ocpp_aliases__)
 
 

@@ -24,7 +24,7 @@ from .._core import errors
 from .._core.casing import object_to_python, object_to_wire
 from .._core.frames import Call, CallError, CallResult, Send
 from .._core.logsafe import escape
-from .._core.payload import Payload
+from .._core.payload import Payload, field_values
 from .._core.route_table import Route, RouteTable
 from .._core.schemas import MessageKind
 from .._core.validation import check
@@ -230,7 +230,7 @@ class InboundCalls:
             return host.fallback(frame.action, fields, frame.unique_id), fields
         if self.typed:
             obj = route.request_class.from_wire(payload, typed=True)
-            fields = {f.name: getattr(obj, f.name) for f in attrs.fields(type(obj))}
+            fields = field_values(obj)
         else:
             fields = object_to_python(payload, route.request_casing)
         handler = route.handler

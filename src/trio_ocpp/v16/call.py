@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
-
-import attrs
 
 from .._core.payload import Payload
 from .._core.schemas import MessageKind
@@ -55,7 +54,7 @@ __all__ = [
 ]
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class Authorize(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "Authorize"
@@ -64,24 +63,24 @@ class Authorize(Payload):
     id_tag: str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class BootNotification(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "BootNotification"
     __ocpp_kind__ = MessageKind.REQUEST
 
-    charge_point_vendor: str
     charge_point_model: str
-    charge_point_serial_number: str | None = None
+    charge_point_vendor: str
     charge_box_serial_number: str | None = None
+    charge_point_serial_number: str | None = None
     firmware_version: str | None = None
     iccid: str | None = None
     imsi: str | None = None
-    meter_type: str | None = None
     meter_serial_number: str | None = None
+    meter_type: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CancelReservation(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "CancelReservation"
@@ -90,7 +89,7 @@ class CancelReservation(Payload):
     reservation_id: int
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CertificateSigned(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "CertificateSigned"
@@ -99,7 +98,7 @@ class CertificateSigned(Payload):
     certificate_chain: str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChangeAvailability(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "ChangeAvailability"
@@ -110,7 +109,7 @@ class ChangeAvailability(Payload):
     type: enums.AvailabilityType | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChangeConfiguration(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "ChangeConfiguration"
@@ -120,14 +119,14 @@ class ChangeConfiguration(Payload):
     value: str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearCache(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "ClearCache"
     __ocpp_kind__ = MessageKind.REQUEST
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearChargingProfile(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "ClearChargingProfile"
@@ -140,7 +139,7 @@ class ClearChargingProfile(Payload):
     stack_level: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class DataTransfer(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "DataTransfer"
@@ -151,7 +150,7 @@ class DataTransfer(Payload):
     data: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class DeleteCertificate(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "DeleteCertificate"
@@ -161,7 +160,7 @@ class DeleteCertificate(Payload):
     certificate_hash_data: datatypes.CertificateHashData | dict[str, Any]
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class DiagnosticsStatusNotification(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "DiagnosticsStatusNotification"
@@ -171,7 +170,7 @@ class DiagnosticsStatusNotification(Payload):
     status: enums.DiagnosticsStatus | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ExtendedTriggerMessage(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "ExtendedTriggerMessage"
@@ -182,7 +181,7 @@ class ExtendedTriggerMessage(Payload):
     connector_id: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class FirmwareStatusNotification(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "FirmwareStatusNotification"
@@ -192,7 +191,7 @@ class FirmwareStatusNotification(Payload):
     status: enums.FirmwareStatus | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetCompositeSchedule(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "GetCompositeSchedule"
@@ -204,7 +203,7 @@ class GetCompositeSchedule(Payload):
     charging_rate_unit: enums.ChargingRateUnitType | str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetConfiguration(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "GetConfiguration"
@@ -213,7 +212,7 @@ class GetConfiguration(Payload):
     key: Sequence[str] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetDiagnostics(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "GetDiagnostics"
@@ -226,7 +225,7 @@ class GetDiagnostics(Payload):
     stop_time: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetInstalledCertificateIds(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "GetInstalledCertificateIds"
@@ -236,14 +235,14 @@ class GetInstalledCertificateIds(Payload):
     certificate_type: enums.CertificateUse | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetLocalListVersion(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "GetLocalListVersion"
     __ocpp_kind__ = MessageKind.REQUEST
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetLog(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "GetLog"
@@ -260,14 +259,14 @@ class GetLog(Payload):
     retry_interval: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class Heartbeat(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "Heartbeat"
     __ocpp_kind__ = MessageKind.REQUEST
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class InstallCertificate(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "InstallCertificate"
@@ -278,7 +277,7 @@ class InstallCertificate(Payload):
     certificate: str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class LogStatusNotification(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "LogStatusNotification"
@@ -289,7 +288,7 @@ class LogStatusNotification(Payload):
     request_id: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class MeterValues(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "MeterValues"
@@ -297,11 +296,11 @@ class MeterValues(Payload):
     __ocpp_types__ = (("meter_value", datatypes.MeterValue),)
 
     connector_id: int
-    meter_value: Sequence[datatypes.MeterValue | dict[str, Any]]
+    meter_value: Sequence[datatypes.MeterValue | dict[str, Any]] = field(default_factory=list)
     transaction_id: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class RemoteStartTransaction(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "RemoteStartTransaction"
@@ -313,7 +312,7 @@ class RemoteStartTransaction(Payload):
     charging_profile: datatypes.ChargingProfile | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class RemoteStopTransaction(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "RemoteStopTransaction"
@@ -322,7 +321,7 @@ class RemoteStopTransaction(Payload):
     transaction_id: int
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ReserveNow(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "ReserveNow"
@@ -335,7 +334,7 @@ class ReserveNow(Payload):
     parent_id_tag: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class Reset(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "Reset"
@@ -345,7 +344,7 @@ class Reset(Payload):
     type: enums.ResetType | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SecurityEventNotification(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "SecurityEventNotification"
@@ -356,7 +355,7 @@ class SecurityEventNotification(Payload):
     tech_info: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SendLocalList(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "SendLocalList"
@@ -368,10 +367,12 @@ class SendLocalList(Payload):
 
     list_version: int
     update_type: enums.UpdateType | str
-    local_authorization_list: Sequence[datatypes.AuthorizationData | dict[str, Any]] | None = None
+    local_authorization_list: Sequence[datatypes.AuthorizationData | dict[str, Any]] | None = field(
+        default_factory=list
+    )
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetChargingProfile(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "SetChargingProfile"
@@ -382,7 +383,7 @@ class SetChargingProfile(Payload):
     cs_charging_profiles: datatypes.ChargingProfile | dict[str, Any]
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SignCertificate(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "SignCertificate"
@@ -391,7 +392,7 @@ class SignCertificate(Payload):
     csr: str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SignedFirmwareStatusNotification(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "SignedFirmwareStatusNotification"
@@ -402,7 +403,7 @@ class SignedFirmwareStatusNotification(Payload):
     request_id: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SignedUpdateFirmware(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "SignedUpdateFirmware"
@@ -415,7 +416,7 @@ class SignedUpdateFirmware(Payload):
     retry_interval: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class StartTransaction(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "StartTransaction"
@@ -428,7 +429,7 @@ class StartTransaction(Payload):
     reservation_id: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class StatusNotification(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "StatusNotification"
@@ -441,13 +442,13 @@ class StatusNotification(Payload):
     connector_id: int
     error_code: enums.ChargePointErrorCode | str
     status: enums.ChargePointStatus | str
-    info: str | None = None
     timestamp: str | None = None
+    info: str | None = None
     vendor_id: str | None = None
     vendor_error_code: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class StopTransaction(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "StopTransaction"
@@ -460,12 +461,12 @@ class StopTransaction(Payload):
     meter_stop: int
     timestamp: str
     transaction_id: int
-    id_tag: str | None = None
     reason: enums.Reason | str | None = None
+    id_tag: str | None = None
     transaction_data: Sequence[datatypes.MeterValue | dict[str, Any]] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TriggerMessage(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "TriggerMessage"
@@ -476,7 +477,7 @@ class TriggerMessage(Payload):
     connector_id: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class UnlockConnector(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "UnlockConnector"
@@ -485,7 +486,7 @@ class UnlockConnector(Payload):
     connector_id: int
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class UpdateFirmware(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "UpdateFirmware"

@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
-
-import attrs
 
 from .._core.payload import Payload
 from .._core.schemas import MessageKind
@@ -55,7 +54,7 @@ __all__ = [
 ]
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class Authorize(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "Authorize"
@@ -65,19 +64,19 @@ class Authorize(Payload):
     id_tag_info: datatypes.IdTagInfo | dict[str, Any]
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class BootNotification(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "BootNotification"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (("status", enums.RegistrationStatus),)
 
-    status: enums.RegistrationStatus | str
     current_time: str
     interval: int
+    status: enums.RegistrationStatus | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CancelReservation(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "CancelReservation"
@@ -87,7 +86,7 @@ class CancelReservation(Payload):
     status: enums.CancelReservationStatus | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CertificateSigned(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "CertificateSigned"
@@ -97,7 +96,7 @@ class CertificateSigned(Payload):
     status: enums.CertificateSignedStatus | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChangeAvailability(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "ChangeAvailability"
@@ -107,7 +106,7 @@ class ChangeAvailability(Payload):
     status: enums.AvailabilityStatus | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChangeConfiguration(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "ChangeConfiguration"
@@ -117,7 +116,7 @@ class ChangeConfiguration(Payload):
     status: enums.ConfigurationStatus | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearCache(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "ClearCache"
@@ -127,7 +126,7 @@ class ClearCache(Payload):
     status: enums.ClearCacheStatus | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearChargingProfile(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "ClearChargingProfile"
@@ -137,7 +136,7 @@ class ClearChargingProfile(Payload):
     status: enums.ClearChargingProfileStatus | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class DataTransfer(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "DataTransfer"
@@ -148,7 +147,7 @@ class DataTransfer(Payload):
     data: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class DeleteCertificate(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "DeleteCertificate"
@@ -158,14 +157,14 @@ class DeleteCertificate(Payload):
     status: enums.DeleteCertificateStatus | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class DiagnosticsStatusNotification(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "DiagnosticsStatusNotification"
     __ocpp_kind__ = MessageKind.RESPONSE
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ExtendedTriggerMessage(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "ExtendedTriggerMessage"
@@ -175,14 +174,14 @@ class ExtendedTriggerMessage(Payload):
     status: enums.TriggerMessageStatus | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class FirmwareStatusNotification(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "FirmwareStatusNotification"
     __ocpp_kind__ = MessageKind.RESPONSE
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetCompositeSchedule(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "GetCompositeSchedule"
@@ -198,7 +197,7 @@ class GetCompositeSchedule(Payload):
     charging_schedule: datatypes.ChargingSchedule | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetConfiguration(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "GetConfiguration"
@@ -209,7 +208,7 @@ class GetConfiguration(Payload):
     unknown_key: Sequence[str] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetDiagnostics(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "GetDiagnostics"
@@ -218,7 +217,7 @@ class GetDiagnostics(Payload):
     file_name: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetInstalledCertificateIds(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "GetInstalledCertificateIds"
@@ -232,7 +231,7 @@ class GetInstalledCertificateIds(Payload):
     certificate_hash_data: Sequence[datatypes.CertificateHashData | dict[str, Any]] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetLocalListVersion(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "GetLocalListVersion"
@@ -241,7 +240,7 @@ class GetLocalListVersion(Payload):
     list_version: int
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetLog(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "GetLog"
@@ -252,7 +251,7 @@ class GetLog(Payload):
     filename: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class Heartbeat(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "Heartbeat"
@@ -261,7 +260,7 @@ class Heartbeat(Payload):
     current_time: str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class InstallCertificate(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "InstallCertificate"
@@ -271,21 +270,21 @@ class InstallCertificate(Payload):
     status: enums.CertificateStatus | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class LogStatusNotification(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "LogStatusNotification"
     __ocpp_kind__ = MessageKind.RESPONSE
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class MeterValues(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "MeterValues"
     __ocpp_kind__ = MessageKind.RESPONSE
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class RemoteStartTransaction(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "RemoteStartTransaction"
@@ -295,7 +294,7 @@ class RemoteStartTransaction(Payload):
     status: enums.RemoteStartStopStatus | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class RemoteStopTransaction(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "RemoteStopTransaction"
@@ -305,7 +304,7 @@ class RemoteStopTransaction(Payload):
     status: enums.RemoteStartStopStatus | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ReserveNow(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "ReserveNow"
@@ -315,7 +314,7 @@ class ReserveNow(Payload):
     status: enums.ReservationStatus | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class Reset(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "Reset"
@@ -325,14 +324,14 @@ class Reset(Payload):
     status: enums.ResetStatus | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SecurityEventNotification(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "SecurityEventNotification"
     __ocpp_kind__ = MessageKind.RESPONSE
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SendLocalList(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "SendLocalList"
@@ -342,7 +341,7 @@ class SendLocalList(Payload):
     status: enums.UpdateStatus | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetChargingProfile(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "SetChargingProfile"
@@ -352,7 +351,7 @@ class SetChargingProfile(Payload):
     status: enums.ChargingProfileStatus | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SignCertificate(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "SignCertificate"
@@ -362,14 +361,14 @@ class SignCertificate(Payload):
     status: enums.GenericStatus | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SignedFirmwareStatusNotification(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "SignedFirmwareStatusNotification"
     __ocpp_kind__ = MessageKind.RESPONSE
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SignedUpdateFirmware(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "SignedUpdateFirmware"
@@ -379,25 +378,25 @@ class SignedUpdateFirmware(Payload):
     status: enums.UpdateFirmwareStatus | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class StartTransaction(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "StartTransaction"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (("id_tag_info", datatypes.IdTagInfo),)
 
-    id_tag_info: datatypes.IdTagInfo | dict[str, Any]
     transaction_id: int
+    id_tag_info: datatypes.IdTagInfo | dict[str, Any]
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class StatusNotification(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "StatusNotification"
     __ocpp_kind__ = MessageKind.RESPONSE
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class StopTransaction(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "StopTransaction"
@@ -407,7 +406,7 @@ class StopTransaction(Payload):
     id_tag_info: datatypes.IdTagInfo | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TriggerMessage(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "TriggerMessage"
@@ -417,7 +416,7 @@ class TriggerMessage(Payload):
     status: enums.TriggerMessageStatus | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class UnlockConnector(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "UnlockConnector"
@@ -427,7 +426,7 @@ class UnlockConnector(Payload):
     status: enums.UnlockStatus | str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class UpdateFirmware(Payload):
     __ocpp_version__ = "1.6"
     __ocpp_action__ = "UpdateFirmware"

@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
-
-import attrs
 
 from .._core.payload import Record
 from . import enums
@@ -26,16 +25,16 @@ __all__ = [
 ]
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class IdTagInfo(Record):
     __ocpp_types__ = (("status", enums.AuthorizationStatus),)
 
     status: enums.AuthorizationStatus | str
-    expiry_date: str | None = None
     parent_id_tag: str | None = None
+    expiry_date: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class AuthorizationData(Record):
     __ocpp_types__ = (("id_tag_info", IdTagInfo),)
 
@@ -43,7 +42,7 @@ class AuthorizationData(Record):
     id_tag_info: IdTagInfo | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CertificateHashData(Record):
     __ocpp_types__ = (("hash_algorithm", enums.HashAlgorithm),)
 
@@ -53,14 +52,14 @@ class CertificateHashData(Record):
     serial_number: str
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChargingSchedulePeriod(Record):
     start_period: int
     limit: float
     number_phases: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChargingSchedule(Record):
     __ocpp_types__ = (
         ("charging_rate_unit", enums.ChargingRateUnitType),
@@ -74,7 +73,7 @@ class ChargingSchedule(Record):
     min_charging_rate: float | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChargingProfile(Record):
     __ocpp_types__ = (
         ("charging_profile_purpose", enums.ChargingProfilePurposeType),
@@ -94,30 +93,30 @@ class ChargingProfile(Record):
     valid_to: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class Firmware(Record):
     location: str
     retrieve_date_time: str
     signing_certificate: str
-    signature: str
     install_date_time: str | None = None
+    signature: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class KeyValue(Record):
     key: str
     readonly: bool
     value: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class LogParameters(Record):
     remote_location: str
     oldest_timestamp: str | None = None
     latest_timestamp: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SampledValue(Record):
     __ocpp_types__ = (
         ("context", enums.ReadingContext),
@@ -137,7 +136,7 @@ class SampledValue(Record):
     unit: enums.UnitOfMeasure | str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class MeterValue(Record):
     __ocpp_types__ = (("sampled_value", SampledValue),)
 

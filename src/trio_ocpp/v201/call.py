@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
-
-import attrs
 
 from .._core.payload import Payload, aliases
 from .._core.schemas import MessageKind
@@ -81,26 +80,26 @@ __all__ = [
 
 
 @aliases(iso_15118_certificate_hash_data="iso15118_certificate_hash_data")
-@attrs.define(kw_only=True)
+@dataclass
 class Authorize(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "Authorize"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
         ("id_token", datatypes.IdTokenType),
-        ("custom_data", datatypes.CustomDataType),
         ("iso15118_certificate_hash_data", datatypes.OCSPRequestDataType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     id_token: datatypes.IdTokenType | dict[str, Any]
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     certificate: str | None = None
     iso15118_certificate_hash_data: (
         Sequence[datatypes.OCSPRequestDataType | dict[str, Any]] | None
     ) = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class BootNotification(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "BootNotification"
@@ -116,7 +115,7 @@ class BootNotification(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CancelReservation(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "CancelReservation"
@@ -127,38 +126,38 @@ class CancelReservation(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CertificateSigned(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "CertificateSigned"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
-        ("custom_data", datatypes.CustomDataType),
         ("certificate_type", enums.CertificateSigningUseEnumType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     certificate_chain: str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     certificate_type: enums.CertificateSigningUseEnumType | str | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChangeAvailability(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "ChangeAvailability"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
         ("operational_status", enums.OperationalStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("evse", datatypes.EVSEType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     operational_status: enums.OperationalStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     evse: datatypes.EVSEType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearCache(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "ClearCache"
@@ -168,22 +167,22 @@ class ClearCache(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearChargingProfile(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "ClearChargingProfile"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
-        ("custom_data", datatypes.CustomDataType),
         ("charging_profile_criteria", datatypes.ClearChargingProfileType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     charging_profile_id: int | None = None
     charging_profile_criteria: datatypes.ClearChargingProfileType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearDisplayMessage(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "ClearDisplayMessage"
@@ -194,7 +193,7 @@ class ClearDisplayMessage(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearVariableMonitoring(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "ClearVariableMonitoring"
@@ -205,7 +204,7 @@ class ClearVariableMonitoring(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearedChargingLimit(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "ClearedChargingLimit"
@@ -216,11 +215,11 @@ class ClearedChargingLimit(Payload):
     )
 
     charging_limit_source: enums.ChargingLimitSourceEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     evse_id: int | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CostUpdated(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "CostUpdated"
@@ -232,27 +231,27 @@ class CostUpdated(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CustomerInformation(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "CustomerInformation"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
-        ("custom_data", datatypes.CustomDataType),
         ("customer_certificate", datatypes.CertificateHashDataType),
         ("id_token", datatypes.IdTokenType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     request_id: int
     report: bool
     clear: bool
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     customer_certificate: datatypes.CertificateHashDataType | dict[str, Any] | None = None
     id_token: datatypes.IdTokenType | dict[str, Any] | None = None
     customer_identifier: str | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class DataTransfer(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "DataTransfer"
@@ -260,12 +259,12 @@ class DataTransfer(Payload):
     __ocpp_types__ = (("custom_data", datatypes.CustomDataType),)
 
     vendor_id: str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     message_id: str | None = None
     data: Any | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class DeleteCertificate(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "DeleteCertificate"
@@ -279,7 +278,7 @@ class DeleteCertificate(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class FirmwareStatusNotification(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "FirmwareStatusNotification"
@@ -290,12 +289,12 @@ class FirmwareStatusNotification(Payload):
     )
 
     status: enums.FirmwareStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     request_id: int | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
 @aliases(iso_15118_schema_version="iso15118_schema_version")
-@attrs.define(kw_only=True)
+@dataclass
 class Get15118EVCertificate(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "Get15118EVCertificate"
@@ -311,7 +310,7 @@ class Get15118EVCertificate(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetBaseReport(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetBaseReport"
@@ -326,7 +325,7 @@ class GetBaseReport(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetCertificateStatus(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetCertificateStatus"
@@ -340,7 +339,7 @@ class GetCertificateStatus(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetChargingProfiles(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetChargingProfiles"
@@ -352,59 +351,59 @@ class GetChargingProfiles(Payload):
 
     request_id: int
     charging_profile: datatypes.ChargingProfileCriterionType | dict[str, Any]
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     evse_id: int | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetCompositeSchedule(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetCompositeSchedule"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
-        ("custom_data", datatypes.CustomDataType),
         ("charging_rate_unit", enums.ChargingRateUnitEnumType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     duration: int
     evse_id: int
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     charging_rate_unit: enums.ChargingRateUnitEnumType | str | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetDisplayMessages(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetDisplayMessages"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
-        ("custom_data", datatypes.CustomDataType),
         ("priority", enums.MessagePriorityEnumType),
         ("state", enums.MessageStateEnumType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     request_id: int
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     id: Sequence[int] | None = None
     priority: enums.MessagePriorityEnumType | str | None = None
     state: enums.MessageStateEnumType | str | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetInstalledCertificateIds(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetInstalledCertificateIds"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
-        ("custom_data", datatypes.CustomDataType),
         ("certificate_type", enums.GetCertificateIdUseEnumType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     certificate_type: Sequence[enums.GetCertificateIdUseEnumType | str] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetLocalListVersion(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetLocalListVersion"
@@ -414,7 +413,7 @@ class GetLocalListVersion(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetLog(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetLog"
@@ -428,57 +427,57 @@ class GetLog(Payload):
     log: datatypes.LogParametersType | dict[str, Any]
     log_type: enums.LogEnumType | str
     request_id: int
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     retries: int | None = None
     retry_interval: int | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetMonitoringReport(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetMonitoringReport"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
-        ("custom_data", datatypes.CustomDataType),
         ("component_variable", datatypes.ComponentVariableType),
         ("monitoring_criteria", enums.MonitoringCriterionEnumType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     request_id: int
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     component_variable: Sequence[datatypes.ComponentVariableType | dict[str, Any]] | None = None
     monitoring_criteria: Sequence[enums.MonitoringCriterionEnumType | str] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetReport(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetReport"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
-        ("custom_data", datatypes.CustomDataType),
         ("component_variable", datatypes.ComponentVariableType),
         ("component_criteria", enums.ComponentCriterionEnumType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     request_id: int
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     component_variable: Sequence[datatypes.ComponentVariableType | dict[str, Any]] | None = None
     component_criteria: Sequence[enums.ComponentCriterionEnumType | str] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetTransactionStatus(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetTransactionStatus"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (("custom_data", datatypes.CustomDataType),)
 
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     transaction_id: str | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetVariables(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetVariables"
@@ -492,7 +491,7 @@ class GetVariables(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class Heartbeat(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "Heartbeat"
@@ -502,7 +501,7 @@ class Heartbeat(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class InstallCertificate(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "InstallCertificate"
@@ -517,7 +516,7 @@ class InstallCertificate(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class LogStatusNotification(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "LogStatusNotification"
@@ -528,11 +527,11 @@ class LogStatusNotification(Payload):
     )
 
     status: enums.UploadLogStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     request_id: int | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class MeterValues(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "MeterValues"
@@ -547,24 +546,24 @@ class MeterValues(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyChargingLimit(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "NotifyChargingLimit"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
         ("charging_limit", datatypes.ChargingLimitType),
-        ("custom_data", datatypes.CustomDataType),
         ("charging_schedule", datatypes.ChargingScheduleType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     charging_limit: datatypes.ChargingLimitType | dict[str, Any]
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     charging_schedule: Sequence[datatypes.ChargingScheduleType | dict[str, Any]] | None = None
     evse_id: int | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyCustomerInformation(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "NotifyCustomerInformation"
@@ -575,27 +574,27 @@ class NotifyCustomerInformation(Payload):
     seq_no: int
     generated_at: str
     request_id: int
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     tbc: bool | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyDisplayMessages(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "NotifyDisplayMessages"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
-        ("custom_data", datatypes.CustomDataType),
         ("message_info", datatypes.MessageInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     request_id: int
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     message_info: Sequence[datatypes.MessageInfoType | dict[str, Any]] | None = None
     tbc: bool | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyEVChargingNeeds(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "NotifyEVChargingNeeds"
@@ -607,11 +606,11 @@ class NotifyEVChargingNeeds(Payload):
 
     charging_needs: datatypes.ChargingNeedsType | dict[str, Any]
     evse_id: int
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     max_schedule_tuples: int | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyEVChargingSchedule(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "NotifyEVChargingSchedule"
@@ -627,7 +626,7 @@ class NotifyEVChargingSchedule(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyEvent(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "NotifyEvent"
@@ -640,47 +639,47 @@ class NotifyEvent(Payload):
     generated_at: str
     seq_no: int
     event_data: Sequence[datatypes.EventDataType | dict[str, Any]]
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     tbc: bool | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyMonitoringReport(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "NotifyMonitoringReport"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
-        ("custom_data", datatypes.CustomDataType),
         ("monitor", datatypes.MonitoringDataType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     request_id: int
     seq_no: int
     generated_at: str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     monitor: Sequence[datatypes.MonitoringDataType | dict[str, Any]] | None = None
     tbc: bool | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyReport(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "NotifyReport"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
-        ("custom_data", datatypes.CustomDataType),
         ("report_data", datatypes.ReportDataType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     request_id: int
     generated_at: str
     seq_no: int
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     report_data: Sequence[datatypes.ReportDataType | dict[str, Any]] | None = None
     tbc: bool | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class PublishFirmware(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "PublishFirmware"
@@ -690,12 +689,12 @@ class PublishFirmware(Payload):
     location: str
     checksum: str
     request_id: int
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     retries: int | None = None
     retry_interval: int | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class PublishFirmwareStatusNotification(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "PublishFirmwareStatusNotification"
@@ -706,12 +705,12 @@ class PublishFirmwareStatusNotification(Payload):
     )
 
     status: enums.PublishFirmwareStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     location: Sequence[str] | None = None
     request_id: int | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ReportChargingProfiles(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "ReportChargingProfiles"
@@ -726,31 +725,31 @@ class ReportChargingProfiles(Payload):
     charging_limit_source: enums.ChargingLimitSourceEnumType | str
     charging_profile: Sequence[datatypes.ChargingProfileType | dict[str, Any]]
     evse_id: int
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     tbc: bool | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class RequestStartTransaction(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "RequestStartTransaction"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
         ("id_token", datatypes.IdTokenType),
-        ("custom_data", datatypes.CustomDataType),
         ("group_id_token", datatypes.IdTokenType),
         ("charging_profile", datatypes.ChargingProfileType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     id_token: datatypes.IdTokenType | dict[str, Any]
     remote_start_id: int
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     evse_id: int | None = None
     group_id_token: datatypes.IdTokenType | dict[str, Any] | None = None
     charging_profile: datatypes.ChargingProfileType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class RequestStopTransaction(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "RequestStopTransaction"
@@ -761,7 +760,7 @@ class RequestStopTransaction(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ReservationStatusUpdate(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "ReservationStatusUpdate"
@@ -776,28 +775,28 @@ class ReservationStatusUpdate(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ReserveNow(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "ReserveNow"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
         ("id_token", datatypes.IdTokenType),
-        ("custom_data", datatypes.CustomDataType),
         ("connector_type", enums.ConnectorEnumType),
         ("group_id_token", datatypes.IdTokenType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     id: int
     expiry_date_time: str
     id_token: datatypes.IdTokenType | dict[str, Any]
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     connector_type: enums.ConnectorEnumType | str | None = None
     evse_id: int | None = None
     group_id_token: datatypes.IdTokenType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class Reset(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "Reset"
@@ -808,11 +807,11 @@ class Reset(Payload):
     )
 
     type: enums.ResetEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     evse_id: int | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SecurityEventNotification(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "SecurityEventNotification"
@@ -821,28 +820,28 @@ class SecurityEventNotification(Payload):
 
     type: str
     timestamp: str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     tech_info: str | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SendLocalList(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "SendLocalList"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
         ("update_type", enums.UpdateEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("local_authorization_list", datatypes.AuthorizationData),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     version_number: int
     update_type: enums.UpdateEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     local_authorization_list: Sequence[datatypes.AuthorizationData | dict[str, Any]] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetChargingProfile(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "SetChargingProfile"
@@ -857,7 +856,7 @@ class SetChargingProfile(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetDisplayMessage(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "SetDisplayMessage"
@@ -871,7 +870,7 @@ class SetDisplayMessage(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetMonitoringBase(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "SetMonitoringBase"
@@ -885,7 +884,7 @@ class SetMonitoringBase(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetMonitoringLevel(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "SetMonitoringLevel"
@@ -896,7 +895,7 @@ class SetMonitoringLevel(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetNetworkProfile(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "SetNetworkProfile"
@@ -911,7 +910,7 @@ class SetNetworkProfile(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetVariableMonitoring(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "SetVariableMonitoring"
@@ -925,7 +924,7 @@ class SetVariableMonitoring(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetVariables(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "SetVariables"
@@ -939,22 +938,22 @@ class SetVariables(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SignCertificate(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "SignCertificate"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
-        ("custom_data", datatypes.CustomDataType),
         ("certificate_type", enums.CertificateSigningUseEnumType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     csr: str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     certificate_type: enums.CertificateSigningUseEnumType | str | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class StatusNotification(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "StatusNotification"
@@ -971,7 +970,7 @@ class StatusNotification(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TransactionEvent(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "TransactionEvent"
@@ -980,10 +979,10 @@ class TransactionEvent(Payload):
         ("event_type", enums.TransactionEventEnumType),
         ("trigger_reason", enums.TriggerReasonEnumType),
         ("transaction_info", datatypes.TransactionType),
-        ("custom_data", datatypes.CustomDataType),
         ("meter_value", datatypes.MeterValueType),
         ("evse", datatypes.EVSEType),
         ("id_token", datatypes.IdTokenType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     event_type: enums.TransactionEventEnumType | str
@@ -991,7 +990,6 @@ class TransactionEvent(Payload):
     trigger_reason: enums.TriggerReasonEnumType | str
     seq_no: int
     transaction_info: datatypes.TransactionType | dict[str, Any]
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     meter_value: Sequence[datatypes.MeterValueType | dict[str, Any]] | None = None
     offline: bool | None = None
     number_of_phases_used: int | None = None
@@ -999,25 +997,26 @@ class TransactionEvent(Payload):
     reservation_id: int | None = None
     evse: datatypes.EVSEType | dict[str, Any] | None = None
     id_token: datatypes.IdTokenType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TriggerMessage(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "TriggerMessage"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
         ("requested_message", enums.MessageTriggerEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("evse", datatypes.EVSEType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     requested_message: enums.MessageTriggerEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     evse: datatypes.EVSEType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class UnlockConnector(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "UnlockConnector"
@@ -1029,7 +1028,7 @@ class UnlockConnector(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class UnpublishFirmware(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "UnpublishFirmware"
@@ -1040,7 +1039,7 @@ class UnpublishFirmware(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class UpdateFirmware(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "UpdateFirmware"
@@ -1052,6 +1051,6 @@ class UpdateFirmware(Payload):
 
     request_id: int
     firmware: datatypes.FirmwareType | dict[str, Any]
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     retries: int | None = None
     retry_interval: int | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None

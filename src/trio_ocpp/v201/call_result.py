@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
-
-import attrs
 
 from .._core.payload import Payload
 from .._core.schemas import MessageKind
@@ -80,137 +79,137 @@ __all__ = [
 ]
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class Authorize(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "Authorize"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("id_token_info", datatypes.IdTokenInfoType),
-        ("custom_data", datatypes.CustomDataType),
         ("certificate_status", enums.AuthorizeCertificateStatusEnumType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     id_token_info: datatypes.IdTokenInfoType | dict[str, Any]
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     certificate_status: enums.AuthorizeCertificateStatusEnumType | str | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class BootNotification(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "BootNotification"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.RegistrationStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     current_time: str
     interval: int
     status: enums.RegistrationStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CancelReservation(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "CancelReservation"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.CancelReservationStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.CancelReservationStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CertificateSigned(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "CertificateSigned"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.CertificateSignedStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.CertificateSignedStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChangeAvailability(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "ChangeAvailability"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.ChangeAvailabilityStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.ChangeAvailabilityStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearCache(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "ClearCache"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.ClearCacheStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.ClearCacheStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearChargingProfile(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "ClearChargingProfile"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.ClearChargingProfileStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.ClearChargingProfileStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearDisplayMessage(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "ClearDisplayMessage"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.ClearMessageStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.ClearMessageStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearVariableMonitoring(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "ClearVariableMonitoring"
@@ -224,7 +223,7 @@ class ClearVariableMonitoring(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearedChargingLimit(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "ClearedChargingLimit"
@@ -234,7 +233,7 @@ class ClearedChargingLimit(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CostUpdated(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "CostUpdated"
@@ -244,56 +243,56 @@ class CostUpdated(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CustomerInformation(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "CustomerInformation"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.CustomerInformationStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.CustomerInformationStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class DataTransfer(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "DataTransfer"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.DataTransferStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.DataTransferStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     data: Any | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class DeleteCertificate(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "DeleteCertificate"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.DeleteCertificateStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.DeleteCertificateStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class FirmwareStatusNotification(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "FirmwareStatusNotification"
@@ -303,127 +302,127 @@ class FirmwareStatusNotification(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class Get15118EVCertificate(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "Get15118EVCertificate"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.Iso15118EVCertificateStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.Iso15118EVCertificateStatusEnumType | str
     exi_response: str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetBaseReport(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetBaseReport"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GenericDeviceModelStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.GenericDeviceModelStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetCertificateStatus(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetCertificateStatus"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GetCertificateStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.GetCertificateStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     ocsp_result: str | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetChargingProfiles(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetChargingProfiles"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GetChargingProfileStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.GetChargingProfileStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetCompositeSchedule(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetCompositeSchedule"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GenericStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
         ("schedule", datatypes.CompositeScheduleType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.GenericStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     schedule: datatypes.CompositeScheduleType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetDisplayMessages(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetDisplayMessages"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GetDisplayMessagesStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.GetDisplayMessagesStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetInstalledCertificateIds(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetInstalledCertificateIds"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GetInstalledCertificateStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
         ("certificate_hash_data_chain", datatypes.CertificateHashDataChainType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.GetInstalledCertificateStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     certificate_hash_data_chain: (
         Sequence[datatypes.CertificateHashDataChainType | dict[str, Any]] | None
     ) = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetLocalListVersion(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetLocalListVersion"
@@ -434,56 +433,56 @@ class GetLocalListVersion(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetLog(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetLog"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.LogStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.LogStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     filename: str | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetMonitoringReport(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetMonitoringReport"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GenericDeviceModelStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.GenericDeviceModelStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetReport(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetReport"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GenericDeviceModelStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.GenericDeviceModelStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetTransactionStatus(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetTransactionStatus"
@@ -491,11 +490,11 @@ class GetTransactionStatus(Payload):
     __ocpp_types__ = (("custom_data", datatypes.CustomDataType),)
 
     messages_in_queue: bool
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     ongoing_indicator: bool | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetVariables(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "GetVariables"
@@ -509,7 +508,7 @@ class GetVariables(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class Heartbeat(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "Heartbeat"
@@ -520,23 +519,23 @@ class Heartbeat(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class InstallCertificate(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "InstallCertificate"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.InstallCertificateStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.InstallCertificateStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class LogStatusNotification(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "LogStatusNotification"
@@ -546,7 +545,7 @@ class LogStatusNotification(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class MeterValues(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "MeterValues"
@@ -556,7 +555,7 @@ class MeterValues(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyChargingLimit(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "NotifyChargingLimit"
@@ -566,7 +565,7 @@ class NotifyChargingLimit(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyCustomerInformation(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "NotifyCustomerInformation"
@@ -576,7 +575,7 @@ class NotifyCustomerInformation(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyDisplayMessages(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "NotifyDisplayMessages"
@@ -586,39 +585,39 @@ class NotifyDisplayMessages(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyEVChargingNeeds(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "NotifyEVChargingNeeds"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.NotifyEVChargingNeedsStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.NotifyEVChargingNeedsStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyEVChargingSchedule(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "NotifyEVChargingSchedule"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GenericStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.GenericStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyEvent(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "NotifyEvent"
@@ -628,7 +627,7 @@ class NotifyEvent(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyMonitoringReport(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "NotifyMonitoringReport"
@@ -638,7 +637,7 @@ class NotifyMonitoringReport(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyReport(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "NotifyReport"
@@ -648,23 +647,23 @@ class NotifyReport(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class PublishFirmware(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "PublishFirmware"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GenericStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.GenericStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class PublishFirmwareStatusNotification(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "PublishFirmwareStatusNotification"
@@ -674,7 +673,7 @@ class PublishFirmwareStatusNotification(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ReportChargingProfiles(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "ReportChargingProfiles"
@@ -684,40 +683,40 @@ class ReportChargingProfiles(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class RequestStartTransaction(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "RequestStartTransaction"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.RequestStartStopStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.RequestStartStopStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     transaction_id: str | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class RequestStopTransaction(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "RequestStopTransaction"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.RequestStartStopStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.RequestStartStopStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ReservationStatusUpdate(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "ReservationStatusUpdate"
@@ -727,39 +726,39 @@ class ReservationStatusUpdate(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ReserveNow(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "ReserveNow"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.ReserveNowStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.ReserveNowStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class Reset(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "Reset"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.ResetStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.ResetStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SecurityEventNotification(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "SecurityEventNotification"
@@ -769,103 +768,103 @@ class SecurityEventNotification(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SendLocalList(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "SendLocalList"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.SendLocalListStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.SendLocalListStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetChargingProfile(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "SetChargingProfile"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.ChargingProfileStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.ChargingProfileStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetDisplayMessage(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "SetDisplayMessage"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.DisplayMessageStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.DisplayMessageStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetMonitoringBase(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "SetMonitoringBase"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GenericDeviceModelStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.GenericDeviceModelStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetMonitoringLevel(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "SetMonitoringLevel"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GenericStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.GenericStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetNetworkProfile(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "SetNetworkProfile"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.SetNetworkProfileStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.SetNetworkProfileStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetVariableMonitoring(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "SetVariableMonitoring"
@@ -879,7 +878,7 @@ class SetVariableMonitoring(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetVariables(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "SetVariables"
@@ -893,23 +892,23 @@ class SetVariables(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SignCertificate(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "SignCertificate"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GenericStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.GenericStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class StatusNotification(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "StatusNotification"
@@ -919,57 +918,57 @@ class StatusNotification(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TransactionEvent(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "TransactionEvent"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
-        ("custom_data", datatypes.CustomDataType),
         ("id_token_info", datatypes.IdTokenInfoType),
         ("updated_personal_message", datatypes.MessageContentType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     total_cost: float | None = None
     charging_priority: int | None = None
     id_token_info: datatypes.IdTokenInfoType | dict[str, Any] | None = None
     updated_personal_message: datatypes.MessageContentType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TriggerMessage(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "TriggerMessage"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.TriggerMessageStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.TriggerMessageStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class UnlockConnector(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "UnlockConnector"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.UnlockStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.UnlockStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class UnpublishFirmware(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "UnpublishFirmware"
@@ -983,17 +982,17 @@ class UnpublishFirmware(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class UpdateFirmware(Payload):
     __ocpp_version__ = "2.0.1"
     __ocpp_action__ = "UpdateFirmware"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.UpdateFirmwareStatusEnumType),
-        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
+        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.UpdateFirmwareStatusEnumType | str
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None

@@ -8,9 +8,8 @@ in ``extra``, exactly as the vendor wrote them (keys are not renamed).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
-
-import attrs
 
 from .._core.payload import Record, aliases
 from . import enums
@@ -74,7 +73,7 @@ __all__ = [
 ]
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CustomDataType(Record):
     __ocpp_open__ = True
 
@@ -82,7 +81,7 @@ class CustomDataType(Record):
     extra: dict[str, Any] | None = None  # keys beyond the fields
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ACChargingParametersType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
@@ -93,7 +92,7 @@ class ACChargingParametersType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class APNType(Record):
     __ocpp_types__ = (
         ("apn_authentication", enums.APNAuthenticationEnumType),
@@ -102,15 +101,15 @@ class APNType(Record):
 
     apn: str
     apn_authentication: enums.APNAuthenticationEnumType | str
-    custom_data: CustomDataType | dict[str, Any] | None = None
     apn_user_name: str | None = None
     apn_password: str | None = None
     sim_pin: int | None = None
     preferred_network: str | None = None
     use_only_preferred_network: bool | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class AdditionalInfoType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
@@ -119,21 +118,21 @@ class AdditionalInfoType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class IdTokenType(Record):
     __ocpp_types__ = (
         ("type", enums.IdTokenEnumType),
-        ("custom_data", CustomDataType),
         ("additional_info", AdditionalInfoType),
+        ("custom_data", CustomDataType),
     )
 
     id_token: str
     type: enums.IdTokenEnumType | str
-    custom_data: CustomDataType | dict[str, Any] | None = None
     additional_info: Sequence[AdditionalInfoType | dict[str, Any]] | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class MessageContentType(Record):
     __ocpp_types__ = (
         ("format", enums.MessageFormatEnumType),
@@ -142,45 +141,45 @@ class MessageContentType(Record):
 
     format: enums.MessageFormatEnumType | str
     content: str
-    custom_data: CustomDataType | dict[str, Any] | None = None
     language: str | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
 @aliases(language_1="language1", language_2="language2")
-@attrs.define(kw_only=True)
+@dataclass
 class IdTokenInfoType(Record):
     __ocpp_types__ = (
         ("status", enums.AuthorizationStatusEnumType),
-        ("custom_data", CustomDataType),
         ("group_id_token", IdTokenType),
         ("personal_message", MessageContentType),
+        ("custom_data", CustomDataType),
     )
 
     status: enums.AuthorizationStatusEnumType | str
-    custom_data: CustomDataType | dict[str, Any] | None = None
     cache_expiry_date_time: str | None = None
     charging_priority: int | None = None
     language1: str | None = None
     evse_id: Sequence[int] | None = None
-    group_id_token: IdTokenType | dict[str, Any] | None = None
     language2: str | None = None
+    group_id_token: IdTokenType | dict[str, Any] | None = None
     personal_message: MessageContentType | dict[str, Any] | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class AuthorizationData(Record):
     __ocpp_types__ = (
         ("id_token", IdTokenType),
-        ("custom_data", CustomDataType),
         ("id_token_info", IdTokenInfoType),
+        ("custom_data", CustomDataType),
     )
 
     id_token: IdTokenType | dict[str, Any]
-    custom_data: CustomDataType | dict[str, Any] | None = None
     id_token_info: IdTokenInfoType | dict[str, Any] | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CertificateHashDataType(Record):
     __ocpp_types__ = (
         ("hash_algorithm", enums.HashAlgorithmEnumType),
@@ -194,22 +193,22 @@ class CertificateHashDataType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CertificateHashDataChainType(Record):
     __ocpp_types__ = (
-        ("certificate_hash_data", CertificateHashDataType),
         ("certificate_type", enums.GetCertificateIdUseEnumType),
-        ("custom_data", CustomDataType),
+        ("certificate_hash_data", CertificateHashDataType),
         ("child_certificate_hash_data", CertificateHashDataType),
+        ("custom_data", CustomDataType),
     )
 
-    certificate_hash_data: CertificateHashDataType | dict[str, Any]
     certificate_type: enums.GetCertificateIdUseEnumType | str
-    custom_data: CustomDataType | dict[str, Any] | None = None
+    certificate_hash_data: CertificateHashDataType | dict[str, Any]
     child_certificate_hash_data: Sequence[CertificateHashDataType | dict[str, Any]] | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChargingLimitType(Record):
     __ocpp_types__ = (
         ("charging_limit_source", enums.ChargingLimitSourceEnumType),
@@ -217,77 +216,77 @@ class ChargingLimitType(Record):
     )
 
     charging_limit_source: enums.ChargingLimitSourceEnumType | str
-    custom_data: CustomDataType | dict[str, Any] | None = None
     is_grid_critical: bool | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class DCChargingParametersType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
     ev_max_current: int
     ev_max_voltage: int
-    custom_data: CustomDataType | dict[str, Any] | None = None
     energy_amount: int | None = None
     ev_max_power: int | None = None
     state_of_charge: int | None = None
     ev_energy_capacity: int | None = None
     full_soc: int | None = None
     bulk_soc: int | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChargingNeedsType(Record):
     __ocpp_types__ = (
         ("requested_energy_transfer", enums.EnergyTransferModeEnumType),
-        ("custom_data", CustomDataType),
         ("ac_charging_parameters", ACChargingParametersType),
         ("dc_charging_parameters", DCChargingParametersType),
+        ("custom_data", CustomDataType),
     )
 
     requested_energy_transfer: enums.EnergyTransferModeEnumType | str
-    custom_data: CustomDataType | dict[str, Any] | None = None
+    departure_time: str | None = None
     ac_charging_parameters: ACChargingParametersType | dict[str, Any] | None = None
     dc_charging_parameters: DCChargingParametersType | dict[str, Any] | None = None
-    departure_time: str | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChargingProfileCriterionType(Record):
     __ocpp_types__ = (
-        ("custom_data", CustomDataType),
         ("charging_profile_purpose", enums.ChargingProfilePurposeEnumType),
         ("charging_limit_source", enums.ChargingLimitSourceEnumType),
+        ("custom_data", CustomDataType),
     )
 
-    custom_data: CustomDataType | dict[str, Any] | None = None
     charging_profile_purpose: enums.ChargingProfilePurposeEnumType | str | None = None
     stack_level: int | None = None
     charging_profile_id: Sequence[int] | None = None
     charging_limit_source: Sequence[enums.ChargingLimitSourceEnumType | str] | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChargingSchedulePeriodType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
     start_period: int
     limit: float
-    custom_data: CustomDataType | dict[str, Any] | None = None
     number_phases: int | None = None
     phase_to_use: int | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class RelativeTimeIntervalType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
     start: int
-    custom_data: CustomDataType | dict[str, Any] | None = None
     duration: int | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CostType(Record):
     __ocpp_types__ = (
         ("cost_kind", enums.CostKindEnumType),
@@ -296,11 +295,11 @@ class CostType(Record):
 
     cost_kind: enums.CostKindEnumType | str
     amount: int
-    custom_data: CustomDataType | dict[str, Any] | None = None
     amount_multiplier: int | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ConsumptionCostType(Record):
     __ocpp_types__ = (
         ("cost", CostType),
@@ -312,21 +311,21 @@ class ConsumptionCostType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SalesTariffEntryType(Record):
     __ocpp_types__ = (
         ("relative_time_interval", RelativeTimeIntervalType),
-        ("custom_data", CustomDataType),
         ("consumption_cost", ConsumptionCostType),
+        ("custom_data", CustomDataType),
     )
 
     relative_time_interval: RelativeTimeIntervalType | dict[str, Any]
-    custom_data: CustomDataType | dict[str, Any] | None = None
-    e_price_level: int | None = None
     consumption_cost: Sequence[ConsumptionCostType | dict[str, Any]] | None = None
+    e_price_level: int | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SalesTariffType(Record):
     __ocpp_types__ = (
         ("sales_tariff_entry", SalesTariffEntryType),
@@ -335,38 +334,38 @@ class SalesTariffType(Record):
 
     id: int
     sales_tariff_entry: Sequence[SalesTariffEntryType | dict[str, Any]]
-    custom_data: CustomDataType | dict[str, Any] | None = None
     sales_tariff_description: str | None = None
     num_e_price_levels: int | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChargingScheduleType(Record):
     __ocpp_types__ = (
         ("charging_rate_unit", enums.ChargingRateUnitEnumType),
         ("charging_schedule_period", ChargingSchedulePeriodType),
-        ("custom_data", CustomDataType),
         ("sales_tariff", SalesTariffType),
+        ("custom_data", CustomDataType),
     )
 
     id: int
     charging_rate_unit: enums.ChargingRateUnitEnumType | str
     charging_schedule_period: Sequence[ChargingSchedulePeriodType | dict[str, Any]]
-    custom_data: CustomDataType | dict[str, Any] | None = None
     start_schedule: str | None = None
     duration: int | None = None
     min_charging_rate: float | None = None
     sales_tariff: SalesTariffType | dict[str, Any] | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChargingProfileType(Record):
     __ocpp_types__ = (
         ("charging_profile_purpose", enums.ChargingProfilePurposeEnumType),
         ("charging_profile_kind", enums.ChargingProfileKindEnumType),
         ("charging_schedule", ChargingScheduleType),
-        ("custom_data", CustomDataType),
         ("recurrency_kind", enums.RecurrencyKindEnumType),
+        ("custom_data", CustomDataType),
     )
 
     id: int
@@ -374,139 +373,139 @@ class ChargingProfileType(Record):
     charging_profile_purpose: enums.ChargingProfilePurposeEnumType | str
     charging_profile_kind: enums.ChargingProfileKindEnumType | str
     charging_schedule: Sequence[ChargingScheduleType | dict[str, Any]]
-    custom_data: CustomDataType | dict[str, Any] | None = None
-    recurrency_kind: enums.RecurrencyKindEnumType | str | None = None
     valid_from: str | None = None
     valid_to: str | None = None
     transaction_id: str | None = None
+    recurrency_kind: enums.RecurrencyKindEnumType | str | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ModemType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
-    custom_data: CustomDataType | dict[str, Any] | None = None
     iccid: str | None = None
     imsi: str | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChargingStationType(Record):
     __ocpp_types__ = (
-        ("custom_data", CustomDataType),
         ("modem", ModemType),
+        ("custom_data", CustomDataType),
     )
 
-    model: str
     vendor_name: str
-    custom_data: CustomDataType | dict[str, Any] | None = None
-    serial_number: str | None = None
+    model: str
     modem: ModemType | dict[str, Any] | None = None
+    serial_number: str | None = None
     firmware_version: str | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearChargingProfileType(Record):
     __ocpp_types__ = (
-        ("custom_data", CustomDataType),
         ("charging_profile_purpose", enums.ChargingProfilePurposeEnumType),
+        ("custom_data", CustomDataType),
     )
 
-    custom_data: CustomDataType | dict[str, Any] | None = None
     evse_id: int | None = None
     charging_profile_purpose: enums.ChargingProfilePurposeEnumType | str | None = None
     stack_level: int | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class StatusInfoType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
     reason_code: str
-    custom_data: CustomDataType | dict[str, Any] | None = None
     additional_info: str | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearMonitoringResultType(Record):
     __ocpp_types__ = (
         ("status", enums.ClearMonitoringStatusEnumType),
-        ("custom_data", CustomDataType),
         ("status_info", StatusInfoType),
+        ("custom_data", CustomDataType),
     )
 
     status: enums.ClearMonitoringStatusEnumType | str
     id: int
-    custom_data: CustomDataType | dict[str, Any] | None = None
     status_info: StatusInfoType | dict[str, Any] | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class EVSEType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
     id: int
-    custom_data: CustomDataType | dict[str, Any] | None = None
     connector_id: int | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ComponentType(Record):
     __ocpp_types__ = (
-        ("custom_data", CustomDataType),
         ("evse", EVSEType),
+        ("custom_data", CustomDataType),
     )
 
     name: str
-    custom_data: CustomDataType | dict[str, Any] | None = None
-    evse: EVSEType | dict[str, Any] | None = None
     instance: str | None = None
+    evse: EVSEType | dict[str, Any] | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class VariableType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
     name: str
-    custom_data: CustomDataType | dict[str, Any] | None = None
     instance: str | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ComponentVariableType(Record):
     __ocpp_types__ = (
         ("component", ComponentType),
-        ("custom_data", CustomDataType),
         ("variable", VariableType),
+        ("custom_data", CustomDataType),
     )
 
     component: ComponentType | dict[str, Any]
-    custom_data: CustomDataType | dict[str, Any] | None = None
     variable: VariableType | dict[str, Any] | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CompositeScheduleType(Record):
     __ocpp_types__ = (
-        ("charging_schedule_period", ChargingSchedulePeriodType),
         ("charging_rate_unit", enums.ChargingRateUnitEnumType),
+        ("charging_schedule_period", ChargingSchedulePeriodType),
         ("custom_data", CustomDataType),
     )
 
-    charging_schedule_period: Sequence[ChargingSchedulePeriodType | dict[str, Any]]
     evse_id: int
     duration: int
     schedule_start: str
     charging_rate_unit: enums.ChargingRateUnitEnumType | str
+    charging_schedule_period: Sequence[ChargingSchedulePeriodType | dict[str, Any]]
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class EventDataType(Record):
     __ocpp_types__ = (
         ("trigger", enums.EventTriggerEnumType),
-        ("component", ComponentType),
         ("event_notification_type", enums.EventNotificationEnumType),
+        ("component", ComponentType),
         ("variable", VariableType),
         ("custom_data", CustomDataType),
     )
@@ -515,97 +514,97 @@ class EventDataType(Record):
     timestamp: str
     trigger: enums.EventTriggerEnumType | str
     actual_value: str
-    component: ComponentType | dict[str, Any]
     event_notification_type: enums.EventNotificationEnumType | str
+    component: ComponentType | dict[str, Any]
     variable: VariableType | dict[str, Any]
-    custom_data: CustomDataType | dict[str, Any] | None = None
     cause: int | None = None
     tech_code: str | None = None
     tech_info: str | None = None
     cleared: bool | None = None
     transaction_id: str | None = None
     variable_monitoring_id: int | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class FirmwareType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
     location: str
     retrieve_date_time: str
-    custom_data: CustomDataType | dict[str, Any] | None = None
     install_date_time: str | None = None
     signing_certificate: str | None = None
     signature: str | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetVariableDataType(Record):
     __ocpp_types__ = (
         ("component", ComponentType),
         ("variable", VariableType),
-        ("custom_data", CustomDataType),
         ("attribute_type", enums.AttributeEnumType),
+        ("custom_data", CustomDataType),
     )
 
     component: ComponentType | dict[str, Any]
     variable: VariableType | dict[str, Any]
-    custom_data: CustomDataType | dict[str, Any] | None = None
     attribute_type: enums.AttributeEnumType | str | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetVariableResultType(Record):
     __ocpp_types__ = (
         ("attribute_status", enums.GetVariableStatusEnumType),
         ("component", ComponentType),
         ("variable", VariableType),
-        ("custom_data", CustomDataType),
-        ("attribute_status_info", StatusInfoType),
         ("attribute_type", enums.AttributeEnumType),
+        ("attribute_status_info", StatusInfoType),
+        ("custom_data", CustomDataType),
     )
 
     attribute_status: enums.GetVariableStatusEnumType | str
     component: ComponentType | dict[str, Any]
     variable: VariableType | dict[str, Any]
-    custom_data: CustomDataType | dict[str, Any] | None = None
-    attribute_status_info: StatusInfoType | dict[str, Any] | None = None
     attribute_type: enums.AttributeEnumType | str | None = None
     attribute_value: str | None = None
+    attribute_status_info: StatusInfoType | dict[str, Any] | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class LogParametersType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
     remote_location: str
-    custom_data: CustomDataType | dict[str, Any] | None = None
     oldest_timestamp: str | None = None
     latest_timestamp: str | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class MessageInfoType(Record):
     __ocpp_types__ = (
         ("priority", enums.MessagePriorityEnumType),
         ("message", MessageContentType),
-        ("custom_data", CustomDataType),
-        ("display", ComponentType),
         ("state", enums.MessageStateEnumType),
+        ("display", ComponentType),
+        ("custom_data", CustomDataType),
     )
 
     id: int
     priority: enums.MessagePriorityEnumType | str
     message: MessageContentType | dict[str, Any]
-    custom_data: CustomDataType | dict[str, Any] | None = None
-    display: ComponentType | dict[str, Any] | None = None
     state: enums.MessageStateEnumType | str | None = None
     start_date_time: str | None = None
     end_date_time: str | None = None
     transaction_id: str | None = None
+    display: ComponentType | dict[str, Any] | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SignedMeterValueType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
@@ -616,50 +615,50 @@ class SignedMeterValueType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class UnitOfMeasureType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
-    custom_data: CustomDataType | dict[str, Any] | None = None
     unit: str | None = None
     multiplier: int | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SampledValueType(Record):
     __ocpp_types__ = (
-        ("custom_data", CustomDataType),
         ("context", enums.ReadingContextEnumType),
         ("measurand", enums.MeasurandEnumType),
         ("phase", enums.PhaseEnumType),
         ("location", enums.LocationEnumType),
         ("signed_meter_value", SignedMeterValueType),
         ("unit_of_measure", UnitOfMeasureType),
+        ("custom_data", CustomDataType),
     )
 
     value: float
-    custom_data: CustomDataType | dict[str, Any] | None = None
     context: enums.ReadingContextEnumType | str | None = None
     measurand: enums.MeasurandEnumType | str | None = None
     phase: enums.PhaseEnumType | str | None = None
     location: enums.LocationEnumType | str | None = None
     signed_meter_value: SignedMeterValueType | dict[str, Any] | None = None
     unit_of_measure: UnitOfMeasureType | dict[str, Any] | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class MeterValueType(Record):
     __ocpp_types__ = (
         ("sampled_value", SampledValueType),
         ("custom_data", CustomDataType),
     )
 
-    sampled_value: Sequence[SampledValueType | dict[str, Any]]
     timestamp: str
+    sampled_value: Sequence[SampledValueType | dict[str, Any]]
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class VariableMonitoringType(Record):
     __ocpp_types__ = (
         ("type", enums.MonitorEnumType),
@@ -674,7 +673,7 @@ class VariableMonitoringType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class MonitoringDataType(Record):
     __ocpp_types__ = (
         ("component", ComponentType),
@@ -689,7 +688,7 @@ class MonitoringDataType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class VPNType(Record):
     __ocpp_types__ = (
         ("type", enums.VPNEnumType),
@@ -701,19 +700,19 @@ class VPNType(Record):
     password: str
     key: str
     type: enums.VPNEnumType | str
-    custom_data: CustomDataType | dict[str, Any] | None = None
     group: str | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NetworkConnectionProfileType(Record):
     __ocpp_types__ = (
         ("ocpp_version", enums.OCPPVersionEnumType),
         ("ocpp_transport", enums.OCPPTransportEnumType),
         ("ocpp_interface", enums.OCPPInterfaceEnumType),
-        ("custom_data", CustomDataType),
-        ("apn", APNType),
         ("vpn", VPNType),
+        ("apn", APNType),
+        ("custom_data", CustomDataType),
     )
 
     ocpp_version: enums.OCPPVersionEnumType | str
@@ -722,12 +721,12 @@ class NetworkConnectionProfileType(Record):
     message_timeout: int
     security_profile: int
     ocpp_interface: enums.OCPPInterfaceEnumType | str
-    custom_data: CustomDataType | dict[str, Any] | None = None
-    apn: APNType | dict[str, Any] | None = None
     vpn: VPNType | dict[str, Any] | None = None
+    apn: APNType | dict[str, Any] | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class OCSPRequestDataType(Record):
     __ocpp_types__ = (
         ("hash_algorithm", enums.HashAlgorithmEnumType),
@@ -742,23 +741,23 @@ class OCSPRequestDataType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class VariableAttributeType(Record):
     __ocpp_types__ = (
-        ("custom_data", CustomDataType),
         ("type", enums.AttributeEnumType),
         ("mutability", enums.MutabilityEnumType),
+        ("custom_data", CustomDataType),
     )
 
-    custom_data: CustomDataType | dict[str, Any] | None = None
     type: enums.AttributeEnumType | str | None = None
     value: str | None = None
     mutability: enums.MutabilityEnumType | str | None = None
     persistent: bool | None = None
     constant: bool | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class VariableCharacteristicsType(Record):
     __ocpp_types__ = (
         ("data_type", enums.DataEnumType),
@@ -767,31 +766,31 @@ class VariableCharacteristicsType(Record):
 
     data_type: enums.DataEnumType | str
     supports_monitoring: bool
-    custom_data: CustomDataType | dict[str, Any] | None = None
     unit: str | None = None
     min_limit: float | None = None
     max_limit: float | None = None
     values_list: str | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ReportDataType(Record):
     __ocpp_types__ = (
         ("component", ComponentType),
         ("variable", VariableType),
         ("variable_attribute", VariableAttributeType),
-        ("custom_data", CustomDataType),
         ("variable_characteristics", VariableCharacteristicsType),
+        ("custom_data", CustomDataType),
     )
 
     component: ComponentType | dict[str, Any]
     variable: VariableType | dict[str, Any]
     variable_attribute: Sequence[VariableAttributeType | dict[str, Any]]
-    custom_data: CustomDataType | dict[str, Any] | None = None
     variable_characteristics: VariableCharacteristicsType | dict[str, Any] | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetMonitoringDataType(Record):
     __ocpp_types__ = (
         ("type", enums.MonitorEnumType),
@@ -805,78 +804,78 @@ class SetMonitoringDataType(Record):
     severity: int
     component: ComponentType | dict[str, Any]
     variable: VariableType | dict[str, Any]
-    custom_data: CustomDataType | dict[str, Any] | None = None
     id: int | None = None
     transaction: bool | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetMonitoringResultType(Record):
     __ocpp_types__ = (
         ("status", enums.SetMonitoringStatusEnumType),
         ("type", enums.MonitorEnumType),
         ("component", ComponentType),
         ("variable", VariableType),
-        ("custom_data", CustomDataType),
         ("status_info", StatusInfoType),
+        ("custom_data", CustomDataType),
     )
 
     status: enums.SetMonitoringStatusEnumType | str
     type: enums.MonitorEnumType | str
+    severity: int
     component: ComponentType | dict[str, Any]
     variable: VariableType | dict[str, Any]
-    severity: int
-    custom_data: CustomDataType | dict[str, Any] | None = None
     id: int | None = None
     status_info: StatusInfoType | dict[str, Any] | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetVariableDataType(Record):
     __ocpp_types__ = (
         ("component", ComponentType),
         ("variable", VariableType),
-        ("custom_data", CustomDataType),
         ("attribute_type", enums.AttributeEnumType),
+        ("custom_data", CustomDataType),
     )
 
     attribute_value: str
     component: ComponentType | dict[str, Any]
     variable: VariableType | dict[str, Any]
-    custom_data: CustomDataType | dict[str, Any] | None = None
     attribute_type: enums.AttributeEnumType | str | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetVariableResultType(Record):
     __ocpp_types__ = (
         ("attribute_status", enums.SetVariableStatusEnumType),
         ("component", ComponentType),
         ("variable", VariableType),
-        ("custom_data", CustomDataType),
         ("attribute_type", enums.AttributeEnumType),
         ("attribute_status_info", StatusInfoType),
+        ("custom_data", CustomDataType),
     )
 
     attribute_status: enums.SetVariableStatusEnumType | str
     component: ComponentType | dict[str, Any]
     variable: VariableType | dict[str, Any]
-    custom_data: CustomDataType | dict[str, Any] | None = None
     attribute_type: enums.AttributeEnumType | str | None = None
     attribute_status_info: StatusInfoType | dict[str, Any] | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TransactionType(Record):
     __ocpp_types__ = (
-        ("custom_data", CustomDataType),
         ("charging_state", enums.ChargingStateEnumType),
         ("stopped_reason", enums.ReasonEnumType),
+        ("custom_data", CustomDataType),
     )
 
     transaction_id: str
-    custom_data: CustomDataType | dict[str, Any] | None = None
     charging_state: enums.ChargingStateEnumType | str | None = None
     time_spent_charging: int | None = None
     stopped_reason: enums.ReasonEnumType | str | None = None
     remote_start_id: int | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None

@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
-
-import attrs
 
 from .._core.payload import Payload, aliases
 from .._core.schemas import MessageKind
@@ -107,19 +106,19 @@ __all__ = [
 ]
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class AFRRSignal(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "AFRRSignal"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (("custom_data", datatypes.CustomDataType),)
 
-    timestamp: str
     signal: int
+    timestamp: str
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class AdjustPeriodicEventStream(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "AdjustPeriodicEventStream"
@@ -135,26 +134,26 @@ class AdjustPeriodicEventStream(Payload):
 
 
 @aliases(iso_15118_certificate_hash_data="iso15118_certificate_hash_data")
-@attrs.define(kw_only=True)
+@dataclass
 class Authorize(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "Authorize"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
         ("id_token", datatypes.IdTokenType),
-        ("iso15118_certificate_hash_data", datatypes.OCSPRequestDataType),
         ("custom_data", datatypes.CustomDataType),
+        ("iso15118_certificate_hash_data", datatypes.OCSPRequestDataType),
     )
 
     id_token: datatypes.IdTokenType | dict[str, Any]
     certificate: str | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     iso15118_certificate_hash_data: (
         Sequence[datatypes.OCSPRequestDataType | dict[str, Any]] | None
     ) = None
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class BatterySwap(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "BatterySwap"
@@ -173,7 +172,7 @@ class BatterySwap(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class BootNotification(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "BootNotification"
@@ -189,7 +188,7 @@ class BootNotification(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CancelReservation(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "CancelReservation"
@@ -200,7 +199,7 @@ class CancelReservation(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CertificateSigned(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "CertificateSigned"
@@ -212,27 +211,27 @@ class CertificateSigned(Payload):
 
     certificate_chain: str
     certificate_type: enums.CertificateSigningUseEnumType | str | None = None
-    request_id: int | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    request_id: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChangeAvailability(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ChangeAvailability"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
         ("operational_status", enums.OperationalStatusEnumType),
-        ("evse", datatypes.EVSEType),
         ("custom_data", datatypes.CustomDataType),
+        ("evse", datatypes.EVSEType),
     )
 
     operational_status: enums.OperationalStatusEnumType | str
-    evse: datatypes.EVSEType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    evse: datatypes.EVSEType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChangeTransactionTariff(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ChangeTransactionTariff"
@@ -247,7 +246,7 @@ class ChangeTransactionTariff(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearCache(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ClearCache"
@@ -257,7 +256,7 @@ class ClearCache(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearChargingProfile(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ClearChargingProfile"
@@ -267,12 +266,12 @@ class ClearChargingProfile(Payload):
         ("custom_data", datatypes.CustomDataType),
     )
 
-    charging_profile_id: int | None = None
     charging_profile_criteria: datatypes.ClearChargingProfileType | dict[str, Any] | None = None
+    charging_profile_id: int | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearDERControl(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ClearDERControl"
@@ -283,12 +282,12 @@ class ClearDERControl(Payload):
     )
 
     is_default: bool
-    control_type: enums.DERControlEnumType | str | None = None
     control_id: str | None = None
+    control_type: enums.DERControlEnumType | str | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearDisplayMessage(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ClearDisplayMessage"
@@ -299,19 +298,19 @@ class ClearDisplayMessage(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearTariffs(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ClearTariffs"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (("custom_data", datatypes.CustomDataType),)
 
-    tariff_ids: Sequence[str] | None = None
-    evse_id: int | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    evse_id: int | None = None
+    tariff_ids: Sequence[str] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearVariableMonitoring(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ClearVariableMonitoring"
@@ -322,7 +321,7 @@ class ClearVariableMonitoring(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearedChargingLimit(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ClearedChargingLimit"
@@ -330,11 +329,11 @@ class ClearedChargingLimit(Payload):
     __ocpp_types__ = (("custom_data", datatypes.CustomDataType),)
 
     charging_limit_source: str
-    evse_id: int | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    evse_id: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClosePeriodicEventStream(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ClosePeriodicEventStream"
@@ -345,7 +344,7 @@ class ClosePeriodicEventStream(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CostUpdated(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "CostUpdated"
@@ -357,27 +356,27 @@ class CostUpdated(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CustomerInformation(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "CustomerInformation"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
+        ("custom_data", datatypes.CustomDataType),
         ("customer_certificate", datatypes.CertificateHashDataType),
         ("id_token", datatypes.IdTokenType),
-        ("custom_data", datatypes.CustomDataType),
     )
 
-    request_id: int
-    report: bool
     clear: bool
-    customer_certificate: datatypes.CertificateHashDataType | dict[str, Any] | None = None
-    id_token: datatypes.IdTokenType | dict[str, Any] | None = None
-    customer_identifier: str | None = None
+    report: bool
+    request_id: int
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    customer_certificate: datatypes.CertificateHashDataType | dict[str, Any] | None = None
+    customer_identifier: str | None = None
+    id_token: datatypes.IdTokenType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class DataTransfer(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "DataTransfer"
@@ -385,12 +384,12 @@ class DataTransfer(Payload):
     __ocpp_types__ = (("custom_data", datatypes.CustomDataType),)
 
     vendor_id: str
-    message_id: str | None = None
-    data: Any | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    data: Any | None = None
+    message_id: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class DeleteCertificate(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "DeleteCertificate"
@@ -404,27 +403,27 @@ class DeleteCertificate(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class FirmwareStatusNotification(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "FirmwareStatusNotification"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
         ("status", enums.FirmwareStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.FirmwareStatusEnumType | str
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     request_id: int | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
 @aliases(
     iso_15118_schema_version="iso15118_schema_version", prioritized_emai_ds="prioritized_emaids"
 )
-@attrs.define(kw_only=True)
+@dataclass
 class Get15118EVCertificate(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "Get15118EVCertificate"
@@ -434,15 +433,15 @@ class Get15118EVCertificate(Payload):
         ("custom_data", datatypes.CustomDataType),
     )
 
-    iso15118_schema_version: str
     action: enums.CertificateActionEnumType | str
     exi_request: str
+    iso15118_schema_version: str
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     maximum_contract_certificate_chains: int | None = None
     prioritized_emaids: Sequence[str] | None = None
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetBaseReport(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetBaseReport"
@@ -452,12 +451,12 @@ class GetBaseReport(Payload):
         ("custom_data", datatypes.CustomDataType),
     )
 
-    request_id: int
     report_base: enums.ReportBaseEnumType | str
+    request_id: int
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetCertificateChainStatus(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetCertificateChainStatus"
@@ -473,7 +472,7 @@ class GetCertificateChainStatus(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetCertificateStatus(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetCertificateStatus"
@@ -487,7 +486,7 @@ class GetCertificateStatus(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetChargingProfiles(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetChargingProfiles"
@@ -497,13 +496,13 @@ class GetChargingProfiles(Payload):
         ("custom_data", datatypes.CustomDataType),
     )
 
-    request_id: int
     charging_profile: datatypes.ChargingProfileCriterionType | dict[str, Any]
-    evse_id: int | None = None
+    request_id: int
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    evse_id: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetCompositeSchedule(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetCompositeSchedule"
@@ -519,7 +518,7 @@ class GetCompositeSchedule(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetDERControl(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetDERControl"
@@ -530,31 +529,31 @@ class GetDERControl(Payload):
     )
 
     request_id: int
-    is_default: bool | None = None
-    control_type: enums.DERControlEnumType | str | None = None
     control_id: str | None = None
+    control_type: enums.DERControlEnumType | str | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    is_default: bool | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetDisplayMessages(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetDisplayMessages"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
+        ("custom_data", datatypes.CustomDataType),
         ("priority", enums.MessagePriorityEnumType),
         ("state", enums.MessageStateEnumType),
-        ("custom_data", datatypes.CustomDataType),
     )
 
     request_id: int
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     id: Sequence[int] | None = None
     priority: enums.MessagePriorityEnumType | str | None = None
     state: enums.MessageStateEnumType | str | None = None
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetInstalledCertificateIds(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetInstalledCertificateIds"
@@ -568,7 +567,7 @@ class GetInstalledCertificateIds(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetLocalListVersion(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetLocalListVersion"
@@ -578,7 +577,7 @@ class GetLocalListVersion(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetLog(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetLog"
@@ -592,29 +591,29 @@ class GetLog(Payload):
     log: datatypes.LogParametersType | dict[str, Any]
     log_type: enums.LogEnumType | str
     request_id: int
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     retries: int | None = None
     retry_interval: int | None = None
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetMonitoringReport(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetMonitoringReport"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
         ("component_variable", datatypes.ComponentVariableType),
-        ("monitoring_criteria", enums.MonitoringCriterionEnumType),
         ("custom_data", datatypes.CustomDataType),
+        ("monitoring_criteria", enums.MonitoringCriterionEnumType),
     )
 
     request_id: int
     component_variable: Sequence[datatypes.ComponentVariableType | dict[str, Any]] | None = None
-    monitoring_criteria: Sequence[enums.MonitoringCriterionEnumType | str] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    monitoring_criteria: Sequence[enums.MonitoringCriterionEnumType | str] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetPeriodicEventStream(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetPeriodicEventStream"
@@ -624,24 +623,24 @@ class GetPeriodicEventStream(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetReport(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetReport"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
-        ("component_variable", datatypes.ComponentVariableType),
         ("component_criteria", enums.ComponentCriterionEnumType),
+        ("component_variable", datatypes.ComponentVariableType),
         ("custom_data", datatypes.CustomDataType),
     )
 
     request_id: int
-    component_variable: Sequence[datatypes.ComponentVariableType | dict[str, Any]] | None = None
     component_criteria: Sequence[enums.ComponentCriterionEnumType | str] | None = None
+    component_variable: Sequence[datatypes.ComponentVariableType | dict[str, Any]] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetTariffs(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetTariffs"
@@ -652,18 +651,18 @@ class GetTariffs(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetTransactionStatus(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetTransactionStatus"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (("custom_data", datatypes.CustomDataType),)
 
-    transaction_id: str | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    transaction_id: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetVariables(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetVariables"
@@ -677,7 +676,7 @@ class GetVariables(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class Heartbeat(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "Heartbeat"
@@ -687,7 +686,7 @@ class Heartbeat(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class InstallCertificate(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "InstallCertificate"
@@ -697,29 +696,29 @@ class InstallCertificate(Payload):
         ("custom_data", datatypes.CustomDataType),
     )
 
-    certificate_type: enums.InstallCertificateUseEnumType | str
     certificate: str
+    certificate_type: enums.InstallCertificateUseEnumType | str
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class LogStatusNotification(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "LogStatusNotification"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
         ("status", enums.UploadLogStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.UploadLogStatusEnumType | str
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     request_id: int | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class MeterValues(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "MeterValues"
@@ -734,7 +733,7 @@ class MeterValues(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyAllowedEnergyTransfer(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyAllowedEnergyTransfer"
@@ -744,12 +743,12 @@ class NotifyAllowedEnergyTransfer(Payload):
         ("custom_data", datatypes.CustomDataType),
     )
 
-    transaction_id: str
     allowed_energy_transfer: Sequence[enums.EnergyTransferModeEnumType | str]
+    transaction_id: str
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyChargingLimit(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyChargingLimit"
@@ -762,11 +761,11 @@ class NotifyChargingLimit(Payload):
 
     charging_limit: datatypes.ChargingLimitType | dict[str, Any]
     charging_schedule: Sequence[datatypes.ChargingScheduleType | dict[str, Any]] | None = None
-    evse_id: int | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    evse_id: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyCustomerInformation(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyCustomerInformation"
@@ -774,33 +773,33 @@ class NotifyCustomerInformation(Payload):
     __ocpp_types__ = (("custom_data", datatypes.CustomDataType),)
 
     data: str
-    seq_no: int
     generated_at: str
     request_id: int
-    tbc: bool | None = None
+    seq_no: int
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    tbc: bool | None = False
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyDERAlarm(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyDERAlarm"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
         ("control_type", enums.DERControlEnumType),
-        ("grid_event_fault", enums.GridEventFaultEnumType),
         ("custom_data", datatypes.CustomDataType),
+        ("grid_event_fault", enums.GridEventFaultEnumType),
     )
 
     control_type: enums.DERControlEnumType | str
     timestamp: str
-    grid_event_fault: enums.GridEventFaultEnumType | str | None = None
     alarm_ended: bool | None = None
-    extra_info: str | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    extra_info: str | None = None
+    grid_event_fault: enums.GridEventFaultEnumType | str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyDERStartStop(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyDERStartStop"
@@ -810,27 +809,27 @@ class NotifyDERStartStop(Payload):
     control_id: str
     started: bool
     timestamp: str
-    superseded_ids: Sequence[str] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    superseded_ids: Sequence[str] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyDisplayMessages(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyDisplayMessages"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
-        ("message_info", datatypes.MessageInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("message_info", datatypes.MessageInfoType),
     )
 
     request_id: int
-    message_info: Sequence[datatypes.MessageInfoType | dict[str, Any]] | None = None
-    tbc: bool | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    message_info: Sequence[datatypes.MessageInfoType | dict[str, Any]] | None = None
+    tbc: bool | None = False
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyEVChargingNeeds(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyEVChargingNeeds"
@@ -840,14 +839,14 @@ class NotifyEVChargingNeeds(Payload):
         ("custom_data", datatypes.CustomDataType),
     )
 
-    evse_id: int
     charging_needs: datatypes.ChargingNeedsType | dict[str, Any]
+    evse_id: int
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     max_schedule_tuples: int | None = None
     timestamp: str | None = None
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyEVChargingSchedule(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyEVChargingSchedule"
@@ -857,15 +856,15 @@ class NotifyEVChargingSchedule(Payload):
         ("custom_data", datatypes.CustomDataType),
     )
 
-    time_base: str
     charging_schedule: datatypes.ChargingScheduleType | dict[str, Any]
     evse_id: int
-    selected_charging_schedule_id: int | None = None
-    power_tolerance_acceptance: bool | None = None
+    time_base: str
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    power_tolerance_acceptance: bool | None = None
+    selected_charging_schedule_id: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyEvent(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyEvent"
@@ -875,86 +874,86 @@ class NotifyEvent(Payload):
         ("custom_data", datatypes.CustomDataType),
     )
 
+    event_data: Sequence[datatypes.EventDataType | dict[str, Any]]
     generated_at: str
     seq_no: int
-    event_data: Sequence[datatypes.EventDataType | dict[str, Any]]
-    tbc: bool | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    tbc: bool | None = False
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyMonitoringReport(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyMonitoringReport"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
-        ("monitor", datatypes.MonitoringDataType),
         ("custom_data", datatypes.CustomDataType),
+        ("monitor", datatypes.MonitoringDataType),
     )
 
+    generated_at: str
     request_id: int
     seq_no: int
-    generated_at: str
-    monitor: Sequence[datatypes.MonitoringDataType | dict[str, Any]] | None = None
-    tbc: bool | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    monitor: Sequence[datatypes.MonitoringDataType | dict[str, Any]] | None = None
+    tbc: bool | None = False
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyPriorityCharging(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyPriorityCharging"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (("custom_data", datatypes.CustomDataType),)
 
-    transaction_id: str
     activated: bool
+    transaction_id: str
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyReport(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyReport"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
-        ("report_data", datatypes.ReportDataType),
         ("custom_data", datatypes.CustomDataType),
+        ("report_data", datatypes.ReportDataType),
     )
 
-    request_id: int
     generated_at: str
+    request_id: int
     seq_no: int
-    report_data: Sequence[datatypes.ReportDataType | dict[str, Any]] | None = None
-    tbc: bool | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    report_data: Sequence[datatypes.ReportDataType | dict[str, Any]] | None = None
+    tbc: bool | None = False
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifySettlement(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifySettlement"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
         ("status", enums.PaymentStatusEnumType),
-        ("vat_company", datatypes.AddressType),
         ("custom_data", datatypes.CustomDataType),
+        ("vat_company", datatypes.AddressType),
     )
 
     psp_ref: str
-    status: enums.PaymentStatusEnumType | str
     settlement_amount: float
     settlement_time: str
-    transaction_id: str | None = None
-    status_info: str | None = None
+    status: enums.PaymentStatusEnumType | str
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     receipt_id: str | None = None
     receipt_url: str | None = None
+    status_info: str | None = None
+    transaction_id: str | None = None
     vat_company: datatypes.AddressType | dict[str, Any] | None = None
     vat_number: str | None = None
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyWebPaymentStarted(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyWebPaymentStarted"
@@ -966,7 +965,7 @@ class NotifyWebPaymentStarted(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class OpenPeriodicEventStream(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "OpenPeriodicEventStream"
@@ -980,40 +979,40 @@ class OpenPeriodicEventStream(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class PublishFirmware(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "PublishFirmware"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (("custom_data", datatypes.CustomDataType),)
 
-    location: str
     checksum: str
+    location: str
     request_id: int
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     retries: int | None = None
     retry_interval: int | None = None
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class PublishFirmwareStatusNotification(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "PublishFirmwareStatusNotification"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
         ("status", enums.PublishFirmwareStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.PublishFirmwareStatusEnumType | str
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     location: Sequence[str] | None = None
     request_id: int | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class PullDynamicScheduleUpdate(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "PullDynamicScheduleUpdate"
@@ -1024,7 +1023,7 @@ class PullDynamicScheduleUpdate(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ReportChargingProfiles(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ReportChargingProfiles"
@@ -1034,21 +1033,22 @@ class ReportChargingProfiles(Payload):
         ("custom_data", datatypes.CustomDataType),
     )
 
-    request_id: int
     charging_limit_source: str
     charging_profile: Sequence[datatypes.ChargingProfileType | dict[str, Any]]
     evse_id: int
-    tbc: bool | None = None
+    request_id: int
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    tbc: bool | None = False
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ReportDERControl(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ReportDERControl"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
         ("curve", datatypes.DERCurveGetType),
+        ("custom_data", datatypes.CustomDataType),
         ("enter_service", datatypes.EnterServiceGetType),
         ("fixed_pf_absorb", datatypes.FixedPFGetType),
         ("fixed_pf_inject", datatypes.FixedPFGetType),
@@ -1056,11 +1056,11 @@ class ReportDERControl(Payload):
         ("freq_droop", datatypes.FreqDroopGetType),
         ("gradient", datatypes.GradientGetType),
         ("limit_max_discharge", datatypes.LimitMaxDischargeGetType),
-        ("custom_data", datatypes.CustomDataType),
     )
 
     request_id: int
     curve: Sequence[datatypes.DERCurveGetType | dict[str, Any]] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     enter_service: Sequence[datatypes.EnterServiceGetType | dict[str, Any]] | None = None
     fixed_pf_absorb: Sequence[datatypes.FixedPFGetType | dict[str, Any]] | None = None
     fixed_pf_inject: Sequence[datatypes.FixedPFGetType | dict[str, Any]] | None = None
@@ -1069,10 +1069,9 @@ class ReportDERControl(Payload):
     gradient: Sequence[datatypes.GradientGetType | dict[str, Any]] | None = None
     limit_max_discharge: Sequence[datatypes.LimitMaxDischargeGetType | dict[str, Any]] | None = None
     tbc: bool | None = None
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class RequestBatterySwap(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "RequestBatterySwap"
@@ -1087,27 +1086,27 @@ class RequestBatterySwap(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class RequestStartTransaction(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "RequestStartTransaction"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
         ("id_token", datatypes.IdTokenType),
-        ("group_id_token", datatypes.IdTokenType),
         ("charging_profile", datatypes.ChargingProfileType),
         ("custom_data", datatypes.CustomDataType),
+        ("group_id_token", datatypes.IdTokenType),
     )
 
     id_token: datatypes.IdTokenType | dict[str, Any]
     remote_start_id: int
-    evse_id: int | None = None
-    group_id_token: datatypes.IdTokenType | dict[str, Any] | None = None
     charging_profile: datatypes.ChargingProfileType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    evse_id: int | None = None
+    group_id_token: datatypes.IdTokenType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class RequestStopTransaction(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "RequestStopTransaction"
@@ -1118,7 +1117,7 @@ class RequestStopTransaction(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ReservationStatusUpdate(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ReservationStatusUpdate"
@@ -1133,27 +1132,27 @@ class ReservationStatusUpdate(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ReserveNow(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ReserveNow"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
         ("id_token", datatypes.IdTokenType),
-        ("group_id_token", datatypes.IdTokenType),
         ("custom_data", datatypes.CustomDataType),
+        ("group_id_token", datatypes.IdTokenType),
     )
 
-    id: int
     expiry_date_time: str
+    id: int
     id_token: datatypes.IdTokenType | dict[str, Any]
     connector_type: str | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     evse_id: int | None = None
     group_id_token: datatypes.IdTokenType | dict[str, Any] | None = None
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class Reset(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "Reset"
@@ -1164,41 +1163,41 @@ class Reset(Payload):
     )
 
     type: enums.ResetEnumType | str
-    evse_id: int | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    evse_id: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SecurityEventNotification(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SecurityEventNotification"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (("custom_data", datatypes.CustomDataType),)
 
-    type: str
     timestamp: str
-    tech_info: str | None = None
+    type: str
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    tech_info: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SendLocalList(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SendLocalList"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
         ("update_type", enums.UpdateEnumType),
-        ("local_authorization_list", datatypes.AuthorizationData),
         ("custom_data", datatypes.CustomDataType),
+        ("local_authorization_list", datatypes.AuthorizationData),
     )
 
-    version_number: int
     update_type: enums.UpdateEnumType | str
-    local_authorization_list: Sequence[datatypes.AuthorizationData | dict[str, Any]] | None = None
+    version_number: int
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    local_authorization_list: Sequence[datatypes.AuthorizationData | dict[str, Any]] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetChargingProfile(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SetChargingProfile"
@@ -1208,12 +1207,12 @@ class SetChargingProfile(Payload):
         ("custom_data", datatypes.CustomDataType),
     )
 
-    evse_id: int
     charging_profile: datatypes.ChargingProfileType | dict[str, Any]
+    evse_id: int
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetDERControl(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SetDERControl"
@@ -1221,6 +1220,7 @@ class SetDERControl(Payload):
     __ocpp_types__ = (
         ("control_type", enums.DERControlEnumType),
         ("curve", datatypes.DERCurveType),
+        ("custom_data", datatypes.CustomDataType),
         ("enter_service", datatypes.EnterServiceType),
         ("fixed_pf_absorb", datatypes.FixedPFType),
         ("fixed_pf_inject", datatypes.FixedPFType),
@@ -1228,13 +1228,13 @@ class SetDERControl(Payload):
         ("freq_droop", datatypes.FreqDroopType),
         ("gradient", datatypes.GradientType),
         ("limit_max_discharge", datatypes.LimitMaxDischargeType),
-        ("custom_data", datatypes.CustomDataType),
     )
 
-    is_default: bool
     control_id: str
     control_type: enums.DERControlEnumType | str
+    is_default: bool
     curve: datatypes.DERCurveType | dict[str, Any] | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     enter_service: datatypes.EnterServiceType | dict[str, Any] | None = None
     fixed_pf_absorb: datatypes.FixedPFType | dict[str, Any] | None = None
     fixed_pf_inject: datatypes.FixedPFType | dict[str, Any] | None = None
@@ -1242,10 +1242,9 @@ class SetDERControl(Payload):
     freq_droop: datatypes.FreqDroopType | dict[str, Any] | None = None
     gradient: datatypes.GradientType | dict[str, Any] | None = None
     limit_max_discharge: datatypes.LimitMaxDischargeType | dict[str, Any] | None = None
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetDefaultTariff(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SetDefaultTariff"
@@ -1260,7 +1259,7 @@ class SetDefaultTariff(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetDisplayMessage(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SetDisplayMessage"
@@ -1274,7 +1273,7 @@ class SetDisplayMessage(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetMonitoringBase(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SetMonitoringBase"
@@ -1288,7 +1287,7 @@ class SetMonitoringBase(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetMonitoringLevel(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SetMonitoringLevel"
@@ -1299,7 +1298,7 @@ class SetMonitoringLevel(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetNetworkProfile(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SetNetworkProfile"
@@ -1314,7 +1313,7 @@ class SetNetworkProfile(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetVariableMonitoring(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SetVariableMonitoring"
@@ -1328,7 +1327,7 @@ class SetVariableMonitoring(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetVariables(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SetVariables"
@@ -1342,25 +1341,25 @@ class SetVariables(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SignCertificate(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SignCertificate"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
         ("certificate_type", enums.CertificateSigningUseEnumType),
-        ("hash_root_certificate", datatypes.CertificateHashDataType),
         ("custom_data", datatypes.CustomDataType),
+        ("hash_root_certificate", datatypes.CertificateHashDataType),
     )
 
     csr: str
     certificate_type: enums.CertificateSigningUseEnumType | str | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     hash_root_certificate: datatypes.CertificateHashDataType | dict[str, Any] | None = None
     request_id: int | None = None
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class StatusNotification(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "StatusNotification"
@@ -1370,78 +1369,78 @@ class StatusNotification(Payload):
         ("custom_data", datatypes.CustomDataType),
     )
 
-    timestamp: str
+    connector_id: int
     connector_status: enums.ConnectorStatusEnumType | str
     evse_id: int
-    connector_id: int
+    timestamp: str
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TransactionEvent(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "TransactionEvent"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
         ("event_type", enums.TransactionEventEnumType),
-        ("trigger_reason", enums.TriggerReasonEnumType),
         ("transaction_info", datatypes.TransactionType),
+        ("trigger_reason", enums.TriggerReasonEnumType),
         ("cost_details", datatypes.CostDetailsType),
-        ("meter_value", datatypes.MeterValueType),
-        ("preconditioning_status", enums.PreconditioningStatusEnumType),
+        ("custom_data", datatypes.CustomDataType),
         ("evse", datatypes.EVSEType),
         ("id_token", datatypes.IdTokenType),
-        ("custom_data", datatypes.CustomDataType),
+        ("meter_value", datatypes.MeterValueType),
+        ("preconditioning_status", enums.PreconditioningStatusEnumType),
     )
 
     event_type: enums.TransactionEventEnumType | str
-    timestamp: str
-    trigger_reason: enums.TriggerReasonEnumType | str
     seq_no: int
+    timestamp: str
     transaction_info: datatypes.TransactionType | dict[str, Any]
-    cost_details: datatypes.CostDetailsType | dict[str, Any] | None = None
-    meter_value: Sequence[datatypes.MeterValueType | dict[str, Any]] | None = None
-    offline: bool | None = None
-    number_of_phases_used: int | None = None
+    trigger_reason: enums.TriggerReasonEnumType | str
     cable_max_current: int | None = None
-    reservation_id: int | None = None
-    preconditioning_status: enums.PreconditioningStatusEnumType | str | None = None
-    evse_sleep: bool | None = None
-    evse: datatypes.EVSEType | dict[str, Any] | None = None
-    id_token: datatypes.IdTokenType | dict[str, Any] | None = None
+    cost_details: datatypes.CostDetailsType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    evse: datatypes.EVSEType | dict[str, Any] | None = None
+    evse_sleep: bool | None = None
+    id_token: datatypes.IdTokenType | dict[str, Any] | None = None
+    meter_value: Sequence[datatypes.MeterValueType | dict[str, Any]] | None = None
+    number_of_phases_used: int | None = None
+    offline: bool | None = False
+    preconditioning_status: enums.PreconditioningStatusEnumType | str | None = None
+    reservation_id: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TriggerMessage(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "TriggerMessage"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (
         ("requested_message", enums.MessageTriggerEnumType),
-        ("evse", datatypes.EVSEType),
         ("custom_data", datatypes.CustomDataType),
+        ("evse", datatypes.EVSEType),
     )
 
     requested_message: enums.MessageTriggerEnumType | str
-    evse: datatypes.EVSEType | dict[str, Any] | None = None
-    custom_trigger: str | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    custom_trigger: str | None = None
+    evse: datatypes.EVSEType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class UnlockConnector(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "UnlockConnector"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (("custom_data", datatypes.CustomDataType),)
 
-    evse_id: int
     connector_id: int
+    evse_id: int
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class UnpublishFirmware(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "UnpublishFirmware"
@@ -1452,7 +1451,7 @@ class UnpublishFirmware(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class UpdateDynamicSchedule(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "UpdateDynamicSchedule"
@@ -1467,7 +1466,7 @@ class UpdateDynamicSchedule(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class UpdateFirmware(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "UpdateFirmware"
@@ -1477,26 +1476,26 @@ class UpdateFirmware(Payload):
         ("custom_data", datatypes.CustomDataType),
     )
 
-    request_id: int
     firmware: datatypes.FirmwareType | dict[str, Any]
+    request_id: int
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     retries: int | None = None
     retry_interval: int | None = None
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class UsePriorityCharging(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "UsePriorityCharging"
     __ocpp_kind__ = MessageKind.REQUEST
     __ocpp_types__ = (("custom_data", datatypes.CustomDataType),)
 
-    transaction_id: str
     activate: bool
+    transaction_id: str
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class VatNumberValidation(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "VatNumberValidation"
@@ -1504,11 +1503,11 @@ class VatNumberValidation(Payload):
     __ocpp_types__ = (("custom_data", datatypes.CustomDataType),)
 
     vat_number: str
-    evse_id: int | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    evse_id: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyPeriodicEventStream(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyPeriodicEventStream"
@@ -1518,8 +1517,8 @@ class NotifyPeriodicEventStream(Payload):
         ("custom_data", datatypes.CustomDataType),
     )
 
+    basetime: str
     data: Sequence[datatypes.StreamDataElementType | dict[str, Any]]
     id: int
     pending: int
-    basetime: str
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None

@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
-
-import attrs
 
 from .._core.payload import Payload
 from .._core.schemas import MessageKind
@@ -106,59 +105,59 @@ __all__ = [
 ]
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class AFRRSignal(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "AFRRSignal"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GenericStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.GenericStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class AdjustPeriodicEventStream(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "AdjustPeriodicEventStream"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GenericStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.GenericStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class Authorize(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "Authorize"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("id_token_info", datatypes.IdTokenInfoType),
-        ("certificate_status", enums.AuthorizeCertificateStatusEnumType),
         ("allowed_energy_transfer", enums.EnergyTransferModeEnumType),
-        ("tariff", datatypes.TariffType),
+        ("certificate_status", enums.AuthorizeCertificateStatusEnumType),
         ("custom_data", datatypes.CustomDataType),
+        ("tariff", datatypes.TariffType),
     )
 
     id_token_info: datatypes.IdTokenInfoType | dict[str, Any]
-    certificate_status: enums.AuthorizeCertificateStatusEnumType | str | None = None
     allowed_energy_transfer: Sequence[enums.EnergyTransferModeEnumType | str] | None = None
-    tariff: datatypes.TariffType | dict[str, Any] | None = None
+    certificate_status: enums.AuthorizeCertificateStatusEnumType | str | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    tariff: datatypes.TariffType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class BatterySwap(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "BatterySwap"
@@ -168,153 +167,153 @@ class BatterySwap(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class BootNotification(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "BootNotification"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.RegistrationStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     current_time: str
     interval: int
     status: enums.RegistrationStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CancelReservation(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "CancelReservation"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.CancelReservationStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.CancelReservationStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CertificateSigned(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "CertificateSigned"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.CertificateSignedStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.CertificateSignedStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChangeAvailability(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ChangeAvailability"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.ChangeAvailabilityStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.ChangeAvailabilityStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChangeTransactionTariff(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ChangeTransactionTariff"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.TariffChangeStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.TariffChangeStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearCache(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ClearCache"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.ClearCacheStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.ClearCacheStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearChargingProfile(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ClearChargingProfile"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.ClearChargingProfileStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.ClearChargingProfileStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearDERControl(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ClearDERControl"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.DERControlStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.DERControlStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearDisplayMessage(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ClearDisplayMessage"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.ClearMessageStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.ClearMessageStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearTariffs(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ClearTariffs"
@@ -328,7 +327,7 @@ class ClearTariffs(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearVariableMonitoring(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ClearVariableMonitoring"
@@ -342,7 +341,7 @@ class ClearVariableMonitoring(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearedChargingLimit(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ClearedChargingLimit"
@@ -352,7 +351,7 @@ class ClearedChargingLimit(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClosePeriodicEventStream(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ClosePeriodicEventStream"
@@ -362,7 +361,7 @@ class ClosePeriodicEventStream(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CostUpdated(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "CostUpdated"
@@ -372,56 +371,56 @@ class CostUpdated(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CustomerInformation(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "CustomerInformation"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.CustomerInformationStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.CustomerInformationStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class DataTransfer(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "DataTransfer"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.DataTransferStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.DataTransferStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
-    data: Any | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    data: Any | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class DeleteCertificate(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "DeleteCertificate"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.DeleteCertificateStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.DeleteCertificateStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class FirmwareStatusNotification(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "FirmwareStatusNotification"
@@ -431,41 +430,41 @@ class FirmwareStatusNotification(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class Get15118EVCertificate(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "Get15118EVCertificate"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.Iso15118EVCertificateStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
-    status: enums.Iso15118EVCertificateStatusEnumType | str
     exi_response: str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
-    remaining_contracts: int | None = None
+    status: enums.Iso15118EVCertificateStatusEnumType | str
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    remaining_contracts: int | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetBaseReport(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetBaseReport"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GenericDeviceModelStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.GenericDeviceModelStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetCertificateChainStatus(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetCertificateChainStatus"
@@ -479,110 +478,110 @@ class GetCertificateChainStatus(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetCertificateStatus(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetCertificateStatus"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GetCertificateStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.GetCertificateStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
-    ocsp_result: str | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    ocsp_result: str | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetChargingProfiles(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetChargingProfiles"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GetChargingProfileStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.GetChargingProfileStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetCompositeSchedule(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetCompositeSchedule"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GenericStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
-        ("schedule", datatypes.CompositeScheduleType),
         ("custom_data", datatypes.CustomDataType),
+        ("schedule", datatypes.CompositeScheduleType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.GenericStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
-    schedule: datatypes.CompositeScheduleType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    schedule: datatypes.CompositeScheduleType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetDERControl(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetDERControl"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.DERControlStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.DERControlStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetDisplayMessages(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetDisplayMessages"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GetDisplayMessagesStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.GetDisplayMessagesStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetInstalledCertificateIds(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetInstalledCertificateIds"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GetInstalledCertificateStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("certificate_hash_data_chain", datatypes.CertificateHashDataChainType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.GetInstalledCertificateStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     certificate_hash_data_chain: (
         Sequence[datatypes.CertificateHashDataChainType | dict[str, Any]] | None
     ) = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetLocalListVersion(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetLocalListVersion"
@@ -593,40 +592,40 @@ class GetLocalListVersion(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetLog(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetLog"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.LogStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.LogStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
-    filename: str | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    filename: str | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetMonitoringReport(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetMonitoringReport"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GenericDeviceModelStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.GenericDeviceModelStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetPeriodicEventStream(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetPeriodicEventStream"
@@ -640,41 +639,41 @@ class GetPeriodicEventStream(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetReport(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetReport"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GenericDeviceModelStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.GenericDeviceModelStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetTariffs(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetTariffs"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.TariffGetStatusEnumType),
+        ("custom_data", datatypes.CustomDataType),
         ("status_info", datatypes.StatusInfoType),
         ("tariff_assignments", datatypes.TariffAssignmentType),
-        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.TariffGetStatusEnumType | str
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     tariff_assignments: Sequence[datatypes.TariffAssignmentType | dict[str, Any]] | None = None
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetTransactionStatus(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetTransactionStatus"
@@ -682,11 +681,11 @@ class GetTransactionStatus(Payload):
     __ocpp_types__ = (("custom_data", datatypes.CustomDataType),)
 
     messages_in_queue: bool
-    ongoing_indicator: bool | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    ongoing_indicator: bool | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetVariables(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "GetVariables"
@@ -700,7 +699,7 @@ class GetVariables(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class Heartbeat(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "Heartbeat"
@@ -711,23 +710,23 @@ class Heartbeat(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class InstallCertificate(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "InstallCertificate"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.InstallCertificateStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.InstallCertificateStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class LogStatusNotification(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "LogStatusNotification"
@@ -737,7 +736,7 @@ class LogStatusNotification(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class MeterValues(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "MeterValues"
@@ -747,23 +746,23 @@ class MeterValues(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyAllowedEnergyTransfer(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyAllowedEnergyTransfer"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.NotifyAllowedEnergyTransferStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.NotifyAllowedEnergyTransferStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyChargingLimit(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyChargingLimit"
@@ -773,7 +772,7 @@ class NotifyChargingLimit(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyCustomerInformation(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyCustomerInformation"
@@ -783,7 +782,7 @@ class NotifyCustomerInformation(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyDERAlarm(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyDERAlarm"
@@ -793,7 +792,7 @@ class NotifyDERAlarm(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyDERStartStop(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyDERStartStop"
@@ -803,7 +802,7 @@ class NotifyDERStartStop(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyDisplayMessages(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyDisplayMessages"
@@ -813,39 +812,39 @@ class NotifyDisplayMessages(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyEVChargingNeeds(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyEVChargingNeeds"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.NotifyEVChargingNeedsStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.NotifyEVChargingNeedsStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyEVChargingSchedule(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyEVChargingSchedule"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GenericStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.GenericStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyEvent(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyEvent"
@@ -855,7 +854,7 @@ class NotifyEvent(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyMonitoringReport(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyMonitoringReport"
@@ -865,7 +864,7 @@ class NotifyMonitoringReport(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyPriorityCharging(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyPriorityCharging"
@@ -875,7 +874,7 @@ class NotifyPriorityCharging(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyReport(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyReport"
@@ -885,19 +884,19 @@ class NotifyReport(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifySettlement(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifySettlement"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (("custom_data", datatypes.CustomDataType),)
 
-    receipt_url: str | None = None
-    receipt_id: str | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    receipt_id: str | None = None
+    receipt_url: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NotifyWebPaymentStarted(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "NotifyWebPaymentStarted"
@@ -907,39 +906,39 @@ class NotifyWebPaymentStarted(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class OpenPeriodicEventStream(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "OpenPeriodicEventStream"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GenericStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.GenericStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class PublishFirmware(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "PublishFirmware"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GenericStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.GenericStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class PublishFirmwareStatusNotification(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "PublishFirmwareStatusNotification"
@@ -949,25 +948,25 @@ class PublishFirmwareStatusNotification(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class PullDynamicScheduleUpdate(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "PullDynamicScheduleUpdate"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.ChargingProfileStatusEnumType),
+        ("custom_data", datatypes.CustomDataType),
         ("schedule_update", datatypes.ChargingScheduleUpdateType),
         ("status_info", datatypes.StatusInfoType),
-        ("custom_data", datatypes.CustomDataType),
     )
 
     status: enums.ChargingProfileStatusEnumType | str
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     schedule_update: datatypes.ChargingScheduleUpdateType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ReportChargingProfiles(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ReportChargingProfiles"
@@ -977,7 +976,7 @@ class ReportChargingProfiles(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ReportDERControl(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ReportDERControl"
@@ -987,56 +986,56 @@ class ReportDERControl(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class RequestBatterySwap(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "RequestBatterySwap"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GenericStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.GenericStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class RequestStartTransaction(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "RequestStartTransaction"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.RequestStartStopStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.RequestStartStopStatusEnumType | str
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     transaction_id: str | None = None
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class RequestStopTransaction(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "RequestStopTransaction"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.RequestStartStopStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.RequestStartStopStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ReservationStatusUpdate(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ReservationStatusUpdate"
@@ -1046,39 +1045,39 @@ class ReservationStatusUpdate(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ReserveNow(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "ReserveNow"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.ReserveNowStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.ReserveNowStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class Reset(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "Reset"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.ResetStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.ResetStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SecurityEventNotification(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SecurityEventNotification"
@@ -1088,136 +1087,136 @@ class SecurityEventNotification(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SendLocalList(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SendLocalList"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.SendLocalListStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.SendLocalListStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetChargingProfile(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SetChargingProfile"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.ChargingProfileStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.ChargingProfileStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetDERControl(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SetDERControl"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.DERControlStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.DERControlStatusEnumType | str
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     superseded_ids: Sequence[str] | None = None
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetDefaultTariff(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SetDefaultTariff"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.TariffSetStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.TariffSetStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetDisplayMessage(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SetDisplayMessage"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.DisplayMessageStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.DisplayMessageStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetMonitoringBase(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SetMonitoringBase"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GenericDeviceModelStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.GenericDeviceModelStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetMonitoringLevel(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SetMonitoringLevel"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GenericStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.GenericStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetNetworkProfile(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SetNetworkProfile"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.SetNetworkProfileStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.SetNetworkProfileStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetVariableMonitoring(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SetVariableMonitoring"
@@ -1231,7 +1230,7 @@ class SetVariableMonitoring(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetVariables(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SetVariables"
@@ -1245,23 +1244,23 @@ class SetVariables(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SignCertificate(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "SignCertificate"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.GenericStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.GenericStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class StatusNotification(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "StatusNotification"
@@ -1271,63 +1270,63 @@ class StatusNotification(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TransactionEvent(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "TransactionEvent"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
+        ("custom_data", datatypes.CustomDataType),
         ("id_token_info", datatypes.IdTokenInfoType),
         ("transaction_limit", datatypes.TransactionLimitType),
         ("updated_personal_message", datatypes.MessageContentType),
         ("updated_personal_message_extra", datatypes.MessageContentType),
-        ("custom_data", datatypes.CustomDataType),
     )
 
-    total_cost: float | None = None
     charging_priority: int | None = None
+    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
     id_token_info: datatypes.IdTokenInfoType | dict[str, Any] | None = None
+    total_cost: float | None = None
     transaction_limit: datatypes.TransactionLimitType | dict[str, Any] | None = None
     updated_personal_message: datatypes.MessageContentType | dict[str, Any] | None = None
     updated_personal_message_extra: (
         Sequence[datatypes.MessageContentType | dict[str, Any]] | None
     ) = None
-    custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TriggerMessage(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "TriggerMessage"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.TriggerMessageStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.TriggerMessageStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class UnlockConnector(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "UnlockConnector"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.UnlockStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.UnlockStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class UnpublishFirmware(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "UnpublishFirmware"
@@ -1341,55 +1340,55 @@ class UnpublishFirmware(Payload):
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class UpdateDynamicSchedule(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "UpdateDynamicSchedule"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.ChargingProfileStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.ChargingProfileStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class UpdateFirmware(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "UpdateFirmware"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.UpdateFirmwareStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.UpdateFirmwareStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class UsePriorityCharging(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "UsePriorityCharging"
     __ocpp_kind__ = MessageKind.RESPONSE
     __ocpp_types__ = (
         ("status", enums.PriorityChargingStatusEnumType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
     status: enums.PriorityChargingStatusEnumType | str
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class VatNumberValidation(Payload):
     __ocpp_version__ = "2.1"
     __ocpp_action__ = "VatNumberValidation"
@@ -1397,13 +1396,13 @@ class VatNumberValidation(Payload):
     __ocpp_types__ = (
         ("status", enums.GenericStatusEnumType),
         ("company", datatypes.AddressType),
-        ("status_info", datatypes.StatusInfoType),
         ("custom_data", datatypes.CustomDataType),
+        ("status_info", datatypes.StatusInfoType),
     )
 
-    vat_number: str
     status: enums.GenericStatusEnumType | str
+    vat_number: str
     company: datatypes.AddressType | dict[str, Any] | None = None
-    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None
-    evse_id: int | None = None
     custom_data: datatypes.CustomDataType | dict[str, Any] | None = None
+    evse_id: int | None = None
+    status_info: datatypes.StatusInfoType | dict[str, Any] | None = None

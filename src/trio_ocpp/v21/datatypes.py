@@ -8,9 +8,8 @@ in ``extra``, exactly as the vendor wrote them (keys are not renamed).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
-
-import attrs
 
 from .._core.payload import Record, aliases
 from . import enums
@@ -141,7 +140,7 @@ __all__ = [
 ]
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CustomDataType(Record):
     __ocpp_open__ = True
 
@@ -149,18 +148,18 @@ class CustomDataType(Record):
     extra: dict[str, Any] | None = None  # keys beyond the fields
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ACChargingParametersType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
     energy_amount: float
-    ev_min_current: float
     ev_max_current: float
     ev_max_voltage: float
+    ev_min_current: float
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class APNType(Record):
     __ocpp_types__ = (
         ("apn_authentication", enums.APNAuthenticationEnumType),
@@ -169,15 +168,15 @@ class APNType(Record):
 
     apn: str
     apn_authentication: enums.APNAuthenticationEnumType | str
-    apn_user_name: str | None = None
     apn_password: str | None = None
-    sim_pin: int | None = None
-    preferred_network: str | None = None
-    use_only_preferred_network: bool | None = None
+    apn_user_name: str | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    preferred_network: str | None = None
+    sim_pin: int | None = None
+    use_only_preferred_network: bool | None = False
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class RationalNumberType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
@@ -186,25 +185,25 @@ class RationalNumberType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class PriceRuleType(Record):
     __ocpp_types__ = (
         ("energy_fee", RationalNumberType),
         ("power_range_start", RationalNumberType),
-        ("parking_fee", RationalNumberType),
         ("custom_data", CustomDataType),
+        ("parking_fee", RationalNumberType),
     )
 
     energy_fee: RationalNumberType | dict[str, Any]
     power_range_start: RationalNumberType | dict[str, Any]
-    parking_fee_period: int | None = None
     carbon_dioxide_emission: int | None = None
-    renewable_generation_percentage: int | None = None
-    parking_fee: RationalNumberType | dict[str, Any] | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    parking_fee: RationalNumberType | dict[str, Any] | None = None
+    parking_fee_period: int | None = None
+    renewable_generation_percentage: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class PriceRuleStackType(Record):
     __ocpp_types__ = (
         ("price_rule", PriceRuleType),
@@ -216,53 +215,7 @@ class PriceRuleStackType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
-class TaxRuleType(Record):
-    __ocpp_types__ = (
-        ("tax_rate", RationalNumberType),
-        ("custom_data", CustomDataType),
-    )
-
-    tax_rule_id: int
-    applies_to_energy_fee: bool
-    applies_to_parking_fee: bool
-    applies_to_overstay_fee: bool
-    applies_to_minimum_maximum_cost: bool
-    tax_rate: RationalNumberType | dict[str, Any]
-    tax_rule_name: str | None = None
-    tax_included_in_price: bool | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
-
-
-@attrs.define(kw_only=True)
-class OverstayRuleType(Record):
-    __ocpp_types__ = (
-        ("overstay_fee", RationalNumberType),
-        ("custom_data", CustomDataType),
-    )
-
-    overstay_fee: RationalNumberType | dict[str, Any]
-    start_time: int
-    overstay_fee_period: int
-    overstay_rule_description: str | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
-
-
-@attrs.define(kw_only=True)
-class OverstayRuleListType(Record):
-    __ocpp_types__ = (
-        ("overstay_rule", OverstayRuleType),
-        ("overstay_power_threshold", RationalNumberType),
-        ("custom_data", CustomDataType),
-    )
-
-    overstay_rule: Sequence[OverstayRuleType | dict[str, Any]]
-    overstay_power_threshold: RationalNumberType | dict[str, Any] | None = None
-    overstay_time_threshold: int | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
-
-
-@attrs.define(kw_only=True)
+@dataclass
 class AdditionalSelectedServicesType(Record):
     __ocpp_types__ = (
         ("service_fee", RationalNumberType),
@@ -274,36 +227,82 @@ class AdditionalSelectedServicesType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
-class AbsolutePriceScheduleType(Record):
+@dataclass
+class OverstayRuleType(Record):
     __ocpp_types__ = (
-        ("price_rule_stacks", PriceRuleStackType),
-        ("minimum_cost", RationalNumberType),
-        ("maximum_cost", RationalNumberType),
-        ("tax_rules", TaxRuleType),
-        ("overstay_rule_list", OverstayRuleListType),
-        ("additional_selected_services", AdditionalSelectedServicesType),
+        ("overstay_fee", RationalNumberType),
         ("custom_data", CustomDataType),
     )
 
-    time_anchor: str
-    price_schedule_id: int
+    overstay_fee: RationalNumberType | dict[str, Any]
+    overstay_fee_period: int
+    start_time: int
+    custom_data: CustomDataType | dict[str, Any] | None = None
+    overstay_rule_description: str | None = None
+
+
+@dataclass
+class OverstayRuleListType(Record):
+    __ocpp_types__ = (
+        ("overstay_rule", OverstayRuleType),
+        ("custom_data", CustomDataType),
+        ("overstay_power_threshold", RationalNumberType),
+    )
+
+    overstay_rule: Sequence[OverstayRuleType | dict[str, Any]]
+    custom_data: CustomDataType | dict[str, Any] | None = None
+    overstay_power_threshold: RationalNumberType | dict[str, Any] | None = None
+    overstay_time_threshold: int | None = None
+
+
+@dataclass
+class TaxRuleType(Record):
+    __ocpp_types__ = (
+        ("tax_rate", RationalNumberType),
+        ("custom_data", CustomDataType),
+    )
+
+    applies_to_energy_fee: bool
+    applies_to_minimum_maximum_cost: bool
+    applies_to_overstay_fee: bool
+    applies_to_parking_fee: bool
+    tax_rate: RationalNumberType | dict[str, Any]
+    tax_rule_id: int
+    custom_data: CustomDataType | dict[str, Any] | None = None
+    tax_included_in_price: bool | None = None
+    tax_rule_name: str | None = None
+
+
+@dataclass
+class AbsolutePriceScheduleType(Record):
+    __ocpp_types__ = (
+        ("price_rule_stacks", PriceRuleStackType),
+        ("additional_selected_services", AdditionalSelectedServicesType),
+        ("custom_data", CustomDataType),
+        ("maximum_cost", RationalNumberType),
+        ("minimum_cost", RationalNumberType),
+        ("overstay_rule_list", OverstayRuleListType),
+        ("tax_rules", TaxRuleType),
+    )
+
     currency: str
     language: str
     price_algorithm: str
     price_rule_stacks: Sequence[PriceRuleStackType | dict[str, Any]]
-    price_schedule_description: str | None = None
-    minimum_cost: RationalNumberType | dict[str, Any] | None = None
-    maximum_cost: RationalNumberType | dict[str, Any] | None = None
-    tax_rules: Sequence[TaxRuleType | dict[str, Any]] | None = None
-    overstay_rule_list: OverstayRuleListType | dict[str, Any] | None = None
+    price_schedule_id: int
+    time_anchor: str
     additional_selected_services: (
         Sequence[AdditionalSelectedServicesType | dict[str, Any]] | None
     ) = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    maximum_cost: RationalNumberType | dict[str, Any] | None = None
+    minimum_cost: RationalNumberType | dict[str, Any] | None = None
+    overstay_rule_list: OverstayRuleListType | dict[str, Any] | None = None
+    price_schedule_description: str | None = None
+    tax_rules: Sequence[TaxRuleType | dict[str, Any]] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class AdditionalInfoType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
@@ -312,20 +311,20 @@ class AdditionalInfoType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class AddressType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
-    name: str
     address1: str
     city: str
     country: str
+    name: str
     address2: str | None = None
-    postal_code: str | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    postal_code: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class IdTokenType(Record):
     __ocpp_types__ = (
         ("additional_info", AdditionalInfoType),
@@ -338,54 +337,54 @@ class IdTokenType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class MessageContentType(Record):
     __ocpp_types__ = (
         ("format", enums.MessageFormatEnumType),
         ("custom_data", CustomDataType),
     )
 
-    format: enums.MessageFormatEnumType | str
     content: str
-    language: str | None = None
+    format: enums.MessageFormatEnumType | str
     custom_data: CustomDataType | dict[str, Any] | None = None
+    language: str | None = None
 
 
 @aliases(language_1="language1", language_2="language2")
-@attrs.define(kw_only=True)
+@dataclass
 class IdTokenInfoType(Record):
     __ocpp_types__ = (
         ("status", enums.AuthorizationStatusEnumType),
+        ("custom_data", CustomDataType),
         ("group_id_token", IdTokenType),
         ("personal_message", MessageContentType),
-        ("custom_data", CustomDataType),
     )
 
     status: enums.AuthorizationStatusEnumType | str
     cache_expiry_date_time: str | None = None
     charging_priority: int | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
+    evse_id: Sequence[int] | None = None
     group_id_token: IdTokenType | dict[str, Any] | None = None
     language1: str | None = None
     language2: str | None = None
-    evse_id: Sequence[int] | None = None
     personal_message: MessageContentType | dict[str, Any] | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class AuthorizationData(Record):
     __ocpp_types__ = (
         ("id_token", IdTokenType),
-        ("id_token_info", IdTokenInfoType),
         ("custom_data", CustomDataType),
+        ("id_token_info", IdTokenInfoType),
     )
 
     id_token: IdTokenType | dict[str, Any]
-    id_token_info: IdTokenInfoType | dict[str, Any] | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    id_token_info: IdTokenInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class BatteryDataType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
@@ -393,12 +392,12 @@ class BatteryDataType(Record):
     serial_number: str
     soc: float
     soh: float
+    custom_data: CustomDataType | dict[str, Any] | None = None
     production_date: str | None = None
     vendor_info: str | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CertificateHashDataType(Record):
     __ocpp_types__ = (
         ("hash_algorithm", enums.HashAlgorithmEnumType),
@@ -406,13 +405,13 @@ class CertificateHashDataType(Record):
     )
 
     hash_algorithm: enums.HashAlgorithmEnumType | str
-    issuer_name_hash: str
     issuer_key_hash: str
+    issuer_name_hash: str
     serial_number: str
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CertificateHashDataChainType(Record):
     __ocpp_types__ = (
         ("certificate_hash_data", CertificateHashDataType),
@@ -427,7 +426,7 @@ class CertificateHashDataChainType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CertificateStatusRequestInfoType(Record):
     __ocpp_types__ = (
         ("certificate_hash_data", CertificateHashDataType),
@@ -441,7 +440,7 @@ class CertificateStatusRequestInfoType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CertificateStatusType(Record):
     __ocpp_types__ = (
         ("certificate_hash_data", CertificateHashDataType),
@@ -451,75 +450,90 @@ class CertificateStatusType(Record):
     )
 
     certificate_hash_data: CertificateHashDataType | dict[str, Any]
+    next_update: str
     source: enums.CertificateStatusSourceEnumType | str
     status: enums.CertificateStatusEnumType | str
-    next_update: str
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChargingLimitType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
     charging_limit_source: str
-    is_local_generation: bool | None = None
-    is_grid_critical: bool | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    is_grid_critical: bool | None = None
+    is_local_generation: bool | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
+class DCChargingParametersType(Record):
+    __ocpp_types__ = (("custom_data", CustomDataType),)
+
+    ev_max_current: float
+    ev_max_voltage: float
+    bulk_soc: int | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
+    energy_amount: float | None = None
+    ev_energy_capacity: float | None = None
+    ev_max_power: float | None = None
+    full_soc: int | None = None
+    state_of_charge: int | None = None
+
+
+@dataclass
 class DERChargingParametersType(Record):
     __ocpp_types__ = (
-        ("ev_supported_der_control", enums.DERControlEnumType),
-        ("ev_islanding_detection_method", enums.IslandingDetectionEnumType),
         ("custom_data", CustomDataType),
+        ("ev_islanding_detection_method", enums.IslandingDetectionEnumType),
+        ("ev_supported_der_control", enums.DERControlEnumType),
     )
 
-    ev_supported_der_control: Sequence[enums.DERControlEnumType | str] | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
+    ev_duration_level1_dc_injection: float | None = None
+    ev_duration_level2_dc_injection: float | None = None
+    ev_inverter_hw_version: str | None = None
+    ev_inverter_manufacturer: str | None = None
+    ev_inverter_model: str | None = None
+    ev_inverter_serial_number: str | None = None
+    ev_inverter_sw_version: str | None = None
+    ev_islanding_detection_method: Sequence[enums.IslandingDetectionEnumType | str] | None = None
+    ev_islanding_trip_time: float | None = None
+    ev_maximum_level1_dc_injection: float | None = None
+    ev_maximum_level2_dc_injection: float | None = None
     ev_over_excited_max_discharge_power: float | None = None
     ev_over_excited_power_factor: float | None = None
+    ev_reactive_susceptance: float | None = None
+    ev_session_total_discharge_energy_available: float | None = None
+    ev_supported_der_control: Sequence[enums.DERControlEnumType | str] | None = None
     ev_under_excited_max_discharge_power: float | None = None
     ev_under_excited_power_factor: float | None = None
     max_apparent_power: float | None = None
     max_charge_apparent_power: float | None = None
     max_charge_apparent_power_l2: float | None = None
     max_charge_apparent_power_l3: float | None = None
-    max_discharge_apparent_power: float | None = None
-    max_discharge_apparent_power_l2: float | None = None
-    max_discharge_apparent_power_l3: float | None = None
     max_charge_reactive_power: float | None = None
     max_charge_reactive_power_l2: float | None = None
     max_charge_reactive_power_l3: float | None = None
-    min_charge_reactive_power: float | None = None
-    min_charge_reactive_power_l2: float | None = None
-    min_charge_reactive_power_l3: float | None = None
+    max_discharge_apparent_power: float | None = None
+    max_discharge_apparent_power_l2: float | None = None
+    max_discharge_apparent_power_l3: float | None = None
     max_discharge_reactive_power: float | None = None
     max_discharge_reactive_power_l2: float | None = None
     max_discharge_reactive_power_l3: float | None = None
+    max_nominal_voltage: float | None = None
+    min_charge_reactive_power: float | None = None
+    min_charge_reactive_power_l2: float | None = None
+    min_charge_reactive_power_l3: float | None = None
     min_discharge_reactive_power: float | None = None
     min_discharge_reactive_power_l2: float | None = None
     min_discharge_reactive_power_l3: float | None = None
+    min_nominal_voltage: float | None = None
     nominal_voltage: float | None = None
     nominal_voltage_offset: float | None = None
-    max_nominal_voltage: float | None = None
-    min_nominal_voltage: float | None = None
-    ev_inverter_manufacturer: str | None = None
-    ev_inverter_model: str | None = None
-    ev_inverter_serial_number: str | None = None
-    ev_inverter_sw_version: str | None = None
-    ev_inverter_hw_version: str | None = None
-    ev_islanding_detection_method: Sequence[enums.IslandingDetectionEnumType | str] | None = None
-    ev_islanding_trip_time: float | None = None
-    ev_maximum_level1_dc_injection: float | None = None
-    ev_duration_level1_dc_injection: float | None = None
-    ev_maximum_level2_dc_injection: float | None = None
-    ev_duration_level2_dc_injection: float | None = None
-    ev_reactive_susceptance: float | None = None
-    ev_session_total_discharge_energy_available: float | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class EVPowerScheduleEntryType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
@@ -528,7 +542,7 @@ class EVPowerScheduleEntryType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class EVPowerScheduleType(Record):
     __ocpp_types__ = (
         ("ev_power_schedule_entries", EVPowerScheduleEntryType),
@@ -540,7 +554,7 @@ class EVPowerScheduleType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class EVPriceRuleType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
@@ -549,7 +563,7 @@ class EVPriceRuleType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class EVAbsolutePriceScheduleEntryType(Record):
     __ocpp_types__ = (
         ("ev_price_rule", EVPriceRuleType),
@@ -561,108 +575,93 @@ class EVAbsolutePriceScheduleEntryType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class EVAbsolutePriceScheduleType(Record):
     __ocpp_types__ = (
         ("ev_absolute_price_schedule_entries", EVAbsolutePriceScheduleEntryType),
         ("custom_data", CustomDataType),
     )
 
-    time_anchor: str
     currency: str
     ev_absolute_price_schedule_entries: Sequence[EVAbsolutePriceScheduleEntryType | dict[str, Any]]
     price_algorithm: str
+    time_anchor: str
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class EVEnergyOfferType(Record):
     __ocpp_types__ = (
         ("ev_power_schedule", EVPowerScheduleType),
-        ("ev_absolute_price_schedule", EVAbsolutePriceScheduleType),
         ("custom_data", CustomDataType),
+        ("ev_absolute_price_schedule", EVAbsolutePriceScheduleType),
     )
 
     ev_power_schedule: EVPowerScheduleType | dict[str, Any]
+    custom_data: CustomDataType | dict[str, Any] | None = None
     ev_absolute_price_schedule: EVAbsolutePriceScheduleType | dict[str, Any] | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
-class DCChargingParametersType(Record):
-    __ocpp_types__ = (("custom_data", CustomDataType),)
-
-    ev_max_current: float
-    ev_max_voltage: float
-    ev_max_power: float | None = None
-    ev_energy_capacity: float | None = None
-    energy_amount: float | None = None
-    state_of_charge: int | None = None
-    full_soc: int | None = None
-    bulk_soc: int | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
-
-
-@attrs.define(kw_only=True)
+@dataclass
 class V2XChargingParametersType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
-    min_charge_power: float | None = None
-    min_charge_power_l2: float | None = None
-    min_charge_power_l3: float | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
+    ev_max_energy_request: float | None = None
+    ev_max_v2x_energy_request: float | None = None
+    ev_min_energy_request: float | None = None
+    ev_min_v2x_energy_request: float | None = None
+    ev_target_energy_request: float | None = None
+    max_charge_current: float | None = None
     max_charge_power: float | None = None
     max_charge_power_l2: float | None = None
     max_charge_power_l3: float | None = None
-    min_discharge_power: float | None = None
-    min_discharge_power_l2: float | None = None
-    min_discharge_power_l3: float | None = None
+    max_discharge_current: float | None = None
     max_discharge_power: float | None = None
     max_discharge_power_l2: float | None = None
     max_discharge_power_l3: float | None = None
-    min_charge_current: float | None = None
-    max_charge_current: float | None = None
-    min_discharge_current: float | None = None
-    max_discharge_current: float | None = None
-    min_voltage: float | None = None
     max_voltage: float | None = None
-    ev_target_energy_request: float | None = None
-    ev_min_energy_request: float | None = None
-    ev_max_energy_request: float | None = None
-    ev_min_v2x_energy_request: float | None = None
-    ev_max_v2x_energy_request: float | None = None
+    min_charge_current: float | None = None
+    min_charge_power: float | None = None
+    min_charge_power_l2: float | None = None
+    min_charge_power_l3: float | None = None
+    min_discharge_current: float | None = None
+    min_discharge_power: float | None = None
+    min_discharge_power_l2: float | None = None
+    min_discharge_power_l3: float | None = None
+    min_voltage: float | None = None
     target_soc: int | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChargingNeedsType(Record):
     __ocpp_types__ = (
         ("requested_energy_transfer", enums.EnergyTransferModeEnumType),
         ("ac_charging_parameters", ACChargingParametersType),
-        ("der_charging_parameters", DERChargingParametersType),
-        ("ev_energy_offer", EVEnergyOfferType),
-        ("dc_charging_parameters", DCChargingParametersType),
-        ("v2x_charging_parameters", V2XChargingParametersType),
         ("available_energy_transfer", enums.EnergyTransferModeEnumType),
         ("control_mode", enums.ControlModeEnumType),
-        ("mobility_needs_mode", enums.MobilityNeedsModeEnumType),
         ("custom_data", CustomDataType),
+        ("dc_charging_parameters", DCChargingParametersType),
+        ("der_charging_parameters", DERChargingParametersType),
+        ("ev_energy_offer", EVEnergyOfferType),
+        ("mobility_needs_mode", enums.MobilityNeedsModeEnumType),
+        ("v2x_charging_parameters", V2XChargingParametersType),
     )
 
     requested_energy_transfer: enums.EnergyTransferModeEnumType | str
     ac_charging_parameters: ACChargingParametersType | dict[str, Any] | None = None
-    der_charging_parameters: DERChargingParametersType | dict[str, Any] | None = None
-    ev_energy_offer: EVEnergyOfferType | dict[str, Any] | None = None
-    dc_charging_parameters: DCChargingParametersType | dict[str, Any] | None = None
-    v2x_charging_parameters: V2XChargingParametersType | dict[str, Any] | None = None
     available_energy_transfer: Sequence[enums.EnergyTransferModeEnumType | str] | None = None
     control_mode: enums.ControlModeEnumType | str | None = None
-    mobility_needs_mode: enums.MobilityNeedsModeEnumType | str | None = None
-    departure_time: str | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    dc_charging_parameters: DCChargingParametersType | dict[str, Any] | None = None
+    departure_time: str | None = None
+    der_charging_parameters: DERChargingParametersType | dict[str, Any] | None = None
+    ev_energy_offer: EVEnergyOfferType | dict[str, Any] | None = None
+    mobility_needs_mode: enums.MobilityNeedsModeEnumType | str | None = None
+    v2x_charging_parameters: V2XChargingParametersType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CostDimensionType(Record):
     __ocpp_types__ = (
         ("type", enums.CostDimensionEnumType),
@@ -674,34 +673,34 @@ class CostDimensionType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChargingPeriodType(Record):
     __ocpp_types__ = (
-        ("dimensions", CostDimensionType),
         ("custom_data", CustomDataType),
+        ("dimensions", CostDimensionType),
     )
 
     start_period: str
+    custom_data: CustomDataType | dict[str, Any] | None = None
     dimensions: Sequence[CostDimensionType | dict[str, Any]] | None = None
     tariff_id: str | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChargingProfileCriterionType(Record):
     __ocpp_types__ = (
         ("charging_profile_purpose", enums.ChargingProfilePurposeEnumType),
         ("custom_data", CustomDataType),
     )
 
-    charging_profile_purpose: enums.ChargingProfilePurposeEnumType | str | None = None
-    stack_level: int | None = None
-    charging_profile_id: Sequence[int] | None = None
     charging_limit_source: Sequence[str] | None = None
+    charging_profile_id: Sequence[int] | None = None
+    charging_profile_purpose: enums.ChargingProfilePurposeEnumType | str | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    stack_level: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class V2XFreqWattPointType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
@@ -710,120 +709,58 @@ class V2XFreqWattPointType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class V2XSignalWattPointType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
-    signal: int
     power: float
+    signal: int
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChargingSchedulePeriodType(Record):
     __ocpp_types__ = (
+        ("custom_data", CustomDataType),
         ("operation_mode", enums.OperationModeEnumType),
         ("v2x_freq_watt_curve", V2XFreqWattPointType),
         ("v2x_signal_watt_curve", V2XSignalWattPointType),
-        ("custom_data", CustomDataType),
     )
 
     start_period: int
+    custom_data: CustomDataType | dict[str, Any] | None = None
+    discharge_limit: float | None = None
+    discharge_limit_l2: float | None = None
+    discharge_limit_l3: float | None = None
+    evse_sleep: bool | None = None
     limit: float | None = None
     limit_l2: float | None = None
     limit_l3: float | None = None
     number_phases: int | None = None
+    operation_mode: enums.OperationModeEnumType | str | None = None
     phase_to_use: int | None = None
-    discharge_limit: float | None = None
-    discharge_limit_l2: float | None = None
-    discharge_limit_l3: float | None = None
+    preconditioning_request: bool | None = None
     setpoint: float | None = None
     setpoint_l2: float | None = None
     setpoint_l3: float | None = None
     setpoint_reactive: float | None = None
     setpoint_reactive_l2: float | None = None
     setpoint_reactive_l3: float | None = None
-    preconditioning_request: bool | None = None
-    evse_sleep: bool | None = None
     v2x_baseline: float | None = None
-    operation_mode: enums.OperationModeEnumType | str | None = None
     v2x_freq_watt_curve: Sequence[V2XFreqWattPointType | dict[str, Any]] | None = None
     v2x_signal_watt_curve: Sequence[V2XSignalWattPointType | dict[str, Any]] | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class LimitAtSoCType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
-    soc: int
     limit: float
+    soc: int
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
-class RelativeTimeIntervalType(Record):
-    __ocpp_types__ = (("custom_data", CustomDataType),)
-
-    start: int
-    duration: int | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
-
-
-@attrs.define(kw_only=True)
-class CostType(Record):
-    __ocpp_types__ = (
-        ("cost_kind", enums.CostKindEnumType),
-        ("custom_data", CustomDataType),
-    )
-
-    cost_kind: enums.CostKindEnumType | str
-    amount: int
-    amount_multiplier: int | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
-
-
-@attrs.define(kw_only=True)
-class ConsumptionCostType(Record):
-    __ocpp_types__ = (
-        ("cost", CostType),
-        ("custom_data", CustomDataType),
-    )
-
-    start_value: float
-    cost: Sequence[CostType | dict[str, Any]]
-    custom_data: CustomDataType | dict[str, Any] | None = None
-
-
-@attrs.define(kw_only=True)
-class SalesTariffEntryType(Record):
-    __ocpp_types__ = (
-        ("relative_time_interval", RelativeTimeIntervalType),
-        ("consumption_cost", ConsumptionCostType),
-        ("custom_data", CustomDataType),
-    )
-
-    relative_time_interval: RelativeTimeIntervalType | dict[str, Any]
-    e_price_level: int | None = None
-    consumption_cost: Sequence[ConsumptionCostType | dict[str, Any]] | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
-
-
-@attrs.define(kw_only=True)
-class SalesTariffType(Record):
-    __ocpp_types__ = (
-        ("sales_tariff_entry", SalesTariffEntryType),
-        ("custom_data", CustomDataType),
-    )
-
-    id: int
-    sales_tariff_entry: Sequence[SalesTariffEntryType | dict[str, Any]]
-    sales_tariff_description: str | None = None
-    num_e_price_levels: int | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
-
-
-@attrs.define(kw_only=True)
+@dataclass
 class PriceLevelScheduleEntryType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
@@ -832,135 +769,197 @@ class PriceLevelScheduleEntryType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class PriceLevelScheduleType(Record):
     __ocpp_types__ = (
         ("price_level_schedule_entries", PriceLevelScheduleEntryType),
         ("custom_data", CustomDataType),
     )
 
-    price_level_schedule_entries: Sequence[PriceLevelScheduleEntryType | dict[str, Any]]
-    time_anchor: str
-    price_schedule_id: int
     number_of_price_levels: int
+    price_level_schedule_entries: Sequence[PriceLevelScheduleEntryType | dict[str, Any]]
+    price_schedule_id: int
+    time_anchor: str
+    custom_data: CustomDataType | dict[str, Any] | None = None
     price_schedule_description: str | None = None
+
+
+@dataclass
+class RelativeTimeIntervalType(Record):
+    __ocpp_types__ = (("custom_data", CustomDataType),)
+
+    start: int
+    custom_data: CustomDataType | dict[str, Any] | None = None
+    duration: int | None = None
+
+
+@dataclass
+class CostType(Record):
+    __ocpp_types__ = (
+        ("cost_kind", enums.CostKindEnumType),
+        ("custom_data", CustomDataType),
+    )
+
+    amount: int
+    cost_kind: enums.CostKindEnumType | str
+    amount_multiplier: int | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
+class ConsumptionCostType(Record):
+    __ocpp_types__ = (
+        ("cost", CostType),
+        ("custom_data", CustomDataType),
+    )
+
+    cost: Sequence[CostType | dict[str, Any]]
+    start_value: float
+    custom_data: CustomDataType | dict[str, Any] | None = None
+
+
+@dataclass
+class SalesTariffEntryType(Record):
+    __ocpp_types__ = (
+        ("relative_time_interval", RelativeTimeIntervalType),
+        ("consumption_cost", ConsumptionCostType),
+        ("custom_data", CustomDataType),
+    )
+
+    relative_time_interval: RelativeTimeIntervalType | dict[str, Any]
+    consumption_cost: Sequence[ConsumptionCostType | dict[str, Any]] | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
+    e_price_level: int | None = None
+
+
+@dataclass
+class SalesTariffType(Record):
+    __ocpp_types__ = (
+        ("sales_tariff_entry", SalesTariffEntryType),
+        ("custom_data", CustomDataType),
+    )
+
+    id: int
+    sales_tariff_entry: Sequence[SalesTariffEntryType | dict[str, Any]]
+    custom_data: CustomDataType | dict[str, Any] | None = None
+    num_e_price_levels: int | None = None
+    sales_tariff_description: str | None = None
+
+
+@dataclass
 class ChargingScheduleType(Record):
     __ocpp_types__ = (
         ("charging_rate_unit", enums.ChargingRateUnitEnumType),
         ("charging_schedule_period", ChargingSchedulePeriodType),
-        ("limit_at_soc", LimitAtSoCType),
-        ("sales_tariff", SalesTariffType),
         ("absolute_price_schedule", AbsolutePriceScheduleType),
-        ("price_level_schedule", PriceLevelScheduleType),
         ("custom_data", CustomDataType),
+        ("limit_at_soc", LimitAtSoCType),
+        ("price_level_schedule", PriceLevelScheduleType),
+        ("sales_tariff", SalesTariffType),
     )
 
-    id: int
     charging_rate_unit: enums.ChargingRateUnitEnumType | str
     charging_schedule_period: Sequence[ChargingSchedulePeriodType | dict[str, Any]]
-    limit_at_soc: LimitAtSoCType | dict[str, Any] | None = None
-    start_schedule: str | None = None
+    id: int
+    absolute_price_schedule: AbsolutePriceScheduleType | dict[str, Any] | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
+    digest_value: str | None = None
     duration: int | None = None
+    limit_at_soc: LimitAtSoCType | dict[str, Any] | None = None
     min_charging_rate: float | None = None
     power_tolerance: float | None = None
-    signature_id: int | None = None
-    digest_value: str | None = None
-    use_local_time: bool | None = None
+    price_level_schedule: PriceLevelScheduleType | dict[str, Any] | None = None
     randomized_delay: int | None = None
     sales_tariff: SalesTariffType | dict[str, Any] | None = None
-    absolute_price_schedule: AbsolutePriceScheduleType | dict[str, Any] | None = None
-    price_level_schedule: PriceLevelScheduleType | dict[str, Any] | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
+    signature_id: int | None = None
+    start_schedule: str | None = None
+    use_local_time: bool | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChargingProfileType(Record):
     __ocpp_types__ = (
-        ("charging_profile_purpose", enums.ChargingProfilePurposeEnumType),
         ("charging_profile_kind", enums.ChargingProfileKindEnumType),
+        ("charging_profile_purpose", enums.ChargingProfilePurposeEnumType),
         ("charging_schedule", ChargingScheduleType),
-        ("recurrency_kind", enums.RecurrencyKindEnumType),
         ("custom_data", CustomDataType),
+        ("recurrency_kind", enums.RecurrencyKindEnumType),
     )
 
+    charging_profile_kind: enums.ChargingProfileKindEnumType | str
+    charging_profile_purpose: enums.ChargingProfilePurposeEnumType | str
+    charging_schedule: Sequence[ChargingScheduleType | dict[str, Any]]
     id: int
     stack_level: int
-    charging_profile_purpose: enums.ChargingProfilePurposeEnumType | str
-    charging_profile_kind: enums.ChargingProfileKindEnumType | str
-    charging_schedule: Sequence[ChargingScheduleType | dict[str, Any]]
-    recurrency_kind: enums.RecurrencyKindEnumType | str | None = None
-    valid_from: str | None = None
-    valid_to: str | None = None
-    transaction_id: str | None = None
-    max_offline_duration: int | None = None
-    invalid_after_offline_duration: bool | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
     dyn_update_interval: int | None = None
     dyn_update_time: str | None = None
+    invalid_after_offline_duration: bool | None = None
+    max_offline_duration: int | None = None
     price_schedule_signature: str | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
+    recurrency_kind: enums.RecurrencyKindEnumType | str | None = None
+    transaction_id: str | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChargingScheduleUpdateType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
-    limit: float | None = None
-    limit_l2: float | None = None
-    limit_l3: float | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
     discharge_limit: float | None = None
     discharge_limit_l2: float | None = None
     discharge_limit_l3: float | None = None
+    limit: float | None = None
+    limit_l2: float | None = None
+    limit_l3: float | None = None
     setpoint: float | None = None
     setpoint_l2: float | None = None
     setpoint_l3: float | None = None
     setpoint_reactive: float | None = None
     setpoint_reactive_l2: float | None = None
     setpoint_reactive_l3: float | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ModemType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
+    custom_data: CustomDataType | dict[str, Any] | None = None
     iccid: str | None = None
     imsi: str | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ChargingStationType(Record):
     __ocpp_types__ = (
-        ("modem", ModemType),
         ("custom_data", CustomDataType),
+        ("modem", ModemType),
     )
 
     model: str
     vendor_name: str
-    serial_number: str | None = None
-    modem: ModemType | dict[str, Any] | None = None
-    firmware_version: str | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    firmware_version: str | None = None
+    modem: ModemType | dict[str, Any] | None = None
+    serial_number: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearChargingProfileType(Record):
     __ocpp_types__ = (
         ("charging_profile_purpose", enums.ChargingProfilePurposeEnumType),
         ("custom_data", CustomDataType),
     )
 
-    evse_id: int | None = None
     charging_profile_purpose: enums.ChargingProfilePurposeEnumType | str | None = None
-    stack_level: int | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    evse_id: int | None = None
+    stack_level: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class StatusInfoType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
@@ -969,35 +968,35 @@ class StatusInfoType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearMonitoringResultType(Record):
     __ocpp_types__ = (
         ("status", enums.ClearMonitoringStatusEnumType),
-        ("status_info", StatusInfoType),
         ("custom_data", CustomDataType),
+        ("status_info", StatusInfoType),
     )
 
-    status: enums.ClearMonitoringStatusEnumType | str
     id: int
-    status_info: StatusInfoType | dict[str, Any] | None = None
+    status: enums.ClearMonitoringStatusEnumType | str
     custom_data: CustomDataType | dict[str, Any] | None = None
+    status_info: StatusInfoType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ClearTariffsResultType(Record):
     __ocpp_types__ = (
         ("status", enums.TariffClearStatusEnumType),
-        ("status_info", StatusInfoType),
         ("custom_data", CustomDataType),
+        ("status_info", StatusInfoType),
     )
 
     status: enums.TariffClearStatusEnumType | str
+    custom_data: CustomDataType | dict[str, Any] | None = None
     status_info: StatusInfoType | dict[str, Any] | None = None
     tariff_id: str | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class EVSEType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
@@ -1006,42 +1005,42 @@ class EVSEType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ComponentType(Record):
     __ocpp_types__ = (
-        ("evse", EVSEType),
         ("custom_data", CustomDataType),
+        ("evse", EVSEType),
     )
 
     name: str
+    custom_data: CustomDataType | dict[str, Any] | None = None
     evse: EVSEType | dict[str, Any] | None = None
     instance: str | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class VariableType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
     name: str
-    instance: str | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    instance: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ComponentVariableType(Record):
     __ocpp_types__ = (
         ("component", ComponentType),
-        ("variable", VariableType),
         ("custom_data", CustomDataType),
+        ("variable", VariableType),
     )
 
     component: ComponentType | dict[str, Any]
-    variable: VariableType | dict[str, Any] | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    variable: VariableType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CompositeScheduleType(Record):
     __ocpp_types__ = (
         ("charging_rate_unit", enums.ChargingRateUnitEnumType),
@@ -1049,24 +1048,24 @@ class CompositeScheduleType(Record):
         ("custom_data", CustomDataType),
     )
 
-    evse_id: int
-    duration: int
-    schedule_start: str
     charging_rate_unit: enums.ChargingRateUnitEnumType | str
     charging_schedule_period: Sequence[ChargingSchedulePeriodType | dict[str, Any]]
+    duration: int
+    evse_id: int
+    schedule_start: str
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class PeriodicEventStreamParamsType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
+    custom_data: CustomDataType | dict[str, Any] | None = None
     interval: int | None = None
     values: int | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ConstantStreamDataType(Record):
     __ocpp_types__ = (
         ("params", PeriodicEventStreamParamsType),
@@ -1079,76 +1078,76 @@ class ConstantStreamDataType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TotalPriceType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
+    custom_data: CustomDataType | dict[str, Any] | None = None
     excl_tax: float | None = None
     incl_tax: float | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TaxRateType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
-    type: str
     tax: float
-    stack: int | None = None
+    type: str
     custom_data: CustomDataType | dict[str, Any] | None = None
+    stack: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class PriceType(Record):
     __ocpp_types__ = (
-        ("tax_rates", TaxRateType),
         ("custom_data", CustomDataType),
+        ("tax_rates", TaxRateType),
     )
 
+    custom_data: CustomDataType | dict[str, Any] | None = None
     excl_tax: float | None = None
     incl_tax: float | None = None
     tax_rates: Sequence[TaxRateType | dict[str, Any]] | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TotalCostType(Record):
     __ocpp_types__ = (
-        ("type_of_cost", enums.TariffCostEnumType),
         ("total", TotalPriceType),
-        ("fixed", PriceType),
-        ("energy", PriceType),
+        ("type_of_cost", enums.TariffCostEnumType),
         ("charging_time", PriceType),
-        ("idle_time", PriceType),
-        ("reservation_time", PriceType),
-        ("reservation_fixed", PriceType),
         ("custom_data", CustomDataType),
+        ("energy", PriceType),
+        ("fixed", PriceType),
+        ("idle_time", PriceType),
+        ("reservation_fixed", PriceType),
+        ("reservation_time", PriceType),
     )
 
     currency: str
-    type_of_cost: enums.TariffCostEnumType | str
     total: TotalPriceType | dict[str, Any]
-    fixed: PriceType | dict[str, Any] | None = None
-    energy: PriceType | dict[str, Any] | None = None
+    type_of_cost: enums.TariffCostEnumType | str
     charging_time: PriceType | dict[str, Any] | None = None
-    idle_time: PriceType | dict[str, Any] | None = None
-    reservation_time: PriceType | dict[str, Any] | None = None
-    reservation_fixed: PriceType | dict[str, Any] | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    energy: PriceType | dict[str, Any] | None = None
+    fixed: PriceType | dict[str, Any] | None = None
+    idle_time: PriceType | dict[str, Any] | None = None
+    reservation_fixed: PriceType | dict[str, Any] | None = None
+    reservation_time: PriceType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TotalUsageType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
-    energy: float
     charging_time: int
+    energy: float
     idle_time: int
-    reservation_time: int | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    reservation_time: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class CostDetailsType(Record):
     __ocpp_types__ = (
         ("total_cost", TotalCostType),
@@ -1160,12 +1159,12 @@ class CostDetailsType(Record):
     total_cost: TotalCostType | dict[str, Any]
     total_usage: TotalUsageType | dict[str, Any]
     charging_periods: Sequence[ChargingPeriodType | dict[str, Any]] | None = None
-    failure_to_calculate: bool | None = None
-    failure_reason: str | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    failure_reason: str | None = None
+    failure_to_calculate: bool | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class DERCurvePointsType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
@@ -1174,64 +1173,64 @@ class DERCurvePointsType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class HysteresisType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
-    hysteresis_high: float | None = None
-    hysteresis_low: float | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
     hysteresis_delay: float | None = None
     hysteresis_gradient: float | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
+    hysteresis_high: float | None = None
+    hysteresis_low: float | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ReactivePowerParamsType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
-    v_ref: float | None = None
     autonomous_v_ref_enable: bool | None = None
     autonomous_v_ref_time_constant: float | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    v_ref: float | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class VoltageParamsType(Record):
     __ocpp_types__ = (
-        ("power_during_cessation", enums.PowerDuringCessationEnumType),
         ("custom_data", CustomDataType),
+        ("power_during_cessation", enums.PowerDuringCessationEnumType),
     )
 
-    hv10_min_mean_value: float | None = None
-    hv10_min_mean_trip_delay: float | None = None
-    power_during_cessation: enums.PowerDuringCessationEnumType | str | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    hv10_min_mean_trip_delay: float | None = None
+    hv10_min_mean_value: float | None = None
+    power_during_cessation: enums.PowerDuringCessationEnumType | str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class DERCurveType(Record):
     __ocpp_types__ = (
         ("curve_data", DERCurvePointsType),
         ("y_unit", enums.DERUnitEnumType),
+        ("custom_data", CustomDataType),
         ("hysteresis", HysteresisType),
         ("reactive_power_params", ReactivePowerParamsType),
         ("voltage_params", VoltageParamsType),
-        ("custom_data", CustomDataType),
     )
 
     curve_data: Sequence[DERCurvePointsType | dict[str, Any]]
     priority: int
     y_unit: enums.DERUnitEnumType | str
+    custom_data: CustomDataType | dict[str, Any] | None = None
+    duration: float | None = None
     hysteresis: HysteresisType | dict[str, Any] | None = None
     reactive_power_params: ReactivePowerParamsType | dict[str, Any] | None = None
-    voltage_params: VoltageParamsType | dict[str, Any] | None = None
     response_time: float | None = None
     start_time: str | None = None
-    duration: float | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
+    voltage_params: VoltageParamsType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class DERCurveGetType(Record):
     __ocpp_types__ = (
         ("curve", DERCurveType),
@@ -1240,29 +1239,29 @@ class DERCurveGetType(Record):
     )
 
     curve: DERCurveType | dict[str, Any]
-    id: str
     curve_type: enums.DERControlEnumType | str
+    id: str
     is_default: bool
     is_superseded: bool
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class EnterServiceType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
-    priority: int
-    high_voltage: float
-    low_voltage: float
     high_freq: float
+    high_voltage: float
     low_freq: float
-    delay: float | None = None
-    random_delay: float | None = None
-    ramp_rate: float | None = None
+    low_voltage: float
+    priority: int
     custom_data: CustomDataType | dict[str, Any] | None = None
+    delay: float | None = None
+    ramp_rate: float | None = None
+    random_delay: float | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class EnterServiceGetType(Record):
     __ocpp_types__ = (
         ("enter_service", EnterServiceType),
@@ -1274,58 +1273,58 @@ class EnterServiceGetType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class EventDataType(Record):
     __ocpp_types__ = (
-        ("trigger", enums.EventTriggerEnumType),
         ("component", ComponentType),
         ("event_notification_type", enums.EventNotificationEnumType),
+        ("trigger", enums.EventTriggerEnumType),
         ("variable", VariableType),
         ("custom_data", CustomDataType),
     )
 
-    event_id: int
-    timestamp: str
-    trigger: enums.EventTriggerEnumType | str
     actual_value: str
     component: ComponentType | dict[str, Any]
+    event_id: int
     event_notification_type: enums.EventNotificationEnumType | str
+    timestamp: str
+    trigger: enums.EventTriggerEnumType | str
     variable: VariableType | dict[str, Any]
     cause: int | None = None
+    cleared: bool | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
+    severity: int | None = None
     tech_code: str | None = None
     tech_info: str | None = None
-    cleared: bool | None = None
     transaction_id: str | None = None
     variable_monitoring_id: int | None = None
-    severity: int | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class FirmwareType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
     location: str
     retrieve_date_time: str
-    install_date_time: str | None = None
-    signing_certificate: str | None = None
-    signature: str | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    install_date_time: str | None = None
+    signature: str | None = None
+    signing_certificate: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class FixedPFType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
-    priority: int
     displacement: float
     excitation: bool
-    start_time: str | None = None
-    duration: float | None = None
+    priority: int
     custom_data: CustomDataType | dict[str, Any] | None = None
+    duration: float | None = None
+    start_time: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class FixedPFGetType(Record):
     __ocpp_types__ = (
         ("fixed_pf", FixedPFType),
@@ -1339,7 +1338,7 @@ class FixedPFGetType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class FixedVarType(Record):
     __ocpp_types__ = (
         ("unit", enums.DERUnitEnumType),
@@ -1349,12 +1348,12 @@ class FixedVarType(Record):
     priority: int
     setpoint: float
     unit: enums.DERUnitEnumType | str
-    start_time: str | None = None
-    duration: float | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    duration: float | None = None
+    start_time: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class FixedVarGetType(Record):
     __ocpp_types__ = (
         ("fixed_var", FixedVarType),
@@ -1368,22 +1367,22 @@ class FixedVarGetType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class FreqDroopType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
-    priority: int
-    over_freq: float
-    under_freq: float
     over_droop: float
-    under_droop: float
+    over_freq: float
+    priority: int
     response_time: float
-    start_time: str | None = None
-    duration: float | None = None
+    under_droop: float
+    under_freq: float
     custom_data: CustomDataType | dict[str, Any] | None = None
+    duration: float | None = None
+    start_time: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class FreqDroopGetType(Record):
     __ocpp_types__ = (
         ("freq_droop", FreqDroopType),
@@ -1397,7 +1396,7 @@ class FreqDroopGetType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetVariableDataType(Record):
     __ocpp_types__ = (
         ("component", ComponentType),
@@ -1408,11 +1407,11 @@ class GetVariableDataType(Record):
 
     component: ComponentType | dict[str, Any]
     variable: VariableType | dict[str, Any]
-    attribute_type: enums.AttributeEnumType | str | None = None
+    attribute_type: enums.AttributeEnumType | str | None = enums.AttributeEnumType.actual
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GetVariableResultType(Record):
     __ocpp_types__ = (
         ("attribute_status", enums.GetVariableStatusEnumType),
@@ -1427,22 +1426,22 @@ class GetVariableResultType(Record):
     component: ComponentType | dict[str, Any]
     variable: VariableType | dict[str, Any]
     attribute_status_info: StatusInfoType | dict[str, Any] | None = None
-    attribute_type: enums.AttributeEnumType | str | None = None
+    attribute_type: enums.AttributeEnumType | str | None = enums.AttributeEnumType.actual
     attribute_value: str | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GradientType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
-    priority: int
     gradient: float
+    priority: int
     soft_gradient: float
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class GradientGetType(Record):
     __ocpp_types__ = (
         ("gradient", GradientType),
@@ -1454,22 +1453,22 @@ class GradientGetType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class LimitMaxDischargeType(Record):
     __ocpp_types__ = (
-        ("power_monitoring_must_trip", DERCurveType),
         ("custom_data", CustomDataType),
+        ("power_monitoring_must_trip", DERCurveType),
     )
 
     priority: int
+    custom_data: CustomDataType | dict[str, Any] | None = None
+    duration: float | None = None
     pct_max_discharge_power: float | None = None
     power_monitoring_must_trip: DERCurveType | dict[str, Any] | None = None
     start_time: str | None = None
-    duration: float | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class LimitMaxDischargeGetType(Record):
     __ocpp_types__ = (
         ("limit_max_discharge", LimitMaxDischargeType),
@@ -1483,82 +1482,86 @@ class LimitMaxDischargeGetType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class LogParametersType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
     remote_location: str
-    oldest_timestamp: str | None = None
-    latest_timestamp: str | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    latest_timestamp: str | None = None
+    oldest_timestamp: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class MessageInfoType(Record):
     __ocpp_types__ = (
-        ("priority", enums.MessagePriorityEnumType),
         ("message", MessageContentType),
-        ("display", ComponentType),
-        ("state", enums.MessageStateEnumType),
-        ("message_extra", MessageContentType),
+        ("priority", enums.MessagePriorityEnumType),
         ("custom_data", CustomDataType),
+        ("display", ComponentType),
+        ("message_extra", MessageContentType),
+        ("state", enums.MessageStateEnumType),
     )
 
     id: int
-    priority: enums.MessagePriorityEnumType | str
     message: MessageContentType | dict[str, Any]
-    display: ComponentType | dict[str, Any] | None = None
-    state: enums.MessageStateEnumType | str | None = None
-    start_date_time: str | None = None
-    end_date_time: str | None = None
-    transaction_id: str | None = None
-    message_extra: Sequence[MessageContentType | dict[str, Any]] | None = None
+    priority: enums.MessagePriorityEnumType | str
     custom_data: CustomDataType | dict[str, Any] | None = None
+    display: ComponentType | dict[str, Any] | None = None
+    end_date_time: str | None = None
+    message_extra: Sequence[MessageContentType | dict[str, Any]] | None = None
+    start_date_time: str | None = None
+    state: enums.MessageStateEnumType | str | None = None
+    transaction_id: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SignedMeterValueType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
-    signed_meter_data: str
     encoding_method: str
-    signing_method: str | None = None
-    public_key: str | None = None
+    signed_meter_data: str
     custom_data: CustomDataType | dict[str, Any] | None = None
+    public_key: str | None = None
+    signing_method: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class UnitOfMeasureType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
-    unit: str | None = None
-    multiplier: int | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    multiplier: int | None = 0
+    unit: str | None = "Wh"
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SampledValueType(Record):
     __ocpp_types__ = (
-        ("measurand", enums.MeasurandEnumType),
         ("context", enums.ReadingContextEnumType),
-        ("phase", enums.PhaseEnumType),
+        ("custom_data", CustomDataType),
         ("location", enums.LocationEnumType),
+        ("measurand", enums.MeasurandEnumType),
+        ("phase", enums.PhaseEnumType),
         ("signed_meter_value", SignedMeterValueType),
         ("unit_of_measure", UnitOfMeasureType),
-        ("custom_data", CustomDataType),
     )
 
     value: float
-    measurand: enums.MeasurandEnumType | str | None = None
-    context: enums.ReadingContextEnumType | str | None = None
+    context: enums.ReadingContextEnumType | str | None = (
+        enums.ReadingContextEnumType.sample_periodic
+    )
+    custom_data: CustomDataType | dict[str, Any] | None = None
+    location: enums.LocationEnumType | str | None = enums.LocationEnumType.outlet
+    measurand: enums.MeasurandEnumType | str | None = (
+        enums.MeasurandEnumType.energy_active_import_register
+    )
     phase: enums.PhaseEnumType | str | None = None
-    location: enums.LocationEnumType | str | None = None
     signed_meter_value: SignedMeterValueType | dict[str, Any] | None = None
     unit_of_measure: UnitOfMeasureType | dict[str, Any] | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class MeterValueType(Record):
     __ocpp_types__ = (
         ("sampled_value", SampledValueType),
@@ -1570,24 +1573,24 @@ class MeterValueType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class VariableMonitoringType(Record):
     __ocpp_types__ = (
-        ("type", enums.MonitorEnumType),
         ("event_notification_type", enums.EventNotificationEnumType),
+        ("type", enums.MonitorEnumType),
         ("custom_data", CustomDataType),
     )
 
-    id: int
-    transaction: bool
-    value: float
-    type: enums.MonitorEnumType | str
-    severity: int
     event_notification_type: enums.EventNotificationEnumType | str
+    id: int
+    severity: int
+    transaction: bool
+    type: enums.MonitorEnumType | str
+    value: float
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class MonitoringDataType(Record):
     __ocpp_types__ = (
         ("component", ComponentType),
@@ -1602,47 +1605,47 @@ class MonitoringDataType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class VPNType(Record):
     __ocpp_types__ = (
         ("type", enums.VPNEnumType),
         ("custom_data", CustomDataType),
     )
 
-    server: str
-    user: str
-    password: str
     key: str
+    password: str
+    server: str
     type: enums.VPNEnumType | str
-    group: str | None = None
+    user: str
     custom_data: CustomDataType | dict[str, Any] | None = None
+    group: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class NetworkConnectionProfileType(Record):
     __ocpp_types__ = (
         ("ocpp_interface", enums.OCPPInterfaceEnumType),
         ("ocpp_transport", enums.OCPPTransportEnumType),
         ("apn", APNType),
+        ("custom_data", CustomDataType),
         ("ocpp_version", enums.OCPPVersionEnumType),
         ("vpn", VPNType),
-        ("custom_data", CustomDataType),
     )
 
-    ocpp_interface: enums.OCPPInterfaceEnumType | str
-    ocpp_transport: enums.OCPPTransportEnumType | str
     message_timeout: int
     ocpp_csms_url: str
+    ocpp_interface: enums.OCPPInterfaceEnumType | str
+    ocpp_transport: enums.OCPPTransportEnumType | str
     security_profile: int
     apn: APNType | dict[str, Any] | None = None
-    ocpp_version: enums.OCPPVersionEnumType | str | None = None
-    identity: str | None = None
     basic_auth_password: str | None = None
-    vpn: VPNType | dict[str, Any] | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    identity: str | None = None
+    ocpp_version: enums.OCPPVersionEnumType | str | None = None
+    vpn: VPNType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class OCSPRequestDataType(Record):
     __ocpp_types__ = (
         ("hash_algorithm", enums.HashAlgorithmEnumType),
@@ -1650,30 +1653,30 @@ class OCSPRequestDataType(Record):
     )
 
     hash_algorithm: enums.HashAlgorithmEnumType | str
-    issuer_name_hash: str
     issuer_key_hash: str
-    serial_number: str
+    issuer_name_hash: str
     responder_url: str
+    serial_number: str
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class VariableAttributeType(Record):
     __ocpp_types__ = (
-        ("type", enums.AttributeEnumType),
-        ("mutability", enums.MutabilityEnumType),
         ("custom_data", CustomDataType),
+        ("mutability", enums.MutabilityEnumType),
+        ("type", enums.AttributeEnumType),
     )
 
-    type: enums.AttributeEnumType | str | None = None
-    value: str | None = None
-    mutability: enums.MutabilityEnumType | str | None = None
-    persistent: bool | None = None
-    constant: bool | None = None
+    constant: bool | None = False
     custom_data: CustomDataType | dict[str, Any] | None = None
+    mutability: enums.MutabilityEnumType | str | None = enums.MutabilityEnumType.read_write
+    persistent: bool | None = False
+    type: enums.AttributeEnumType | str | None = enums.AttributeEnumType.actual
+    value: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class VariableCharacteristicsType(Record):
     __ocpp_types__ = (
         ("data_type", enums.DataEnumType),
@@ -1682,74 +1685,74 @@ class VariableCharacteristicsType(Record):
 
     data_type: enums.DataEnumType | str
     supports_monitoring: bool
-    unit: str | None = None
-    min_limit: float | None = None
-    max_limit: float | None = None
-    max_elements: int | None = None
-    values_list: str | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    max_elements: int | None = None
+    max_limit: float | None = None
+    min_limit: float | None = None
+    unit: str | None = None
+    values_list: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class ReportDataType(Record):
     __ocpp_types__ = (
         ("component", ComponentType),
         ("variable", VariableType),
         ("variable_attribute", VariableAttributeType),
-        ("variable_characteristics", VariableCharacteristicsType),
         ("custom_data", CustomDataType),
+        ("variable_characteristics", VariableCharacteristicsType),
     )
 
     component: ComponentType | dict[str, Any]
     variable: VariableType | dict[str, Any]
     variable_attribute: Sequence[VariableAttributeType | dict[str, Any]]
-    variable_characteristics: VariableCharacteristicsType | dict[str, Any] | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    variable_characteristics: VariableCharacteristicsType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetMonitoringDataType(Record):
     __ocpp_types__ = (
-        ("type", enums.MonitorEnumType),
         ("component", ComponentType),
+        ("type", enums.MonitorEnumType),
         ("variable", VariableType),
-        ("periodic_event_stream", PeriodicEventStreamParamsType),
         ("custom_data", CustomDataType),
+        ("periodic_event_stream", PeriodicEventStreamParamsType),
     )
 
-    value: float
-    type: enums.MonitorEnumType | str
-    severity: int
     component: ComponentType | dict[str, Any]
+    severity: int
+    type: enums.MonitorEnumType | str
+    value: float
     variable: VariableType | dict[str, Any]
+    custom_data: CustomDataType | dict[str, Any] | None = None
     id: int | None = None
     periodic_event_stream: PeriodicEventStreamParamsType | dict[str, Any] | None = None
-    transaction: bool | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
+    transaction: bool | None = False
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetMonitoringResultType(Record):
     __ocpp_types__ = (
+        ("component", ComponentType),
         ("status", enums.SetMonitoringStatusEnumType),
         ("type", enums.MonitorEnumType),
-        ("component", ComponentType),
         ("variable", VariableType),
-        ("status_info", StatusInfoType),
         ("custom_data", CustomDataType),
+        ("status_info", StatusInfoType),
     )
 
+    component: ComponentType | dict[str, Any]
+    severity: int
     status: enums.SetMonitoringStatusEnumType | str
     type: enums.MonitorEnumType | str
-    component: ComponentType | dict[str, Any]
     variable: VariableType | dict[str, Any]
-    severity: int
+    custom_data: CustomDataType | dict[str, Any] | None = None
     id: int | None = None
     status_info: StatusInfoType | dict[str, Any] | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetVariableDataType(Record):
     __ocpp_types__ = (
         ("component", ComponentType),
@@ -1761,30 +1764,30 @@ class SetVariableDataType(Record):
     attribute_value: str
     component: ComponentType | dict[str, Any]
     variable: VariableType | dict[str, Any]
-    attribute_type: enums.AttributeEnumType | str | None = None
+    attribute_type: enums.AttributeEnumType | str | None = enums.AttributeEnumType.actual
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class SetVariableResultType(Record):
     __ocpp_types__ = (
         ("attribute_status", enums.SetVariableStatusEnumType),
         ("component", ComponentType),
         ("variable", VariableType),
-        ("attribute_type", enums.AttributeEnumType),
         ("attribute_status_info", StatusInfoType),
+        ("attribute_type", enums.AttributeEnumType),
         ("custom_data", CustomDataType),
     )
 
     attribute_status: enums.SetVariableStatusEnumType | str
     component: ComponentType | dict[str, Any]
     variable: VariableType | dict[str, Any]
-    attribute_type: enums.AttributeEnumType | str | None = None
     attribute_status_info: StatusInfoType | dict[str, Any] | None = None
+    attribute_type: enums.AttributeEnumType | str | None = enums.AttributeEnumType.actual
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class StreamDataElementType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
@@ -1793,7 +1796,7 @@ class StreamDataElementType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TariffAssignmentType(Record):
     __ocpp_types__ = (
         ("tariff_kind", enums.TariffKindEnumType),
@@ -1802,61 +1805,61 @@ class TariffAssignmentType(Record):
 
     tariff_id: str
     tariff_kind: enums.TariffKindEnumType | str
-    valid_from: str | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
     evse_ids: Sequence[int] | None = None
     id_tokens: Sequence[str] | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
+    valid_from: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TariffConditionsFixedType(Record):
     __ocpp_types__ = (
+        ("custom_data", CustomDataType),
         ("day_of_week", enums.DayOfWeekEnumType),
         ("evse_kind", enums.EvseKindEnumType),
-        ("custom_data", CustomDataType),
     )
 
-    start_time_of_day: str | None = None
-    end_time_of_day: str | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
     day_of_week: Sequence[enums.DayOfWeekEnumType | str] | None = None
-    valid_from_date: str | None = None
-    valid_to_date: str | None = None
+    end_time_of_day: str | None = None
     evse_kind: enums.EvseKindEnumType | str | None = None
     payment_brand: str | None = None
     payment_recognition: str | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
-
-
-@attrs.define(kw_only=True)
-class TariffConditionsType(Record):
-    __ocpp_types__ = (
-        ("day_of_week", enums.DayOfWeekEnumType),
-        ("evse_kind", enums.EvseKindEnumType),
-        ("custom_data", CustomDataType),
-    )
-
     start_time_of_day: str | None = None
-    end_time_of_day: str | None = None
-    day_of_week: Sequence[enums.DayOfWeekEnumType | str] | None = None
     valid_from_date: str | None = None
     valid_to_date: str | None = None
+
+
+@dataclass
+class TariffConditionsType(Record):
+    __ocpp_types__ = (
+        ("custom_data", CustomDataType),
+        ("day_of_week", enums.DayOfWeekEnumType),
+        ("evse_kind", enums.EvseKindEnumType),
+    )
+
+    custom_data: CustomDataType | dict[str, Any] | None = None
+    day_of_week: Sequence[enums.DayOfWeekEnumType | str] | None = None
+    end_time_of_day: str | None = None
     evse_kind: enums.EvseKindEnumType | str | None = None
-    min_energy: float | None = None
-    max_energy: float | None = None
-    min_current: float | None = None
+    max_charging_time: int | None = None
     max_current: float | None = None
-    min_power: float | None = None
+    max_energy: float | None = None
+    max_idle_time: int | None = None
     max_power: float | None = None
-    min_time: int | None = None
     max_time: int | None = None
     min_charging_time: int | None = None
-    max_charging_time: int | None = None
+    min_current: float | None = None
+    min_energy: float | None = None
     min_idle_time: int | None = None
-    max_idle_time: int | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
+    min_power: float | None = None
+    min_time: int | None = None
+    start_time_of_day: str | None = None
+    valid_from_date: str | None = None
+    valid_to_date: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TariffEnergyPriceType(Record):
     __ocpp_types__ = (
         ("conditions", TariffConditionsType),
@@ -1868,20 +1871,20 @@ class TariffEnergyPriceType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TariffEnergyType(Record):
     __ocpp_types__ = (
         ("prices", TariffEnergyPriceType),
-        ("tax_rates", TaxRateType),
         ("custom_data", CustomDataType),
+        ("tax_rates", TaxRateType),
     )
 
     prices: Sequence[TariffEnergyPriceType | dict[str, Any]]
-    tax_rates: Sequence[TaxRateType | dict[str, Any]] | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    tax_rates: Sequence[TaxRateType | dict[str, Any]] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TariffFixedPriceType(Record):
     __ocpp_types__ = (
         ("conditions", TariffConditionsFixedType),
@@ -1893,20 +1896,20 @@ class TariffFixedPriceType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TariffFixedType(Record):
     __ocpp_types__ = (
         ("prices", TariffFixedPriceType),
-        ("tax_rates", TaxRateType),
         ("custom_data", CustomDataType),
+        ("tax_rates", TaxRateType),
     )
 
     prices: Sequence[TariffFixedPriceType | dict[str, Any]]
-    tax_rates: Sequence[TaxRateType | dict[str, Any]] | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    tax_rates: Sequence[TaxRateType | dict[str, Any]] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TariffTimePriceType(Record):
     __ocpp_types__ = (
         ("conditions", TariffConditionsType),
@@ -1918,76 +1921,76 @@ class TariffTimePriceType(Record):
     custom_data: CustomDataType | dict[str, Any] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TariffTimeType(Record):
     __ocpp_types__ = (
         ("prices", TariffTimePriceType),
-        ("tax_rates", TaxRateType),
         ("custom_data", CustomDataType),
+        ("tax_rates", TaxRateType),
     )
 
     prices: Sequence[TariffTimePriceType | dict[str, Any]]
-    tax_rates: Sequence[TaxRateType | dict[str, Any]] | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    tax_rates: Sequence[TaxRateType | dict[str, Any]] | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TariffType(Record):
     __ocpp_types__ = (
+        ("charging_time", TariffTimeType),
+        ("custom_data", CustomDataType),
         ("description", MessageContentType),
         ("energy", TariffEnergyType),
-        ("charging_time", TariffTimeType),
-        ("idle_time", TariffTimeType),
         ("fixed_fee", TariffFixedType),
-        ("reservation_time", TariffTimeType),
-        ("reservation_fixed", TariffFixedType),
-        ("min_cost", PriceType),
+        ("idle_time", TariffTimeType),
         ("max_cost", PriceType),
-        ("custom_data", CustomDataType),
+        ("min_cost", PriceType),
+        ("reservation_fixed", TariffFixedType),
+        ("reservation_time", TariffTimeType),
     )
 
-    tariff_id: str
     currency: str
+    tariff_id: str
+    charging_time: TariffTimeType | dict[str, Any] | None = None
+    custom_data: CustomDataType | dict[str, Any] | None = None
     description: Sequence[MessageContentType | dict[str, Any]] | None = None
     energy: TariffEnergyType | dict[str, Any] | None = None
-    valid_from: str | None = None
-    charging_time: TariffTimeType | dict[str, Any] | None = None
-    idle_time: TariffTimeType | dict[str, Any] | None = None
     fixed_fee: TariffFixedType | dict[str, Any] | None = None
-    reservation_time: TariffTimeType | dict[str, Any] | None = None
-    reservation_fixed: TariffFixedType | dict[str, Any] | None = None
-    min_cost: PriceType | dict[str, Any] | None = None
+    idle_time: TariffTimeType | dict[str, Any] | None = None
     max_cost: PriceType | dict[str, Any] | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
+    min_cost: PriceType | dict[str, Any] | None = None
+    reservation_fixed: TariffFixedType | dict[str, Any] | None = None
+    reservation_time: TariffTimeType | dict[str, Any] | None = None
+    valid_from: str | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TransactionLimitType(Record):
     __ocpp_types__ = (("custom_data", CustomDataType),)
 
+    custom_data: CustomDataType | dict[str, Any] | None = None
     max_cost: float | None = None
     max_energy: float | None = None
-    max_time: int | None = None
     max_soc: int | None = None
-    custom_data: CustomDataType | dict[str, Any] | None = None
+    max_time: int | None = None
 
 
-@attrs.define(kw_only=True)
+@dataclass
 class TransactionType(Record):
     __ocpp_types__ = (
         ("charging_state", enums.ChargingStateEnumType),
-        ("stopped_reason", enums.ReasonEnumType),
-        ("operation_mode", enums.OperationModeEnumType),
-        ("transaction_limit", TransactionLimitType),
         ("custom_data", CustomDataType),
+        ("operation_mode", enums.OperationModeEnumType),
+        ("stopped_reason", enums.ReasonEnumType),
+        ("transaction_limit", TransactionLimitType),
     )
 
     transaction_id: str
     charging_state: enums.ChargingStateEnumType | str | None = None
-    time_spent_charging: int | None = None
-    stopped_reason: enums.ReasonEnumType | str | None = None
-    remote_start_id: int | None = None
-    operation_mode: enums.OperationModeEnumType | str | None = None
-    tariff_id: str | None = None
-    transaction_limit: TransactionLimitType | dict[str, Any] | None = None
     custom_data: CustomDataType | dict[str, Any] | None = None
+    operation_mode: enums.OperationModeEnumType | str | None = None
+    remote_start_id: int | None = None
+    stopped_reason: enums.ReasonEnumType | str | None = None
+    tariff_id: str | None = None
+    time_spent_charging: int | None = None
+    transaction_limit: TransactionLimitType | dict[str, Any] | None = None
