@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import importlib
 import logging
@@ -12,6 +13,7 @@ import trio
 
 from . import __version__
 from ._core.identity import IdentityPolicy
+from ._runtime.observe import Observer
 from ._server.signals import run_until_signalled
 from ._transport.tls import common_name_is_identity, server_ssl_context
 from .examples.central_system import CLASSES, main, read_passwords
@@ -127,16 +129,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="ACTIONS",
         help="comma-separated actions whose answered CALLs go to the cluster's event stream",
     )
+    operate = parser.add_argument_group("operating it")
+    operate.add_argument(
+        "--metrics",
+        type=_address,
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (needs trio-ocpp[metrics]); "
+        "with --workers, every worker's in one scrape",
+    )
     args = parser.parse_args(argv)
+    if args.metrics:
+        _needs(parser, "--metrics", "prometheus_client", "metrics")
     args.cluster_events = tuple(a.strip() for a in args.cluster_events.split(",") if a.strip())
     if args.cluster_events and not args.cluster:
         parser.error("--cluster-events needs --cluster")
     if args.cluster:
-        try:  # here, once: in the workers it would fail each time one starts
-            importlib.import_module("trio_ocpp.cluster")
-        except ImportError as exc:  # one line: the usage would not help
-            cause = exc.__cause__ or "import failed"
-            parser.exit(2, f"{parser.prog}: error: --cluster: {exc} ({cause})\n")
+        _needs(parser, "--cluster", "trio_ocpp.cluster")
     if (args.keyfile or args.cafile) and not args.certfile:
         parser.error("--keyfile and --cafile need --certfile")
     if args.unbound_certificates and not args.cafile:
@@ -150,10 +158,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _needs(parser: argparse.ArgumentParser, flag: str, module: str, extra: str = "") -> None:
+    """Exit with one line when ``flag``'s optional dependency is missing: checked here, once
+    (in the workers it would fail each time one starts)."""
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:  # one line: the usage would not help
+        cause = exc.__cause__ or (f'pip install "trio-ocpp[{extra}]"' if extra else "import failed")
+        parser.exit(2, f"{parser.prog}: error: {flag}: {exc} ({cause})\n")
+
+
+def _address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
 def run(argv: list[str] | None = None) -> None:
     """SIGINT or SIGTERM stops the server gracefully (``main`` stops it with
     :func:`trio_ocpp.stop_on_signals`); one that comes before it listens, or after, cancels."""
     args = parse_args(argv)
+    with contextlib.ExitStack() as stack:
+        if args.metrics:
+            from .observability import scrape  # the optional extra: imported only when asked
+
+            stack.enter_context(scrape.serving(*args.metrics, processes=bool(args.workers)))
+        _run(args)
+
+
+def _run(args: argparse.Namespace) -> None:
     if args.workers:
         multiprocessing.current_process().name = "supervisor"  # in its log lines, as workers'
         _log(args)
@@ -183,10 +218,7 @@ def _log(args: argparse.Namespace) -> None:
     )
 
 
-async def serve(
-    args: argparse.Namespace, listeners: list[trio.SocketListener] | None = None
-) -> None:
-    """The example central system as ``args`` say: in this process, or in a worker's."""
+async def _serve(args: argparse.Namespace, listeners: list[trio.SocketListener] | None) -> None:
     _log(args)
     central_system = functools.partial(
         main,
@@ -211,12 +243,38 @@ async def serve(
         grace_period=args.grace_period,
     )
     if args.cluster is None:
-        await central_system()
+        name = multiprocessing.current_process().name if args.workers else ""
+        await central_system(observers=_observers(args, name))
         return
     from . import cluster  # the optional extra: imported only when asked for
 
     async with cluster.connect(args.cluster, events=args.cluster_events) as node:
-        await central_system(cluster=node)
+        observers = _observers(args, node.node_id)
+        node.watchers.extend(o for o in observers if isinstance(o, cluster.CallWatcher))
+        await central_system(cluster=node, observers=observers)
+
+
+async def serve(
+    args: argparse.Namespace, listeners: list[trio.SocketListener] | None = None
+) -> None:
+    """The example central system as ``args`` say: in this process, or in a worker's."""
+    try:
+        await _serve(args, listeners)
+    finally:
+        if args.metrics and args.workers:
+            from .observability.scrape import process_ended
+
+            process_ended()
+
+
+def _observers(args: argparse.Namespace, node: str) -> list[Observer]:
+    """The observers the flags ask for; ``node`` names this process in their figures."""
+    observers: list[Observer] = []
+    if args.metrics:
+        from .observability.metrics import Metrics
+
+        observers.append(Metrics(node=node))
+    return observers
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from .._core.logsafe import RepeatLimiter, escape
 from .._core.versions import OCPPVersion
 
 __all__ = [
+    "REFUSALS",
     "ConnectionInfo",
     "Direction",
     "ExchangeRecord",
@@ -100,6 +101,14 @@ class ExchangeRecord:
     latency: float
 
 
+#: Why a server refused an opening handshake (:meth:`Observer.handshake_refused`): a closed set,
+#: so that it can label a metric. ``auth``: Basic credentials or the client certificate;
+#: ``identity``: not a valid identity; ``subprotocol``: none we speak, or an invalid header;
+#: ``upgrade``: not a valid WebSocket upgrade; ``limits``: the server is full or stopping;
+#: ``tls``: the TLS handshake failed; ``application``: ``on_connect`` raised RejectConnection.
+REFUSALS = ("auth", "identity", "subprotocol", "upgrade", "limits", "tls", "application")
+
+
 class Observer:
     """Override what you want to be told of; each method is a no-op here.
 
@@ -130,11 +139,15 @@ class Observer:
     def exchange(self, connection: ConnectionInfo, record: ExchangeRecord) -> None:
         """A CALL, in either direction, and what became of it."""
 
+    def handshake_refused(self, remote: str, reason: str) -> None:
+        """A server refused an opening handshake from ``remote`` (``host:port``) for
+        ``reason``, one of :data:`REFUSALS`; no connection opened. Servers only."""
+
 
 _HOOKS = ("connection_opened", "connection_closed", "frame_received", "frame_sent", "exchange")
 
 
-def _overrides(observer: Observer, hook: str) -> bool:
+def overrides(observer: Observer, hook: str) -> bool:
     """Does ``observer`` do anything on ``hook``? (Duck-typed ones are taken to.)"""
     method = getattr(type(observer), hook, None)
     return method is not None and method is not getattr(Observer, hook)
@@ -149,20 +162,20 @@ class Observers:
     def __init__(self, observers: Iterable[Observer]) -> None:
         observers = tuple(observers)
         for hook in _HOOKS:
-            bound = tuple(getattr(o, hook) for o in observers if _overrides(o, hook))
+            bound = tuple(getattr(o, hook) for o in observers if overrides(o, hook))
             setattr(self, f"_{hook}", bound)
         #: The connection, once it opened.
         self.info: ConnectionInfo | None = None
 
     def opened(self) -> None:
         if self.info is not None:
-            self._tell(self._connection_opened, self.info)
+            self.tell(self._connection_opened, self.info)
 
     def closed(self, code: int, reason: str) -> None:
         info = self.info
         if info is not None:
             duration = time.time() - info.opened_at
-            self._tell(self._connection_closed, info, code, reason, duration)
+            self.tell(self._connection_closed, info, code, reason, duration)
 
     @property
     def wants_frames(self) -> bool:
@@ -170,11 +183,11 @@ class Observers:
 
     def received(self, text: str | bytes, frame: Frame | None) -> None:
         if self._frame_received and self.info is not None:
-            self._tell(self._frame_received, self.info, text, frame, time.time())
+            self.tell(self._frame_received, self.info, text, frame, time.time())
 
     def sent(self, text: str, frame: Frame) -> None:
         if self._frame_sent and self.info is not None:
-            self._tell(self._frame_sent, self.info, text, frame, time.time())
+            self.tell(self._frame_sent, self.info, text, frame, time.time())
 
     @property
     def wants_exchanges(self) -> bool:
@@ -193,10 +206,10 @@ class Observers:
         if self._exchange and info is not None:
             latency = trio.current_time() - started
             record = ExchangeRecord(direction, call, reply, outcome, time.time() - latency, latency)
-            self._tell(self._exchange, info, record)
+            self.tell(self._exchange, info, record)
 
     @staticmethod
-    def _tell(hooks: tuple[Callable[..., Any], ...], *args: Any) -> None:
+    def tell(hooks: tuple[Callable[..., Any], ...], *args: Any) -> None:
         for hook in hooks:
             try:
                 hook(*args)

@@ -56,6 +56,7 @@ from ._membership import REPLACED_CLOSE_CODE, NodeMembership
 from ._reach import reach
 from ._recorder import EventLimits, EventRecorder, EventStatistics, warn_now_and_then
 from ._redis import redis_opener
+from ._watch import CallWatcher, watching
 
 __all__ = ["REPLACED_CLOSE_CODE", "Cluster", "connect"]
 
@@ -110,6 +111,8 @@ class Cluster:
         self._broker: Broker | None = None  # once joined
         self._waiting: dict[str, _Waiting] = {}
         self._late = 0  # calls received after their deadline
+        #: Metrics and traces of the calls through the cluster, sent and served (``_watch``).
+        self.watchers: list[CallWatcher] = []
 
     def _joined(self) -> Broker:
         if self._broker is None:
@@ -146,6 +149,31 @@ class Cluster:
         gone or the connection closed; :class:`ClusterUnavailableError` when the broker cannot
         be reached.
         """
+        version, action = payload.__ocpp_version__, payload.__ocpp_action__
+        carried: dict[str, str] = {}
+        with watching(self.watchers, False, identity, version, action, carried):
+            return await self._call(
+                identity,
+                payload,
+                suppress,
+                unique_id,
+                skip_schema_validation,
+                typed,
+                timeout,
+                carried,
+            )
+
+    async def _call(
+        self,
+        identity: str,
+        payload: Payload,
+        suppress: bool,
+        unique_id: str | None,
+        skip_schema_validation: bool,
+        typed: bool,
+        timeout: float,
+        carried: dict[str, str],
+    ) -> Any:
         wire = _request(payload, skip_schema_validation)
         broker = self._joined()
         version, action = payload.__ocpp_version__, payload.__ocpp_action__
@@ -165,6 +193,8 @@ class Cluster:
             "timeout": timeout,
             "deadline": self._clock.earliest(give_up),
         }
+        if carried:
+            message["carried"] = carried
         waiting = self._waiting[request_id] = _Waiting()
         reply = None
         try:
@@ -350,7 +380,11 @@ class Cluster:
         if cp.ocpp_version != version:
             return {"type_error": f"{identity!r} speaks {cp.ocpp_version}, not {version}"}
         payload = payload_class(version, action, MessageKind.REQUEST).from_wire(message["payload"])
-        with trio.move_on_at(deadline):
+        carried = message.get("carried") or {}
+        with (
+            watching(self.watchers, True, identity, version, action, carried),
+            trio.move_on_at(deadline),
+        ):
             try:
                 result = await cp.call(
                     payload,

@@ -13,7 +13,7 @@ import functools
 import itertools
 import logging
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -25,6 +25,7 @@ from trio_ocpp import (
     CertificateIdentity,
     IdentityPolicy,
     Membership,
+    Observer,
     Server,
     common_name_is_identity,
     exceptions,
@@ -200,6 +201,7 @@ async def main(
     cluster: Membership | None = None,
     listeners: list[trio.SocketListener] | None = None,
     grace_period: float = 10,
+    observers: Iterable[Observer] = (),
 ) -> None:
     """Serve until SIGINT or SIGTERM (:func:`trio_ocpp.stop_on_signals`, as an application
     embedding a server would): then running handlers get ``grace_period`` seconds, and every
@@ -217,7 +219,7 @@ async def main(
     connections.
     ``cluster``: a cluster node (``trio_ocpp.cluster.connect``);
     ``listeners``: sockets to accept on instead of ``host`` and ``port`` (workers sharing a
-    port)."""
+    port); ``observers``: the server's (metrics, traces)."""
     classes = [CLASSES[v] for v in versions]
     admission: dict[str, Any] = {} if boot_timeout is None else {"boot_timeout": boot_timeout}
     if ssl_context is None or ssl_context.verify_mode == ssl.CERT_NONE:
@@ -234,6 +236,7 @@ async def main(
         receive_budget=receive_budget,
         identity_policy=identity_policy,
         cluster=cluster,
+        observers=observers,
     )
     async with trio.open_nursery() as nursery:
         await nursery.start(functools.partial(server.run, host, port, listeners=listeners))
