@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import functools
 import importlib
-import logging
 import multiprocessing
 
 import trio
@@ -17,6 +16,7 @@ from ._runtime.observe import Observer
 from ._server.signals import run_until_signalled
 from ._transport.tls import common_name_is_identity, server_ssl_context
 from .examples.central_system import CLASSES, main, read_passwords
+from .observability.logs import configure as configure_logging
 from .workers import WorkerStartError, run_workers
 
 
@@ -28,6 +28,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (0.0.0.0)")
     parser.add_argument("--port", type=int, default=9000, help="port to listen on (9000)")
     parser.add_argument("--log-level", default="INFO", help="logging level (INFO shows frames)")
+    parser.add_argument(
+        "--log-format",
+        choices=("plain", "json"),
+        default="plain",
+        help="plain lines, or one JSON object per line: time, level, logger, worker, text, and "
+        "for a frame identity, direction, action, message_id (plain)",
+    )
+    parser.add_argument(
+        "--frames-at-debug",
+        action="store_true",
+        help="log the frames at DEBUG, not INFO: INFO stays quiet in production",
+    )
     parser.add_argument(
         "--grace-period",
         type=float,
@@ -212,9 +224,11 @@ def _run(args: argparse.Namespace) -> None:
 
 def _log(args: argparse.Namespace) -> None:
     # With workers, each line says which process wrote it: "supervisor" or "worker <index>".
-    process = "%(processName)s " if args.workers else ""
-    logging.basicConfig(
-        level=args.log_level.upper(), format=f"%(asctime)s {process}%(levelname)s %(message)s"
+    configure_logging(
+        args.log_level,
+        json=args.log_format == "json",
+        frames_at_debug=args.frames_at_debug,
+        processes=bool(args.workers),
     )
 
 
