@@ -96,6 +96,8 @@ def e2e_ratios(rows: list[dict[str, Any]]) -> None:
             for other in E2E_OTHERS:
                 if (other, r["clients"]) in by:
                     r[f"vs_{other}"] = e2e.ratio(r, by[other, r["clients"]])
+        elif r["server"] == "trio-ocpp-metrics" and ("trio-ocpp", r["clients"]) in by:
+            r["vs_trio-ocpp"] = e2e.ratio(r, by["trio-ocpp", r["clients"]])  # metrics' cost
 
 
 def show_e2e(rows: list[dict[str, Any]]) -> str:
@@ -103,11 +105,11 @@ def show_e2e(rows: list[dict[str, Any]]) -> str:
         "End to end on loopback: BootNotification CALLs, N clients one CALL at a time each"
         " (the median of the servers' turns; ratios: the median of each round's)",
         ["server", "N", "calls/s", "p50 ms", "p99 ms", "server CPU", "loadgen CPU", "vs echo",
-         "vs trio-websocket echo", "vs ocpp"],
+         "vs trio-websocket echo", "vs ocpp", "vs metrics off"],
         [
             [r["server"], r["clients"], r["calls_per_s"], r["p50_ms"], r["p99_ms"],
              r["server_cpu"], r["loadgen_cpu"], r.get("vs_echo"),
-             r.get("vs_echo-trio-websocket"), r.get("vs_ocpp")]
+             r.get("vs_echo-trio-websocket"), r.get("vs_ocpp"), r.get("vs_trio-ocpp")]
             for r in rows
         ],
     )  # fmt: skip
@@ -143,6 +145,9 @@ def targets(results: dict[str, Any]) -> list[list[Any]]:
     for other, bar in (("echo-trio-websocket", 1.3), ("echo", 0.7), ("ocpp", 5)):
         if f"vs_{other}" in ours:
             at_least.append((f"e2e 50 clients >= {bar}x {other}", ours[f"vs_{other}"], bar))
+    metered = e2e_rows.get(("trio-ocpp-metrics", 50), {})
+    if "vs_trio-ocpp" in metered:
+        at_least.append(("e2e 50 clients, metrics on >= 0.95x off", metered["vs_trio-ocpp"], 0.95))
     single, echo = e2e_rows.get(("trio-ocpp", 1)), e2e_rows.get(("echo-trio-websocket", 1))
     if single and echo:
         name = "e2e N=1 p50 ms <= the trio-websocket echo's"
@@ -246,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     def run_e2e() -> list[dict[str, Any]]:
         kinds = ["echo", "echo-trio-websocket", "trio-ocpp", *(["ocpp"] if with_ocpp else [])]
+        if importlib.util.find_spec("prometheus_client"):  # the metrics extra: their cost
+            kinds.insert(kinds.index("trio-ocpp") + 1, "trio-ocpp-metrics")
         clients, seconds, rounds = ([1, 50], 0.8, 1) if quick else ([1, 50, 500], 2.0, 5)
         profile = str(args.output / "e2e-server.prof") if args.profile else None
         rows = e2e.run(kinds, clients, seconds, rounds=rounds, profile=profile)

@@ -1,6 +1,8 @@
 """The servers the end-to-end benchmarks measure, each run in a process of its own:
 
 - ``trio-ocpp``: a trio_ocpp Server answering the workload's 1.6 CALLs;
+- ``trio-ocpp-metrics``: the same with Prometheus metrics on (``observability.metrics``), to
+  measure what they cost;
 - ``echo``: our own WebSocket connection sending back every message, no OCPP at all: the
   ceiling of our transport;
 - ``echo-trio-websocket``: the same on trio-websocket (the transport we had before);
@@ -44,10 +46,15 @@ def _listening(port: int) -> None:
     print(json.dumps({"port": port}), flush=True)
 
 
-async def trio_ocpp_server() -> None:
+async def trio_ocpp_server(metrics: bool = False) -> None:
     from trio_ocpp import Server
 
-    server = Server(OUR_CLASSES["1.6"])
+    observers = []
+    if metrics:
+        from trio_ocpp.observability.metrics import Metrics
+
+        observers.append(Metrics())
+    server = Server(OUR_CLASSES["1.6"], observers=observers)
     async with trio.open_nursery() as nursery:
         await nursery.start(server.run, HOST, 0)
         _listening(server.port)
@@ -107,6 +114,7 @@ async def ocpp_server() -> None:
 
 SERVERS = {
     "trio-ocpp": trio_ocpp_server,
+    "trio-ocpp-metrics": functools.partial(trio_ocpp_server, metrics=True),
     "echo": echo_server,
     "echo-trio-websocket": trio_websocket_echo_server,
     "ocpp": ocpp_server,

@@ -6,18 +6,24 @@ import argparse
 import contextlib
 import functools
 import importlib
+import importlib.util
+import logging
 import multiprocessing
+from collections.abc import Awaitable, Callable
 
 import trio
 
 from . import __version__
 from ._core.identity import IdentityPolicy
 from ._runtime.observe import Observer
+from ._server.server import Server
 from ._server.signals import run_until_signalled
 from ._transport.tls import common_name_is_identity, server_ssl_context
 from .examples.central_system import CLASSES, main, read_passwords
 from .observability.logs import configure as configure_logging
 from .workers import WorkerStartError, run_workers
+
+logger = logging.getLogger("trio_ocpp.examples.central_system")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -149,7 +155,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="serve Prometheus metrics at http://HOST:PORT/metrics (needs trio-ocpp[metrics]); "
         "with --workers, every worker's in one scrape",
     )
+    operate.add_argument(
+        "--http",
+        type=_address,
+        metavar="HOST:PORT",
+        help="serve the operator API and live page at http://HOST:PORT/ (needs "
+        "trio-ocpp[http]); off loopback only with --http-auth",
+    )
+    operate.add_argument(
+        "--http-auth",
+        metavar="FILE",
+        help="require HTTP Basic credentials for --http: the first line of FILE, user:password",
+    )
     args = parser.parse_args(argv)
+    if args.http:
+        _needs(parser, "--http", "hypercorn", "http")
+        if args.workers:
+            parser.error("--http serves one process: not with --workers (--metrics is)")
+        args.http_auth = _credentials(parser, args.http_auth)
+        from .observability.http import check_exposure
+
+        try:
+            check_exposure(args.http[0], args.http_auth)
+        except ValueError as exc:
+            parser.error(f"--http: {exc}: give --http-auth")
     if args.metrics:
         _needs(parser, "--metrics", "prometheus_client", "metrics")
     args.cluster_events = tuple(a.strip() for a in args.cluster_events.split(",") if a.strip())
@@ -178,6 +207,19 @@ def _needs(parser: argparse.ArgumentParser, flag: str, module: str, extra: str =
     except ImportError as exc:  # one line: the usage would not help
         cause = exc.__cause__ or (f'pip install "trio-ocpp[{extra}]"' if extra else "import failed")
         parser.exit(2, f"{parser.prog}: error: {flag}: {exc} ({cause})\n")
+
+
+def _credentials(parser: argparse.ArgumentParser, path: str | None) -> tuple[str, str] | None:
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as file:
+            user, sep, password = file.readline().strip().partition(":")
+    except OSError as exc:
+        parser.error(f"--http-auth: {exc}")
+    if not sep or not user or not password:
+        parser.error("--http-auth: the file's first line must be user:password")
+    return user, password
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -258,14 +300,46 @@ async def _serve(args: argparse.Namespace, listeners: list[trio.SocketListener] 
     )
     if args.cluster is None:
         name = multiprocessing.current_process().name if args.workers else ""
-        await central_system(observers=_observers(args, name))
+        observers = _observers(args, name)
+        await central_system(observers=observers, alongside=_http(args, observers, None))
         return
     from . import cluster  # the optional extra: imported only when asked for
 
     async with cluster.connect(args.cluster, events=args.cluster_events) as node:
         observers = _observers(args, node.node_id)
         node.watchers.extend(o for o in observers if isinstance(o, cluster.CallWatcher))
-        await central_system(cluster=node, observers=observers)
+        await central_system(
+            cluster=node, observers=observers, alongside=_http(args, observers, node)
+        )
+
+
+def _http(
+    args: argparse.Namespace, observers: list[Observer], node: object
+) -> Callable[[Server], Awaitable[None]] | None:
+    """The operator's HTTP side as ``main`` runs it beside the server, if asked for; its feed
+    joins ``observers``."""
+    if not args.http:
+        return None
+    from .observability.feed import Feed
+    from .observability.http import serve_operator_api
+    from .observability.operator import OperatorApi
+
+    feed = Feed()
+    observers.append(feed)
+
+    async def run(server: Server) -> None:
+        api = OperatorApi(
+            server.charge_points,
+            feed,
+            cluster=node,
+            default_version=args.default_version or args.versions[0],
+            auth=args.http_auth,
+        )
+        async with trio.open_nursery() as nursery:
+            await nursery.start(functools.partial(serve_operator_api, api, *args.http))
+            logger.info("operator API on http://%s:%d/", *args.http)
+
+    return run
 
 
 async def serve(
@@ -284,7 +358,8 @@ async def serve(
 def _observers(args: argparse.Namespace, node: str) -> list[Observer]:
     """The observers the flags ask for; ``node`` names this process in their figures."""
     observers: list[Observer] = []
-    if args.metrics:
+    # The HTTP side's /metrics shows them too, when the extra is there.
+    if args.metrics or (args.http and importlib.util.find_spec("prometheus_client")):
         from .observability.metrics import Metrics
 
         observers.append(Metrics(node=node))

@@ -44,10 +44,9 @@ from .._core import errors
 from .._core import json_codec as _json
 from .._core.logsafe import escape
 from .._core.payload import Payload, payload_class
-from .._core.route_table import outbound_exchange, outgoing_payload
+from .._core.route_table import checked_request
 from .._core.schemas import MessageKind
 from .._core.ungroup import ungroup
-from .._core.validation import FormatPolicy, validation_engine
 from .._runtime.charge_point import ChargePoint
 from ._broker import Broker, ClusterUnavailableError, NotConnectedError
 from ._clock import SEND_MARGIN, SharedClock
@@ -80,14 +79,6 @@ class _Waiting:
 
     done: trio.Event = attrs.Factory(trio.Event)
     reply: dict[str, Any] | None = None
-
-
-def _request(payload: Payload, skip_schema_validation: bool) -> dict[str, Any]:
-    """The wire form of a CALL's payload, checked as ``ChargePoint.call`` checks it."""
-    # The payload's own version; the response is checked by the node that makes the call.
-    engine = validation_engine()
-    exchange = outbound_exchange(payload, MessageKind.REQUEST, None, FormatPolicy.LENIENT, engine)
-    return outgoing_payload(exchange, payload, skip_schema_validation)
 
 
 class Cluster:
@@ -174,7 +165,8 @@ class Cluster:
         timeout: float,
         carried: dict[str, str],
     ) -> Any:
-        wire = _request(payload, skip_schema_validation)
+        # The response is checked by the node that makes the call.
+        wire = checked_request(payload, skip_schema_validation)
         broker = self._joined()
         version, action = payload.__ocpp_version__, payload.__ocpp_action__
         unique_id = unique_id or str(uuid.uuid4())
