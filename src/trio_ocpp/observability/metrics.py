@@ -26,8 +26,15 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 from .._core import errors
-from .._core.frames import Call, CallError, Frame, Send
-from .._runtime.observe import REFUSALS, ConnectionInfo, Direction, ExchangeRecord, Observer
+from .._core.frames import Call, CallError, CallResultError, Frame, Send
+from .._runtime.observe import (
+    REFUSALS,
+    ConnectionInfo,
+    Direction,
+    ExchangeRecord,
+    Observer,
+    Outcome,
+)
 from . import _labels as labels
 
 __all__ = ["BUCKETS", "Metrics"]
@@ -97,6 +104,11 @@ class Metrics(Observer):
         for reason in REFUSALS:  # every reason shows, 0 until it happens
             self.refused.labels(reason)
         self._children: dict[tuple[Any, ...], Any] = {}
+        # The hot path: a frame's or an exchange's children by what the peer sent as it is,
+        # kept only for known actions (the peer cannot grow these), so that a frame costs a
+        # tuple, a look-up and an increment.
+        self._frame_children: dict[tuple[Any, ...], Any] = {}
+        self._exchange_children: dict[tuple[Any, ...], Any] = {}
 
     def _child(self, metric: Any, *values: str) -> Any:
         """The metric's child for these label values: made once."""
@@ -121,28 +133,50 @@ class Metrics(Observer):
     def frame_received(
         self, connection: ConnectionInfo, text: str | bytes, frame: Frame | None, at: float
     ) -> None:
-        self._frame("in", connection, frame)
+        key = ("in", connection.version, frame.__class__, getattr(frame, "action", None))
+        child = self._frame_children.get(key) or self._frame_child(key, frame)
+        child.inc()
+        if frame.__class__ is CallError or frame.__class__ is CallResultError:
+            self._call_error("in", frame)
 
     def frame_sent(self, connection: ConnectionInfo, text: str, frame: Frame, at: float) -> None:
-        self._frame("out", connection, frame)
+        key = ("out", connection.version, frame.__class__, getattr(frame, "action", None))
+        child = self._frame_children.get(key) or self._frame_child(key, frame)
+        child.inc()
+        if frame.__class__ is CallError or frame.__class__ is CallResultError:
+            self._call_error("out", frame)
 
-    def _frame(self, direction: str, connection: ConnectionInfo, frame: Frame | None) -> None:
-        if isinstance(frame, Call | Send):
-            action = labels.action(connection.version, frame.action)
-        else:
-            action = ""  # an answer's action is its exchange's
-        self._child(self.frames, direction, labels.frame_type(frame), action).inc()
-        if isinstance(frame, CallError):
-            self._child(self.call_errors, direction, labels.error_code(frame.error_code)).inc()
+    def _frame_child(self, key: tuple[Any, ...], frame: Frame | None) -> Any:
+        direction, version, _, name = key
+        # An answer's action is its exchange's: "" (a CALLRESULT may know it, a peer's not).
+        action = labels.action(version, name) if isinstance(frame, Call | Send) else ""
+        child = self._child(self.frames, direction, labels.frame_type(frame), action)
+        if action != labels.OTHER:
+            self._frame_children[key] = child
+        return child
+
+    def _call_error(self, direction: str, frame: CallError) -> None:
+        self._child(self.call_errors, direction, labels.error_code(frame.error_code)).inc()
 
     def exchange(self, connection: ConnectionInfo, record: ExchangeRecord) -> None:
-        action = labels.action(connection.version, record.call.action)
-        if record.direction is Direction.INBOUND:
-            self._child(self.handler_duration, action).observe(record.latency)
-            return
-        self._child(self.call_duration, action).observe(record.latency)
-        if record.outcome.value == "timeout":
-            self._child(self.timeouts, action).inc()
+        key = (record.direction, connection.version, record.call.action)
+        children = self._exchange_children.get(key) or self._exchange_child(key)
+        children[0].observe(record.latency)
+        if record.outcome is Outcome.TIMEOUT:
+            children[1].inc()
+
+    def _exchange_child(self, key: tuple[Any, ...]) -> tuple[Any, Any]:
+        direction, version, name = key
+        action = labels.action(version, name)
+        inbound = direction is Direction.INBOUND
+        duration = self.handler_duration if inbound else self.call_duration
+        children = (
+            self._child(duration, action),
+            None if inbound else self._child(self.timeouts, action),
+        )
+        if action != labels.OTHER:
+            self._exchange_children[key] = children
+        return children
 
     def handshake_refused(self, remote: str, reason: str) -> None:
         self._child(self.refused, reason).inc()
