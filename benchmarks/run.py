@@ -86,6 +86,8 @@ def show_routing(rows: list[dict[str, Any]]) -> str:
 #: What trio-ocpp's e2e rows are compared with: the bare echo on our transport (the ceiling),
 #: the bare echo on trio-websocket (the transport we had), and the ocpp package.
 E2E_OTHERS = ("echo", "echo-trio-websocket", "ocpp")
+#: trio-ocpp with a no-op observer, and with metrics: compared with trio-ocpp (their cost).
+COSTED = ("trio-ocpp-observed", "trio-ocpp-metrics")
 
 
 def e2e_ratios(rows: list[dict[str, Any]]) -> None:
@@ -96,7 +98,7 @@ def e2e_ratios(rows: list[dict[str, Any]]) -> None:
             for other in E2E_OTHERS:
                 if (other, r["clients"]) in by:
                     r[f"vs_{other}"] = e2e.ratio(r, by[other, r["clients"]])
-        elif r["server"] == "trio-ocpp-observed" and ("trio-ocpp", r["clients"]) in by:
+        elif r["server"] in COSTED and ("trio-ocpp", r["clients"]) in by:
             r["vs_trio-ocpp"] = e2e.ratio(r, by["trio-ocpp", r["clients"]])
 
 
@@ -105,7 +107,7 @@ def show_e2e(rows: list[dict[str, Any]]) -> str:
         "End to end on loopback: BootNotification CALLs, N clients one CALL at a time each"
         " (the median of the servers' turns; ratios: the median of each round's)",
         ["server", "N", "calls/s", "p50 ms", "p99 ms", "server CPU", "loadgen CPU", "vs echo",
-         "vs trio-websocket echo", "vs ocpp", "vs unobserved"],
+         "vs trio-websocket echo", "vs ocpp", "vs trio-ocpp"],
         [
             [r["server"], r["clients"], r["calls_per_s"], r["p50_ms"], r["p99_ms"],
              r["server_cpu"], r["loadgen_cpu"], r.get("vs_echo"),
@@ -145,6 +147,13 @@ def targets(results: dict[str, Any]) -> list[list[Any]]:
     for other, bar in (("echo-trio-websocket", 1.3), ("echo", 0.7), ("ocpp", 5)):
         if f"vs_{other}" in ours:
             at_least.append((f"e2e 50 clients >= {bar}x {other}", ours[f"vs_{other}"], bar))
+    for kind, what, bar in (
+        ("trio-ocpp-observed", "a no-op observer", 0.97),
+        ("trio-ocpp-metrics", "metrics on", 0.95),
+    ):
+        costed = e2e_rows.get((kind, 50), {})
+        if "vs_trio-ocpp" in costed:
+            at_least.append((f"e2e 50 clients, {what} >= {bar}x none", costed["vs_trio-ocpp"], bar))
     single, echo = e2e_rows.get(("trio-ocpp", 1)), e2e_rows.get(("echo-trio-websocket", 1))
     if single and echo:
         name = "e2e N=1 p50 ms <= the trio-websocket echo's"
@@ -248,6 +257,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     def run_e2e() -> list[dict[str, Any]]:
         kinds = ["echo", "echo-trio-websocket", "trio-ocpp", "trio-ocpp-observed"]
+        if importlib.util.find_spec("prometheus_client"):  # the metrics extra: their cost
+            kinds.append("trio-ocpp-metrics")
         kinds += ["ocpp"] if with_ocpp else []
         clients, seconds, rounds = ([1, 50], 0.8, 1) if quick else ([1, 50, 500], 2.0, 5)
         profile = str(args.output / "e2e-server.prof") if args.profile else None

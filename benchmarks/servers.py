@@ -3,6 +3,8 @@
 - ``trio-ocpp``: a trio_ocpp Server answering the workload's 1.6 CALLs;
 - ``trio-ocpp-observed``: the same with an observer that listens to everything and does
   nothing (what observing costs);
+- ``trio-ocpp-metrics``: the same with Prometheus metrics on (``observability.metrics``), to
+  measure what they cost;
 - ``echo``: our own WebSocket connection sending back every message, no OCPP at all: the
   ceiling of our transport;
 - ``echo-trio-websocket``: the same on trio-websocket (the transport we had before);
@@ -46,7 +48,7 @@ def _listening(port: int) -> None:
     print(json.dumps({"port": port}), flush=True)
 
 
-async def trio_ocpp_server(observed: bool = False) -> None:
+async def trio_ocpp_server(observed: bool = False, metrics: bool = False) -> None:
     from trio_ocpp import Observer, Server
 
     class Everything(Observer):
@@ -65,7 +67,12 @@ async def trio_ocpp_server(observed: bool = False) -> None:
         def exchange(self, *args: Any) -> None:
             pass
 
-    server = Server(OUR_CLASSES["1.6"], observers=[Everything()] if observed else [])
+    observers: list[Observer] = [Everything()] if observed else []
+    if metrics:
+        from trio_ocpp.observability.metrics import Metrics
+
+        observers.append(Metrics())
+    server = Server(OUR_CLASSES["1.6"], observers=observers)
     async with trio.open_nursery() as nursery:
         await nursery.start(server.run, HOST, 0)
         _listening(server.port)
@@ -126,6 +133,7 @@ async def ocpp_server() -> None:
 SERVERS = {
     "trio-ocpp": trio_ocpp_server,
     "trio-ocpp-observed": functools.partial(trio_ocpp_server, observed=True),
+    "trio-ocpp-metrics": functools.partial(trio_ocpp_server, metrics=True),
     "echo": echo_server,
     "echo-trio-websocket": trio_websocket_echo_server,
     "ocpp": ocpp_server,

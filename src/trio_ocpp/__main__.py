@@ -6,17 +6,24 @@ import argparse
 import contextlib
 import functools
 import importlib
+import importlib.util
 import logging
 import multiprocessing
+from collections.abc import Awaitable, Callable
 
 import trio
 
 from . import __version__
 from ._core.identity import IdentityPolicy
+from ._runtime.observe import Observer
+from ._server.server import Server
 from ._server.signals import run_until_signalled
 from ._transport.tls import common_name_is_identity, server_ssl_context
 from .examples.central_system import CLASSES, main, read_passwords
+from .observability.logs import configure as configure_logging
 from .workers import WorkerStartError, run_workers
+
+logger = logging.getLogger("trio_ocpp.examples.central_system")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,6 +34,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (0.0.0.0)")
     parser.add_argument("--port", type=int, default=9000, help="port to listen on (9000)")
     parser.add_argument("--log-level", default="INFO", help="logging level (INFO shows frames)")
+    parser.add_argument(
+        "--log-format",
+        choices=("plain", "json"),
+        default="plain",
+        help="plain lines, or one JSON object per line: time, level, logger, worker, text, and "
+        "for a frame identity, direction, action, message_id (plain)",
+    )
+    parser.add_argument(
+        "--frames-at-debug",
+        action="store_true",
+        help="log the frames at DEBUG, not INFO: INFO stays quiet in production",
+    )
     parser.add_argument(
         "--grace-period",
         type=float,
@@ -134,16 +153,45 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="ACTIONS",
         help="comma-separated actions whose answered CALLs go to the cluster's event stream",
     )
+    operate = parser.add_argument_group("operating it")
+    operate.add_argument(
+        "--metrics",
+        type=_address,
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (needs trio-ocpp[metrics]); "
+        "with --workers, every worker's in one scrape",
+    )
+    operate.add_argument(
+        "--http",
+        type=_address,
+        metavar="HOST:PORT",
+        help="serve the operator API and live page at http://HOST:PORT/ (needs "
+        "trio-ocpp[http]); off loopback only with --http-auth",
+    )
+    operate.add_argument(
+        "--http-auth",
+        metavar="FILE",
+        help="require HTTP Basic credentials for --http: the first line of FILE, user:password",
+    )
     args = parser.parse_args(argv)
+    if args.http:
+        _needs(parser, "--http", "hypercorn", "http")
+        if args.workers:
+            parser.error("--http serves one process: not with --workers (--metrics is)")
+        args.http_auth = _credentials(parser, args.http_auth)
+        from .observability.http import check_exposure
+
+        try:
+            check_exposure(args.http[0], args.http_auth)
+        except ValueError as exc:
+            parser.error(f"--http: {exc}: give --http-auth")
+    if args.metrics:
+        _needs(parser, "--metrics", "prometheus_client", "metrics")
     args.cluster_events = tuple(a.strip() for a in args.cluster_events.split(",") if a.strip())
     if args.cluster_events and not args.cluster:
         parser.error("--cluster-events needs --cluster")
     if args.cluster:
-        try:  # here, once: in the workers it would fail each time one starts
-            importlib.import_module("trio_ocpp.cluster")
-        except ImportError as exc:  # one line: the usage would not help
-            cause = exc.__cause__ or "import failed"
-            parser.exit(2, f"{parser.prog}: error: --cluster: {exc} ({cause})\n")
+        _needs(parser, "--cluster", "trio_ocpp.cluster")
     if (args.keyfile or args.cafile) and not args.certfile:
         parser.error("--keyfile and --cafile need --certfile")
     if args.unbound_certificates and not args.cafile:
@@ -157,10 +205,50 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _needs(parser: argparse.ArgumentParser, flag: str, module: str, extra: str = "") -> None:
+    """Exit with one line when ``flag``'s optional dependency is missing: checked here, once
+    (in the workers it would fail each time one starts)."""
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:  # one line: the usage would not help
+        cause = exc.__cause__ or (f'pip install "trio-ocpp[{extra}]"' if extra else "import failed")
+        parser.exit(2, f"{parser.prog}: error: {flag}: {exc} ({cause})\n")
+
+
+def _credentials(parser: argparse.ArgumentParser, path: str | None) -> tuple[str, str] | None:
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as file:
+            user, sep, password = file.readline().strip().partition(":")
+    except OSError as exc:
+        parser.error(f"--http-auth: {exc}")
+    if not sep or not user or not password:
+        parser.error("--http-auth: the file's first line must be user:password")
+    return user, password
+
+
+def _address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
 def run(argv: list[str] | None = None) -> None:
     """SIGINT or SIGTERM stops the server gracefully (``main`` stops it with
     :func:`trio_ocpp.stop_on_signals`); one that comes before it listens, or after, cancels."""
     args = parse_args(argv)
+    with contextlib.ExitStack() as stack:
+        if args.metrics:
+            from .observability import scrape  # the optional extra: imported only when asked
+
+            stack.enter_context(scrape.serving(*args.metrics, processes=bool(args.workers)))
+        _run(args)
+
+
+def _run(args: argparse.Namespace) -> None:
     if args.workers:
         multiprocessing.current_process().name = "supervisor"  # in its log lines, as workers'
         _log(args)
@@ -184,16 +272,15 @@ def run(argv: list[str] | None = None) -> None:
 
 def _log(args: argparse.Namespace) -> None:
     # With workers, each line says which process wrote it: "supervisor" or "worker <index>".
-    process = "%(processName)s " if args.workers else ""
-    logging.basicConfig(
-        level=args.log_level.upper(), format=f"%(asctime)s {process}%(levelname)s %(message)s"
+    configure_logging(
+        args.log_level,
+        json=args.log_format == "json",
+        frames_at_debug=args.frames_at_debug,
+        processes=bool(args.workers),
     )
 
 
-async def serve(
-    args: argparse.Namespace, listeners: list[trio.SocketListener] | None = None
-) -> None:
-    """The example central system as ``args`` say: in this process, or in a worker's."""
+async def _serve(args: argparse.Namespace, listeners: list[trio.SocketListener] | None) -> None:
     _log(args)
     central_system = functools.partial(
         main,
@@ -218,19 +305,77 @@ async def serve(
         grace_period=args.grace_period,
     )
     async with contextlib.AsyncExitStack() as stack:
-        if args.record:
-            from .testing.record import open_recorder
-
-            recorder = await stack.enter_async_context(open_recorder(args.record))
-            central_system = functools.partial(central_system, observers=[recorder])
+        node = None
         if args.cluster is not None:
             from . import cluster  # the optional extra: imported only when asked for
 
-            connected = cluster.connect(args.cluster, events=args.cluster_events)
-            central_system = functools.partial(
-                central_system, cluster=await stack.enter_async_context(connected)
-            )
-        await central_system()
+            connecting = cluster.connect(args.cluster, events=args.cluster_events)
+            node = await stack.enter_async_context(connecting)
+            name = node.node_id
+        else:
+            name = multiprocessing.current_process().name if args.workers else ""
+        observers = _observers(args, name)
+        if node is not None:
+            node.watchers.extend(o for o in observers if isinstance(o, cluster.CallWatcher))
+            central_system = functools.partial(central_system, cluster=node)
+        if args.record:
+            from .testing.record import open_recorder
+
+            observers.append(await stack.enter_async_context(open_recorder(args.record)))
+        await central_system(observers=observers, alongside=_http(args, observers, node))
+
+
+def _http(
+    args: argparse.Namespace, observers: list[Observer], node: object
+) -> Callable[[Server], Awaitable[None]] | None:
+    """The operator's HTTP side as ``main`` runs it beside the server, if asked for; its feed
+    joins ``observers``."""
+    if not args.http:
+        return None
+    from .observability.feed import Feed
+    from .observability.http import serve_operator_api
+    from .observability.operator import OperatorApi
+
+    feed = Feed()
+    observers.append(feed)
+
+    async def run(server: Server) -> None:
+        api = OperatorApi(
+            server.charge_points,
+            feed,
+            cluster=node,
+            default_version=args.default_version or args.versions[0],
+            auth=args.http_auth,
+        )
+        async with trio.open_nursery() as nursery:
+            await nursery.start(functools.partial(serve_operator_api, api, *args.http))
+            logger.info("operator API on http://%s:%d/", *args.http)
+
+    return run
+
+
+async def serve(
+    args: argparse.Namespace, listeners: list[trio.SocketListener] | None = None
+) -> None:
+    """The example central system as ``args`` say: in this process, or in a worker's."""
+    try:
+        await _serve(args, listeners)
+    finally:
+        if args.metrics and args.workers:
+            from .observability.scrape import process_ended
+
+            process_ended()
+
+
+def _observers(args: argparse.Namespace, node: str) -> list[Observer]:
+    """The observers the flags ask for; ``node`` names this process in their figures."""
+    observers: list[Observer] = []
+    # The HTTP side's /metrics shows them too, when the extra is there.
+    if args.metrics or (args.http and importlib.util.find_spec("prometheus_client")):
+        from .observability.metrics import Metrics
+
+        observers.append(Metrics(node=node))
+    return observers
 
 
 if __name__ == "__main__":

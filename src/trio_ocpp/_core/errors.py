@@ -261,6 +261,8 @@ _BY_CODE: dict[str, type[OCPPError]] = {
 # The 1.6 spellings map to the classes named after them (subclasses of the 2.x ones).
 _BY_CODE["FormationViolation"] = FormationViolationError
 _BY_CODE["OccurenceConstraintViolation"] = OccurenceConstraintViolationError
+#: Every CALLERROR code of every version, both spellings where two exist.
+ERROR_CODES = frozenset(_BY_CODE)
 
 
 def error_from_code(

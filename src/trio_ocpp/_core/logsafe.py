@@ -15,12 +15,25 @@ import heapq
 import logging
 from typing import Any, Final, Protocol
 
-__all__ = ["FRAME_LIMIT", "MAX_SOURCES", "TEXT_LIMIT", "Alarms", "RepeatLimiter", "escape"]
+__all__ = [
+    "FRAME_LIMIT",
+    "MAX_SOURCES",
+    "RECEIVED_FRAME",
+    "SENT_FRAME",
+    "TEXT_LIMIT",
+    "Alarms",
+    "RepeatLimiter",
+    "escape",
+]
 
 #: Characters kept of an identity, id, action or description in a log line.
 TEXT_LIMIT: Final = 200
 #: Characters kept of a whole frame in a log line.
 FRAME_LIMIT: Final = 2000
+#: The log lines of the frames a connection receives and sends (identity, frame), at INFO as the
+#: ocpp package writes them; the same objects, so that a filter can tell them (``is``).
+RECEIVED_FRAME: Final = "%s: receive message %s"
+SENT_FRAME: Final = "%s: send %s"
 #: Sources a :class:`RepeatLimiter` tells apart per kind and period; more share one budget. It
 #: bounds the log too: a flood from many sources writes at most ``burst`` times this many lines
 #: per kind and period (with the server's 5 per 10 s, 125 a second).

@@ -22,7 +22,7 @@ from .casing import Plan, message_plan, object_to_wire
 from .payload import Payload, payload_class
 from .routing import Handler, Handlers
 from .schemas import MessageKind, actions
-from .validation import FormatPolicy, SchemaValidator, check, compile_validator
+from .validation import FormatPolicy, SchemaValidator, check, compile_validator, validation_engine
 
 __all__ = [
     "Exchange",
@@ -141,6 +141,14 @@ def outgoing_payload(
     if exchange.request is not None and not skip_schema_validation:
         check(exchange.request, exchange.action, exchange.kind, wire)
     return wire
+
+
+def checked_request(payload: Payload, skip_schema_validation: bool = False) -> dict[str, Any]:
+    """The wire form of a CALL's payload, checked as ``ChargePoint.call`` checks it, against
+    the payload's own version: for who sends it elsewhere (the cluster, the operator API)."""
+    engine = validation_engine()
+    exchange = outbound_exchange(payload, MessageKind.REQUEST, None, FormatPolicy.LENIENT, engine)
+    return outgoing_payload(exchange, payload, skip_schema_validation)
 
 
 def inbound_route(

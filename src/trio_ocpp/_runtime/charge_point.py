@@ -35,7 +35,7 @@ import trio
 
 from .._core import close_codes, errors
 from .._core.frames import Call, CallError, CallResultError, Send, unpack
-from .._core.logsafe import FRAME_LIMIT, RepeatLimiter, escape
+from .._core.logsafe import FRAME_LIMIT, RECEIVED_FRAME, RepeatLimiter, escape
 from .._core.payload import Payload
 from .._core.route_table import RouteTable, Setting, no_handler
 from .._core.routing import Handler, Handlers, create_route_map, handlers_of
@@ -423,7 +423,7 @@ class ChargePoint:
         conduct = self._conduct
         conduct.frames_received += 1
         if self.logger.isEnabledFor(logging.INFO):
-            self.logger.info("%s: receive message %s", escape(self.id), escape(raw, FRAME_LIMIT))
+            self.logger.info(RECEIVED_FRAME, escape(self.id), escape(raw, FRAME_LIMIT))
         watching = self._watching
         if isinstance(raw, bytes):
             if watching is not None:

@@ -22,7 +22,7 @@ import trio
 
 from .._core import close_codes, errors
 from .._core.frames import CallError, Frame
-from .._core.logsafe import FRAME_LIMIT, escape
+from .._core.logsafe import FRAME_LIMIT, SENT_FRAME, escape
 from .._transport.adapters import Connection
 from .._transport.connection import ConnectionClosed
 from .observe import Observers
@@ -106,7 +106,7 @@ class Link:
         """Send ``frame``; ConnectionClosedError if the connection is closed."""
         text = frame.to_json()
         if self.logger.isEnabledFor(logging.INFO):
-            self.logger.info("%s: send %s", escape(self.id), escape(text, FRAME_LIMIT))
+            self.logger.info(SENT_FRAME, escape(self.id), escape(text, FRAME_LIMIT))
         if not self._sending:
             self._send_progress = self._clock.current_time()
             due = self._send_progress + self.send_timeout

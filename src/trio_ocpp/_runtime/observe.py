@@ -31,6 +31,7 @@ from .._core.logsafe import RepeatLimiter, escape
 from .._core.versions import OCPPVersion
 
 __all__ = [
+    "REFUSALS",
     "ConnectionInfo",
     "Direction",
     "ExchangeRecord",
@@ -101,6 +102,14 @@ class ExchangeRecord(NamedTuple):
     latency: float
 
 
+#: Why a server refused an opening handshake (:meth:`Observer.handshake_refused`): a closed set,
+#: so that it can label a metric. ``auth``: Basic credentials or the client certificate;
+#: ``identity``: not a valid identity; ``subprotocol``: none we speak, or an invalid header;
+#: ``upgrade``: not a valid WebSocket upgrade; ``limits``: the server is full or stopping;
+#: ``tls``: the TLS handshake failed; ``application``: ``on_connect`` raised RejectConnection.
+REFUSALS = ("auth", "identity", "subprotocol", "upgrade", "limits", "tls", "application")
+
+
 class Observer:
     """Override what you want to be told of; each method is a no-op here.
 
@@ -131,11 +140,15 @@ class Observer:
     def exchange(self, connection: ConnectionInfo, record: ExchangeRecord) -> None:
         """A CALL, in either direction, and what became of it."""
 
+    def handshake_refused(self, remote: str, reason: str) -> None:
+        """A server refused an opening handshake from ``remote`` (``host:port``) for
+        ``reason``, one of :data:`REFUSALS`; no connection opened. Servers only."""
+
 
 _HOOKS = ("connection_opened", "connection_closed", "frame_received", "frame_sent", "exchange")
 
 
-def _overrides(observer: Observer, hook: str) -> bool:
+def overrides(observer: Observer, hook: str) -> bool:
     """Does ``observer`` do anything on ``hook``? (Duck-typed ones are taken to.)"""
     method = getattr(type(observer), hook, None)
     return method is not None and method is not getattr(Observer, hook)
@@ -150,7 +163,7 @@ class Observers:
     def __init__(self, observers: Iterable[Observer]) -> None:
         observers = tuple(observers)
         for hook in _HOOKS:
-            bound = tuple(getattr(o, hook) for o in observers if _overrides(o, hook))
+            bound = tuple(getattr(o, hook) for o in observers if overrides(o, hook))
             setattr(self, f"_{hook}", bound)
         #: The connection, once it opened.
         self.info: ConnectionInfo | None = None
@@ -224,6 +237,16 @@ class Observers:
                     hook(info, record)
                 except Exception as exc:
                     _failed(hook, exc)
+
+    @staticmethod
+    def tell(hooks: tuple[Callable[..., Any], ...], *args: Any) -> None:
+        """Call each of ``hooks`` with ``args``, a failing one logged (for events that are
+        rare, such as a refused handshake)."""
+        for hook in hooks:
+            try:
+                hook(*args)
+            except Exception as exc:
+                _failed(hook, exc)
 
     _connection_opened: tuple[Callable[..., Any], ...]
     _connection_closed: tuple[Callable[..., Any], ...]

@@ -27,7 +27,7 @@ from .._core.throttle import address_key
 from .._core.ungroup import ungroup
 from .._core.versions import SUBPROTOCOLS, OCPPVersion, normalize_version
 from .._runtime.charge_point import ChargePoint
-from .._runtime.observe import Observer
+from .._runtime.observe import Observer, Observers, overrides
 from .._runtime.watchdog import Watchdog
 from .._transport.connection import MAX_MESSAGE_SIZE, WebSocketConnection
 from .._transport.handshake import ServerHandshake, read_request
@@ -166,6 +166,8 @@ class Server:
             raise ValueError("certificate_identity needs an ssl_context with client certificates")
         self._options = dict(charge_point_options or {})
         self._observers = list(observers)
+        # Told of refused handshakes: only those that listen, so a flood costs no calls.
+        self._refusal_hooks = tuple(o.handshake_refused for o in self._observers if _refusals(o))
         self._cluster = cluster
         self._receive_budget = (
             receive_budget
@@ -200,6 +202,7 @@ class Server:
             receive_budget=self._receive_budget,
             warn=self._warn,
             warn_address=self._warn_address,
+            refused=self._refused,
         )
         #: Connections that ended with an exception nobody foresaw (each logged once).
         self.connection_failures = 0
@@ -210,6 +213,8 @@ class Server:
     def add_observer(self, observer: Observer) -> None:
         """Tell ``observer`` of the connections that open from now on."""
         self._observers.append(observer)
+        if _refusals(observer):
+            self._refusal_hooks += (observer.handshake_refused,)
 
     @property
     def charge_points(self) -> Mapping[str, ChargePoint]:
@@ -303,6 +308,7 @@ class Server:
             ticket = self._admission.accepted(trio.current_time())
             if ticket is None:
                 self._warn_address(peer, "%s: refused: server full")
+                self._refused(peer, "limits")
                 return
             ticket.peer = peer
             with ticket.scope:
@@ -386,6 +392,11 @@ class Server:
         ``address_key`` gives it) has a budget of its own."""
         self._warnings.warning(trio.current_time(), message, *args, source=source)
 
+    def _refused(self, remote: str, reason: str) -> None:
+        """Tell the observers that listen of a handshake refused for ``reason``."""
+        if self._refusal_hooks:
+            Observers.tell(self._refusal_hooks, remote, reason)
+
     def _warn_address(self, remote: str, message: str, *args: Any) -> None:
         """:meth:`_warn` about the peer at ``remote`` (``host:port``, the first ``%s``), before
         it has an identity: the budget is its host's."""
@@ -400,6 +411,7 @@ class Server:
             await tls.do_handshake()
         except trio.BrokenResourceError as exc:
             self._warn_address(remote, "%s: TLS handshake failed: %s", escape(exc.__cause__ or exc))
+            self._refused(remote, "tls")
             return tcp
         return tls
 
@@ -411,6 +423,7 @@ class Server:
         busy = not self._admission.room_for(ticket, trio.current_time())
         if busy or not self._accepting:
             self._warn_address(remote, "refusing %s: %s", "server full" if busy else "stopping")
+            self._refused(remote, "limits")
             await handshake.reject(503)
             return None
         return await self._gate.admit(handshake, remote, certificate)
@@ -458,6 +471,10 @@ class Server:
             code, reason, seconds = _farewell(ticket)
             with trio.CancelScope(shield=True), trio.move_on_after(seconds):
                 await ws.aclose(code, reason)
+
+
+def _refusals(observer: Observer) -> bool:
+    return overrides(observer, "handshake_refused")
 
 
 def _farewell(ticket: Ticket) -> tuple[int, str, float]:

@@ -155,6 +155,7 @@ class Gate:
         receive_budget: ReceiveBudget,
         warn: Warn,
         warn_address: Warn,
+        refused: Callable[[str, str], None],
     ) -> None:
         self._classes = classes
         self._default_version = default_version
@@ -167,6 +168,7 @@ class Gate:
         self._receive_budget = receive_budget
         self._warn = warn
         self._warn_address = warn_address
+        self._refused = refused
 
     async def admit(
         self, handshake: ServerHandshake, remote: str, certificate: ClientCertificate | None
@@ -176,6 +178,7 @@ class Gate:
             offered = offered_subprotocols(handshake.request)
         except ValueError as exc:
             self._warn_address(remote, "%s: invalid Sec-WebSocket-Protocol: %s", escape(exc))
+            self._refused(remote, "subprotocol")
             await handshake.reject(400)
             return None
         version = choose_version(offered, self._classes)
@@ -186,15 +189,18 @@ class Gate:
             self._warn_address(
                 remote, "%s: not a valid WebSocket upgrade (HTTP %d)", response.status_code
             )
+            self._refused(remote, "upgrade")
             await handshake.reject(response.status_code, response=response)
             return None
         identity = identity_from_path(handshake.path)
         refusal = check_identity(identity, version, self._identity_policy)
         if refusal is not None:
             self._warn_address(remote, "%s: %s %s", escape(identity), refusal.reason)
+            self._refused(remote, "identity")
             await handshake.reject(refusal.status)
             return None
         headers = handshake.headers()
+        stage = "auth"  # what a RejectConnection refuses: credentials, then the application
         try:
             self._bind_certificate(identity, remote, certificate)
             if self._check_password is not None:
@@ -207,6 +213,7 @@ class Gate:
                     self._warnings,
                 )
             if self._on_connect is not None:
+                stage = "application"
                 info = ConnectionRequest(
                     identity=identity,
                     path=handshake.path,
@@ -219,6 +226,7 @@ class Gate:
                 await self._on_connect(info)
         except RejectConnection as rejection:
             logger.info("%s: rejected with HTTP %d", escape(identity), rejection.status_code)
+            self._refused(remote, stage)
             await handshake.reject(rejection.status_code, rejection.headers)
             return None
         ws = handshake.accept(response, remote, self._receive_budget)
@@ -230,6 +238,7 @@ class Gate:
                 escape(identity),
                 escape(offered),
             )
+            self._refused(remote, "subprotocol")
             await ws.aclose(close_codes.PROTOCOL_ERROR, "no supported OCPP subprotocol")
             return None
         return identity, version, ws, certificate

@@ -27,9 +27,11 @@ from ._cluster import connect as connect
 from ._events import Event as Event
 from ._events import EventStream as EventStream
 from ._recorder import EventStatistics as EventStatistics
+from ._watch import CallWatcher as CallWatcher
 
 __all__ = [
     "REPLACED_CLOSE_CODE",
+    "CallWatcher",
     "Cluster",
     "ClusterUnavailableError",
     "Event",

@@ -44,10 +44,9 @@ from .._core import errors
 from .._core import json_codec as _json
 from .._core.logsafe import escape
 from .._core.payload import Payload, payload_class
-from .._core.route_table import outbound_exchange, outgoing_payload
+from .._core.route_table import checked_request
 from .._core.schemas import MessageKind
 from .._core.ungroup import ungroup
-from .._core.validation import FormatPolicy, validation_engine
 from .._runtime.charge_point import ChargePoint
 from ._broker import Broker, ClusterUnavailableError, NotConnectedError
 from ._clock import SEND_MARGIN, SharedClock
@@ -56,6 +55,7 @@ from ._membership import REPLACED_CLOSE_CODE, NodeMembership
 from ._reach import reach
 from ._recorder import EventLimits, EventRecorder, EventStatistics, warn_now_and_then
 from ._redis import redis_opener
+from ._watch import CallWatcher, watching
 
 __all__ = ["REPLACED_CLOSE_CODE", "Cluster", "connect"]
 
@@ -81,14 +81,6 @@ class _Waiting:
     reply: dict[str, Any] | None = None
 
 
-def _request(payload: Payload, skip_schema_validation: bool) -> dict[str, Any]:
-    """The wire form of a CALL's payload, checked as ``ChargePoint.call`` checks it."""
-    # The payload's own version; the response is checked by the node that makes the call.
-    engine = validation_engine()
-    exchange = outbound_exchange(payload, MessageKind.REQUEST, None, FormatPolicy.LENIENT, engine)
-    return outgoing_payload(exchange, payload, skip_schema_validation)
-
-
 class Cluster:
     """Made by :func:`connect`: the charge points of every node, and calls to them."""
 
@@ -110,6 +102,8 @@ class Cluster:
         self._broker: Broker | None = None  # once joined
         self._waiting: dict[str, _Waiting] = {}
         self._late = 0  # calls received after their deadline
+        #: Metrics and traces of the calls through the cluster, sent and served (``_watch``).
+        self.watchers: list[CallWatcher] = []
 
     def _joined(self) -> Broker:
         if self._broker is None:
@@ -146,7 +140,33 @@ class Cluster:
         gone or the connection closed; :class:`ClusterUnavailableError` when the broker cannot
         be reached.
         """
-        wire = _request(payload, skip_schema_validation)
+        version, action = payload.__ocpp_version__, payload.__ocpp_action__
+        carried: dict[str, str] = {}
+        with watching(self.watchers, False, identity, version, action, carried):
+            return await self._call(
+                identity,
+                payload,
+                suppress,
+                unique_id,
+                skip_schema_validation,
+                typed,
+                timeout,
+                carried,
+            )
+
+    async def _call(
+        self,
+        identity: str,
+        payload: Payload,
+        suppress: bool,
+        unique_id: str | None,
+        skip_schema_validation: bool,
+        typed: bool,
+        timeout: float,
+        carried: dict[str, str],
+    ) -> Any:
+        # The response is checked by the node that makes the call.
+        wire = checked_request(payload, skip_schema_validation)
         broker = self._joined()
         version, action = payload.__ocpp_version__, payload.__ocpp_action__
         unique_id = unique_id or str(uuid.uuid4())
@@ -165,6 +185,8 @@ class Cluster:
             "timeout": timeout,
             "deadline": self._clock.earliest(give_up),
         }
+        if carried:
+            message["carried"] = carried
         waiting = self._waiting[request_id] = _Waiting()
         reply = None
         try:
@@ -350,7 +372,11 @@ class Cluster:
         if cp.ocpp_version != version:
             return {"type_error": f"{identity!r} speaks {cp.ocpp_version}, not {version}"}
         payload = payload_class(version, action, MessageKind.REQUEST).from_wire(message["payload"])
-        with trio.move_on_at(deadline):
+        carried = message.get("carried") or {}
+        with (
+            watching(self.watchers, True, identity, version, action, carried),
+            trio.move_on_at(deadline),
+        ):
             try:
                 result = await cp.call(
                     payload,

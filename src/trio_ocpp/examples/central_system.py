@@ -13,7 +13,7 @@ import functools
 import itertools
 import logging
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -201,7 +201,8 @@ async def main(
     cluster: Membership | None = None,
     listeners: list[trio.SocketListener] | None = None,
     grace_period: float = 10,
-    observers: Sequence[Observer] = (),
+    observers: Iterable[Observer] = (),
+    alongside: Callable[[Server], Awaitable[object]] | None = None,
 ) -> None:
     """Serve until SIGINT or SIGTERM (:func:`trio_ocpp.stop_on_signals`, as an application
     embedding a server would): then running handlers get ``grace_period`` seconds, and every
@@ -219,7 +220,8 @@ async def main(
     connections.
     ``cluster``: a cluster node (``trio_ocpp.cluster.connect``);
     ``listeners``: sockets to accept on instead of ``host`` and ``port`` (workers sharing a
-    port); ``observers``: told of every connection (``--record``'s recorder)."""
+    port); ``observers``: the server's (metrics, traces, ``--record``'s recorder);
+    ``alongside``: a task to run with the server once it listens (the operator's HTTP side)."""
     classes = [CLASSES[v] for v in versions]
     admission: dict[str, Any] = {} if boot_timeout is None else {"boot_timeout": boot_timeout}
     if ssl_context is None or ssl_context.verify_mode == ssl.CERT_NONE:
@@ -244,5 +246,7 @@ async def main(
         logger.info(
             "central system listening on %s://%s:%d/<charge point id>", scheme, host, server.port
         )
+        if alongside is not None:
+            nursery.start_soon(alongside, server)
         await stop_on_signals(server, grace_period=grace_period)
         nursery.cancel_scope.cancel()  # an application's other tasks would end here

@@ -1,0 +1,103 @@
+"""One scrape of ``python -m trio_ocpp --workers 2 --cluster ... --metrics ...`` with 100 charge
+points: every worker's figures, summed by the supervisor (prometheus_client's multiprocess
+mode), read with prometheus_client's parser."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import urllib.request
+from collections import defaultdict
+
+import pytest
+import trio
+
+pytest.importorskip("glide", reason='the cluster needs valkey-glide: pip install ".[redis]"')
+pytest.importorskip("prometheus_client")
+
+from helpers.cluster_parts import Station, get_variables
+from helpers.redis_server import RedisServer, free_port
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+from trio_websocket import ConnectionRejected, open_websocket_url
+
+import trio_ocpp
+from trio_ocpp.cluster import connect
+from trio_ocpp.observability.metrics import Metrics
+
+STATIONS = 100
+
+
+def scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    found: dict[str, list[tuple[dict[str, str], float]]] = defaultdict(list)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[sample.name].append((sample.labels, sample.value))
+    return found
+
+
+def total(samples: list[tuple[dict[str, str], float]], **labels: str) -> float:
+    return sum(v for have, v in samples if labels.items() <= have.items())
+
+
+async def test_one_scrape_shows_every_workers_charge_points(redis: RedisServer) -> None:
+    port, metrics_port = free_port(), free_port()
+    command = [sys.executable, "-m", "trio_ocpp", "--workers", "2", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--cluster", redis.url, "--log-level", "WARNING"]
+    command += ["--metrics", f"127.0.0.1:{metrics_port}"]
+    process = await trio.lowlevel.open_process(command)
+    registry = CollectorRegistry()
+    app_metrics = Metrics(registry=registry)
+    try:
+        async with connect(redis.url) as app, trio.open_nursery() as nursery:
+            app.watchers.append(app_metrics)
+            url = f"ws://127.0.0.1:{port}/"
+            clients = [
+                trio_ocpp.Client(url, Station, identity=f"CP{i}", retry_backoff_wait_minimum=0.2)
+                for i in range(STATIONS)
+            ]
+            for client in clients:
+                nursery.start_soon(client.run)
+            with trio.fail_after(30):
+                while len(present := await app.charge_points()) < STATIONS:
+                    await trio.sleep(0.05)
+            for identity in present:
+                await app.call(identity, get_variables())
+            with pytest.raises(ConnectionRejected):  # an identity too long for 2.x
+                async with open_websocket_url(url + "X" * 49, subprotocols=["ocpp2.0.1"]):
+                    pass
+
+            with trio.fail_after(10):
+                while True:
+                    found = await trio.to_thread.run_sync(scrape, metrics_port)
+                    refused = found["ocpp_handshakes_refused_total"]
+                    if total(refused, reason="identity") == 1:
+                        break
+                    await trio.sleep(0.05)
+            connected = found["ocpp_connected_charge_points"]
+            assert total(connected, version="2.0.1") == STATIONS
+            # By node: both workers' nodes, each with its own charge points.
+            by_node = {labels["node"]: v for labels, v in connected if v}
+            assert set(by_node) == set(present.values())
+            assert len(by_node) == 2
+            assert total(found["ocpp_connections_opened_total"], version="2.0.1") == STATIONS
+            frames = found["ocpp_frames_total"]
+            assert total(frames, direction="out", type="call", action="GetVariables") == STATIONS
+            assert total(frames, direction="in", type="callresult") == STATIONS
+            calls = found["ocpp_outbound_call_duration_seconds_count"]
+            assert total(calls, action="GetVariables") == STATIONS
+            for client in clients:
+                await client.aclose()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        with trio.move_on_after(15):
+            await process.wait()
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    # The caller's side: the cluster calls, timed by outcome.
+    labels = {"action": "GetVariables", "outcome": "result"}
+    count = registry.get_sample_value("ocpp_cluster_call_duration_seconds_count", labels)
+    assert count == STATIONS
