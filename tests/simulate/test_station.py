@@ -23,7 +23,7 @@ from trio_ocpp.simulate.station import SimulatedChargePoint
 VERSIONS = list(SIMULATED)
 MODULES = {"1.6": v16, "2.0.1": v201, "2.1": v21}
 #: No transactions of its own: the test starts them.
-QUIET = Behaviour(transactions_per_hour=0, duration=(600, 600), meter_interval=10)
+QUIET = Behaviour(transactions_per_hour=0, transaction_duration=600, meter_interval=10)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ def _span(value: Any) -> tuple[float, float]:
 class Behaviour:
     """Per connector: drivers arrive ``transactions_per_hour`` while it is idle (a Poisson
     process), the first within ``first_transaction_within`` seconds of the first boot; a
-    transaction lasts ``duration`` seconds and draws ``power_kw``, both uniform in their
+    transaction lasts ``transaction_duration`` seconds and draws ``power_kw``, both uniform in their
     [low, high]; meter values every ``meter_interval`` seconds (the configuration's
     MeterValueSampleInterval / TxUpdatedInterval, which the central system may change).
     ``heartbeat_interval`` overrides the one the boot returned; ``reboot_seconds`` is how long
@@ -28,7 +28,7 @@ class Behaviour:
 
     transactions_per_hour: float = 30.0
     first_transaction_within: float = 20.0
-    duration: tuple[float, float] = attrs.field(default=(30.0, 120.0), converter=_span)
+    transaction_duration: tuple[float, float] = attrs.field(default=(30.0, 120.0), converter=_span)
     power_kw: tuple[float, float] = attrs.field(default=(3.7, 22.0), converter=_span)
     meter_interval: float = 10.0
     heartbeat_interval: float | None = None
@@ -51,7 +51,7 @@ class Behaviour:
 
     def transaction(self, rng: random.Random) -> tuple[float, float]:
         """A transaction's duration (seconds) and power (W)."""
-        return rng.uniform(*self.duration), 1000 * rng.uniform(*self.power_kw)
+        return rng.uniform(*self.transaction_duration), 1000 * rng.uniform(*self.power_kw)
 
     def reboot(self, rng: random.Random) -> float:
         return rng.uniform(*self.reboot_seconds)

@@ -156,6 +156,8 @@ class SimulatedChargePoint:
             await trio.sleep(interval if interval > 0 else BOOT_RETRY)
         if interval > 0:
             self.state.configuration["HeartbeatInterval"] = Setting(str(int(interval)))
+        if not self.boots:
+            self.stats.first_boot()
         self.boots += 1
         self.booted.set()
 

@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any
 
 import attrs
+import trio
 
 from .._core.frames import CallError
 from .._runtime.observe import ConnectionInfo, Direction, ExchangeRecord, Observer, Outcome
@@ -75,7 +76,17 @@ class FleetStats(Observer):
     unexpected: int = 0
     #: Latencies of outbound calls since the live view last looked.
     recent: Histogram = attrs.field(factory=Histogram)
+    #: The fleet's size in this process and when it started (trio time): the storm figures.
+    expected: int = 0
+    started_at: float = 0.0
     _seen: set[str] = attrs.field(factory=set)
+    _first_boots: int = 0
+
+    def first_boot(self) -> None:
+        """A charge point was accepted for the first time."""
+        self._first_boots += 1
+        if self._first_boots == self.expected:
+            self.all_booted_after = trio.current_time() - self.started_at
 
     def connection_opened(self, connection: ConnectionInfo) -> None:
         self.connects += 1
@@ -84,6 +95,8 @@ class FleetStats(Observer):
             self.reconnects += 1
         else:
             self._seen.add(connection.identity)
+            if len(self._seen) == self.expected:
+                self.all_connected_after = trio.current_time() - self.started_at
 
     def connection_closed(
         self, connection: ConnectionInfo, code: int, reason: str, duration: float
