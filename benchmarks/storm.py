@@ -34,9 +34,7 @@ def _now() -> str:
 def ocpp_central_system_classes() -> dict[str, type[Any]]:
     """The ``ocpp`` package's ChargePoint per subprotocol, answering what the simulator sends."""
     from ocpp import v16, v21, v201  # type: ignore[import-untyped]
-    from ocpp import routing  # type: ignore[import-untyped]
-
-    on: Any = routing.on
+    from ocpp.routing import on  # type: ignore[import-untyped]
 
     accepted = {"status": "Accepted"}
 
@@ -76,7 +74,7 @@ def ocpp_central_system_classes() -> dict[str, type[Any]]:
     def cs2x(package: Any) -> type[Any]:
         results = package.call_result
 
-        class CS2x(package.ChargePoint):  # type: ignore[misc]
+        class CS2x(package.ChargePoint):  # type: ignore[misc,name-defined]
             @on("BootNotification")
             def on_boot(self, **kwargs: Any) -> Any:
                 return results.BootNotification(_now(), 60, "Accepted")
