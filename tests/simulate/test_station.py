@@ -14,7 +14,17 @@ import trio
 import trio.testing
 from helpers import servers
 
-from trio_ocpp import ConnectionInfo, Direction, ExchangeRecord, Observer, Server, v16, v21, v201
+from trio_ocpp import (
+    ConnectionInfo,
+    Direction,
+    ExchangeRecord,
+    Observer,
+    Server,
+    exceptions,
+    v16,
+    v21,
+    v201,
+)
 from trio_ocpp.examples.central_system import CLASSES
 from trio_ocpp.simulate import Behaviour
 from trio_ocpp.simulate.station import CLASSES as SIMULATED
@@ -184,3 +194,53 @@ async def test_an_inoperative_connector_takes_no_transaction(
         assert await remote_start(server, version, 2) == "Accepted"
         await received.until(lambda: cp.connectors[1].transaction is not None)
         assert cp.connectors[0].transaction is None
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_configuration_triggers_and_unsupported_commands(
+    version: str, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with station(version) as (server, received, cp):
+        central = server.charge_points["SIM_1"]
+        if version == "1.6":
+            changed = await call(
+                server, version, "ChangeConfiguration", key="HeartbeatInterval", value="7"
+            )
+            unknown = message(version, "GetDiagnostics", location="ftp://example.com/")
+            trigger: dict[str, Any] = {"requested_message": "StatusNotification", "connector_id": 2}
+            result = await central.call(
+                message(version, "GetConfiguration", key=["HeartbeatInterval"])
+            )
+            value = result.configuration_key[0]["value"]
+        else:
+            variable = {
+                "component": {"name": "OCPPCommCtrlr"},
+                "variable": {"name": "HeartbeatInterval"},
+            }
+            result = await central.call(
+                message(
+                    version,
+                    "SetVariables",
+                    set_variable_data=[{**variable, "attribute_value": "7"}],
+                )
+            )
+            changed = result.set_variable_result[0]["attribute_status"]
+            unknown = message(
+                version,
+                "GetLog",
+                log={"remote_location": "ftp://example.com/"},
+                log_type="DiagnosticsLog",
+                request_id=1,
+            )
+            trigger = {"requested_message": "StatusNotification", "evse": {"id": 2}}
+            result = await central.call(
+                message(version, "GetVariables", get_variable_data=[variable])
+            )
+            value = result.get_variable_result[0]["attribute_value"]
+        assert changed == "Accepted" and value == "7"
+        assert cp.heartbeat_interval() == 7
+        statuses = len(received.of("StatusNotification"))
+        assert await call(server, version, "TriggerMessage", **trigger) == "Accepted"
+        await received.until(lambda: len(received.of("StatusNotification")) == statuses + 1)
+        with pytest.raises(exceptions.NotSupportedError):
+            await central.call(unknown)

@@ -41,6 +41,17 @@ class Adapter(ChargePoint):
         except CallTimeoutError:
             return None
 
+    async def send_requested(self, message: str, connector_id: int | None) -> None:
+        """What a TriggerMessage asked for (of all connectors for None or 0), once accepted."""
+        if message == "BootNotification":
+            await self.boot()
+        elif message == "Heartbeat":
+            await self.heartbeat()
+        elif message == "StatusNotification":
+            for connector in self.state.connectors:
+                if connector_id in (None, 0, connector.id):
+                    await self.send_status(connector)
+
     # -- what each version implements -------------------------------------------------------
 
     async def boot(self) -> tuple[str | None, float]:

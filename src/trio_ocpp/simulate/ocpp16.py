@@ -145,18 +145,11 @@ class ChargePoint16(Adapter, v16.ChargePoint):
 
     @after("TriggerMessage")
     async def send_triggered(self, requested_message: str, connector_id: int | None = None) -> None:
-        if requested_message == "BootNotification":
-            await self.boot()
-        elif requested_message == "Heartbeat":
-            await self.heartbeat()
-        elif requested_message == "StatusNotification":
-            for connector in self.state.connectors:
-                if connector_id in (None, 0, connector.id):
-                    await self.send_status(connector)
-        elif requested_message == "MeterValues":
-            found = self._transaction_on(connector_id)
-            if found is not None:
-                await self.meter(*found, trio.current_time())
+        found = self._transaction_on(connector_id)
+        if requested_message == "MeterValues" and found is not None:
+            await self.meter(*found, trio.current_time())
+        else:
+            await self.send_requested(requested_message, connector_id)
 
     def _transaction_on(self, connector_id: int | None) -> tuple[Connector, Transaction] | None:
         for connector in self.state.connectors:

@@ -196,14 +196,7 @@ class _ChargingStation2x(Adapter):
     async def send_triggered(
         self, requested_message: str, evse: dict[str, Any] | None = None, **kwargs: Any
     ) -> None:
-        if requested_message == "BootNotification":
-            await self.boot()
-        elif requested_message == "Heartbeat":
-            await self.heartbeat()
-        elif requested_message == "StatusNotification":
-            for connector in self.state.connectors:
-                if evse is None or evse["id"] == connector.id:
-                    await self.send_status(connector)
+        await self.send_requested(requested_message, None if evse is None else evse["id"])
 
     @on("GetVariables")
     def on_get_variables(self, get_variable_data: list[dict[str, Any]], **kwargs: Any) -> Any:
