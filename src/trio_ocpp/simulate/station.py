@@ -240,6 +240,7 @@ class SimulatedChargePoint:
         accepted = await cp.start_transaction(connector, transaction)
         if accepted is None:  # no answer: as if it never started (1.6: it has no id)
             self._end(connector, transaction, now)
+            self.state.reboot_if_idle()
         elif not accepted:
             connector.stop_reason = "DeAuthorized"
 
@@ -249,7 +250,10 @@ class SimulatedChargePoint:
         # The state changes first: a stop that the connection's end cuts short still stops.
         now = trio.current_time()
         self._end(connector, transaction, now)
-        await cp.stop_transaction(connector, transaction, reason, now)
+        try:
+            await cp.stop_transaction(connector, transaction, reason, now)
+        finally:
+            self.state.reboot_if_idle()  # a Reset waiting for this stop: now that it went out
 
     def _end(self, connector: Connector, transaction: Transaction, now: float) -> None:
         connector.register_wh = transaction.register_at(now)
@@ -258,7 +262,6 @@ class SimulatedChargePoint:
         self.stats.transactions_running -= 1
         if connector.scheduled_operative is not None:
             connector.operative, connector.scheduled_operative = connector.scheduled_operative, None
-        self.state.reboot_if_idle()
 
 
 class SimulatedChargePoint16(SimulatedChargePoint):
