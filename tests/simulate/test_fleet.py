@@ -18,8 +18,8 @@ from helpers import servers
 from trio_ocpp import ConnectionInfo, Observer, exceptions
 from trio_ocpp.examples.central_system import CLASSES, CentralSystem16
 from trio_ocpp.routing import on
-from trio_ocpp.simulate.fleet import Fleet, groups_from, load
-from trio_ocpp.simulate.stats import FleetStats
+from trio_ocpp.simulate._fleet import Fleet, groups_from, load
+from trio_ocpp.simulate._stats import FleetStats
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -27,8 +27,8 @@ from trio_ocpp import (
 )
 from trio_ocpp.examples.central_system import CLASSES
 from trio_ocpp.simulate import Behaviour
-from trio_ocpp.simulate.station import CLASSES as SIMULATED
-from trio_ocpp.simulate.station import SimulatedChargePoint
+from trio_ocpp.simulate._station import CLASSES as SIMULATED
+from trio_ocpp.simulate._station import SimulatedChargePoint
 
 VERSIONS = list(SIMULATED)
 MODULES = {"1.6": v16, "2.0.1": v201, "2.1": v21}

@@ -6,14 +6,14 @@ answers the central system's commands by changing its state; a :class:`FleetStat
 counts what a fleet of them did.
 """
 
-from .behaviour import Behaviour as Behaviour
-from .state import Connector as Connector
-from .state import Transaction as Transaction
-from .station import SimulatedChargePoint as SimulatedChargePoint
-from .station import SimulatedChargePoint16 as SimulatedChargePoint16
-from .station import SimulatedChargePoint21 as SimulatedChargePoint21
-from .station import SimulatedChargePoint201 as SimulatedChargePoint201
-from .stats import FleetStats as FleetStats
+from ._behaviour import Behaviour as Behaviour
+from ._state import Connector as Connector
+from ._state import Transaction as Transaction
+from ._station import SimulatedChargePoint as SimulatedChargePoint
+from ._station import SimulatedChargePoint16 as SimulatedChargePoint16
+from ._station import SimulatedChargePoint21 as SimulatedChargePoint21
+from ._station import SimulatedChargePoint201 as SimulatedChargePoint201
+from ._stats import FleetStats as FleetStats
 
 __all__ = [
     "Behaviour",

@@ -16,10 +16,11 @@ from typing import Any
 import trio
 
 from .._transport.tls import client_ssl_context
-from . import live, report
-from .fleet import BEHAVIOUR_FIELDS, Fleet, groups_from, load
-from .station import CLASSES
-from .stats import FleetStats
+from . import _live as live
+from . import _report as report
+from ._fleet import BEHAVIOUR_FIELDS, Fleet, groups_from, load
+from ._station import CLASSES
+from ._stats import FleetStats
 
 
 def parser() -> argparse.ArgumentParser:

@@ -16,12 +16,12 @@ from .._client.client import Client
 from .._core.errors import ConnectionClosedError
 from .._core.logsafe import escape
 from .._core.versions import OCPPVersion
-from .adapter import Adapter
-from .behaviour import Behaviour
-from .ocpp2x import ChargePoint21, ChargePoint201
-from .ocpp16 import ChargePoint16
-from .state import Connector, Setting, StationState, Transaction
-from .stats import FleetStats
+from ._adapter import Adapter
+from ._behaviour import Behaviour
+from ._ocpp2x import ChargePoint21, ChargePoint201
+from ._ocpp16 import ChargePoint16
+from ._state import Connector, Setting, StationState, Transaction
+from ._stats import FleetStats
 
 __all__ = [
     "SimulatedChargePoint",

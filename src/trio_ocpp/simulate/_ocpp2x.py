@@ -7,8 +7,8 @@ from typing import Any
 
 from .. import v21, v201
 from ..routing import after, on
-from .adapter import MODEL, VENDOR, Adapter, reading, timestamp
-from .state import Connector, RemoteStart, Setting, Transaction
+from ._adapter import MODEL, VENDOR, Adapter, reading, timestamp
+from ._state import Connector, RemoteStart, Setting, Transaction
 
 #: The device model's variables, by (component, variable), onto the configuration's keys.
 VARIABLES = {

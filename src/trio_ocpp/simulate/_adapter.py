@@ -10,7 +10,7 @@ from typing import Any
 
 from .._core.errors import CallTimeoutError
 from .._runtime.charge_point import ChargePoint
-from .state import Connector, StationState, Transaction
+from ._state import Connector, StationState, Transaction
 
 VENDOR = "trio-ocpp"
 MODEL = "Simulator"

@@ -8,8 +8,8 @@ import trio
 
 from .. import v16
 from ..routing import after, on
-from .adapter import MODEL, VENDOR, Adapter, reading, timestamp
-from .state import Connector, RemoteStart, Setting, Transaction
+from ._adapter import MODEL, VENDOR, Adapter, reading, timestamp
+from ._state import Connector, RemoteStart, Setting, Transaction
 
 
 def _sample(register_wh: float, context: str) -> dict[str, Any]:

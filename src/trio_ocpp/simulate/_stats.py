@@ -11,7 +11,7 @@ import trio
 
 from .._core.frames import CallError
 from .._runtime.observe import ConnectionInfo, Direction, ExchangeRecord, Observer, Outcome
-from .histogram import Histogram
+from ._histogram import Histogram
 
 #: Errors that a charge point answering what it does not support is expected to give.
 EXPECTED_INBOUND_ERRORS = frozenset({"NotSupported", "NotImplemented"})

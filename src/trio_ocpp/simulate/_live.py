@@ -7,8 +7,8 @@ from typing import TextIO
 
 import trio
 
-from .histogram import Histogram
-from .stats import FleetStats
+from ._histogram import Histogram
+from ._stats import FleetStats
 
 
 def line(stats: FleetStats, size: int, elapsed: float, calls_per_second: float) -> str:

@@ -12,9 +12,9 @@ from typing import Any
 import attrs
 import trio
 
-from .behaviour import Behaviour
-from .station import CLASSES, SimulatedChargePoint
-from .stats import FleetStats
+from ._behaviour import Behaviour
+from ._station import CLASSES, SimulatedChargePoint
+from ._stats import FleetStats
 
 
 @attrs.frozen(kw_only=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .stats import FleetStats
+from ._stats import FleetStats
 
 PERCENTILES = (0.5, 0.9, 0.99)
 
