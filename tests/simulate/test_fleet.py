@@ -14,6 +14,7 @@ import pytest
 import trio
 import trio.testing
 from helpers import servers
+from simulator_cli import BUSY, simulate
 
 from trio_ocpp import ConnectionInfo, Observer, exceptions
 from trio_ocpp.examples.central_system import CLASSES, CentralSystem16
@@ -86,11 +87,6 @@ class FailingHeartbeat(CentralSystem16):
         raise exceptions.InternalError("no heartbeats today")
 
 
-def simulate(*arguments: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "trio_ocpp.simulate", *arguments]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-
-
 async def test_a_callerror_is_in_the_report_and_the_exit_status(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
     async with servers.serving(FailingHeartbeat) as server:
@@ -140,15 +136,7 @@ def test_a_small_storm_of_every_version(kind: str, tmp_path: Path) -> None:
                 f"ws://127.0.0.1:{port}",
                 "--config",
                 str(fleet),
-                "--first-transaction-within",
-                "1",
-                "--meter-interval",
-                "1",
-                "--transaction-duration",
-                "1",
-                "2",
-                "--duration",
-                "4",
+                *BUSY,
                 "--json",
                 str(report),
             )

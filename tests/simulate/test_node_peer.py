@@ -9,10 +9,10 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from simulator_cli import BUSY, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -40,31 +40,10 @@ def test_the_readme_node_central_system(tmp_path: Path) -> None:
             assert server.stdout is not None
             port = json.loads(server.stdout.readline())["port"]
             report = tmp_path / "report.json"
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "trio_ocpp.simulate",
-                    "--url",
-                    f"ws://127.0.0.1:{port}",
-                    "--charge-points",
-                    "5",
-                    "--first-transaction-within",
-                    "1",
-                    "--meter-interval",
-                    "1",
-                    "--transaction-duration",
-                    "1",
-                    "2",
-                    "--duration",
-                    "4",
-                    "--json",
-                    str(report),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
+            done = simulate(
+                "--url", f"ws://127.0.0.1:{port}", "--charge-points", "5", *BUSY,
+                "--json", str(report),
+            )  # fmt: skip
         finally:
             server.terminate()
     assert done.returncode == 0, done.stdout + done.stderr
