@@ -6,7 +6,8 @@
 Sections (``--sections``, comma-separated): ``validation`` (µs per payload per engine),
 ``routing`` (a whole inbound CALL and a whole call() in process), ``e2e`` (servers on loopback
 against a load generator process), ``connections`` (5,000 heartbeating connections), ``cluster``
-(2 workers and Redis: benchmarks/cluster.py; skipped without redis-server and the redis extra).
+(2 workers and Redis: benchmarks/cluster.py; skipped without redis-server and the redis extra),
+``storm`` (simulated charge points connect at once: benchmarks/storm.py).
 When the ``ocpp`` package is installed (``pip install .[bench]``), routing and e2e run it too,
 and each of our figures is shown as a ratio to it. Results go to ``benchmarks/results/``
 (latest.json and a dated copy).
@@ -33,10 +34,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import connections, e2e, routing, timing, validation
+from . import connections, e2e, routing, storm, timing, validation
 from .report import RESULTS, table
 
-SECTIONS = ("validation", "routing", "e2e", "connections", "cluster")
+SECTIONS = ("validation", "routing", "e2e", "connections", "cluster", "storm")
 #: A generation-0 GC threshold that keeps full collections rare with thousands of connections.
 TUNED_GC_THRESHOLD = 20_000
 #: GC-tracked objects per idle connection with trio-websocket, measured before our transport.
@@ -293,6 +294,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         return cluster.run(*((50, 200, 10, 1) if quick else (1000, 3000, 50, 5)))
 
     section("cluster", run_cluster, show_cluster)
+
+    def run_storm() -> list[dict[str, Any]]:
+        kinds = ["trio-ocpp", *(["ocpp"] if with_ocpp else [])]
+        return storm.run(*((50, 3.0, 1.0) if quick else (5000, 40.0, 10.0)), kinds)
+
+    section("storm", run_storm, storm.show)
 
     # Quick sizes say nothing about the targets: a smoke run gives no verdicts.
     results["targets"] = [] if quick else targets(results)
