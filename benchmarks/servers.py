@@ -52,19 +52,21 @@ async def trio_ocpp_server(observed: bool = False, metrics: bool = False) -> Non
     from trio_ocpp import Observer, Server
 
     class Everything(Observer):
-        def connection_opened(self, *args: Any) -> None:
+        """Told of everything, does nothing: what observing itself costs."""
+
+        def connection_opened(self, connection: Any) -> None:
             pass
 
-        def connection_closed(self, *args: Any) -> None:
+        def connection_closed(self, connection: Any, code: int, reason: str, t: float) -> None:
             pass
 
-        def frame_received(self, *args: Any) -> None:
+        def frame_received(self, connection: Any, text: Any, frame: Any, at: float) -> None:
             pass
 
-        def frame_sent(self, *args: Any) -> None:
+        def frame_sent(self, connection: Any, text: Any, frame: Any, at: float) -> None:
             pass
 
-        def exchange(self, *args: Any) -> None:
+        def exchange(self, connection: Any, record: Any) -> None:
             pass
 
     observers: list[Observer] = [Everything()] if observed else []
