@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from time import perf_counter
 from typing import Any, Protocol
 
 import attrs
@@ -88,7 +89,7 @@ class InboundCalls:
             # CONFORMANCE 21: ProtocolError in 1.6, RpcFrameworkError in 2.x.
             code = errors.ProtocolError if self.version == "1.6" else errors.RpcFrameworkError
             error = call.create_call_error(code(refusal), self.version)
-            started = trio.current_time()
+            started = perf_counter()
             sent = await self.link.send_quietly(error)
             if self.observers is not None:
                 outcome = Outcome.ERROR if sent else Outcome.CLOSED
@@ -120,7 +121,7 @@ class InboundCalls:
         """Answer ``call``; ``route`` is its action's, if it was looked up already."""
         sent = False
         observers = self.observers
-        started = trio.current_time() if observers is not None else 0.0
+        started = perf_counter() if observers is not None else 0.0
         reply: CallResult | CallError | None = None
         try:
             try:

@@ -9,6 +9,7 @@ its response in a slot keyed by its message id, which the ChargePoint's reader f
 from __future__ import annotations
 
 import uuid
+from time import perf_counter
 from typing import Any
 
 import attrs
@@ -89,7 +90,7 @@ class OutboundCalls:
             # it without acquire()'s trip through the scheduler; sending checkpoints anyway.
             lock.acquire_nowait()
         observers = self.observers
-        started = trio.current_time() if observers is not None else 0.0
+        started = perf_counter() if observers is not None else 0.0
         try:
             response = await self._exchange(call, timeout)
         except (errors.CallTimeoutError, errors.ConnectionClosedError) as exc:
