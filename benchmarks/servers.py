@@ -38,10 +38,41 @@ from typing import Any
 import trio
 import trio_websocket
 
+from trio_ocpp import Observer
+
 from .loadgen import raise_fd_limit
 from .workload import OUR_CLASSES, ocpp_classes
 
 HOST = "127.0.0.1"
+
+
+class Everything(Observer):
+    """An observer of everything that does nothing: what the observer calls cost."""
+
+    def connection_opened(self, *args: Any) -> None:
+        pass
+
+    def connection_closed(self, *args: Any) -> None:
+        pass
+
+    def frame_received(self, *args: Any) -> None:
+        pass
+
+    def frame_sent(self, *args: Any) -> None:
+        pass
+
+    def exchange(self, *args: Any) -> None:
+        pass
+
+
+def observers(observed: bool, metrics: bool) -> list[Observer]:
+    """A no-op observer and/or Prometheus metrics."""
+    chosen: list[Observer] = [Everything()] if observed else []
+    if metrics:
+        from trio_ocpp.observability.metrics import Metrics
+
+        chosen.append(Metrics())
+    return chosen
 
 
 def _listening(port: int) -> None:
@@ -49,30 +80,9 @@ def _listening(port: int) -> None:
 
 
 async def trio_ocpp_server(observed: bool = False, metrics: bool = False) -> None:
-    from trio_ocpp import Observer, Server
+    from trio_ocpp import Server
 
-    class Everything(Observer):
-        def connection_opened(self, *args: Any) -> None:
-            pass
-
-        def connection_closed(self, *args: Any) -> None:
-            pass
-
-        def frame_received(self, *args: Any) -> None:
-            pass
-
-        def frame_sent(self, *args: Any) -> None:
-            pass
-
-        def exchange(self, *args: Any) -> None:
-            pass
-
-    observers: list[Observer] = [Everything()] if observed else []
-    if metrics:
-        from trio_ocpp.observability.metrics import Metrics
-
-        observers.append(Metrics())
-    server = Server(OUR_CLASSES["1.6"], observers=observers)
+    server = Server(OUR_CLASSES["1.6"], observers=observers(observed, metrics))
     async with trio.open_nursery() as nursery:
         await nursery.start(server.run, HOST, 0)
         _listening(server.port)
