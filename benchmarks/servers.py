@@ -38,10 +38,42 @@ from typing import Any
 import trio
 import trio_websocket
 
+from trio_ocpp import Observer
+
 from .loadgen import raise_fd_limit
 from .workload import OUR_CLASSES, ocpp_classes
 
 HOST = "127.0.0.1"
+
+
+class Everything(Observer):
+    """Told of everything, does nothing: what the observer calls cost. It takes its arguments
+    by name, as an application's observer would."""
+
+    def connection_opened(self, connection: Any) -> None:
+        pass
+
+    def connection_closed(self, connection: Any, code: int, reason: str, t: float) -> None:
+        pass
+
+    def frame_received(self, connection: Any, text: Any, frame: Any, at: float) -> None:
+        pass
+
+    def frame_sent(self, connection: Any, text: Any, frame: Any, at: float) -> None:
+        pass
+
+    def exchange(self, connection: Any, record: Any) -> None:
+        pass
+
+
+def observers(observed: bool, metrics: bool) -> list[Observer]:
+    """A no-op observer and/or Prometheus metrics."""
+    chosen: list[Observer] = [Everything()] if observed else []
+    if metrics:
+        from trio_ocpp.observability.metrics import Metrics
+
+        chosen.append(Metrics())
+    return chosen
 
 
 def _listening(port: int) -> None:
@@ -49,32 +81,9 @@ def _listening(port: int) -> None:
 
 
 async def trio_ocpp_server(observed: bool = False, metrics: bool = False) -> None:
-    from trio_ocpp import Observer, Server
+    from trio_ocpp import Server
 
-    class Everything(Observer):
-        """Told of everything, does nothing: what observing itself costs."""
-
-        def connection_opened(self, connection: Any) -> None:
-            pass
-
-        def connection_closed(self, connection: Any, code: int, reason: str, t: float) -> None:
-            pass
-
-        def frame_received(self, connection: Any, text: Any, frame: Any, at: float) -> None:
-            pass
-
-        def frame_sent(self, connection: Any, text: Any, frame: Any, at: float) -> None:
-            pass
-
-        def exchange(self, connection: Any, record: Any) -> None:
-            pass
-
-    observers: list[Observer] = [Everything()] if observed else []
-    if metrics:
-        from trio_ocpp.observability.metrics import Metrics
-
-        observers.append(Metrics())
-    server = Server(OUR_CLASSES["1.6"], observers=observers)
+    server = Server(OUR_CLASSES["1.6"], observers=observers(observed, metrics))
     async with trio.open_nursery() as nursery:
         await nursery.start(server.run, HOST, 0)
         _listening(server.port)

@@ -315,6 +315,12 @@ async def _serve(args: argparse.Namespace, listeners: list[trio.SocketListener] 
         else:
             name = multiprocessing.current_process().name if args.workers else ""
         observers = _observers(args, name)
+        if args.metrics and args.workers:  # the supervisor serves what each worker writes
+            from .observability import metrics, scrape
+
+            for observer in observers:
+                if isinstance(observer, metrics.Metrics):
+                    await stack.enter_async_context(scrape.writing(observer))
         if node is not None:
             node.watchers.extend(o for o in observers if isinstance(o, cluster.CallWatcher))
             central_system = functools.partial(central_system, cluster=node)

@@ -1,6 +1,6 @@
 """One scrape of ``python -m trio_ocpp --workers 2 --cluster ... --metrics ...`` with 100 charge
-points: every worker's figures, summed by the supervisor (prometheus_client's multiprocess
-mode), read with prometheus_client's parser."""
+points: every worker's figures, summed by the supervisor from the files they
+write, read with prometheus_client's parser."""
 
 from __future__ import annotations
 
@@ -69,11 +69,13 @@ async def test_one_scrape_shows_every_workers_charge_points(redis: RedisServer) 
                 async with open_websocket_url(url + "X" * 49, subprotocols=["ocpp2.0.1"]):
                     pass
 
+            # Each worker writes its figures once a second: wait for both workers' last ones.
             with trio.fail_after(10):
                 while True:
                     found = await trio.to_thread.run_sync(scrape, metrics_port)
                     refused = found["ocpp_handshakes_refused_total"]
-                    if total(refused, reason="identity") == 1:
+                    calls = found["ocpp_outbound_call_duration_seconds_count"]
+                    if total(refused, reason="identity") == 1 and total(calls) == STATIONS:
                         break
                     await trio.sleep(0.05)
             connected = found["ocpp_connected_charge_points"]
@@ -86,7 +88,6 @@ async def test_one_scrape_shows_every_workers_charge_points(redis: RedisServer) 
             frames = found["ocpp_frames_total"]
             assert total(frames, direction="out", type="call", action="GetVariables") == STATIONS
             assert total(frames, direction="in", type="callresult") == STATIONS
-            calls = found["ocpp_outbound_call_duration_seconds_count"]
             assert total(calls, action="GetVariables") == STATIONS
             for client in clients:
                 await client.aclose()

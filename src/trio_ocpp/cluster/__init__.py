@@ -28,6 +28,7 @@ from ._events import Event as Event
 from ._events import EventStream as EventStream
 from ._recorder import EventStatistics as EventStatistics
 from ._watch import CallWatcher as CallWatcher
+from ._watch import EventWatcher as EventWatcher
 
 __all__ = [
     "REPLACED_CLOSE_CODE",
@@ -37,6 +38,7 @@ __all__ = [
     "Event",
     "EventStatistics",
     "EventStream",
+    "EventWatcher",
     "NotConnectedError",
     "connect",
 ]

@@ -250,10 +250,12 @@ class Cluster:
         them over). A group is made on first use, from ``start``: "$" (the events appended from
         now on) or "0" (every event the stream still holds). ``count``: events per read.
         ``typed``: an event's ``call`` and ``call_result`` have nested values as datatypes
-        objects. Entering waits for Redis if it is unreachable, as reading does.
+        objects. Entering waits for Redis if it is unreachable, as reading does. The
+        :class:`EventWatcher` objects among ``watchers`` when it is entered are told of each
+        event delivered (``Metrics``: the group's lag).
         """
         reader = functools.partial(self._open, f"{self.node_id}/events")
-        options = (start, count, claim_idle, typed, self._retry)
+        options = (start, count, claim_idle, typed, self._retry, self.watchers)
         return open_event_stream(reader, group, consumer, *options)
 
     def event_statistics(self) -> EventStatistics:

@@ -18,7 +18,8 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -30,6 +31,7 @@ from .._core.payload import Payload, payload_class
 from .._core.schemas import MessageKind
 from ._broker import Broker, ClusterUnavailableError, StreamEntry
 from ._reach import reach
+from ._watch import EventWatcher
 
 __all__ = ["Event", "EventStream", "open_event_stream"]
 
@@ -108,8 +110,10 @@ class EventStream:
         count: int,
         claim_idle: float | None,
         typed: bool = False,
+        watchers: Iterable[object] = (),
     ):
         self.group = group
+        self._watchers = [w for w in watchers if isinstance(w, EventWatcher)]
         self.consumer = consumer
         self._broker = broker
         self._typed = typed
@@ -145,7 +149,12 @@ class EventStream:
             if after is not None:
                 self._after = self._ready[-1][0] if self._ready else None
             self._ready.reverse()
-        return Event.from_entry(self._ready.pop(), self._typed)
+        event = Event.from_entry(self._ready.pop(), self._typed)
+        if self._watchers:
+            lag = max(time.time() - event.time, 0.0)  # another host's clock may be ahead
+            for watcher in self._watchers:
+                watcher.event_delivered(self.group, lag)
+        return event
 
     async def _take_over(self, idle: float) -> list[StreamEntry]:
         """Now and then, what other consumers left unacknowledged for ``idle`` seconds."""
@@ -169,11 +178,13 @@ async def open_event_stream(
     claim_idle: float | None,
     typed: bool,
     retry: float,
+    watchers: Iterable[object] = (),
 ) -> AsyncIterator[EventStream]:
-    """The stream of ``consumer`` (``Cluster.events``), once the broker answered."""
+    """The stream of ``consumer`` (``Cluster.events``), once the broker answered; the event
+    watchers among ``watchers`` are told of each delivery."""
 
     async def prepare(reader: Broker) -> None:
         await reader.create_group(group, start)
 
     async with reach(open_broker, prepare, f"{group}/{consumer}", retry) as (reader, _):
-        yield EventStream(reader, group, consumer, count, claim_idle, typed)
+        yield EventStream(reader, group, consumer, count, claim_idle, typed, watchers)

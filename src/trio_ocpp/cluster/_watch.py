@@ -5,6 +5,9 @@ the reply or the error), and may write into ``carried``: text that travels with 
 (a trace context). ``serving`` wraps the same call on the node that runs it, given what
 arrived. Both return context managers entered on the calling task: they see the call's
 exception, and a context variable they set holds for the charge point's own call.
+
+A watcher may also be an :class:`EventWatcher`: told of each event the event stream delivers
+to a consumer of this node, and how long after it was recorded.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
-__all__ = ["CallWatcher", "watching"]
+__all__ = ["CallWatcher", "EventWatcher", "watching"]
 
 
 @runtime_checkable
@@ -26,6 +29,14 @@ class CallWatcher(Protocol):
     def serving(
         self, identity: str, version: str, action: str, carried: Mapping[str, str]
     ) -> AbstractContextManager[object]: ...
+
+
+@runtime_checkable
+class EventWatcher(Protocol):
+    def event_delivered(self, group: str, lag: float) -> None:
+        """An event reached a consumer of ``group`` ``lag`` seconds after a node recorded it
+        (by the two hosts' clocks): how far the group is behind. Synchronous, on the reading
+        task: nothing slow."""
 
 
 def watching(

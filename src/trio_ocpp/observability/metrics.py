@@ -9,8 +9,9 @@
 :class:`Metrics` is an :class:`~trio_ocpp.Observer`: connections, frames, exchanges and refused
 handshakes are counted as they happen, on the connection's task, with no I/O. Labels are
 bounded: no identity, actions only of the version's schemas, error and close codes only of
-the known ones; anything else is ``"other"`` (``_labels.py``). Each label set's child is made
-once and kept: a frame costs a dict look-up and an increment.
+the known ones; anything else is ``"other"`` (``_labels.py``). The figures are plain Python
+ints and lists, read into metric families only when scraped (``_figures.py``): a frame costs
+a dict look-up and an increment, no lock and no prometheus_client call.
 
 Serving them, and several processes in one scrape: :mod:`trio_ocpp.observability.scrape`.
 """
@@ -19,14 +20,16 @@ from __future__ import annotations
 
 import contextlib
 import time
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.metrics_core import Metric
 
 from .._core import errors
-from .._core.frames import Call, CallError, CallResultError, Frame, Send
+from .._core.frames import Call, CallError, Frame, Send
 from .._runtime.observe import (
     REFUSALS,
     ConnectionInfo,
@@ -36,6 +39,7 @@ from .._runtime.observe import (
     Outcome,
 )
 from . import _labels as labels
+from ._figures import Count, Family, Histogram
 
 __all__ = ["BUCKETS", "Metrics"]
 
@@ -51,24 +55,24 @@ class Metrics(Observer):
     """Counts what the connections of a server (or client) do; see the module docstring.
 
     ``node`` labels the connected charge points gauge (a cluster node's id, a worker's name).
-    ``registry``: where the metrics are registered (prometheus_client's default one).
+    ``registry``: where the metrics are registered (prometheus_client's default one), as one
+    collector that reads the figures at scrape time.
     """
 
-    def __init__(self, *, node: str = "", registry: CollectorRegistry = REGISTRY) -> None:
+    def __init__(self, *, node: str = "", registry: CollectorRegistry | None = REGISTRY) -> None:
         self._node = node
 
-        def counter(name: str, text: str, *names: str) -> Counter:
-            return Counter(name, text, names, registry=registry)
+        def counter(name: str, text: str, *names: str) -> Family:
+            return Family(name, text, "counter", names)
 
-        def histogram(name: str, text: str, *names: str) -> Histogram:
-            return Histogram(name, text, names, buckets=BUCKETS, registry=registry)
+        def histogram(name: str, text: str, *names: str) -> Family:
+            return Family(name, text, "histogram", names, BUCKETS)
 
-        self.charge_points = Gauge(
+        self.charge_points = Family(
             "ocpp_connected_charge_points",
             "Charge points connected now",
+            "gauge",
             ("version", "node"),
-            registry=registry,
-            multiprocess_mode="livesum",
         )
         self.opened = counter("ocpp_connections_opened", "Connections opened", "version")
         self.closed = counter("ocpp_connections_closed", "Connections closed", "code")
@@ -101,85 +105,91 @@ class Metrics(Observer):
             "action",
             "outcome",
         )
+        self.event_lag = histogram(
+            "ocpp_cluster_event_lag_seconds",
+            "From an event recorded by a node to its delivery to a consumer of the group",
+            "group",
+        )
         for reason in REFUSALS:  # every reason shows, 0 until it happens
-            self.refused.labels(reason)
-        self._children: dict[tuple[Any, ...], Any] = {}
+            self.refused.count(reason)
         # The hot path: a frame's or an exchange's children by what the peer sent as it is,
         # kept only for known actions (the peer cannot grow these), so that a frame costs a
         # tuple, a look-up and an increment.
-        self._frame_children: dict[tuple[Any, ...], Any] = {}
-        self._exchange_children: dict[tuple[Any, ...], Any] = {}
+        self._frame_children: dict[tuple[Any, ...], Count] = {}
+        self._exchange_children: dict[tuple[Any, ...], tuple[Histogram, Count | None]] = {}
+        if registry is not None:
+            registry.register(self)
 
-    def _child(self, metric: Any, *values: str) -> Any:
-        """The metric's child for these label values: made once."""
-        key = (metric, *values)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(*values)
-        return child
+    def collect(self, live: bool = True) -> Iterator[Metric]:
+        """Every metric as prometheus_client exposes it (a collector's method); ``live=False``:
+        without the connected charge points, this process's being gone."""
+        for family in vars(self).values():
+            if isinstance(family, Family) and (live or family is not self.charge_points):
+                yield family.collect()
 
     # -- Observer ---------------------------------------------------------------------------
 
     def connection_opened(self, connection: ConnectionInfo) -> None:
-        self._child(self.opened, connection.version).inc()
-        self._child(self.charge_points, connection.version, self._node).inc()
+        self.opened.count(connection.version).value += 1
+        self.charge_points.count(connection.version, self._node).value += 1
 
     def connection_closed(
         self, connection: ConnectionInfo, code: int, reason: str, duration: float
     ) -> None:
-        self._child(self.closed, labels.close_code(code)).inc()
-        self._child(self.charge_points, connection.version, self._node).dec()
+        self.closed.count(labels.close_code(code)).value += 1
+        self.charge_points.count(connection.version, self._node).value -= 1
 
     def frame_received(
         self, connection: ConnectionInfo, text: str | bytes, frame: Frame | None, at: float
     ) -> None:
         key = ("in", connection.version, frame.__class__, getattr(frame, "action", None))
         child = self._frame_children.get(key) or self._frame_child(key, frame)
-        child.inc()
-        if frame.__class__ is CallError or frame.__class__ is CallResultError:
-            self._call_error("in", frame)
+        child.value += 1
 
     def frame_sent(self, connection: ConnectionInfo, text: str, frame: Frame, at: float) -> None:
         key = ("out", connection.version, frame.__class__, getattr(frame, "action", None))
         child = self._frame_children.get(key) or self._frame_child(key, frame)
-        child.inc()
-        if frame.__class__ is CallError or frame.__class__ is CallResultError:
-            self._call_error("out", frame)
+        child.value += 1
 
-    def _frame_child(self, key: tuple[Any, ...], frame: Frame | None) -> Any:
+    def _frame_child(self, key: tuple[Any, ...], frame: Frame | None) -> Count:
+        """A frame's child, kept for the next ones of its key unless the peer chose its action
+        (a handler may answer any action) or it is a CALLERROR (counted here, by code)."""
         direction, version, _, name = key
+        known = name is None or labels.action(version, name) != labels.OTHER
         # An answer's action is its exchange's: "" (a CALLRESULT may know it, a peer's not).
-        action = labels.action(version, name) if isinstance(frame, Call | Send) else ""
-        child = self._child(self.frames, direction, labels.frame_type(frame), action)
-        if action != labels.OTHER:
+        action = (name if known else labels.OTHER) if isinstance(frame, Call | Send) else ""
+        child = self.frames.count(direction, labels.frame_type(frame), action)
+        if isinstance(frame, CallError):  # a CALLRESULTERROR too
+            self.call_errors.count(direction, labels.error_code(frame.error_code)).value += 1
+        elif known:
             self._frame_children[key] = child
         return child
 
-    def _call_error(self, direction: str, frame: CallError) -> None:
-        self._child(self.call_errors, direction, labels.error_code(frame.error_code)).inc()
-
     def exchange(self, connection: ConnectionInfo, record: ExchangeRecord) -> None:
         key = (record.direction, connection.version, record.call.action)
-        children = self._exchange_children.get(key) or self._exchange_child(key)
-        children[0].observe(record.latency)
-        if record.outcome is Outcome.TIMEOUT:
-            children[1].inc()
+        duration, timeouts = self._exchange_children.get(key) or self._exchange_child(key)
+        # Histogram.observe written out: a call less per exchange.
+        latency = record.latency
+        duration.buckets[bisect_left(duration.bounds, latency)] += 1
+        duration.sum += latency
+        if timeouts is not None and record.outcome is Outcome.TIMEOUT:
+            timeouts.value += 1
 
-    def _exchange_child(self, key: tuple[Any, ...]) -> tuple[Any, Any]:
+    def _exchange_child(self, key: tuple[Any, ...]) -> tuple[Histogram, Count | None]:
         direction, version, name = key
         action = labels.action(version, name)
         inbound = direction is Direction.INBOUND
         duration = self.handler_duration if inbound else self.call_duration
         children = (
-            self._child(duration, action),
-            None if inbound else self._child(self.timeouts, action),
+            duration.histogram(action),
+            None if inbound else self.timeouts.count(action),
         )
         if action != labels.OTHER:
             self._exchange_children[key] = children
         return children
 
     def handshake_refused(self, remote: str, reason: str) -> None:
-        self._child(self.refused, reason).inc()
+        self.refused.count(reason).value += 1
 
     # -- the cluster's call watcher (trio_ocpp.cluster: cluster.watchers.append(metrics)) -----
 
@@ -196,13 +206,18 @@ class Metrics(Observer):
             outcome = _cluster_outcome(exc)
             raise
         finally:
-            child = self._child(self.cluster_calls, labels.action(version, action), outcome)
+            child = self.cluster_calls.histogram(labels.action(version, action), outcome)
             child.observe(time.perf_counter() - started)
 
     def serving(
         self, identity: str, version: str, action: str, carried: Mapping[str, str]
     ) -> AbstractContextManager[None]:
         return contextlib.nullcontext()  # the charge point's call is an exchange
+
+    def event_delivered(self, group: str, lag: float) -> None:
+        """An event of the cluster's stream reached a consumer of ``group``, ``lag`` seconds
+        after a node recorded it (the cluster's event watcher)."""
+        self.event_lag.histogram(group).observe(lag)
 
 
 def _cluster_outcome(exc: BaseException) -> str:
