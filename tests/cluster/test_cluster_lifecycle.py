@@ -3,20 +3,16 @@ the node it left, once, with the close the takeover made."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import ClassVar
 
 import pytest
 import trio
-from helpers.cluster_parts import Csms, members_become, station
+from helpers.cluster_parts import Csms, members_become, node, station
 from helpers.redis_server import RedisServer
-
-import trio_ocpp
 
 pytest.importorskip("glide", reason='the cluster needs valkey-glide: pip install ".[redis]"')
 
-from trio_ocpp.cluster import Cluster, connect
+from trio_ocpp.cluster import connect
 
 
 class Recording(Csms):
@@ -28,15 +24,6 @@ class Recording(Csms):
         self.changed.set()
 
 
-@asynccontextmanager
-async def node(cluster: Cluster) -> AsyncIterator[trio_ocpp.Server]:
-    server = trio_ocpp.Server(Recording, cluster=cluster)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(server.run, "127.0.0.1", 0)
-        yield server
-        nursery.cancel_scope.cancel()
-
-
 async def test_a_takeover_by_another_node_runs_disconnected_on_the_old_one(
     redis: RedisServer,
 ) -> None:
@@ -44,8 +31,8 @@ async def test_a_takeover_by_another_node_runs_disconnected_on_the_old_one(
     async with (
         connect(redis.url) as a,
         connect(redis.url) as b,
-        node(a) as on_a,
-        node(b) as on_b,
+        node(a, Recording) as on_a,
+        node(b, Recording) as on_b,
         station(on_a, "CP"),
     ):
         await members_become(b, {"CP": a.node_id})

@@ -85,9 +85,11 @@ def get_variables(name: str = "HeartbeatInterval") -> v201.call.GetVariables:
 
 
 @asynccontextmanager
-async def node(cluster: Cluster) -> AsyncIterator[trio_ocpp.Server]:
+async def node(
+    cluster: Cluster, central_system: type[v201.ChargePoint] = Csms
+) -> AsyncIterator[trio_ocpp.Server]:
     """A central system on a free port whose charge points are members of ``cluster``."""
-    server = trio_ocpp.Server(Csms, cluster=cluster)
+    server = trio_ocpp.Server(central_system, cluster=cluster)
     async with trio.open_nursery() as nursery:
         await nursery.start(server.run, "127.0.0.1", 0)
         yield server
