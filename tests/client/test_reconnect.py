@@ -356,3 +356,25 @@ async def test_aclose_lets_a_call_in_flight_finish_within_the_grace_period(
 def test_an_invalid_identity_is_refused_at_once() -> None:
     with pytest.raises(ValueError, match="identity"):
         trio_ocpp.Client("ws://127.0.0.1/ocpp", v16.ChargePoint, identity="")
+
+
+async def test_each_failed_attempt_is_told_to_on_connect_error() -> None:
+    failures: list[trio_ocpp.HandshakeError] = []
+    async with testing.serving(v16.ChargePoint, basic_auth={"CP_1": "right-password-16"}) as server:
+        client = trio_ocpp.Client(
+            f"ws://127.0.0.1:{server.port}",
+            v16.ChargePoint,
+            identity="CP_1",
+            basic_auth="wrong-password-16",
+            on_connect_error=failures.append,
+            retry_backoff_wait_minimum=0.01,
+            retry_backoff_random_range=0.01,
+        )
+        async with trio.open_nursery() as nursery:
+            await nursery.start(client.run)
+            with trio.fail_after(5):
+                while len(failures) < 2:
+                    await trio.sleep(0.01)
+            await client.aclose()
+    assert all(isinstance(f, trio_ocpp.ConnectionRejected) for f in failures)
+    assert {f.status_code for f in failures} == {401}  # type: ignore[attr-defined]

@@ -244,3 +244,26 @@ async def test_configuration_triggers_and_unsupported_commands(
         await received.until(lambda: len(received.of("StatusNotification")) == statuses + 1)
         with pytest.raises(exceptions.NotSupportedError):
             await central.call(unknown)
+
+
+async def test_a_refused_handshake_is_counted_as_such() -> None:
+    passwords = {"SIM_1": "the-right-password"}
+    async with (
+        servers.serving(CLASSES["1.6"], basic_auth=passwords) as server,
+        trio.open_nursery() as nursery,
+    ):
+        cp = SIMULATED["1.6"](
+            f"ws://127.0.0.1:{server.port}",
+            "SIM_1",
+            behaviour=QUIET,
+            basic_auth="a-wrong-password",
+            retry_backoff_wait_minimum=0.01,
+            retry_backoff_random_range=0.01,
+        )
+        nursery.start_soon(cp.run)
+        with trio.fail_after(5):
+            while cp.stats.refused_handshakes < 2:
+                await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()
+    assert cp.stats.failed_connects >= cp.stats.refused_handshakes >= 2
+    assert cp.stats.connects == 0

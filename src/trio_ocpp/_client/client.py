@@ -254,7 +254,10 @@ class Client(Generic[CP]):
     connection ends; a ``ConnectionClosedError`` out of it is part of that, any other exception
     ends :meth:`run`. After a connection ends or an attempt fails (refused, rejected with
     401/404, TLS or handshake error) the client waits :func:`retry_backoff` and tries again; a
-    successful connection starts the schedule over. ``rng`` makes the random part repeatable.
+    successful connection starts the schedule over. ``on_connect_error(error)`` is told of each
+    failed attempt (a :class:`ConnectionRejected` has the refusal's ``status_code``), to count
+    them; it is synchronous, and an exception from it ends :meth:`run`. ``rng`` makes the
+    random part repeatable.
     The other arguments are :func:`connect`'s, checked here once.
     """
 
@@ -265,6 +268,7 @@ class Client(Generic[CP]):
         *,
         identity: str | None = None,
         on_connect: Callable[[CP], Awaitable[None]] | None = None,
+        on_connect_error: Callable[[HandshakeError], object] | None = None,
         retry_backoff_wait_minimum: float = 10,
         retry_backoff_random_range: float = 10,
         retry_backoff_repeat_times: int = 3,
@@ -291,6 +295,7 @@ class Client(Generic[CP]):
         self._class = charge_point_class
         self._options = charge_point_options
         self._on_connect = on_connect
+        self._on_connect_error = on_connect_error
         self._backoff = (
             retry_backoff_wait_minimum,
             retry_backoff_random_range,
@@ -357,6 +362,8 @@ class Client(Generic[CP]):
                     self._connected = trio.Event()
         except HandshakeError as exc:
             logger.warning("%s: %s", self.identity, escape(str(exc)))
+            if self._on_connect_error is not None:
+                self._on_connect_error(exc)
         return connected
 
     async def aclose(self, grace_period: float = 0, *, code: int = close_codes.NORMAL) -> None:

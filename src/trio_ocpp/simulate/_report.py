@@ -34,7 +34,8 @@ def text(stats: FleetStats, size: int) -> str:
     lines += [
         "",
         f"charge points {size}: connects {stats.connects}, reconnects {stats.reconnects}, "
-        f"failed connection attempts {stats.failed_connects}",
+        f"failed connection attempts {stats.failed_connects} (refused handshakes "
+        f"{stats.refused_handshakes})",
         f"boots {stats.boots} (not accepted {stats.boots_refused}), "
         f"transactions {stats.transactions}",
         f"all connected after {_after(stats.all_connected_after)}, "

@@ -36,18 +36,6 @@ logger = logging.getLogger("trio_ocpp.simulate")
 BOOT_RETRY = 10.0
 
 
-class _Client(Client[Adapter]):
-    """A Client that counts its failed connection attempts."""
-
-    stats: FleetStats
-
-    async def _connect_once(self) -> bool:
-        connected = await super()._connect_once()
-        if not connected:
-            self.stats.failed_connects += 1
-        return connected
-
-
 class SimulatedChargePoint:
     """A charge point with ``connectors`` connectors, behaving as ``behaviour`` says; run it
     with ``await nursery.start(cp.run)`` until cancelled. Use the class of a version
@@ -108,15 +96,15 @@ class SimulatedChargePoint:
         """From power-up to a reboot."""
         state = self.state
         state.reboot, state.rebooting = trio.Event(), False
-        client = _Client(
+        client = Client(
             self.url,
             self.adapter,
             on_connect=self._online,
+            on_connect_error=self.stats.connect_failed,
             observers=[self.stats],
             state=state,
             **self._client_options,
         )
-        client.stats = self.stats
         async with trio.open_nursery() as nursery:
             nursery.start_soon(client.run)
             await state.reboot.wait()

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 import trio
 
+from .._client.client import ConnectionRejected, HandshakeError
 from .._core.frames import CallError
 from .._runtime.observe import ConnectionInfo, Direction, ExchangeRecord, Observer, Outcome
 from ._histogram import Histogram
@@ -60,6 +61,8 @@ class FleetStats(Observer):
     connects: int = 0
     reconnects: int = 0
     failed_connects: int = 0
+    #: Of them, the handshakes the central system refused with an HTTP status (401, 404, ...).
+    refused_handshakes: int = 0
     connected: int = 0
     booted: int = 0
     boots: int = 0
@@ -124,10 +127,16 @@ class FleetStats(Observer):
         self.crashes[type(exc).__name__] += 1
         self.unexpected += 1
 
+    def connect_failed(self, error: HandshakeError) -> None:
+        """A connection attempt failed (``Client(on_connect_error=...)``)."""
+        self.failed_connects += 1
+        if isinstance(error, ConnectionRejected):
+            self.refused_handshakes += 1
+
     def merge(self, other: FleetStats) -> None:
         for key, stats in other.actions.items():
             self.actions.setdefault(key, ActionStats()).merge(stats)
-        for name in ("connects", "reconnects", "failed_connects", "boots", "boots_refused"):
+        for name in _COUNTS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.transactions += other.transactions
         self.calls += other.calls
@@ -157,10 +166,20 @@ class FleetStats(Observer):
         return stats
 
 
+#: The counters that shares of a fleet add up.
+_COUNTS = (
+    "connects",
+    "reconnects",
+    "failed_connects",
+    "refused_handshakes",
+    "boots",
+    "boots_refused",
+)
 _TOTALS = (
     "connects",
     "reconnects",
     "failed_connects",
+    "refused_handshakes",
     "boots",
     "boots_refused",
     "transactions",
