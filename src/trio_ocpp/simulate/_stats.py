@@ -176,12 +176,7 @@ _COUNTS = (
     "boots_refused",
 )
 _TOTALS = (
-    "connects",
-    "reconnects",
-    "failed_connects",
-    "refused_handshakes",
-    "boots",
-    "boots_refused",
+    *_COUNTS,
     "transactions",
     "calls",
     "unexpected",
