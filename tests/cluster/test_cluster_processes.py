@@ -146,9 +146,10 @@ async def test_workers_share_a_port_and_survive_a_sigkill(redis: RedisServer) ->
                         finally:
                             longest = max(longest, trio.current_time() - started)
             assert longest < 2, f"a call waited {longest:.1f} s"
-            # The parent started the dead worker again.
-            again = await running.pids(1)
-            assert again[0] not in first
+            # The parent started the dead worker again: a third start (the two first ones may
+            # be all the log holds yet).
+            again = await running.pids(3)
+            assert again[-1] not in first
             assert any(f"pid {victim}) exited with -9" in line for line in running.log)
             for client in clients:
                 await client.aclose()
