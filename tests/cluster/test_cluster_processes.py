@@ -48,17 +48,16 @@ class Workers:
 
     async def pids(self, count: int) -> list[int]:
         """The pids of the last ``count`` workers started, once that many were."""
-        with trio.fail_after(30):
-            return await self._last_started(count)
+        return [int(pid) for pid in await self.matches(r"started \(pid (\d+)", count)]
 
-    async def _last_started(self, count: int) -> list[int]:
-        while True:
-            started = [
-                int(m[1]) for line in self.log if (m := re.search(r"started \(pid (\d+)", line))
-            ]
-            if len(started) >= count:
-                return started[-count:]
-            await self._grew.wait()
+    async def matches(self, pattern: str, count: int) -> list[str]:
+        """The first group of the last ``count`` lines matching ``pattern``, once there are."""
+        with trio.fail_after(30):
+            while True:
+                found = [m[1] for line in self.log if (m := re.search(pattern, line))]
+                if len(found) >= count:
+                    return found[-count:]
+                await self._grew.wait()
 
 
 @asynccontextmanager
@@ -98,6 +97,8 @@ def alive(pid: int) -> bool:
 async def test_workers_share_a_port_and_survive_a_sigkill(redis: RedisServer) -> None:
     async with workers(redis) as running, connect(redis.url) as app:
         first = await running.pids(2)
+        # Both listen before the charge points come, or the kernel gives them all to one.
+        await running.matches(r"(listening on port)", 2)
         url = f"ws://127.0.0.1:{running.port}/"
         clients = [
             trio_ocpp.Client(
