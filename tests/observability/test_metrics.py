@@ -83,7 +83,11 @@ async def test_a_servers_traffic_and_refusals_are_counted_with_bounded_labels() 
     frames = "ocpp_frames_total"
     assert value(scrape, frames, direction="in", type="call", action="Heartbeat") == 1
     assert value(scrape, frames, direction="out", type="call", action="GetVariables") == 1
-    assert value(scrape, frames, direction="in", type="callresult", action="") == 1
+    # Answers by the action of the CALL they answer.
+    assert value(scrape, frames, direction="in", type="callresult", action="GetVariables") == 1
+    assert value(scrape, frames, direction="out", type="callresult", action="Heartbeat") == 1
+    assert value(scrape, frames, direction="in", type="callerror", action="Reset") == 1
+    assert value(scrape, frames, direction="out", type="callerror", action="other") == 1
     assert value(scrape, frames, direction="in", type="call", action="other") == 1
     assert value(scrape, frames, direction="in", type="invalid", action="") == 1
     errors = "ocpp_call_errors_total"

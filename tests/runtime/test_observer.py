@@ -127,7 +127,10 @@ async def test_outbound_exchanges_result_error_timeout_and_closed() -> None:
         Outcome.TIMEOUT,
         Outcome.CLOSED,
     ]
-    assert outbound[0].reply == CallResult(outbound[0].call.unique_id, {"status": "Accepted"})
+    # Answers received carry the action of the CALL they answer (CALLERRORs too).
+    reply = CallResult(outbound[0].call.unique_id, {"status": "Accepted"}, "Reset")
+    assert outbound[0].reply == reply
+    assert outbound[1].reply is not None and outbound[1].reply.action == "Reset"
     assert outbound[2].reply is None and outbound[2].latency >= 0.05
 
 

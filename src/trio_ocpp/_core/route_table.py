@@ -21,7 +21,7 @@ from . import errors
 from .casing import Plan, message_plan, object_to_wire
 from .payload import Payload, payload_class
 from .routing import Handler, Handlers
-from .schemas import MessageKind, actions
+from .schemas import REQUEST, MessageKind, actions
 from .validation import FormatPolicy, SchemaValidator, check, compile_validator, validation_engine
 
 __all__ = [
@@ -234,7 +234,7 @@ class RouteTable:
 
     def route(self, action: str, kind: MessageKind) -> Route:
         """The route of a CALL or SEND of ``action``, compiled on its first message."""
-        routes = self.calls if kind is MessageKind.REQUEST else self.sends
+        routes = self.calls if kind is REQUEST else self.sends
         route = routes.get(action)
         if route is None:
             route = inbound_route(

@@ -34,7 +34,7 @@ import attrs
 import trio
 
 from .._core import close_codes, errors
-from .._core.frames import Call, CallError, CallResultError, Send, unpack
+from .._core.frames import Call, CallError, CallResult, CallResultError, Send, unpack
 from .._core.logsafe import FRAME_LIMIT, RECEIVED_FRAME, RepeatLimiter, escape
 from .._core.payload import Payload
 from .._core.route_table import RouteTable, Setting, no_handler
@@ -439,6 +439,8 @@ class ChargePoint:
             await self._invalid_frame(exc.reply, exc.description)
             return
         if watching is not None:
+            if type(frame) is CallResult or type(frame) is CallError:
+                frame = self._calls.named(frame)  # observers see what it answers
             watching.received(raw, frame)
 
         if isinstance(frame, Call):

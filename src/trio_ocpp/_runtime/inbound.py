@@ -27,12 +27,12 @@ from .._core.frames import Call, CallError, CallResult, Send
 from .._core.logsafe import escape
 from .._core.payload import Payload, field_values
 from .._core.route_table import Route, RouteTable
-from .._core.schemas import MessageKind
+from .._core.schemas import REQUEST, RESPONSE, SEND
 from .._core.validation import check
 from .._core.versions import OCPPVersion
 from .conduct import Conduct
 from .link import NOT_STARTED, Link, Tasks
-from .observe import Direction, Observers, Outcome, outcome_of
+from .observe import CLOSED, ERROR, INBOUND, RESULT, Observers
 
 __all__ = ["Host", "InboundCalls"]
 
@@ -92,10 +92,8 @@ class InboundCalls:
             started = perf_counter()
             sent = await self.link.send_quietly(error)
             if self.observers is not None:
-                outcome = Outcome.ERROR if sent else Outcome.CLOSED
-                self.observers.exchanged(
-                    Direction.INBOUND, call, error if sent else None, outcome, started
-                )
+                outcome = ERROR if sent else CLOSED
+                self.observers.exchanged(INBOUND, call, error if sent else None, outcome, started)
             return
         running[call.unique_id] = None
         route = self.table.calls.get(call.action)
@@ -144,10 +142,12 @@ class InboundCalls:
                     escape(call.unique_id),
                 )
             if observers is not None:
-                outcome = outcome_of(reply) if sent and reply is not None else Outcome.CLOSED
-                observers.exchanged(
-                    Direction.INBOUND, call, reply if sent else None, outcome, started
-                )
+                # Our answer is a CALLRESULT or a CALLERROR, never a CALLRESULTERROR.
+                if sent:
+                    outcome = RESULT if type(reply) is CallResult else ERROR
+                    observers.exchanged(INBOUND, call, reply, outcome, started)
+                else:
+                    observers.exchanged(INBOUND, call, None, CLOSED, started)
         if sent and isinstance(reply, CallResult):
             if host._on_first_answer is not None:
                 host._on_first_answer()
@@ -181,7 +181,7 @@ class InboundCalls:
         try:
             payload = self._response_to_wire(call.action, route, response)
             if route.response is not None:
-                check(route.response, call.action, MessageKind.RESPONSE, payload)
+                check(route.response, call.action, RESPONSE, payload)
         except Exception as exc:
             # A bug in the handler: never send an invalid payload (CONFORMANCE 23).
             self.logger.error(
@@ -206,7 +206,7 @@ class InboundCalls:
             return route, *self._call_handler(host, route, call)
         with trio.move_on_after(self.handler_timeout):
             await host.pre_dispatch(call)
-            route = self.table.route(call.action, MessageKind.REQUEST)
+            route = self.table.route(call.action, REQUEST)
             return route, *await self._invoke(host, route, call)
         return None  # cancelled at the deadline
 
@@ -242,9 +242,7 @@ class InboundCalls:
         if type(response) is route.response_class:  # the usual answer: nothing to check
             response = response.__ocpp_wire__()
         elif isinstance(response, Payload):
-            if response.__ocpp_action__ != action or response.__ocpp_kind__ is not (
-                MessageKind.RESPONSE
-            ):
+            if response.__ocpp_action__ != action or response.__ocpp_kind__ is not RESPONSE:
                 raise TypeError(f"expected the response to {action}, got {response!r}")
             if response.__ocpp_version__ != self.version:
                 return response.to_wire()  # another version's schema names its fields
@@ -281,7 +279,7 @@ class InboundCalls:
         try:
             with trio.move_on_after(self.handler_timeout) as timer:
                 await host.pre_dispatch(send)
-                await self._invoke(host, self.table.route(send.action, MessageKind.SEND), send)
+                await self._invoke(host, self.table.route(send.action, SEND), send)
             if timer.cancelled_caught:
                 self.logger.error(
                     "%s: handler of SEND %s (%s) did not finish within %g s, cancelled",

@@ -102,6 +102,12 @@ class ExchangeRecord(NamedTuple):
     latency: float
 
 
+# The members as constants for the hot path (see ``_core.schemas.REQUEST``).
+INBOUND, OUTBOUND = Direction.INBOUND, Direction.OUTBOUND
+RESULT, ERROR, INVALID_RESULT = Outcome.RESULT, Outcome.ERROR, Outcome.INVALID_RESULT
+TIMEOUT, CLOSED = Outcome.TIMEOUT, Outcome.CLOSED
+
+
 #: Why a server refused an opening handshake (:meth:`Observer.handshake_refused`): a closed set,
 #: so that it can label a metric. ``auth``: Basic credentials or the client certificate;
 #: ``identity``: not a valid identity; ``subprotocol``: none we speak, or an invalid header;
@@ -252,12 +258,3 @@ class Observers:
 def _failed(hook: Callable[..., Any], exc: Exception) -> None:
     name = getattr(hook, "__qualname__", repr(hook))
     _failures.warning(trio.current_time(), "%s failed: %s", name, escape(repr(exc)), source=name)
-
-
-def outcome_of(reply: CallResult | CallError | CallResultError) -> Outcome:
-    """The outcome of an answered CALL."""
-    if isinstance(reply, CallResult):
-        return Outcome.RESULT
-    if isinstance(reply, CallResultError):
-        return Outcome.INVALID_RESULT
-    return Outcome.ERROR

@@ -19,11 +19,11 @@ from .._core import errors
 from .._core.frames import Call, CallError, CallResult, Send
 from .._core.payload import Payload
 from .._core.route_table import Exchange, RouteTable, outgoing_payload
-from .._core.schemas import MessageKind
+from .._core.schemas import REQUEST, RESPONSE, SEND
 from .._core.validation import check
 from .._core.versions import OCPPVersion
 from .link import Link
-from .observe import Direction, Observers, Outcome
+from .observe import CLOSED, ERROR, INVALID_RESULT, OUTBOUND, RESULT, TIMEOUT, Observers
 
 __all__ = ["OutboundCalls"]
 
@@ -77,7 +77,7 @@ class OutboundCalls:
         timeout: float | None = None,
     ) -> Any:
         """``ChargePoint.call``."""
-        out = self.table.exchange(payload, MessageKind.REQUEST)
+        out = self.table.exchange(payload, REQUEST)
         wire = outgoing_payload(out, payload, skip_schema_validation)
         call = Call(unique_id or str(uuid.uuid4()), out.action, wire)
         lock = self._lock
@@ -96,14 +96,14 @@ class OutboundCalls:
         except (errors.CallTimeoutError, errors.ConnectionClosedError) as exc:
             if observers is not None:
                 timed_out = isinstance(exc, errors.CallTimeoutError)
-                outcome = Outcome.TIMEOUT if timed_out else Outcome.CLOSED
-                observers.exchanged(Direction.OUTBOUND, call, None, outcome, started)
+                outcome = TIMEOUT if timed_out else CLOSED
+                observers.exchanged(OUTBOUND, call, None, outcome, started)
             raise
         finally:
             lock.release()
         if isinstance(response, CallError):
             if observers is not None:
-                observers.exchanged(Direction.OUTBOUND, call, response, Outcome.ERROR, started)
+                observers.exchanged(OUTBOUND, call, response, ERROR, started)
             if suppress:
                 return None
             raise response.to_exception()
@@ -111,11 +111,10 @@ class OutboundCalls:
             result = self._result_object(out, response, skip_schema_validation)
         except errors.OCPPError:
             if observers is not None:
-                outcome = Outcome.INVALID_RESULT
-                observers.exchanged(Direction.OUTBOUND, call, response, outcome, started)
+                observers.exchanged(OUTBOUND, call, response, INVALID_RESULT, started)
             raise
         if observers is not None:
-            observers.exchanged(Direction.OUTBOUND, call, response, Outcome.RESULT, started)
+            observers.exchanged(OUTBOUND, call, response, RESULT, started)
         return result
 
     async def _exchange(self, call: Call, timeout: float | None) -> CallResult | CallError:
@@ -147,7 +146,7 @@ class OutboundCalls:
         assert out.response_class is not None  # a CALL's
         if out.response is not None and not skip_validation:
             try:
-                check(out.response, out.action, MessageKind.RESPONSE, result.payload)
+                check(out.response, out.action, RESPONSE, result.payload)
             except errors.OCPPError as exc:
                 if self.version == "2.1":
                     # 2.1 answers a bad CALLRESULT with a CALLRESULTERROR (CONFORMANCE 12).
@@ -157,7 +156,7 @@ class OutboundCalls:
 
     async def send(self, payload: Payload, skip_schema_validation: bool) -> None:
         """``ChargePoint.send``."""
-        out = self.table.exchange(payload, MessageKind.SEND)
+        out = self.table.exchange(payload, SEND)
         wire = outgoing_payload(out, payload, skip_schema_validation)
         await self.link.send(Send(str(uuid.uuid4()), out.action, wire))
         await trio.lowlevel.checkpoint()  # our connection's sends do not yield by themselves
@@ -170,6 +169,12 @@ class OutboundCalls:
             return False
         pending.resolve(response)
         return True
+
+    def named(self, answer: CallResult | CallError) -> CallResult | CallError:
+        """``answer``, received, with the action of the call waiting for it (observers count
+        answers by action); as it is if none waits."""
+        pending = self.pending.get(answer.unique_id)
+        return answer if pending is None else attrs.evolve(answer, action=pending.action)
 
     def fail(self) -> None:
         """The connection closed: every waiting call fails now."""

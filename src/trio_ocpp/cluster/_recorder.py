@@ -32,7 +32,7 @@ import trio
 from .._core import json_codec as _json
 from .._core.frames import Call, CallResult
 from .._core.logsafe import escape
-from .._runtime.observe import ConnectionInfo, Direction, ExchangeRecord, Observer, Outcome
+from .._runtime.observe import INBOUND, RESULT, ConnectionInfo, ExchangeRecord, Observer
 from ._broker import Broker, ClusterUnavailableError
 
 __all__ = ["EventLimits", "EventRecorder", "EventStatistics", "warn_now_and_then"]
@@ -143,7 +143,7 @@ class EventRecorder(Observer):
     def exchange(self, connection: ConnectionInfo, record: ExchangeRecord) -> None:
         """The CALLs a charge point made that we answered with a CALLRESULT are events."""
         reply = record.reply
-        if record.direction is Direction.INBOUND and record.outcome is Outcome.RESULT:
+        if record.direction is INBOUND and record.outcome is RESULT:
             assert isinstance(reply, CallResult)
             self.record(connection.identity, connection.version, record.call, reply)
 

@@ -29,7 +29,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .. import __version__
 from .._core.frames import CallError
-from .._runtime.observe import ConnectionInfo, Direction, ExchangeRecord, Observer, Outcome
+from .._runtime.observe import INBOUND, RESULT, ConnectionInfo, ExchangeRecord, Observer
 
 __all__ = ["Tracing"]
 
@@ -43,7 +43,7 @@ class Tracing(Observer):
         self._tracer = trace.get_tracer("trio_ocpp", __version__, tracer_provider)
 
     def exchange(self, connection: ConnectionInfo, record: ExchangeRecord) -> None:
-        inbound = record.direction is Direction.INBOUND
+        inbound = record.direction is INBOUND
         start = int(record.started_at * _NS)
         attributes: dict[str, Any] = {
             "rpc.system": "ocpp",
@@ -62,7 +62,7 @@ class Tracing(Observer):
             attributes=attributes,
             start_time=start,
         )
-        if record.outcome is not Outcome.RESULT:
+        if record.outcome is not RESULT:
             span.set_status(Status(StatusCode.ERROR, record.outcome.value))
         span.end(end_time=start + int(record.latency * _NS))
 

@@ -11,7 +11,15 @@ import trio
 
 from .._client.client import ConnectionRejected, HandshakeError
 from .._core.frames import CallError
-from .._runtime.observe import ConnectionInfo, Direction, ExchangeRecord, Observer, Outcome
+from .._runtime.observe import (
+    CLOSED,
+    ERROR,
+    OUTBOUND,
+    RESULT,
+    ConnectionInfo,
+    ExchangeRecord,
+    Observer,
+)
 from ._histogram import Histogram
 
 #: Errors that a charge point answering what it does not support is expected to give.
@@ -45,9 +53,9 @@ class ActionStats:
 
 def _error_name(record: ExchangeRecord) -> str | None:
     """What went wrong with an exchange, or None."""
-    if record.outcome is Outcome.RESULT or record.outcome is Outcome.CLOSED:
+    if record.outcome is RESULT or record.outcome is CLOSED:
         return None  # a close is the connection's story (resets, lost connections)
-    if record.outcome is Outcome.ERROR:
+    if record.outcome is ERROR:
         return str(record.reply.error_code) if isinstance(record.reply, CallError) else "CallError"
     return str(record.outcome.value)
 
@@ -107,7 +115,8 @@ class FleetStats(Observer):
         self.connected -= 1
 
     def exchange(self, connection: ConnectionInfo, record: ExchangeRecord) -> None:
-        key = (record.call.action, record.direction.value)
+        # Not the enum's .value nor its hash: each is a Python call, and this runs per exchange.
+        key = (record.call.action, "outbound" if record.direction is OUTBOUND else "inbound")
         stats = self.actions.get(key)
         if stats is None:
             stats = self.actions[key] = ActionStats()
@@ -116,11 +125,11 @@ class FleetStats(Observer):
         error = _error_name(record)
         if error is not None:
             stats.errors[error] += 1
-            if record.direction is Direction.OUTBOUND or error not in EXPECTED_INBOUND_ERRORS:
+            if record.direction is OUTBOUND or error not in EXPECTED_INBOUND_ERRORS:
                 self.unexpected += 1
-        if record.outcome is not Outcome.CLOSED:
+        if record.outcome is not CLOSED:
             stats.latency.add(record.latency)
-            if record.direction is Direction.OUTBOUND:
+            if record.direction is OUTBOUND:
                 self.recent.add(record.latency)
 
     def crashed(self, exc: BaseException) -> None:
