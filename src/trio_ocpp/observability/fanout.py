@@ -5,11 +5,13 @@ Each worker serves its own :class:`~.operator.OperatorApi` on a Unix socket, ``<
 a directory only the supervisor's user can enter (no credentials there); the supervisor's
 :class:`WorkersApi` answers from them all:
 
-- ``GET /health``: the workers that answer their own, of those wanted (200 if any does, 503 if
-  none), their charge points summed, the cluster's state if there is one;
+- ``GET /health``: the workers that answer their own, of those wanted, and the live ones' pids
+  by index (200 if any answers, 503 if none), their charge points summed, the cluster's state
+  if there is one;
 - ``GET /metrics``: every worker's figures, summed (``registry``:
   :func:`~.scrape.collecting`);
-- ``GET /charge-points``: every worker's connections, and the cluster's identities;
+- ``GET /charge-points``: every worker's connections (each with its worker's index), and the
+  cluster's identities;
 - ``/charge-points/{id}/...`` (actions, frames, calls): relayed to the worker that holds the
   charge point, the live frames streamed as they come; to the first worker if none does (it
   calls through the cluster, or answers 404).
@@ -109,14 +111,14 @@ class WorkersApi(HttpSide):
 
     async def _health(self) -> dict[str, Any]:
         healthy = [body for _, status, body in await self._ask_all("/health") if status == 200]
-        serving = len(healthy)
+        serving, wanted = len(healthy), self._workers.wanted
         health: dict[str, Any] = {
-            "status": "ok"
-            if serving >= self._workers.wanted
-            else "degraded"
-            if serving
-            else "down",
-            "workers": {"wanted": self._workers.wanted, "serving": serving},
+            "status": "ok" if serving >= wanted else "degraded" if serving else "down",
+            "workers": {
+                "wanted": wanted,
+                "serving": serving,
+                "pids": {str(i): pid for i, pid in self._workers.pids.items()},
+            },
             "charge_points": sum(body["charge_points"] for body in healthy),
         }
         if healthy and "cluster" in healthy[0]:
@@ -125,9 +127,9 @@ class WorkersApi(HttpSide):
 
     async def _list(self) -> dict[str, Any]:
         listing: dict[str, Any] = {"charge_points": []}
-        for _, status, body in await self._ask_all("/charge-points"):
+        for index, status, body in await self._ask_all("/charge-points"):
             if status == 200:
-                listing["charge_points"] += body["charge_points"]
+                listing["charge_points"] += [cp | {"worker": index} for cp in body["charge_points"]]
                 if "cluster" in body:
                     listing["cluster"] = body["cluster"]
         return listing
