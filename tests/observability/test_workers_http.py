@@ -21,13 +21,12 @@ pytest.importorskip("prometheus_client")
 
 from helpers.central_http import Central
 from helpers.cluster_parts import Station
-from helpers.processes import free_port, wait_listening
-from prometheus_client.parser import text_string_to_metric_families
+from helpers.processes import free_port, stop, wait_listening
+from helpers.samples import Samples, parse, total
 
 import trio_ocpp
 
 STATIONS = 16  # all on one worker: one chance in 2**15
-Samples = dict[str, list[tuple[dict[str, str], float]]]
 
 
 @asynccontextmanager
@@ -45,26 +44,13 @@ async def workers_with_http() -> AsyncIterator[Central]:
                 await trio.sleep(0.05)
         yield central
     finally:
-        process.send_signal(signal.SIGTERM)
-        with trio.move_on_after(15):
-            await process.wait()
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        await stop(process)
 
 
 async def scrape(central: Central) -> Samples:
     status, text = await central.get("/metrics")
     assert status == 200
-    found: Samples = defaultdict(list)
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            found[sample.name].append((sample.labels, sample.value))
-    return found
-
-
-def total(samples: list[tuple[dict[str, str], float]]) -> float:
-    return sum(value for _, value in samples)
+    return parse(text)
 
 
 @asynccontextmanager
