@@ -9,7 +9,10 @@ import importlib
 import importlib.util
 import logging
 import multiprocessing
+import os
+import tempfile
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -21,7 +24,10 @@ from ._server.signals import run_until_signalled
 from ._transport.tls import common_name_is_identity, server_ssl_context
 from .examples.central_system import CLASSES, main, read_passwords
 from .observability.logs import configure as configure_logging
-from .workers import WorkerStartError, run_workers
+from .workers import WorkerSet, WorkerStartError, run_workers
+
+if TYPE_CHECKING:
+    from .observability.scrape import Figures
 
 logger = logging.getLogger("trio_ocpp.examples.central_system")
 
@@ -166,7 +172,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=_address,
         metavar="HOST:PORT",
         help="serve the operator API and live page at http://HOST:PORT/ (needs "
-        "trio-ocpp[http]); off loopback only with --http-auth",
+        "trio-ocpp[http]); off loopback only with --http-auth; with --workers, the "
+        "supervisor serves it for every worker",
     )
     operate.add_argument(
         "--http-auth",
@@ -176,8 +183,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.http:
         _needs(parser, "--http", "hypercorn", "http")
-        if args.workers:
-            parser.error("--http serves one process: not with --workers (--metrics is)")
         args.http_auth = _credentials(parser, args.http_auth)
         from .observability.http import check_exposure
 
@@ -240,15 +245,27 @@ def run(argv: list[str] | None = None) -> None:
     """SIGINT or SIGTERM stops the server gracefully (``main`` stops it with
     :func:`trio_ocpp.stop_on_signals`); one that comes before it listens, or after, cancels."""
     args = parse_args(argv)
+    args.http_sockets = None
     with contextlib.ExitStack() as stack:
-        if args.metrics:
+        figures = None
+        if _counted(args):
             from .observability import scrape  # the optional extra: imported only when asked
 
-            stack.enter_context(scrape.serving(*args.metrics, processes=bool(args.workers)))
-        _run(args)
+            figures = stack.enter_context(scrape.collecting(processes=bool(args.workers)))
+            if args.metrics:
+                stack.enter_context(figures.serving(*args.metrics))
+        if args.http and args.workers:  # where each worker serves its charge points' side
+            directory = tempfile.TemporaryDirectory(prefix="trio-ocpp-http-")
+            args.http_sockets = stack.enter_context(directory)
+        _run(args, figures)
 
 
-def _run(args: argparse.Namespace) -> None:
+def _counted(args: argparse.Namespace) -> bool:
+    """Metrics on: asked for, or shown by the HTTP side when the extra is there."""
+    return bool(args.metrics or (args.http and importlib.util.find_spec("prometheus_client")))
+
+
+def _run(args: argparse.Namespace, figures: Figures | None) -> None:
     if args.workers:
         multiprocessing.current_process().name = "supervisor"  # in its log lines, as workers'
         _log(args)
@@ -263,6 +280,8 @@ def _run(args: argparse.Namespace) -> None:
                 args.host,
                 args.port,
                 grace_period=args.grace_period + 5,
+                alongside=functools.partial(_workers_http, args, figures) if args.http else None,
+                ended=None if figures is None else figures.process_ended,
             )
         except WorkerStartError:
             raise SystemExit(1) from None  # the supervisor logged the cause
@@ -280,7 +299,10 @@ def _log(args: argparse.Namespace) -> None:
     )
 
 
-async def _serve(args: argparse.Namespace, listeners: list[trio.SocketListener] | None) -> None:
+async def serve(
+    args: argparse.Namespace, listeners: list[trio.SocketListener] | None = None
+) -> None:
+    """The example central system as ``args`` say: in this process, or in a worker's."""
     _log(args)
     central_system = functools.partial(
         main,
@@ -315,7 +337,7 @@ async def _serve(args: argparse.Namespace, listeners: list[trio.SocketListener] 
         else:
             name = multiprocessing.current_process().name if args.workers else ""
         observers = _observers(args, name)
-        if args.metrics and args.workers:  # the supervisor serves what each worker writes
+        if args.workers and _counted(args):  # the supervisor serves what each worker writes
             from .observability import metrics, scrape
 
             for observer in observers:
@@ -335,7 +357,7 @@ def _http(
     args: argparse.Namespace, observers: list[Observer], node: object
 ) -> Callable[[Server], Awaitable[None]] | None:
     """The operator's HTTP side as ``main`` runs it beside the server, if asked for; its feed
-    joins ``observers``."""
+    joins ``observers``. A worker serves it to the supervisor only (:func:`_workers_http`)."""
     if not args.http:
         return None
     from .observability.feed import Feed
@@ -351,26 +373,37 @@ def _http(
             feed,
             cluster=node,
             default_version=args.default_version or args.versions[0],
-            auth=args.http_auth,
+            auth=None if args.workers else args.http_auth,
         )
+        if args.workers:  # a socket only the supervisor's user can reach
+            from .observability.fanout import socket_path
+
+            await serve_operator_api(api, socket_path(args.http_sockets, os.getpid()))
+            return
         async with trio.open_nursery() as nursery:
-            await nursery.start(functools.partial(serve_operator_api, api, *args.http))
+            await nursery.start(functools.partial(serve_operator_api, api, args.http))
             logger.info("operator API on http://%s:%d/", *args.http)
 
     return run
 
 
-async def serve(
-    args: argparse.Namespace, listeners: list[trio.SocketListener] | None = None
+async def _workers_http(
+    args: argparse.Namespace,
+    figures: Figures | None,
+    workers: WorkerSet,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """The example central system as ``args`` say: in this process, or in a worker's."""
-    try:
-        await _serve(args, listeners)
-    finally:
-        if args.metrics and args.workers:
-            from .observability.scrape import process_ended
+    """The supervisor's HTTP side: every worker's, through their sockets."""
+    from .observability.fanout import WorkersApi
+    from .observability.http import serve_operator_api
 
-            process_ended()
+    registry = None if figures is None else figures.registry
+    api = WorkersApi(workers, args.http_sockets, auth=args.http_auth, registry=registry)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(functools.partial(serve_operator_api, api, args.http))
+        logger.info("operator API of %d workers on http://%s:%d/", workers.wanted, *args.http)
+        task_status.started()
 
 
 def _observers(args: argparse.Namespace, node: str) -> list[Observer]:

@@ -48,7 +48,13 @@ import trio
 from ._core.logsafe import escape
 from ._server.signals import run_until_signalled
 
-__all__ = ["Worker", "WorkerStartError", "open_reuse_port_listeners", "run_workers"]
+__all__ = [
+    "Worker",
+    "WorkerSet",
+    "WorkerStartError",
+    "open_reuse_port_listeners",
+    "run_workers",
+]
 
 logger = logging.getLogger("trio_ocpp.workers")
 
@@ -59,6 +65,20 @@ Worker = Callable[[list[trio.SocketListener]], Awaitable[None]]
 _TRACEBACK_LIMIT = 8_000
 #: Characters of the line that names a worker's exception.
 _CAUSE_LIMIT = 500
+
+
+class WorkerSet:
+    """The workers as what runs beside them in the parent sees them (``alongside``)."""
+
+    def __init__(self, wanted: int) -> None:
+        #: How many workers the parent keeps running.
+        self.wanted = wanted
+        self._processes: dict[int, BaseProcess] = {}
+
+    @property
+    def pids(self) -> dict[int, int]:
+        """The live workers: index -> pid."""
+        return {index: process.pid for index, process in self._processes.items() if process.pid}
 
 
 class WorkerStartError(RuntimeError):
@@ -122,17 +142,29 @@ def run_workers(
     grace_period: float = 10.0,
     start_period: float = 5.0,
     max_failed_starts: int = 5,
+    alongside: Alongside | None = None,
+    ended: Callable[[int], None] | None = None,
 ) -> None:
     """Run ``workers`` processes of ``worker`` on one port until SIGINT or SIGTERM (see the
     module docstring); a worker that dies is started again after ``restart_delay`` seconds.
     Raises :class:`WorkerStartError` when a worker ended within ``start_period`` seconds of its
-    start ``max_failed_starts`` times in a row (the others are stopped first)."""
+    start ``max_failed_starts`` times in a row (the others are stopped first).
+
+    In the parent, ``alongside(worker_set, task_status=...)`` runs beside the workers (an HTTP
+    side for all of them): started before the first worker, cancelled after the last one
+    stopped; if it fails, the workers are stopped and its exception raised. ``ended(pid)`` is
+    called for each worker that ended, however it ended, once the parent reaped it (a dead
+    worker's figures no longer count)."""
     if workers < 1:
         raise ValueError("at least one worker")
     if max_failed_starts < 1:
         raise ValueError("max_failed_starts must be at least 1")
-    restarts = _Restarts(restart_delay, start_period, max_failed_starts)
-    trio.run(_supervise, worker, workers, host, port, restarts, grace_period)
+    restarts = _Restarts(restart_delay, start_period, max_failed_starts, ended)
+    trio.run(_supervise, worker, workers, host, port, restarts, grace_period, alongside)
+
+
+#: What runs beside the workers in the parent: started with the workers' :class:`WorkerSet`.
+Alongside = Callable[..., Awaitable[None]]
 
 
 @attrs.frozen
@@ -140,6 +172,7 @@ class _Restarts:
     delay: float
     start_period: float
     max_failed_starts: int
+    ended: Callable[[int], None] | None
 
 
 def _exception_of(report: Connection) -> tuple[str, str] | None:
@@ -160,16 +193,19 @@ async def _supervise(
     port: int,
     restarts: _Restarts,
     grace_period: float,
+    alongside: Alongside | None,
 ) -> None:
     # The port is checked here, once: a worker that cannot bind it would only die and return.
     for listener in await open_reuse_port_listeners(port, host):
         listener.socket.close()
     context = multiprocessing.get_context("spawn")
-    running: dict[int, BaseProcess] = {}
+    worker_set = WorkerSet(workers)
+    running = worker_set._processes
     stopping = False
     stop = trio.Event()
     all_stopped = trio.Event()
     gave_up: str | None = None
+    failed: BaseException | None = None
 
     async def keep_running(index: int) -> None:
         nonlocal gave_up
@@ -189,6 +225,8 @@ async def _supervise(
             exception = _exception_of(report)
             report.close()
             del running[index]
+            if restarts.ended is not None and process.pid is not None:
+                restarts.ended(process.pid)
             if stopping:
                 if not running:
                     all_stopped.set()
@@ -219,8 +257,26 @@ async def _supervise(
             stop.set()
             return
 
+    async def run_alongside(task_status: trio.TaskStatus[None]) -> None:
+        nonlocal failed
+        assert alongside is not None
+        started = False
+        try:
+            async with trio.open_nursery() as inner:
+                await inner.start(alongside, worker_set)
+                task_status.started()
+                started = True
+        except Exception as exc:
+            if not started:
+                raise  # no worker is running yet
+            logger.error("stopping the workers: %s", escape(repr(exc), _CAUSE_LIMIT))
+            failed = exc
+            stop.set()
+
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
+            if alongside is not None:
+                await nursery.start(run_alongside)
             for index in range(workers):
                 nursery.start_soon(keep_running, index)
             nursery.start_soon(stop_on_signal)
@@ -237,5 +293,7 @@ async def _supervise(
                 process.kill()
             await all_stopped.wait()
             nursery.cancel_scope.cancel()  # workers waiting to be started again
+    if failed is not None:
+        raise failed
     if gave_up is not None:
         raise WorkerStartError(gave_up)

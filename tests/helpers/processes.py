@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import socket
 from pathlib import Path
 
@@ -33,3 +34,13 @@ async def first_worker_fails(listeners: list[trio.SocketListener]) -> None:
     if multiprocessing.current_process().name == "worker 0":
         Path("/nonexistent/certificate.pem").read_bytes()
     await trio.sleep_forever()
+
+
+async def stop(process: trio.Process, grace_period: float = 15) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within ``grace_period`` seconds."""
+    process.send_signal(signal.SIGTERM)
+    with trio.move_on_after(grace_period):
+        await process.wait()
+    if process.returncode is None:
+        process.kill()
+        await process.wait()

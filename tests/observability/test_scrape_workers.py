@@ -4,10 +4,8 @@ write, read with prometheus_client's parser."""
 
 from __future__ import annotations
 
-import signal
 import sys
 import urllib.request
-from collections import defaultdict
 
 import pytest
 import trio
@@ -16,9 +14,10 @@ pytest.importorskip("glide", reason='the cluster needs valkey-glide: pip install
 pytest.importorskip("prometheus_client")
 
 from helpers.cluster_parts import Station, get_variables
+from helpers.processes import stop
 from helpers.redis_server import RedisServer, free_port
+from helpers.samples import Samples, parse, total
 from prometheus_client import CollectorRegistry
-from prometheus_client.parser import text_string_to_metric_families
 from trio_websocket import ConnectionRejected, open_websocket_url
 
 import trio_ocpp
@@ -28,18 +27,9 @@ from trio_ocpp.observability.metrics import Metrics
 STATIONS = 100
 
 
-def scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
+def scrape(port: int) -> Samples:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    found: dict[str, list[tuple[dict[str, str], float]]] = defaultdict(list)
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            found[sample.name].append((sample.labels, sample.value))
-    return found
-
-
-def total(samples: list[tuple[dict[str, str], float]], **labels: str) -> float:
-    return sum(v for have, v in samples if labels.items() <= have.items())
+        return parse(response.read().decode())
 
 
 async def test_one_scrape_shows_every_workers_charge_points(redis: RedisServer) -> None:
@@ -92,12 +82,7 @@ async def test_one_scrape_shows_every_workers_charge_points(redis: RedisServer) 
             for client in clients:
                 await client.aclose()
     finally:
-        process.send_signal(signal.SIGTERM)
-        with trio.move_on_after(15):
-            await process.wait()
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        await stop(process)
     # The caller's side: the cluster calls, timed by outcome.
     labels = {"action": "GetVariables", "outcome": "result"}
     count = registry.get_sample_value("ocpp_cluster_call_duration_seconds_count", labels)

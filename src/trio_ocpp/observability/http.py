@@ -1,6 +1,7 @@
 """The operator's HTTP side, served by hypercorn's trio worker (``pip install
 trio-ocpp[http]``): :func:`serve_operator_api` runs :class:`~.operator.OperatorApi` beside a
-server, in the same trio run.
+server, in the same trio run (or a set of workers' :class:`~.fanout.WorkersApi` in their
+supervisor).
 
 Never an unauthenticated operator API on a public address: without ``auth``, only a loopback
 address is taken (:func:`check_exposure`, which ``python -m trio_ocpp`` calls before it starts).
@@ -15,7 +16,7 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
-from .operator import OperatorApi
+from .operator import HttpSide
 
 __all__ = ["check_exposure", "serve_operator_api"]
 
@@ -33,15 +34,19 @@ def check_exposure(host: str, auth: tuple[str, str] | None) -> None:
 
 
 async def serve_operator_api(
-    api: OperatorApi,
-    host: str,
-    port: int,
+    api: HttpSide,
+    address: tuple[str, int] | str,
     *,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``api`` on ``host:port`` until cancelled; started: the addresses bound."""
+    """Serve ``api`` on ``address``, ``(host, port)`` or a Unix socket's path, until
+    cancelled; started: the addresses bound."""
     config = Config()
-    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    if isinstance(address, str):
+        config.bind = [f"unix:{address}"]
+    else:
+        host, port = address
+        config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.accesslog = None
     config.graceful_timeout = 1.0  # live pages hold event streams open
     app: Any = api

@@ -120,11 +120,10 @@ class Metrics(Observer):
         if registry is not None:
             registry.register(self)
 
-    def collect(self, live: bool = True) -> Iterator[Metric]:
-        """Every metric as prometheus_client exposes it (a collector's method); ``live=False``:
-        without the connected charge points, this process's being gone."""
+    def collect(self) -> Iterator[Metric]:
+        """Every metric as prometheus_client exposes it (a collector's method)."""
         for family in vars(self).values():
-            if isinstance(family, Family) and (live or family is not self.charge_points):
+            if isinstance(family, Family):
                 yield family.collect()
 
     # -- Observer ---------------------------------------------------------------------------

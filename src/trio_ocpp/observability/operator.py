@@ -6,6 +6,7 @@ of routes). ``python -m trio_ocpp --http HOST:PORT`` serves it with hypercorn
 - ``GET /metrics``: Prometheus text, when prometheus_client is installed.
 - ``GET /charge-points``: this server's connections (identity, version, remote, connected
   since, last frame, statistics), and in a cluster, every node's identities.
+- ``GET /charge-points/{id}``: one of them; 404 if this server does not hold it.
 - ``GET /charge-points/{id}/actions``: the version and a payload skeleton per action.
 - ``GET /charge-points/{id}/frames``: its frames live, as server-sent events.
 - ``POST /charge-points/{id}/calls/{action}``: a JSON payload in wire form, validated and sent;
@@ -15,6 +16,8 @@ of routes). ``python -m trio_ocpp --http HOST:PORT`` serves it with hypercorn
 - ``GET /``: the live page (``page.html``).
 
 Every request needs the Basic credentials given (``auth``), when there are any.
+:class:`HttpSide` is what this shares with the HTTP side of a set of workers
+(:mod:`~trio_ocpp.observability.fanout`).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from .._runtime.charge_point import ChargePoint
 from .feed import Feed
 from .skeleton import skeletons
 
-__all__ = ["OperatorApi"]
+__all__ = ["HttpSide", "OperatorApi", "Reply"]
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -49,34 +52,21 @@ MAX_BODY = 1 << 20
 _PAGE = importlib.resources.files(__package__).joinpath("page.html").read_bytes()
 
 
-class _Reply(Exception):
+class Reply(Exception):
     """Answer the request with ``status`` and ``body`` (JSON) and stop handling it."""
 
     def __init__(self, status: int, body: Any) -> None:
         self.status, self.body = status, body
 
 
-class OperatorApi:
-    """The ASGI application; see the module docstring.
+class HttpSide:
+    """An ASGI application with the page, ``/metrics`` (of ``registry``, prometheus_client's
+    ``REGISTRY`` if None) and the credentials ``auth`` (``(user, password)``); the other
+    resources are a subclass's :meth:`_resource`."""
 
-    ``charge_points``: the server's registry (``Server.charge_points``); ``feed``: an observer
-    installed on that server; ``cluster``: its node, if any; ``auth``: ``(user, password)``.
-    """
-
-    def __init__(
-        self,
-        charge_points: Mapping[str, ChargePoint],
-        feed: Feed,
-        *,
-        cluster: Any = None,
-        default_version: str = "2.0.1",
-        auth: tuple[str, str] | None = None,
-    ) -> None:
-        self._charge_points = charge_points
-        self._feed = feed
-        self._cluster = cluster
-        self._default_version = default_version
+    def __init__(self, *, auth: tuple[str, str] | None = None, registry: Any = None) -> None:
         self._auth = auth
+        self._registry = registry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -86,9 +76,9 @@ class OperatorApi:
             return
         try:
             if not self._authorized(scope):
-                raise _Reply(401, {"error": "credentials required"})
+                raise Reply(401, {"error": "credentials required"})
             await self._route(scope, receive, send)
-        except _Reply as reply:
+        except Reply as reply:
             headers = (
                 [(b"www-authenticate", b'Basic realm="trio-ocpp"')] if reply.status == 401 else []
             )
@@ -108,29 +98,71 @@ class OperatorApi:
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         method, parts = scope["method"], [unquote(p) for p in scope["path"].split("/")[1:]]
-        query = parse_qs(scope.get("query_string", b"").decode())
         match method, parts:
             case "GET", [""]:
                 await _respond(send, 200, _PAGE, b"text/html; charset=utf-8")
+            case "GET", ["metrics"]:
+                await _metrics(send, self._registry)
+            case _:
+                await self._resource(method, parts, scope, receive, send)
+
+    async def _resource(
+        self, method: str, parts: list[str], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        raise Reply(404, {"error": "no such resource"})
+
+
+class OperatorApi(HttpSide):
+    """The ASGI application; see the module docstring.
+
+    ``charge_points``: the server's registry (``Server.charge_points``); ``feed``: an observer
+    installed on that server; ``cluster``: its node, if any; ``auth``: ``(user, password)``;
+    ``registry``: what ``/metrics`` shows (prometheus_client's ``REGISTRY``).
+    """
+
+    def __init__(
+        self,
+        charge_points: Mapping[str, ChargePoint],
+        feed: Feed,
+        *,
+        cluster: Any = None,
+        default_version: str = "2.0.1",
+        auth: tuple[str, str] | None = None,
+        registry: Any = None,
+    ) -> None:
+        super().__init__(auth=auth, registry=registry)
+        self._charge_points = charge_points
+        self._feed = feed
+        self._cluster = cluster
+        self._default_version = default_version
+
+    async def _resource(
+        self, method: str, parts: list[str], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        query = parse_qs(scope.get("query_string", b"").decode())
+        match method, parts:
             case "GET", ["health"]:
                 await self._json(send, await self._health())
-            case "GET", ["metrics"]:
-                await _metrics(send)
             case "GET", ["charge-points"]:
                 await self._json(send, await self._list())
+            case "GET", ["charge-points", identity]:
+                cp = self._charge_points.get(identity)
+                if cp is None:
+                    raise Reply(404, {"error": f"{identity!r} is not connected here"})
+                await self._json(send, self._entry(identity, cp))
             case "GET", ["charge-points", identity, "actions"]:
                 version = self._version(identity, query)
                 await self._json(send, {"version": version, "actions": skeletons(version)})
             case "GET", ["charge-points", identity, "frames"]:
                 await self._frames(identity, receive, send)
             case "POST", ["charge-points", identity, "calls", action]:
-                body = await _body(receive)
+                body = await read_body(receive)
                 await self._json(send, await self._call(identity, action, body, query))
             case _:
-                raise _Reply(404, {"error": "no such resource"})
+                raise Reply(404, {"error": "no such resource"})
 
     async def _json(self, send: Send, body: Any) -> None:
-        await _respond(send, 200, orjson.dumps(body), b"application/json")
+        await respond_json(send, body)
 
     async def _health(self) -> dict[str, Any]:
         health: dict[str, Any] = {"status": "ok", "charge_points": len(self._charge_points)}
@@ -143,18 +175,7 @@ class OperatorApi:
         return health
 
     async def _list(self) -> dict[str, Any]:
-        local = []
-        for identity, cp in list(self._charge_points.items()):
-            seen = self._feed.connections.get(identity)
-            entry: dict[str, Any] = {"identity": identity, "version": cp.ocpp_version}
-            if seen is not None:
-                entry |= {
-                    "remote": seen.info.remote_address,
-                    "connected_since": seen.info.opened_at,
-                    "last_frame_at": seen.last_frame_at,
-                }
-            entry["statistics"] = _plain(cp.statistics())
-            local.append(entry)
+        local = [self._entry(*item) for item in list(self._charge_points.items())]
         listing: dict[str, Any] = {"charge_points": local}
         if self._cluster is not None:
             try:
@@ -163,6 +184,18 @@ class OperatorApi:
                 listing["cluster"] = None
         return listing
 
+    def _entry(self, identity: str, cp: ChargePoint) -> dict[str, Any]:
+        seen = self._feed.connections.get(identity)
+        entry: dict[str, Any] = {"identity": identity, "version": cp.ocpp_version}
+        if seen is not None:
+            entry |= {
+                "remote": seen.info.remote_address,
+                "connected_since": seen.info.opened_at,
+                "last_frame_at": seen.last_frame_at,
+            }
+        entry["statistics"] = _plain(cp.statistics())
+        return entry
+
     def _version(self, identity: str, query: Mapping[str, list[str]]) -> OCPPVersion:
         cp = self._charge_points.get(identity)
         if cp is not None:
@@ -170,39 +203,39 @@ class OperatorApi:
         try:  # on another node: the version the request says
             return normalize_version(query.get("version", [self._default_version])[0])
         except ValueError as exc:
-            raise _Reply(422, {"error": str(exc)}) from None
+            raise Reply(422, {"error": str(exc)}) from None
 
     async def _call(
         self, identity: str, action: str, body: bytes, query: Mapping[str, list[str]]
     ) -> Any:
         cp = self._charge_points.get(identity)
         if cp is None and self._cluster is None:
-            raise _Reply(404, {"error": f"{identity!r} is not connected"})
+            raise Reply(404, {"error": f"{identity!r} is not connected"})
         version = self._version(identity, query)
         try:
             wire = orjson.loads(body or b"{}")
             payload = payload_class(version, action, MessageKind.REQUEST).from_wire(wire)
             checked_request(payload)
         except (LookupError, ValueError, TypeError, errors.OCPPError) as exc:
-            raise _Reply(422, {"error": str(exc)}) from None
+            raise Reply(422, {"error": str(exc)}) from None
         try:
             timeout = min(float(query.get("timeout", [CALL_TIMEOUT])[0]), CALL_TIMEOUT)
         except ValueError:
-            raise _Reply(422, {"error": "timeout: not a number"}) from None
+            raise Reply(422, {"error": "timeout: not a number"}) from None
         try:
             if cp is not None:
                 result = await cp.call(payload, skip_schema_validation=True, timeout=timeout)
             else:
                 result = await self._cluster.call(identity, payload, timeout=timeout)
         except errors.CallTimeoutError:
-            raise _Reply(504, {"error": f"no answer within {timeout:g} s"}) from None
+            raise Reply(504, {"error": f"no answer within {timeout:g} s"}) from None
         except errors.ConnectionClosedError as exc:  # NotConnectedError too
-            raise _Reply(404, {"error": str(exc)}) from None
+            raise Reply(404, {"error": str(exc)}) from None
         except errors.ClusterUnavailableError as exc:
-            raise _Reply(503, {"error": str(exc)}) from None
+            raise Reply(503, {"error": str(exc)}) from None
         except errors.OCPPError as exc:
             error = {"code": exc.code_for(version), "description": exc.description}
-            raise _Reply(502, {"error": error}) from None
+            raise Reply(502, {"error": error}) from None
         return {"result": result.to_wire()}
 
     async def _frames(self, identity: str, receive: Receive, send: Send) -> None:
@@ -211,7 +244,7 @@ class OperatorApi:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         with self._feed.watch(identity) as frames:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(_cancel_on_disconnect, receive, nursery.cancel_scope)
+                nursery.start_soon(cancel_on_disconnect, receive, nursery.cancel_scope)
                 await send(
                     {"type": "http.response.body", "body": b": watching\n\n", "more_body": True}
                 )
@@ -231,30 +264,35 @@ def _plain(value: Any) -> Any:
     return {name: getattr(value, name) for name in names}
 
 
-async def _cancel_on_disconnect(receive: Receive, scope: trio.CancelScope) -> None:
+async def cancel_on_disconnect(receive: Receive, scope: trio.CancelScope) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
     scope.cancel()
 
 
-async def _body(receive: Receive) -> bytes:
+async def read_body(receive: Receive) -> bytes:
     body = b""
     while True:
         message = await receive()
         body += bytes(message.get("body", b""))
         if len(body) > MAX_BODY:
-            raise _Reply(413, {"error": "payload too large"})
+            raise Reply(413, {"error": "payload too large"})
         if not message.get("more_body"):
             return body
 
 
-async def _metrics(send: Send) -> None:
+async def _metrics(send: Send, registry: Any) -> None:
     try:
         from prometheus_client import REGISTRY, generate_latest
         from prometheus_client.exposition import CONTENT_TYPE_LATEST
     except ImportError:
-        raise _Reply(404, {"error": "metrics need trio-ocpp[metrics]"}) from None
-    await _respond(send, 200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST.encode())
+        raise Reply(404, {"error": "metrics need trio-ocpp[metrics]"}) from None
+    body = generate_latest(REGISTRY if registry is None else registry)
+    await _respond(send, 200, body, CONTENT_TYPE_LATEST.encode())
+
+
+async def respond_json(send: Send, body: Any, status: int = 200) -> None:
+    await _respond(send, status, orjson.dumps(body), b"application/json")
 
 
 async def _respond(
