@@ -163,5 +163,8 @@ async def test_a_killed_workers_charge_points_stop_counting() -> None:
         with trio.fail_after(5):
             while total((await scrape(central))["ocpp_connections_opened_total"]) < 16 + on_killed:
                 await trio.sleep(0.1)
-        status, health = await central.get("/health")
-        assert (status, health["workers"]["serving"]) == (200, 2)
+        # The restarted worker answers once its HTTP side is up (the charge points may all
+        # have gone to the survivor before).
+        with trio.fail_after(20):
+            while (await central.get("/health"))[1]["workers"]["serving"] < 2:
+                await trio.sleep(0.1)
