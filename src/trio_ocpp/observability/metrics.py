@@ -23,7 +23,6 @@ import time
 from bisect import bisect_left
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
-from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.metrics_core import Metric
@@ -113,10 +112,15 @@ class Metrics(Observer):
         for reason in REFUSALS:  # every reason shows, 0 until it happens
             self.refused.count(reason)
         # The hot path: a frame's or an exchange's children by what the peer sent as it is,
-        # kept only for known actions (the peer cannot grow these), so that a frame costs a
-        # tuple, a look-up and an increment.
-        self._frame_children: dict[tuple[Any, ...], Count] = {}
-        self._exchange_children: dict[tuple[Any, ...], tuple[Histogram, Count | None]] = {}
+        # in nested dicts (subscripts by a str, a class or a bool cost less than a tuple's
+        # hash), kept only for known actions (the peer cannot grow these) and never for
+        # CALLERRORs (counted by code each time).
+        self._received: dict[str, dict[type, dict[str | None, Count]]] = {}
+        self._sent: dict[str, dict[type, dict[str | None, Count]]] = {}
+        self._exchanges: dict[bool, dict[str, dict[str, tuple[Histogram, Count | None]]]] = {
+            True: {},
+            False: {},
+        }
         if registry is not None:
             registry.register(self)
 
@@ -141,33 +145,46 @@ class Metrics(Observer):
     def frame_received(
         self, connection: ConnectionInfo, text: str | bytes, frame: Frame | None, at: float
     ) -> None:
-        key = ("in", connection.version, frame.__class__, getattr(frame, "action", None))
-        child = self._frame_children.get(key) or self._frame_child(key, frame)
-        child.value += 1
+        try:
+            by_class = self._received[connection.version]
+            by_class[frame.__class__][frame.action].value += 1  # type: ignore[union-attr]
+        except (KeyError, AttributeError):  # the first, a CALLERROR, another action, no frame
+            self._count_frame(self._received, "in", connection.version, frame)
 
     def frame_sent(self, connection: ConnectionInfo, text: str, frame: Frame, at: float) -> None:
-        key = ("out", connection.version, frame.__class__, getattr(frame, "action", None))
-        child = self._frame_children.get(key) or self._frame_child(key, frame)
-        child.value += 1
+        try:
+            self._sent[connection.version][frame.__class__][frame.action].value += 1
+        except KeyError:
+            self._count_frame(self._sent, "out", connection.version, frame)
 
-    def _frame_child(self, key: tuple[Any, ...], frame: Frame | None) -> Count:
-        """A frame's child, kept for the next ones of its key unless the peer chose its action
-        (a handler may answer any action) or it is a CALLERROR (counted here, by code)."""
-        direction, version, _, name = key
+    def _count_frame(
+        self,
+        known_children: dict[str, dict[type, dict[str | None, Count]]],
+        direction: str,
+        version: str,
+        frame: Frame | None,
+    ) -> None:
+        """Count a frame on its child, kept in ``known_children`` unless the peer chose its
+        action (a handler may answer any action) or it is a CALLERROR (counted by code)."""
+        name = None if frame is None else frame.action
         known = name is None or labels.action(version, name) != labels.OTHER
         # An answer's action is the CALL's it answers; "" when none (a late or unknown id).
         action = "" if name is None else name if known else labels.OTHER
         child = self.frames.count(direction, labels.frame_type(frame), action)
+        child.value += 1
         if isinstance(frame, CallError):  # a CALLRESULTERROR too
             self.call_errors.count(direction, labels.error_code(frame.error_code)).value += 1
-        elif known:
-            self._frame_children[key] = child
-        return child
+        elif known and frame is not None:
+            by_class = known_children.setdefault(version, {}).setdefault(frame.__class__, {})
+            by_class[name] = child
 
     def exchange(self, connection: ConnectionInfo, record: ExchangeRecord) -> None:
         # A bool, not the Direction: an enum member's hash is a Python method (~0.3 µs).
-        key = (record.direction is INBOUND, connection.version, record.call.action)
-        duration, timeouts = self._exchange_children.get(key) or self._exchange_child(key)
+        inbound = record.direction is INBOUND
+        try:
+            duration, timeouts = self._exchanges[inbound][connection.version][record.call.action]
+        except KeyError:
+            duration, timeouts = self._exchange_child(inbound, connection.version, record)
         # Histogram.observe written out: a call less per exchange.
         latency = record.latency
         duration.buckets[bisect_left(duration.bounds, latency)] += 1
@@ -175,16 +192,17 @@ class Metrics(Observer):
         if timeouts is not None and record.outcome is TIMEOUT:
             timeouts.value += 1
 
-    def _exchange_child(self, key: tuple[Any, ...]) -> tuple[Histogram, Count | None]:
-        inbound, version, name = key
-        action = labels.action(version, name)
+    def _exchange_child(
+        self, inbound: bool, version: str, record: ExchangeRecord
+    ) -> tuple[Histogram, Count | None]:
+        action = labels.action(version, record.call.action)
         duration = self.handler_duration if inbound else self.call_duration
         children = (
             duration.histogram(action),
             None if inbound else self.timeouts.count(action),
         )
         if action != labels.OTHER:
-            self._exchange_children[key] = children
+            self._exchanges[inbound].setdefault(version, {})[action] = children
         return children
 
     def handshake_refused(self, remote: str, reason: str) -> None:
