@@ -1,0 +1,178 @@
+"""The read fast path (whole text frames read without the protocol) changes nothing a peer sees.
+
+Random frame streams, cut at random read boundaries, go through two connections: one as it
+reads, one with the fast path off (the protocol parses every frame). After each read both hold
+the same messages and charge the same unfinished bytes; in the end both wrote the same bytes
+and closed with the same code and reason. Where the stream holds no Close inside a fragmented
+message (the one case where we answer differently from websockets) and no invalid text, the
+bytes written are also those of websockets' bare protocol fed the same reads.
+"""
+
+from __future__ import annotations
+
+import itertools
+import struct
+from typing import Any
+
+import trio
+import trio.testing
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from websockets.frames import CLOSE, CONT, PING, PONG, TEXT
+from websockets.protocol import CLIENT, SERVER, Protocol
+from websockets.utils import apply_mask
+
+from trio_ocpp._transport.connection import WebSocketConnection
+
+BINARY = 0x2
+KEY = b"\x01\x80\x7f\xfe"
+SIZES = [0, 1, 2, 5, 125, 126, 127, 200, 65535, 65536]
+CLOSES = [
+    b"",
+    b"\x03",
+    struct.pack("!H", 1000),
+    struct.pack("!H", 1000) + b"bye",
+    struct.pack("!H", 4001) + b"x" * 123,
+    struct.pack("!H", 1000) + b"x" * 124,
+    struct.pack("!H", 999),
+    struct.pack("!H", 1005),
+    struct.pack("!H", 1000) + b"\xff",
+]
+
+
+def encode(opcode: int, payload: bytes, fin: bool, rsv: int, mask: bool) -> bytes:
+    head = bytes([(0x80 if fin else 0) | rsv << 4 | opcode])
+    n = len(payload)
+    bit = 0x80 if mask else 0
+    if n < 126:
+        head += bytes([bit | n])
+    elif n < 65536:
+        head += bytes([bit | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([bit | 127]) + struct.pack("!Q", n)
+    return head + KEY + apply_mask(payload, KEY) if mask else head + payload
+
+
+@st.composite
+def payloads(draw: Any, limit: int) -> bytes:
+    size = draw(st.sampled_from([*SIZES, limit - 1, limit, limit + 1]))
+    seed = draw(st.text(max_size=6)).encode() or b"x"
+    data = (seed * (size // len(seed) + 1))[:size]  # may cut a character: invalid UTF-8
+    if data and draw(st.integers(0, 9)) == 0:
+        data = data[:-1] + b"\xff"
+    return data
+
+
+@st.composite
+def streams(draw: Any) -> tuple[bool, int, list[bytes], list[int], bool]:
+    """(server side, max size, frames, cuts, plain): plain if websockets would answer alike."""
+    server = draw(st.booleans())
+    limit = draw(st.sampled_from([300, 70000]))
+    frames: list[bytes] = []
+    plain = True
+    fragmented = False
+    for _ in range(draw(st.integers(1, 12))):
+        kind = draw(st.sampled_from(["text"] * 6 + ["fragment", "control", "odd"]))
+        fin, rsv, mask = True, 0, server
+        if kind == "text":
+            opcode, payload = TEXT, draw(payloads(limit))
+        elif kind == "fragment":
+            opcode = draw(st.sampled_from([TEXT, BINARY, CONT]))
+            payload, fin = draw(payloads(limit)), draw(st.booleans())
+        elif kind == "control":
+            opcode = draw(st.sampled_from([PING, PONG, CLOSE]))
+            size = draw(st.sampled_from([0, 4, 125, 126]))
+            payload = draw(st.sampled_from(CLOSES)) if opcode is CLOSE else b"p" * size
+        else:
+            opcode = draw(st.sampled_from([TEXT, BINARY, CONT, PING, 0x3, 0xB]))
+            payload = draw(payloads(limit))
+            fin, rsv = draw(st.booleans()), draw(st.sampled_from([0, 1, 4]))
+            mask = draw(st.booleans())
+        if opcode is TEXT:
+            try:
+                payload.decode()
+            except UnicodeDecodeError:
+                plain = False
+        if opcode is CLOSE and fragmented:
+            plain = False
+        if opcode in (TEXT, BINARY, CONT):
+            fragmented = not fin
+        frames.append(encode(opcode, payload, fin, rsv, mask))
+    # Cuts near frame starts (inside headers) and anywhere.
+    cuts, start = [], 0
+    for data in frames:
+        cuts += [start + offset for offset in draw(st.lists(st.integers(0, 15), max_size=2))]
+        start += len(data)
+    cuts += draw(st.lists(st.integers(0, start), max_size=4))
+    return server, limit, frames, cuts, plain
+
+
+def reads(stream: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({0, len(stream), *(cut for cut in cuts if 0 < cut < len(stream))})
+    return [stream[a:b] for a, b in itertools.pairwise(points)]
+
+
+def sent(data: bytes) -> list[tuple[int, bytes]]:
+    """The frames in bytes we wrote, unmasked (a client masks with random keys)."""
+    frames, pos = [], 0
+    while pos < len(data):
+        n, start = data[pos + 1] & 0x7F, pos + 2
+        if n > 125:
+            width = 2 if n == 126 else 8
+            n, start = int.from_bytes(data[start : start + width]), start + width
+        key = data[start : start + 4] if data[pos + 1] & 0x80 else b""
+        start += len(key)
+        payload = data[start : start + n]
+        frames.append((data[pos], apply_mask(payload, key) if key else payload))
+        pos = start + n
+    return frames
+
+
+def run(server: bool, limit: int, handshake: bytes, chunks: list[bytes], fast: bool) -> Any:
+    """What a connection does with these reads, driven as its reader drives it (no I/O)."""
+    protocol = Protocol(SERVER if server else CLIENT, max_size=limit)
+    protocol.receive_data(handshake)  # frames sent with the opening handshake
+    stream = trio.StapledStream(trio.testing.MemorySendStream(), trio.testing.MemoryReceiveStream())
+    ws = WebSocketConnection(stream, protocol, pending=protocol.events_received())
+    if not fast:
+        ws._fast = -1
+    steps = []
+    written = [b"".join(protocol.data_to_send())]
+    for chunk in [*chunks, b""]:  # b"": the end of the stream
+        if protocol.eof_sent or protocol.state.name == "CLOSED":
+            break  # the reader stops here
+        ws._received(chunk)
+        steps.append((list(ws._messages), ws._held))
+        written.append(b"".join(protocol.data_to_send()))
+    return steps, sent(b"".join(written)), protocol.eof_sent, ws._close_info(), protocol.state
+
+
+def bare(server: bool, limit: int, handshake: bytes, chunks: list[bytes]) -> Any:
+    """The bytes websockets' protocol writes for the same reads, and its close."""
+    protocol = Protocol(SERVER if server else CLIENT, max_size=limit)
+    protocol.receive_data(handshake)
+    written = b"".join(protocol.data_to_send())
+    for chunk in [*chunks, b""]:
+        if protocol.eof_sent or protocol.state.name == "CLOSED":
+            break
+        protocol.receive_data(chunk) if chunk else protocol.receive_eof()
+        written += b"".join(protocol.data_to_send())
+    close = protocol.close_rcvd or protocol.close_sent
+    return sent(written), close and (close.code, close.reason)
+
+
+@settings(max_examples=400, deadline=None)
+@given(streams(), st.integers(0, 20))
+def test_the_fast_path_reads_as_the_protocol_does(drawn: Any, handshake_bytes: int) -> None:
+    server, limit, frames, cuts, plain = drawn
+    stream = b"".join(frames)
+    # The first bytes came with the opening handshake (the parser may stop inside a frame).
+    handshake, stream = stream[:handshake_bytes], stream[handshake_bytes:]
+    chunks = reads(stream, cuts)
+    fast = run(server, limit, handshake, chunks, fast=True)
+    slow = run(server, limit, handshake, chunks, fast=False)
+    assert fast == slow
+    if plain:
+        _, written, _, close, _ = slow
+        ours = close if close[0] != 1006 else None
+        assert bare(server, limit, handshake, chunks) == (written, ours)
