@@ -16,7 +16,7 @@ from typing import Any
 
 import trio
 import trio.testing
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from websockets.frames import CLOSE, CONT, PING, PONG, TEXT
 from websockets.protocol import CLIENT, SERVER, Protocol
@@ -25,8 +25,9 @@ from websockets.utils import apply_mask
 from trio_ocpp._transport.connection import WebSocketConnection
 
 BINARY = 0x2
-KEY = b"\x01\x80\x7f\xfe"
-SIZES = [0, 1, 2, 5, 125, 126, 127, 200, 65535, 65536]
+KEY = b"\x13\x37\x42\x21"  # ASCII stays ASCII: text read from a wrong place may still decode
+# 0x8102 and 0x8182: 16-bit lengths that read as the start of a text frame
+SIZES = [0, 1, 2, 5, 125, 126, 127, 200, 0x8102, 0x8182, 65535, 65536]
 CLOSES = [
     b"",
     b"\x03",
@@ -55,12 +56,20 @@ def encode(opcode: int, payload: bytes, fin: bool, rsv: int, mask: bool) -> byte
 
 @st.composite
 def payloads(draw: Any, limit: int) -> bytes:
-    size = draw(st.sampled_from([*SIZES, limit - 1, limit, limit + 1]))
-    seed = draw(st.text(max_size=6)).encode() or b"x"
+    small = st.sampled_from([0, 1, 2, 5, 30, 125])
+    size = draw(st.one_of(small, st.sampled_from([*SIZES, limit - 1, limit, limit + 1])))
+    seed = draw(st.sampled_from(["x", "[2,", "\x00", "é", "€"])).encode()
     data = (seed * (size // len(seed) + 1))[:size]  # may cut a character: invalid UTF-8
-    if data and draw(st.integers(0, 9)) == 0:
+    if data and draw(st.integers(0, 19)) == 0:
         data = data[:-1] + b"\xff"
     return data
+
+
+def decoy(server: bool) -> bytes:
+    """A payload whose bytes on the wire are a whole text frame: read from a wrong place,
+    it would pass for one."""
+    inner = encode(TEXT, b"[]", True, 0, server)
+    return apply_mask(inner, KEY) if server else inner
 
 
 @st.composite
@@ -72,13 +81,19 @@ def streams(draw: Any) -> tuple[bool, int, list[bytes], list[int], bool]:
     plain = True
     fragmented = False
     for _ in range(draw(st.integers(1, 12))):
-        kind = draw(st.sampled_from(["text"] * 6 + ["fragment", "control", "odd"]))
+        kind = draw(
+            st.sampled_from(["text"] * 8 + ["fragment"] * 2 + ["decoy", "control", "mask", "odd"])
+        )
         fin, rsv, mask = True, 0, server
         if kind == "text":
             opcode, payload = TEXT, draw(payloads(limit))
         elif kind == "fragment":
             opcode = draw(st.sampled_from([TEXT, BINARY, CONT]))
             payload, fin = draw(payloads(limit)), draw(st.booleans())
+        elif kind == "decoy":
+            opcode, payload = draw(st.sampled_from([BINARY, PING])), decoy(server)
+        elif kind == "mask":  # masked by a server, or not by a client
+            opcode, payload, mask = TEXT, draw(payloads(limit)), not server
         elif kind == "control":
             opcode = draw(st.sampled_from([PING, PONG, CLOSE]))
             size = draw(st.sampled_from([0, 4, 125, 126]))
@@ -98,12 +113,20 @@ def streams(draw: Any) -> tuple[bool, int, list[bytes], list[int], bool]:
         if opcode in (TEXT, BINARY, CONT):
             fragmented = not fin
         frames.append(encode(opcode, payload, fin, rsv, mask))
-    # Cuts near frame starts (inside headers) and anywhere.
+    # Cuts between frames, inside headers, where a payload begins, and anywhere.
     cuts, start = [], 0
+    where = st.sampled_from(["frame"] * 4 + ["payload"] * 2 + ["header", "none"])
     for data in frames:
-        cuts += [start + offset for offset in draw(st.lists(st.integers(0, 15), max_size=2))]
+        header = 2 + {126: 2, 127: 8}.get(data[1] & 0x7F, 0) + (4 if data[1] & 0x80 else 0)
+        for place in draw(st.lists(where, min_size=1, max_size=2)):
+            if place == "frame":
+                cuts.append(start)
+            elif place == "payload":
+                cuts.append(start + header)
+            elif place == "header":
+                cuts.append(start + draw(st.integers(1, header - 1)))
         start += len(data)
-    cuts += draw(st.lists(st.integers(0, start), max_size=4))
+    cuts += draw(st.lists(st.integers(0, start), max_size=3))
     return server, limit, frames, cuts, plain
 
 
@@ -128,8 +151,24 @@ def sent(data: bytes) -> list[tuple[int, bytes]]:
     return frames
 
 
-def run(server: bool, limit: int, handshake: bytes, chunks: list[bytes], fast: bool) -> Any:
-    """What a connection does with these reads, driven as its reader drives it (no I/O)."""
+def where(frames: list[bytes], fed: int) -> tuple[int, bytes]:
+    """What the connection should know of the frame its protocol is in after ``fed`` bytes:
+    the bytes still to come once the length is known, else the frame's start."""
+    for data in frames:
+        if fed < len(data):
+            if not fed:
+                return 0, b""
+            length_end = 2 + {126: 2, 127: 8}.get(data[1] & 0x7F, 0) if fed > 1 else 2
+            return (len(data) - fed, b"") if fed >= length_end else (0, data[:fed])
+        fed -= len(data)
+    return 0, b""
+
+
+def run(
+    server: bool, limit: int, handshake: bytes, chunks: list[bytes], fast: bool, frames: list[bytes]
+) -> Any:
+    """What a connection does with these reads, driven as its reader drives it (no I/O); on the
+    way, that it knows where the frames end once it has seen one end."""
     protocol = Protocol(SERVER if server else CLIENT, max_size=limit)
     protocol.receive_data(handshake)  # frames sent with the opening handshake
     stream = trio.StapledStream(trio.testing.MemorySendStream(), trio.testing.MemoryReceiveStream())
@@ -138,10 +177,14 @@ def run(server: bool, limit: int, handshake: bytes, chunks: list[bytes], fast: b
         ws._fast = -1
     steps = []
     written = [b"".join(protocol.data_to_send())]
+    fed = len(handshake)
     for chunk in [*chunks, b""]:  # b"": the end of the stream
         if protocol.eof_sent or protocol.state.name == "CLOSED":
             break  # the reader stops here
         ws._received(chunk)
+        fed += len(chunk)
+        if ws._left >= 0 and protocol.state.name == "OPEN":
+            assert (ws._left, ws._head) == where(frames, fed)
         steps.append((list(ws._messages), ws._held))
         written.append(b"".join(protocol.data_to_send()))
     return steps, sent(b"".join(written)), protocol.eof_sent, ws._close_info(), protocol.state
@@ -161,16 +204,32 @@ def bare(server: bool, limit: int, handshake: bytes, chunks: list[bytes]) -> Any
     return sent(written), close and (close.code, close.reason)
 
 
+def pinned(server: bool, frames: list[tuple[int, bytes, bool]], cuts: list[int]) -> Any:
+    """An example: frames as (opcode, payload, masked as the side wants), reads cut at the
+    stream offsets ``cuts``."""
+    data = [encode(op, payload, True, 0, server == right) for op, payload, right in frames]
+    return {"drawn": (server, 70000, data, cuts, False), "handshake_bytes": 0}
+
+
+# A read beginning inside a 16-bit length that reads as a text frame's header.
+CUT_LENGTH = pinned(False, [(TEXT, b"a", True), (BINARY, b"x" * 0x8102, True)], [3, 5])
+# Unmasked text frames on the server whose bytes, unmasked by their first four, are text.
+WRONG_MASK = [(TEXT, b"a", True), (TEXT, b"\x80\0\0\0" * 3, False), (TEXT, b"bb", False)]
+UNMASKED = pinned(True, WRONG_MASK, [7])
+
+
+@example(**CUT_LENGTH)
+@example(**UNMASKED)
 @settings(max_examples=400, deadline=None)
-@given(streams(), st.integers(0, 20))
+@given(streams(), st.sampled_from([0, 0, 0, 0, 1, 2, 3, 6, 9, 20]))
 def test_the_fast_path_reads_as_the_protocol_does(drawn: Any, handshake_bytes: int) -> None:
     server, limit, frames, cuts, plain = drawn
     stream = b"".join(frames)
     # The first bytes came with the opening handshake (the parser may stop inside a frame).
     handshake, stream = stream[:handshake_bytes], stream[handshake_bytes:]
     chunks = reads(stream, cuts)
-    fast = run(server, limit, handshake, chunks, fast=True)
-    slow = run(server, limit, handshake, chunks, fast=False)
+    fast = run(server, limit, handshake, chunks, True, frames)
+    slow = run(server, limit, handshake, chunks, False, frames)
     assert fast == slow
     if plain:
         _, written, _, close, _ = slow
