@@ -286,14 +286,18 @@ class WebSocketConnection:
         end = len(data)
         left = self._left
         if left < 0:
-            # Where the parser stands is unknown: a frame ends with the read's last byte if a
-            # frame comes out of that byte alone.
-            protocol.receive_data(data[pos:-1])
-            frames = len(protocol.events)
-            protocol.receive_data(data[-1:])
-            if len(protocol.events) > frames:
-                self._left = 0
-            return
+            # Where the parser stands is unknown (the handshake may have given it the start of
+            # a frame): suppose it stands at the read's start. A frame that ends where that
+            # says, or the read's end, shows a frame's end if a frame comes of its last byte.
+            size = frame_size(data, pos)
+            stop = pos + size if 0 < size < end - pos else end
+            known = self._ends_frame(data, pos, stop)
+            if not known and stop < end:
+                known, stop = self._ends_frame(data, stop, end), end
+            if not known or stop == end:
+                self._left = 0 if known else -1
+                return
+            pos, left = stop, 0
         start = pos
         head = self._head
         if head:
@@ -327,6 +331,14 @@ class WebSocketConnection:
             left = size
         protocol.receive_data(data[start:] if start else data)
         self._left, self._head = left, head
+
+    def _ends_frame(self, data: bytes | bytearray, start: int, stop: int) -> bool:
+        """Give ``data[start:stop]`` to the protocol: True if a frame ended with its last byte."""
+        protocol = self._protocol
+        protocol.receive_data(data[start : stop - 1])
+        frames = len(protocol.events)
+        protocol.receive_data(data[stop - 1 : stop])
+        return len(protocol.events) > frames
 
     def _take(self, frames: list[Any], count: int) -> None:  # Frames, after the handshake
         """Handle the frames of a read, then charge what the unfinished message holds;
