@@ -178,10 +178,10 @@ def run(
     steps = []
     written = [b"".join(protocol.data_to_send())]
     fed = len(handshake)
-    for chunk in [*chunks, b""]:  # b"": the end of the stream
+    for index, chunk in enumerate([*chunks, b""]):  # b"": the end of the stream
         if protocol.eof_sent or protocol.state.name == "CLOSED":
             break  # the reader stops here
-        ws._received(chunk)
+        ws._received(bytearray(chunk) if index % 2 else chunk)  # as a TLS stream reads
         fed += len(chunk)
         if ws._left >= 0 and protocol.state.name == "OPEN":
             assert (ws._left, ws._head) == where(frames, fed)
