@@ -16,6 +16,7 @@ from typing import Any
 
 import trio
 import trio.testing
+from helpers.peers import frame
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from websockets.frames import CLOSE, CONT, PING, PONG, TEXT
@@ -42,16 +43,7 @@ CLOSES = [
 
 
 def encode(opcode: int, payload: bytes, fin: bool, rsv: int, mask: bool) -> bytes:
-    head = bytes([(0x80 if fin else 0) | rsv << 4 | opcode])
-    n = len(payload)
-    bit = 0x80 if mask else 0
-    if n < 126:
-        head += bytes([bit | n])
-    elif n < 65536:
-        head += bytes([bit | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([bit | 127]) + struct.pack("!Q", n)
-    return head + KEY + apply_mask(payload, KEY) if mask else head + payload
+    return frame(opcode, payload, fin=fin, rsv=rsv, mask=mask, key=KEY)
 
 
 @st.composite
@@ -235,3 +227,30 @@ def test_the_fast_path_reads_as_the_protocol_does(drawn: Any, handshake_bytes: i
         _, written, _, close, _ = slow
         ours = close if close[0] != 1006 else None
         assert bare(server, limit, handshake, chunks) == (written, ours)
+
+
+class Counting(Protocol):
+    """websockets' protocol, counting the reads given to it."""
+
+    reads = 0
+
+    def receive_data(self, data: bytes | bytearray) -> None:
+        self.reads += 1
+        super().receive_data(data)
+
+
+def test_whole_text_frames_skip_the_protocol_once_a_frame_ended_a_read() -> None:
+    for side in (SERVER, CLIENT):
+        protocol = Counting(side, max_size=2**20)
+        stream = trio.StapledStream(
+            trio.testing.MemorySendStream(), trio.testing.MemoryReceiveStream()
+        )
+        ws = WebSocketConnection(stream, protocol)
+        masked = side is SERVER
+        ws._received(encode(TEXT, b"first", True, 0, masked))  # where the parser stands: unknown
+        given = protocol.reads
+        texts = [b"[]", b"x" * 125, b"\xe2\x82\xac" * 100, b"y" * 65535]
+        for text in texts:
+            ws._received(encode(TEXT, text, True, 0, masked) * 2)
+        assert protocol.reads == given
+        assert list(ws._messages) == ["first"] + [text.decode() for text in texts for _ in "ab"]
