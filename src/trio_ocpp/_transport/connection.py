@@ -48,7 +48,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import CLOSED, OPEN, SERVER, Protocol
 
 from .._core import close_codes
-from .wire import CLOSE, frame_size, take_texts
+from .wire import feed, take_texts
 
 if TYPE_CHECKING:
     from .receive_budget import ReceiveBudget
@@ -275,70 +275,8 @@ class WebSocketConnection:
             pos = take_texts(data, self._server, self._fast, messages.append)
             if pos == len(data):
                 return  # nothing held before (no message begun), nothing now
-        self._feed(data, pos)
+        self._left, self._head = feed(protocol, data, pos, self._left, self._head)
         self._take(protocol.events_received(), count)
-
-    def _feed(self, data: bytes | bytearray, pos: int) -> None:
-        """Give ``data[pos:]`` to the protocol, following where its frames end; a Close frame
-        inside a fragmented message ends that message first, so that the protocol answers it
-        (Autobahn case 7.1.5) instead of failing the connection with 1002."""
-        protocol = self._protocol
-        end = len(data)
-        left = self._left
-        if left < 0:
-            # Where the parser stands is unknown (the handshake may have given it the start of
-            # a frame): suppose it stands at the read's start. A frame that ends where that
-            # says, or the read's end, shows a frame's end if a frame comes of its last byte.
-            size = frame_size(data, pos)
-            stop = pos + size if 0 < size < end - pos else end
-            known = self._ends_frame(data, pos, stop)
-            if not known and stop < end:
-                known, stop = self._ends_frame(data, stop, end), end
-            if not known or stop == end:
-                self._left = 0 if known else -1
-                return
-            pos, left = stop, 0
-        start = pos
-        head = self._head
-        if head:
-            head += data[pos : pos + 10]
-            size = frame_size(head, 0)
-            if not size:  # still no length: the read was shorter than it
-                self._head = head
-                protocol.receive_data(data[pos:])
-                return
-            left = size - len(self._head)
-            head = b""
-        while True:
-            if left:
-                if left >= end - pos:
-                    left -= end - pos
-                    break
-                pos += left
-                left = 0
-            if pos == end:
-                break
-            if data[pos] & 0x0F == CLOSE:
-                # Before the parser begins it (and sizes it against the message's rest).
-                if start < pos:
-                    protocol.receive_data(data[start:pos])
-                    start = pos
-                protocol.current_size = None  # the message it interrupts is not finished
-            size = frame_size(data, pos)
-            if not size:
-                head = bytes(data[pos:])
-                break
-            left = size
-        protocol.receive_data(data[start:] if start else data)
-        self._left, self._head = left, head
-
-    def _ends_frame(self, data: bytes | bytearray, start: int, stop: int) -> bool:
-        """Give ``data[start:stop]`` to the protocol: True if a frame ended with its last byte."""
-        protocol = self._protocol
-        protocol.receive_data(data[start : stop - 1])
-        frames = len(protocol.events)
-        protocol.receive_data(data[stop - 1 : stop])
-        return len(protocol.events) > frames
 
     def _take(self, frames: list[Any], count: int) -> None:  # Frames, after the handshake
         """Handle the frames of a read, then charge what the unfinished message holds;
