@@ -14,6 +14,7 @@ from typing import Any
 
 import trio
 import trustme
+from websockets.utils import apply_mask
 
 from trio_ocpp import Server, testing, v16
 from trio_ocpp.routing import on
@@ -48,9 +49,16 @@ def tls_pair() -> tuple[ssl.SSLContext, ssl.SSLContext]:
 
 
 def frame(
-    opcode: int, payload: bytes = b"", *, fin: bool = True, rsv: int = 0, mask: bool = True
+    opcode: int,
+    payload: bytes = b"",
+    *,
+    fin: bool = True,
+    rsv: int = 0,
+    mask: bool = True,
+    key: bytes | None = None,
 ) -> bytes:
-    """One frame as a client writes it (masked unless ``mask=False``)."""
+    """One frame as a client writes it (masked unless ``mask=False``, with a random ``key``
+    unless one is given)."""
     head = bytes([(0x80 if fin else 0) | rsv << 4 | opcode])
     n = len(payload)
     bit = 0x80 if mask else 0
@@ -62,8 +70,8 @@ def frame(
         head += bytes([bit | 127]) + struct.pack("!Q", n)
     if not mask:
         return head + payload
-    key = os.urandom(4)
-    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    key = key or os.urandom(4)
+    return head + key + apply_mask(payload, key)
 
 
 def text(message: Any) -> bytes:

@@ -252,3 +252,20 @@ async def test_two_tasks_reading_at_once_share_what_one_reads() -> None:
                     await client.send_all(frame(CLOSE, struct.pack("!H", 1000)))
             assert sorted(map(str, got)) == ["1000", '[2, "1", "Heartbeat", {}]']
         await stream.aclose()
+
+
+@pytest.mark.parametrize("apart", [False, True], ids=["one read", "a read each"])
+async def test_a_close_inside_a_fragmented_message_is_answered_with_its_code(apart: bool) -> None:
+    # RFC 6455 5.4: control frames may come between fragments. A Close ends the connection with
+    # the message unfinished; websockets' protocol alone fails it with 1002 (Autobahn 7.1.5).
+    frames = [
+        frame(TEXT, b"fragment1", fin=False),
+        frame(CLOSE, struct.pack("!H", 1000)),
+        frame(CONT, b"fragment2"),
+    ]
+    async with serving() as server, opened(server) as peer:
+        for data in frames if apart else [b"".join(frames)]:
+            await peer.stream.send_all(data)
+            if apart:
+                await trio.sleep(0.05)
+        assert await peer.close_code() == 1000

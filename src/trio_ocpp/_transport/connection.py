@@ -17,6 +17,14 @@ off as fast as one that ignores our frames.
 
 RFC 6455 comes from the protocol: a frame that breaks it gets Close 1002, a message over
 ``max_message_size`` 1009 (counted across fragments), and text that is not UTF-8 gets 1007 here.
+One thing is ours: a Close frame between the fragments of a message is answered like any Close
+(RFC 6455 5.4 lets control frames come there), where the protocol would fail the connection.
+
+The frames an OCPP peer sends, whole small text frames, are read straight from the bytes
+(:func:`~trio_ocpp._transport.wire.take_texts`) when the protocol's parser stands between two
+frames; from the first other frame of a read on, the protocol parses them, as it parses a frame
+that a read cuts off. The connection follows where the frames it gives the protocol end, so it
+knows when the parser stands between frames again, and where a Close frame begins.
 
 An unfinished message holds its fragments, joined in one buffer that an empty continuation does
 not grow, and the frame being received, which the protocol's reader keeps until its last byte:
@@ -40,6 +48,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import CLOSED, OPEN, SERVER, Protocol
 
 from .._core import close_codes
+from .wire import feed, take_texts
 
 if TYPE_CHECKING:
     from .receive_budget import ReceiveBudget
@@ -99,9 +108,12 @@ class WebSocketConnection:
         "_budget",
         "_closed",
         "_drained",
+        "_fast",
         "_fragments",
+        "_head",
         "_held",
         "_held_since",
+        "_left",
         "_messages",
         "_opcode",
         "_partial",
@@ -139,6 +151,18 @@ class WebSocketConnection:
         self._protocol = protocol
         self._partial = protocol.reader.buffer  # the frame being received; changed in place
         self._server = protocol.side is SERVER
+        # Bytes of the frame the parser is in that are still to come; -1: unknown (the
+        # handshake may have given it the start of one), until a read shows a frame's end.
+        self._left = -1
+        self._head = b""  # the start of a frame whose length is still to come
+        # The largest frame read without the protocol; -1: none (its debug log sees them all).
+        size = protocol.max_message_size
+        fragment = protocol.max_fragment_size
+        if fragment is not None:
+            size = fragment if size is None else min(size, fragment)
+        if protocol.extensions or protocol.debug:
+            size = -1
+        self._fast = 2**63 if size is None else size
         #: The request target of the opening handshake (on the server: the peer's).
         self.path = path
         self.subprotocol = subprotocol
@@ -160,7 +184,7 @@ class WebSocketConnection:
         self._read_lot: trio.lowlevel.ParkingLot | None = None
         self._write_lot: trio.lowlevel.ParkingLot | None = None
         if pending:
-            self._take(pending)
+            self._take(pending, 0)
 
     @property
     def is_client(self) -> bool:
@@ -216,12 +240,8 @@ class WebSocketConnection:
             self._reading = False
             if self._read_lot:
                 self._read_lot.unpark_all()
+        self._received(data)
         protocol = self._protocol
-        if data:
-            protocol.receive_data(data)
-            self._take(protocol.events_received())
-        else:
-            protocol.receive_eof()
         if protocol.writes:
             # Pongs, the echo of a Close frame, or the Close that fails the connection.
             with trio.move_on_after(self.send_timeout) as timer:
@@ -236,10 +256,32 @@ class WebSocketConnection:
             if not self._messages:  # those that came before the Close are read first
                 raise self._closed  # type: ignore[misc]  # _finish() set it
 
-    def _take(self, frames: list[Any]) -> None:  # Frames, after the handshake
-        """Handle the frames of a read, then charge what the unfinished message holds."""
+    def _received(self, data: bytes | bytearray) -> None:
+        """Handle the bytes of one read (none: the end of the stream)."""
+        protocol = self._protocol
+        if not data:
+            protocol.receive_eof()
+            return
         messages = self._messages
         count = len(messages)
+        pos = 0
+        if (
+            not self._left
+            and not self._head
+            and protocol.current_size is None
+            and protocol.state is OPEN
+        ):
+            # Between frames, no message begun: nothing these frames do involves the protocol.
+            pos = take_texts(data, self._server, self._fast, messages.append)
+            if pos == len(data):
+                return  # nothing held before (no message begun), nothing now
+        self._left, self._head = feed(protocol, data, pos, self._left, self._head)
+        self._take(protocol.events_received(), count)
+
+    def _take(self, frames: list[Any], count: int) -> None:  # Frames, after the handshake
+        """Handle the frames of a read, then charge what the unfinished message holds;
+        ``count``: the messages there were before the read."""
+        messages = self._messages
         for frame in frames:
             opcode = frame.opcode
             if opcode is _TEXT or opcode is _BINARY or opcode is _CONT:
