@@ -30,12 +30,18 @@ __all__ = ["UpgradeRequest", "accept_key", "parse_upgrade", "switching_protocols
 
 #: RFC 6455 1.3: appended to the key before hashing.
 _GUID: Final = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#: RFC 7230 token (header names, list elements), and a header value websockets takes:
-#: HTAB, SP, VCHAR, obs-text.
-_TOKEN: Final = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
-_VALUE: Final = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
-#: A request target with no space or control character (websockets takes it as ASCII).
-_TARGET: Final = re.compile(rb"[\x21-\x7e]+")
+#: A comma-separated list of RFC 7230 tokens (no empty element), stripped already.
+_TOKENS: Final = re.compile(
+    rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+(?:[ \t]*,[ \t]*[-!#$%&'*+.^_`|~0-9a-zA-Z]+)*"
+)
+#: The whole header block, checked at once: the request line (a target with no space or control
+#: character), then header lines of a token, a colon and a value websockets takes (HTAB, SP,
+#: VCHAR, obs-text: no CR or LF, so obs-fold and bare line ends fail). No backtracking: a line
+#: starts with CRLF, which no value holds.
+_HEAD: Final = re.compile(
+    rb"GET ([\x21-\x7e]+) HTTP/1\.1"
+    rb"((?:\r\n[-!#$%&'*+.^_`|~0-9a-zA-Z]+:[\t\x20-\x7e\x80-\xff]*)*)\r\n\r\n"
+)
 #: What base64.b64decode(validate=True) reads as 16 bytes, and only that.
 _KEY: Final = re.compile(rb"[A-Za-z0-9+/]{22}==")
 #: Headers announcing a body, which an opening request does not have.
@@ -60,31 +66,25 @@ def parse_upgrade(data: bytes, max_head: int, max_headers: int) -> UpgradeReques
     """The request at the start of ``data`` in its common form, or None (see the module
     docstring): ``max_head`` bytes at most up to the blank line, ``max_headers`` lines."""
     end = data.find(b"\r\n\r\n", 0, max_head + 4)
-    if end < 0:
+    head = None if end < 0 else _HEAD.fullmatch(data, 0, end + 4)
+    if head is None:
         return None
-    lines = data[:end].split(b"\r\n")
+    lines = head[2].split(b"\r\n")  # the first is empty: the block starts with CRLF
     if len(lines) > max_headers + 1:
         return None
-    method, _, rest = lines[0].partition(b" ")
-    target, _, version = rest.partition(b" ")
-    if method != b"GET" or version != b"HTTP/1.1" or not _TARGET.fullmatch(target):
-        return None
-    headers: dict[str, bytes] = {}
-    for line in lines[1:]:
-        raw_name, colon, raw_value = line.partition(b":")
-        value = raw_value.strip(b" \t")
-        if not colon or not _TOKEN.fullmatch(raw_name) or not _VALUE.fullmatch(value):
-            return None  # obs-fold starts with a blank; CR, LF fail the value
-        name = raw_name.decode().lower()
-        if name in headers:
-            return None
-        headers[name] = value
+    headers = {
+        name.decode().lower(): value.strip(b" \t")
+        for name, _, value in (line.partition(b":") for line in lines)
+    }
+    del headers[""]
+    if len(headers) != len(lines) - 1:
+        return None  # a header repeated
     connection = _tokens(headers.get("connection", b""))
     offered = headers.get("sec-websocket-protocol")
     subprotocols = () if offered is None else _tokens(offered)
     if (
         connection is None
-        or "upgrade" not in (token.lower() for token in connection)
+        or b"upgrade" not in [token.lower() for token in connection]
         or headers.get("upgrade", b"").lower() != b"websocket"
         or not _KEY.fullmatch(headers.get("sec-websocket-key", b""))
         or headers.get("sec-websocket-version") != b"13"
@@ -93,19 +93,18 @@ def parse_upgrade(data: bytes, max_head: int, max_headers: int) -> UpgradeReques
     ):
         return None
     return UpgradeRequest(
-        target.decode(),
+        head[1].decode(),
         headers,
-        subprotocols,
+        tuple(token.decode() for token in subprotocols),
         end + 4,
     )
 
 
-def _tokens(value: bytes) -> tuple[str, ...] | None:
-    """A comma-separated list of tokens, or None if it has anything else (an empty element)."""
-    tokens = tuple(item.strip(b" \t") for item in value.split(b","))
-    if not all(_TOKEN.fullmatch(token) for token in tokens):
+def _tokens(value: bytes) -> list[bytes] | None:
+    """The elements of a comma-separated list of tokens, or None if it has anything else."""
+    if _TOKENS.fullmatch(value) is None:
         return None
-    return tuple(token.decode() for token in tokens)
+    return [token.strip(b" \t") for token in value.split(b",")]
 
 
 def accept_key(key: bytes) -> bytes:
