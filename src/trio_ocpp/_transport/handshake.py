@@ -268,6 +268,8 @@ class FastHandshake:
     async def reject(
         self, status: int, headers: Iterable[tuple[str, str]] = (), answer: Answer | None = None
     ) -> None:
+        """As :meth:`ServerHandshake.reject`; ``answer`` is never an error here (the request
+        is valid), so the response is websockets' for ``status``."""
         protocol = _Protocol(max_size=self._max_size, logger=protocol_logger)
         await _reject(self.stream, protocol, status, headers, None)
 
