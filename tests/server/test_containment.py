@@ -26,7 +26,7 @@ import trio
 import trio_ocpp
 from trio_ocpp import Server, testing, v16, v201
 from trio_ocpp._transport.connection import WebSocketConnection
-from trio_ocpp._transport.handshake import ServerHandshake
+from trio_ocpp._transport.handshake import FastHandshake
 from trio_ocpp.routing import on
 
 TIME = "2024-01-01T00:00:00Z"
@@ -98,7 +98,7 @@ STAGES: dict[str, tuple[Any, str]] = {
     "reading the HTTP request": ("trio_ocpp._server.server", "read_request"),
     "negotiating the subprotocol": ("trio_ocpp._server.upgrade", "choose_version"),
     "reading the identity": ("trio_ocpp._server.upgrade", "identity_from_path"),
-    "the upgrade": (ServerHandshake, "accept"),
+    "the upgrade": (FastHandshake, "accept"),  # what a charge point's request takes
     "making the ChargePoint": (CentralSystem, "__init__"),
     "running (a frame)": (CentralSystem, "route_message"),
     "sending": (WebSocketConnection, "send_message"),

@@ -30,7 +30,7 @@ from .._runtime.charge_point import ChargePoint
 from .._runtime.observe import Observer, Observers, overrides
 from .._runtime.watchdog import Watchdog
 from .._transport.connection import MAX_MESSAGE_SIZE, WebSocketConnection
-from .._transport.handshake import ServerHandshake, read_request
+from .._transport.handshake import OpeningRequest, read_request
 from .._transport.receive_budget import RECEIVE_BUDGET, ReceiveBudget
 from .._transport.tls import (
     CertificateIdentity,
@@ -184,6 +184,9 @@ class Server:
             boot_timeout,
         )
         self._request_timeout = request_timeout
+        # The common opening request read in one scan (_transport/handshake.py); tests and
+        # benchmarks compare it with websockets' general path.
+        self._fast_handshakes = True
         self._tls_timeout = tls_timeout
         # Warnings a peer can make the server repeat at will (refused handshakes), kept to a
         # burst per kind and source (identity or address) per 10 s and then counted, so that
@@ -342,7 +345,7 @@ class Server:
                 if stream is tcp:
                     return stream
             with trio.move_on_after(self._request_timeout) as reading:
-                request = await read_request(stream, max_message_size)
+                request = await read_request(stream, max_message_size, fast=self._fast_handshakes)
             if reading.cancelled_caught:
                 logger.info("%s: no opening request within %g s", remote, self._request_timeout)
                 return stream
@@ -416,7 +419,7 @@ class Server:
         return tls
 
     async def _handle_request(
-        self, handshake: ServerHandshake, ticket: Ticket, certificate: ClientCertificate | None
+        self, handshake: OpeningRequest, ticket: Ticket, certificate: ClientCertificate | None
     ) -> Accepted | None:
         """Accept or reject one request: the connection to run, or None."""
         remote = ticket.peer

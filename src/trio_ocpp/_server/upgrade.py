@@ -20,7 +20,7 @@ from .._core.logsafe import RepeatLimiter, escape
 from .._core.throttle import AuthThrottle
 from .._core.versions import SUBPROTOCOLS, OCPPVersion
 from .._transport.connection import WebSocketConnection
-from .._transport.handshake import ServerHandshake, offered_subprotocols
+from .._transport.handshake import OpeningRequest
 from .._transport.receive_budget import ReceiveBudget
 from .._transport.tls import CertificateIdentity, ClientCertificate
 
@@ -171,11 +171,11 @@ class Gate:
         self._refused = refused
 
     async def admit(
-        self, handshake: ServerHandshake, remote: str, certificate: ClientCertificate | None
+        self, handshake: OpeningRequest, remote: str, certificate: ClientCertificate | None
     ) -> Accepted | None:
         """Check ``handshake``: the connection to run (upgraded), or None (answered and done)."""
         try:
-            offered = offered_subprotocols(handshake.request)
+            offered = handshake.offered_subprotocols()
         except ValueError as exc:
             self._warn_address(remote, "%s: invalid Sec-WebSocket-Protocol: %s", escape(exc))
             self._refused(remote, "subprotocol")
@@ -184,13 +184,13 @@ class Gate:
         version = choose_version(offered, self._classes)
         if version is None and not offered:
             version = self._default_version
-        response = handshake.check(SUBPROTOCOLS[version] if version and offered else None)
-        if response.status_code != 101:
+        answer = handshake.check(SUBPROTOCOLS[version] if version and offered else None)
+        if answer.status_code != 101:
             self._warn_address(
-                remote, "%s: not a valid WebSocket upgrade (HTTP %d)", response.status_code
+                remote, "%s: not a valid WebSocket upgrade (HTTP %d)", answer.status_code
             )
             self._refused(remote, "upgrade")
-            await handshake.reject(response.status_code, response=response)
+            await handshake.reject(answer.status_code, answer=answer)
             return None
         identity = identity_from_path(handshake.path)
         refusal = check_identity(identity, version, self._identity_policy)
@@ -229,7 +229,7 @@ class Gate:
             self._refused(remote, stage)
             await handshake.reject(rejection.status_code, rejection.headers)
             return None
-        ws = handshake.accept(response, remote, self._receive_budget)
+        ws = handshake.accept(answer, remote, self._receive_budget)
         if version is None:
             # CONFORMANCE 6: complete the handshake without a subprotocol, then close.
             self._warn(

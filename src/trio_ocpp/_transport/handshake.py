@@ -5,37 +5,51 @@ checks it as a WebSocket upgrade (400 for a missing, malformed or repeated Sec-W
 426 for another Sec-WebSocket-Version), then either sends an HTTP error (:meth:`reject`) or
 switches protocols (:meth:`accept`). Bytes that came with the request are frames of the
 connection: parsed once it is open, so that they get what they would get a moment later (a
-Close its echo, a protocol error its Close code). Client: :func:`client_handshake`. Failures
+Close its echo, a protocol error its Close code).
+
+The request nearly every charge point sends (``GET``, HTTP/1.1, the usual headers, whole in
+the first read) takes a fast path, :class:`FastHandshake`: one scan of the header block in the
+core (``_core/upgrade_request.py``), no websockets Request or Response, the 101 written from a
+template; anything else goes the general way above, and both answer alike (tested side by side
+in ``tests/server/test_handshake_paths.py``). Client: :func:`client_handshake`. Failures
 on the client side raise :class:`HandshakeError` and its subclasses, which extend
 trio-websocket's of the same names so that code written against them keeps working.
 """
 
 from __future__ import annotations
 
+import email.utils
+import functools
 import http
 import logging
+import time
 from collections.abc import Generator, Iterable, Sequence
 from typing import Any
 
+import attrs
 import trio
 import trio_websocket
 from websockets.client import ClientProtocol
 from websockets.datastructures import Headers
 from websockets.exceptions import InvalidHeaderFormat
 from websockets.headers import parse_subprotocol
-from websockets.http11 import Request, Response
-from websockets.protocol import CONNECTING, Protocol
+from websockets.http11 import MAX_LINE_LENGTH, MAX_NUM_HEADERS, Request, Response
+from websockets.protocol import CONNECTING, SERVER, Protocol
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
+from .._core.upgrade_request import UpgradeRequest, parse_upgrade, switching_protocols
 from .connection import RECEIVE_BYTES, STREAM_ERRORS, WebSocketConnection
 from .receive_budget import ReceiveBudget
 
 __all__ = [
+    "Answer",
     "ConnectionRejected",
     "ConnectionTimeout",
+    "FastHandshake",
     "HandshakeError",
+    "OpeningRequest",
     "ServerHandshake",
     "client_handshake",
     "read_request",
@@ -50,6 +64,9 @@ protocol_logger.setLevel(logging.WARNING)
 #: Bytes an opening request may take before it is parsed (an OCPP charge point's takes a few
 #: hundred); past them it is answered 431.
 MAX_REQUEST_BYTES = 16384
+#: The longest header block the fast path reads (a charge point's is a few hundred bytes): no
+#: line of it can be longer than websockets takes.
+_FAST_HEAD = min(4096, MAX_LINE_LENGTH - 2)
 
 
 class HandshakeError(trio_websocket.HandshakeError):
@@ -79,15 +96,6 @@ class ConnectionTimeout(HandshakeError, trio_websocket.ConnectionTimeout):
     """No connection within the connect timeout."""
 
 
-def offered_subprotocols(request: Request) -> tuple[str, ...]:
-    """The subprotocols a request offers, in its order; ValueError if the header is garbled."""
-    try:
-        values = request.headers.get_all("Sec-WebSocket-Protocol")
-        return tuple(sub for value in values for sub in parse_subprotocol(value))
-    except InvalidHeaderFormat as exc:
-        raise ValueError(str(exc)) from None
-
-
 class _FramesAfterUpgrade(Protocol):
     """Frames wait for the upgrade. ServerProtocol parses the bytes behind the request at
     once, in the CONNECTING state, where a Close gets no echo and a protocol error no Close
@@ -112,17 +120,32 @@ class _Protocol(ServerProtocol, _FramesAfterUpgrade):
         return self.chosen
 
 
-async def read_request(stream: trio.abc.Stream, max_message_size: int) -> ServerHandshake | None:
+async def read_request(
+    stream: trio.abc.Stream, max_message_size: int, *, fast: bool = True
+) -> OpeningRequest | None:
     """Read one opening request: the handshake to answer once it is parsed; None if the peer
-    sent something else (answered, or dropped) or left before a whole request."""
+    sent something else (answered, or dropped) or left before a whole request. A request in
+    the common form, whole in the first read, takes the fast path (``fast``: tests and
+    benchmarks turn it off)."""
+    first = bytes(await _receive(stream))  # no copy of bytes
+    if fast:
+        request = parse_upgrade(first, _FAST_HEAD, MAX_NUM_HEADERS)
+        if request is not None:
+            return FastHandshake(stream, request, first, max_message_size)
+    return await _read_general(stream, first, max_message_size)
+
+
+async def _read_general(
+    stream: trio.abc.Stream, data: bytes | bytearray, max_message_size: int
+) -> ServerHandshake | None:
+    """:func:`read_request` through websockets' protocol, from the ``data`` read first."""
     protocol = _Protocol(max_size=max_message_size, logger=protocol_logger)
     received = 0
     while True:
-        events, data = await _read_into(stream, protocol)
+        events = _feed(protocol, data)
         if events:
-            request = events[0]
-            assert isinstance(request, Request)
-            return ServerHandshake(stream, protocol, request)
+            assert isinstance(events[0], Request)
+            return ServerHandshake(stream, protocol, events[0])
         received += len(data)
         if received > MAX_REQUEST_BYTES and not protocol.writes:
             # websockets takes 128 header lines of 8 KiB: a thousand handshakes could hold a GB.
@@ -131,10 +154,23 @@ async def read_request(stream: trio.abc.Stream, max_message_size: int) -> Server
             # Not HTTP, or a request line or headers too long (414, 431): answered or dropped.
             await _send(stream, protocol.data_to_send())
             return None
+        data = await _receive(stream)
+
+
+@attrs.frozen
+class Answer:
+    """What :meth:`ServerHandshake.check` found: 101, or the HTTP error to answer."""
+
+    status_code: int
+    #: websockets' response; None for the fast path's 101, written from its template.
+    response: Response | None
+
+
+_SWITCH = Answer(101, None)
 
 
 class ServerHandshake:
-    """One parsed opening request, to be rejected or accepted."""
+    """One parsed opening request, to be rejected or accepted (websockets' general path)."""
 
     def __init__(self, stream: trio.abc.Stream, protocol: _Protocol, request: Request):
         self.stream = stream
@@ -153,37 +189,44 @@ class ServerHandshake:
             headers.setdefault(name.lower(), value.encode("latin-1"))
         return headers
 
-    def check(self, subprotocol: str | None) -> Response:
-        """The response accepting the request with ``subprotocol`` (or no such header), or the
+    def offered_subprotocols(self) -> tuple[str, ...]:
+        """The subprotocols the request offers, in its order; ValueError if garbled."""
+        try:
+            values = self.request.headers.get_all("Sec-WebSocket-Protocol")
+            return tuple(sub for value in values for sub in parse_subprotocol(value))
+        except InvalidHeaderFormat as exc:
+            raise ValueError(str(exc)) from None
+
+    def check(self, subprotocol: str | None) -> Answer:
+        """The answer accepting the request with ``subprotocol`` (or no such header), or the
         HTTP error a request that is no valid WebSocket upgrade gets."""
         versions = self.request.headers.get_all("Sec-WebSocket-Version")
         if len(versions) == 1 and versions[0] != "13":
             # RFC 6455 4.4: say which version we speak.
             response = self._protocol.reject(426, "Unsupported Sec-WebSocket-Version\n")
             response.headers["Sec-WebSocket-Version"] = "13"
-            return response
+            return Answer(426, response)
         self._protocol.chosen = None if subprotocol is None else Subprotocol(subprotocol)
-        return self._protocol.accept(self.request)
+        response = self._protocol.accept(self.request)
+        return Answer(response.status_code, response)
 
     async def reject(
-        self, status: int, headers: Iterable[tuple[str, str]] = (), response: Response | None = None
+        self, status: int, headers: Iterable[tuple[str, str]] = (), answer: Answer | None = None
     ) -> None:
-        """Answer with an HTTP error (or the given non-101 ``response``) and end the stream."""
-        if response is None:
-            response = self._protocol.reject(status, f"{http.HTTPStatus(status).phrase}\n")
-        for name, value in headers:
-            response.headers[name] = value
-        self._protocol.send_response(response)
-        await _send(self.stream, self._protocol.data_to_send())
+        """Answer with an HTTP error (or ``answer``, an error from :meth:`check`) and end the
+        stream."""
+        response = None if answer is None else answer.response
+        await _reject(self.stream, self._protocol, status, headers, response)
 
     def accept(
-        self, response: Response, remote: str, budget: ReceiveBudget | None = None
+        self, answer: Answer, remote: str, budget: ReceiveBudget | None = None
     ) -> WebSocketConnection:
-        """Switch protocols with ``response`` (from :meth:`check`): the open connection, with
-        the response still to be sent (by its first read or write), so that the
+        """Switch protocols with ``answer`` (a 101 from :meth:`check`): the open connection,
+        with the response still to be sent (by its first read or write), so that the
         server can register it first. ``budget``: the server's, for unfinished messages."""
         protocol = self._protocol
-        protocol.send_response(response)
+        assert answer.response is not None
+        protocol.send_response(answer.response)
         protocol.receive_data(b"")  # open: the parser goes on to the frames sent with the request
         return WebSocketConnection(
             self.stream,
@@ -196,20 +239,112 @@ class ServerHandshake:
         )
 
 
+class FastHandshake:
+    """An opening request in the common form (``_core/upgrade_request.py``): valid, so
+    :meth:`check` accepts it, and the 101 is written from a template. Its errors (401, 404,
+    503...) are rare: websockets' protocol writes them, as on the general path."""
+
+    def __init__(
+        self, stream: trio.abc.Stream, request: UpgradeRequest, data: bytes, max_size: int
+    ):
+        self.stream = stream
+        self.path = request.path
+        self._request = request
+        self._data = data
+        self._max_size = max_size
+        self._chosen: Subprotocol | None = None
+
+    def headers(self) -> dict[str, bytes]:
+        """Request headers, names lower-cased, values as sent."""
+        return self._request.headers
+
+    def offered_subprotocols(self) -> tuple[str, ...]:
+        return self._request.subprotocols
+
+    def check(self, subprotocol: str | None) -> Answer:
+        self._chosen = None if subprotocol is None else Subprotocol(subprotocol)
+        return _SWITCH
+
+    async def reject(
+        self, status: int, headers: Iterable[tuple[str, str]] = (), answer: Answer | None = None
+    ) -> None:
+        """As :meth:`ServerHandshake.reject`; ``answer`` is never an error here (the request
+        is valid), so the response is websockets' for ``status``."""
+        protocol = _Protocol(max_size=self._max_size, logger=protocol_logger)
+        await _reject(self.stream, protocol, status, headers, None)
+
+    def accept(
+        self, answer: Answer, remote: str, budget: ReceiveBudget | None = None
+    ) -> WebSocketConnection:
+        """As :meth:`ServerHandshake.accept`."""
+        request = self._request
+        protocol = Protocol(SERVER, max_size=self._max_size, logger=protocol_logger)
+        protocol.subprotocol = chosen = self._chosen
+        key = request.headers["sec-websocket-key"]
+        protocol.writes.append(switching_protocols(key, chosen, _http_date(int(time.time()))))
+        frames = self._data[request.size :]
+        if frames:
+            protocol.receive_data(frames)
+        return WebSocketConnection(
+            self.stream,
+            protocol,
+            path=request.path,
+            subprotocol=chosen,
+            remote=remote,
+            pending=protocol.events_received(),
+            budget=budget,
+        )
+
+
+#: What :func:`read_request` returns: the general path's request or the fast path's.
+OpeningRequest = ServerHandshake | FastHandshake
+
+
+@functools.lru_cache(maxsize=1)
+def _http_date(second: int) -> bytes:
+    """The Date header's value, made once a second."""
+    return email.utils.formatdate(second, usegmt=True).encode()
+
+
+async def _reject(
+    stream: trio.abc.Stream,
+    protocol: ServerProtocol,
+    status: int,
+    headers: Iterable[tuple[str, str]],
+    response: Response | None,
+) -> None:
+    if response is None:
+        response = protocol.reject(status, f"{http.HTTPStatus(status).phrase}\n")
+    for name, value in headers:
+        response.headers[name] = value
+    protocol.send_response(response)
+    await _send(stream, protocol.data_to_send())
+
+
+async def _receive(stream: trio.abc.Stream) -> bytes | bytearray:
+    """One read from ``stream``; empty at its end (or when it broke)."""
+    try:
+        return await stream.receive_some(RECEIVE_BYTES)
+    except STREAM_ERRORS:
+        return b""
+
+
+def _feed(protocol: Protocol, data: bytes | bytearray) -> list[Any]:
+    """``data`` (empty: the end of the stream) into ``protocol``: the events that came out."""
+    if data:
+        protocol.receive_data(data)
+    else:
+        protocol.receive_eof()
+    return protocol.events_received()
+
+
 async def _read_into(
     stream: trio.abc.Stream, protocol: Protocol
 ) -> tuple[list[Any], bytes | bytearray]:
     """Read once from ``stream`` into ``protocol``: the events that came out, and the bytes
     read (empty at the end of the stream)."""
-    try:
-        data = await stream.receive_some(RECEIVE_BYTES)
-    except STREAM_ERRORS:
-        data = b""
-    if data:
-        protocol.receive_data(data)
-    else:
-        protocol.receive_eof()
-    return protocol.events_received(), data
+    data = await _receive(stream)
+    return _feed(protocol, data), data
 
 
 async def _send(stream: trio.abc.Stream, writes: list[bytes]) -> None:
