@@ -141,7 +141,7 @@ async def test_a_killed_workers_charge_points_stop_counting() -> None:
                 await trio.sleep(0.1)
         opened = total(before["ocpp_connections_opened_total"])
         assert opened == STATIONS
-        status, health = await central.get("/health")
+        _, health = await central.get("/health")
         killed = min(health["workers"]["pids"].items(), key=lambda item: item[0])
         _, listing = await central.get("/charge-points")
         on_killed = sum(1 for e in listing["charge_points"] if e["worker"] == int(killed[0]))
