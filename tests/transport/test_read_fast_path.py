@@ -254,3 +254,35 @@ def test_whole_text_frames_skip_the_protocol_once_a_frame_ended_a_read() -> None
             ws._received(encode(TEXT, text, True, 0, masked) * 2)
         assert protocol.reads == given
         assert list(ws._messages) == ["first"] + [text.decode() for text in texts for _ in "ab"]
+
+
+def spy(protocol: Protocol) -> list[bytes]:
+    """What ``protocol`` is fed from now on."""
+    fed: list[bytes] = []
+    receive_data = protocol.receive_data
+
+    def receive(data: bytes | bytearray) -> None:
+        fed.append(bytes(data))
+        receive_data(data)
+
+    protocol.receive_data = receive  # type: ignore[method-assign]
+    return fed
+
+
+async def test_the_first_read_after_a_fast_handshake_skips_the_protocol_too() -> None:
+    """Nothing followed the request: the parser stands between frames from the start, so a
+    charge point's first message (its BootNotification, in a storm) is read fast too."""
+    from helpers.upgrade_requests import request
+
+    from trio_ocpp._transport.handshake import FastHandshake, read_request
+
+    for after, fast in ((b"", True), (encode(TEXT, b"early", True, 0, True), False)):
+        ours, peer = trio.testing.memory_stream_pair()
+        await peer.send_all(request(after=after))
+        handshake = await read_request(ours, 2**20)
+        assert isinstance(handshake, FastHandshake)
+        ws = handshake.accept(handshake.check("ocpp1.6"), "")
+        fed = spy(ws._protocol)
+        ws._received(encode(TEXT, b'[2,"1","Heartbeat",{}]', True, 0, True))
+        assert (fed == []) is fast
+        assert ws._messages[-1] == '[2,"1","Heartbeat",{}]'

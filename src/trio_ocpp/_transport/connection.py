@@ -142,6 +142,7 @@ class WebSocketConnection:
         remote: str = "",
         pending: list[Any] | None = None,
         budget: ReceiveBudget | None = None,
+        between_frames: bool = False,
     ) -> None:
         self._stream = stream
         # Plain TCP is read and written on its descriptor: what SocketStream does, without its
@@ -153,7 +154,8 @@ class WebSocketConnection:
         self._server = protocol.side is SERVER
         # Bytes of the frame the parser is in that are still to come; -1: unknown (the
         # handshake may have given it the start of one), until a read shows a frame's end.
-        self._left = -1
+        # ``between_frames``: the handshake gave it no byte, so the first read is fast too.
+        self._left = 0 if between_frames else -1
         self._head = b""  # the start of a frame whose length is still to come
         # The largest frame read without the protocol; -1: none (its debug log sees them all).
         size = protocol.max_message_size

@@ -293,6 +293,7 @@ class FastHandshake:
             remote=remote,
             pending=protocol.events_received(),
             budget=budget,
+            between_frames=not frames,
         )
 
 
