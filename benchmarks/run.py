@@ -11,6 +11,9 @@ against a load generator process), ``connections`` (5,000 heartbeating connectio
 When the ``ocpp`` package is installed (``pip install .[bench]``), routing and e2e run it too,
 and each of our figures is shown as a ratio to it. Results go to ``benchmarks/results/``
 (latest.json and a dated copy).
+``cpu`` (the servers' CPU µs per answered call: benchmarks/cpu.py) and ``storm`` run ocpp-rpc
+(Node) too when ``node`` and its npm package are there (``npm install --prefix benchmarks/node``);
+otherwise they say it was skipped. ``--sections cpu,storm`` is the comparison with it.
 """
 
 from __future__ import annotations
@@ -34,10 +37,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import connections, e2e, routing, storm, timing, validation
+from . import connections, cpu, e2e, routing, storm, timing, validation
 from .report import RESULTS, table
 
-SECTIONS = ("validation", "routing", "e2e", "connections", "cluster", "storm")
+SECTIONS = ("validation", "routing", "e2e", "cpu", "connections", "cluster", "storm")
 #: A generation-0 GC threshold that keeps full collections rare with thousands of connections.
 TUNED_GC_THRESHOLD = 20_000
 #: GC-tracked objects per idle connection with trio-websocket, measured before our transport.
@@ -155,6 +158,9 @@ def targets(results: dict[str, Any]) -> list[list[Any]]:
         costed = e2e_rows.get((kind, 50), {})
         if "vs_trio-ocpp" in costed:
             at_least.append((f"e2e 50 clients, {what} >= {bar}x none", costed["vs_trio-ocpp"], bar))
+    for r in results.get("cpu", {}).get("ratios", []):
+        name = f"CPU per call: {r['ratio']} {r['sense']} {r['bar']}"
+        (at_most if r["sense"] == "<=" else at_least).append((name, r["measured"], r["bar"]))
     single, echo = e2e_rows.get(("trio-ocpp", 1)), e2e_rows.get(("echo-trio-websocket", 1))
     if single and echo:
         name = "e2e N=1 p50 ms <= the trio-websocket echo's"
@@ -270,6 +276,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         return rows
 
     section("e2e", run_e2e, show_e2e)
+
+    def run_cpu() -> dict[str, Any]:
+        if quick:  # the e2e section has run the others
+            return cpu.run(["echo", "trio-ocpp"], 0.5, 1)
+        kinds = ["echo", "echo-trio-websocket", "trio-ocpp", *(["ocpp"] if with_ocpp else [])]
+        return cpu.run(kinds, 3.0, 3)
+
+    section("cpu", run_cpu, cpu.show)
 
     def run_connections() -> list[dict[str, Any]]:
         count = args.connections or (100 if quick else 5000)
