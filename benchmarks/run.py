@@ -225,6 +225,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "--sections", default=",".join(SECTIONS), help=f"comma-separated ({','.join(SECTIONS)})"
     )
     parser.add_argument("--connections", type=int, help="for the connections section")
+    parser.add_argument("--storm-charge-points", type=int, help="for the storm (10,000)")
+    parser.add_argument(
+        "--storm-seconds", type=float, default=60.0, help="each storm's length (60)"
+    )
+    parser.add_argument(
+        "--storm-processes", type=int, default=2, help="load processes of a storm (2)"
+    )
     parser.add_argument("--profile", action="store_true", help="profile trio-ocpp's e2e server")
     parser.add_argument(
         "--output", type=Path, default=RESULTS, help="folder for the JSON (benchmarks/results)"
@@ -309,9 +316,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     section("cluster", run_cluster, show_cluster)
 
-    def run_storm() -> list[dict[str, Any]]:
-        kinds = ["trio-ocpp", *(["ocpp"] if with_ocpp else [])]
-        return storm.run(*((50, 3.0, 1.0) if quick else (5000, 40.0, 10.0)), kinds)
+    def run_storm() -> dict[str, Any]:
+        if quick:  # the ocpp package's storm server is tested in tests/simulate
+            return storm.run(args.storm_charge_points or 50, 3.0, 1.0, ["trio-ocpp", "ocpp-rpc"])
+        kinds = ["trio-ocpp", *(["ocpp"] if with_ocpp else []), "ocpp-rpc"]
+        return storm.run(
+            args.storm_charge_points or 10_000,
+            args.storm_seconds,
+            10.0,
+            kinds,
+            processes=args.storm_processes,
+        )
 
     section("storm", run_storm, storm.show)
 
