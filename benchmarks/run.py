@@ -161,6 +161,16 @@ def targets(results: dict[str, Any]) -> list[list[Any]]:
     for r in results.get("cpu", {}).get("ratios", []):
         name = f"CPU per call: {r['ratio']} {r['sense']} {r['bar']}"
         (at_most if r["sense"] == "<=" else at_least).append((name, r["measured"], r["bar"]))
+    storms = {r["server"]: r for r in results.get("storm", {}).get("rows", []) if not r["tls"]}
+    ours, theirs = storms.get("trio-ocpp"), storms.get("ocpp-rpc")
+    if ours and theirs and None not in (ours["all_booted_s"], theirs["all_booted_s"]):
+        at_most.append(
+            ("storm: all booted s <= ocpp-rpc's", ours["all_booted_s"], theirs["all_booted_s"])
+        )
+        if None not in (ours["heartbeat_p99_ms"], theirs["heartbeat_p99_ms"]):
+            name = "storm: heartbeat p99 ms <= 2x ocpp-rpc's"
+            at_most.append((name, ours["heartbeat_p99_ms"], 2 * theirs["heartbeat_p99_ms"]))
+            at_most.append(("storm: heartbeat max ms <= 50", ours["heartbeat_max_ms"], 50))
     single, echo = e2e_rows.get(("trio-ocpp", 1)), e2e_rows.get(("echo-trio-websocket", 1))
     if single and echo:
         name = "e2e N=1 p50 ms <= the trio-websocket echo's"
@@ -231,6 +241,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument(
         "--storm-processes", type=int, default=2, help="load processes of a storm (2)"
+    )
+    parser.add_argument(
+        "--storm-load",
+        choices=("auto", *storm.LOADS),
+        default="auto",
+        help="the storm's charge points: the simulator's or Node's (auto: Node's when there)",
     )
     parser.add_argument("--profile", action="store_true", help="profile trio-ocpp's e2e server")
     parser.add_argument(
@@ -318,7 +334,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     def run_storm() -> dict[str, Any]:
         if quick:  # the ocpp package's storm server is tested in tests/simulate
-            return storm.run(args.storm_charge_points or 50, 3.0, 1.0, ["trio-ocpp", "ocpp-rpc"])
+            count = args.storm_charge_points or 50
+            return storm.run(count, 3.0, 1.0, ["trio-ocpp", "ocpp-rpc"], load=args.storm_load)
         kinds = ["trio-ocpp", *(["ocpp"] if with_ocpp else []), "ocpp-rpc"]
         return storm.run(
             args.storm_charge_points or 10_000,
@@ -326,6 +343,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             10.0,
             kinds,
             processes=args.storm_processes,
+            load=args.storm_load,
         )
 
     section("storm", run_storm, storm.show)

@@ -26,12 +26,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from trio_ocpp.simulate import FleetStats
 
 from . import nodejs
 from .loadgen import cpu_seconds
@@ -207,15 +206,34 @@ def _peak_rss_mb(pid: int) -> float:
 
 def _steady(heartbeats: list[list[float]], after: float) -> dict[str, Any]:
     """p99 and max (ms) of the heartbeats sent ``after`` seconds from the start, and how many."""
-    latencies = sorted(latency for sent, latency in heartbeats if sent >= after)
+    latencies = [latency for sent, latency in heartbeats if sent >= after]
     if not latencies:
         return {"steady_heartbeats": 0, "heartbeat_p99_ms": None, "heartbeat_max_ms": None}
-    p99 = latencies[math.ceil(0.99 * len(latencies)) - 1]
     return {
         "steady_heartbeats": len(latencies),
-        "heartbeat_p99_ms": p99 * 1e3,
-        "heartbeat_max_ms": latencies[-1] * 1e3,
+        "heartbeat_p99_ms": _percentile(latencies, 0.99) * 1e3,
+        "heartbeat_max_ms": max(latencies) * 1e3,
     }
+
+
+#: The loads: the simulator's charge points (``storm_load.py``) or Node's (``node/storm_load.js``).
+LOADS = ("simulator", "node")
+
+
+def _load_command(load: str) -> list[str]:
+    if load == "node":
+        return nodejs.command("storm_load.js")
+    return [sys.executable, "-m", "benchmarks.storm_load"]
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def _latest(values: list[float | None]) -> float | None:
+    """When the last share got there (None if one did not)."""
+    return None if None in values else max(v for v in values if v is not None)
 
 
 def run_one(
@@ -227,9 +245,10 @@ def run_one(
     tls: bool,
     processes: int,
     max_handshakes: int,
+    load: str = "simulator",
 ) -> dict[str, Any]:
     """A storm of ``charge_points`` on ``kind``'s server for ``seconds`` from its start, the load
-    shared by ``processes`` (``storm_load.py``); ``tls``: wss:// with Basic auth."""
+    (one of LOADS) shared by ``processes``; ``tls``: wss:// with Basic auth."""
     with tempfile.TemporaryDirectory() as folder:
         directory = Path(folder)
         scheme, security, load_security = "ws", [], []
@@ -240,20 +259,28 @@ def run_one(
             load_security = ["--cafile", cafile, "--password-prefix", prefix]
         server = _server(kind, security)
         shards: list[subprocess.Popen[str]] = []
+        logs = (directory / "load.log").open("w")  # what the load processes logged
         try:
             assert server.stdout is not None
             port = json.loads(server.stdout.readline())["port"]
-            load = [
-                sys.executable, "-m", "benchmarks.storm_load",
+            command = [
+                *_load_command(load),
                 "--url", f"{scheme}://{HOST}:{port}", "--charge-points", str(charge_points),
                 "--max-handshakes", str(max_handshakes), "--heartbeat-interval", str(heartbeat),
                 "--duration", str(seconds), *load_security,
             ]  # fmt: skip
             shards = [
                 subprocess.Popen(
-                    [*load, "--shard", f"{i}/{processes}", "--json", str(directory / f"{i}.json")],
+                    [
+                        *command,
+                        "--shard",
+                        f"{i}/{processes}",
+                        "--json",
+                        str(directory / f"{i}.json"),
+                    ],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
+                    stderr=logs,
                     text=True,
                 )
                 for i in range(processes)
@@ -277,13 +304,11 @@ def run_one(
             for shard in shards:  # all ended, unless something failed on the way
                 shard.kill()
                 shard.wait()
+            logs.close()
         reports = [json.loads((directory / f"{i}.json").read_text()) for i in range(processes)]
-    stats = FleetStats.from_json(reports[0]["stats"])
-    for other in reports[1:]:
-        stats.merge(FleetStats.from_json(other["stats"]))
-    booted = stats.all_booted_after
-    boot = stats.actions.get(("BootNotification", "outbound"))
-    boot_p99 = boot.latency.percentile(0.99) if boot is not None else None
+        logged = (directory / "load.log").read_text().splitlines()
+    booted = _latest([r["all_booted_after"] for r in reports])
+    boots = [latency for r in reports for latency in r["boots"]]
     storm_end = booted if booted is not None else seconds / 2
 
     def server_cpu_at(t: float) -> float:
@@ -293,17 +318,25 @@ def run_one(
     return {
         "server": kind,
         "tls": tls,
+        "load": load,
         "charge_points": charge_points,
-        "all_connected_s": stats.all_connected_after,
+        "all_connected_s": _latest([r["all_connected_after"] for r in reports]),
         "all_booted_s": booted,
-        "boot_p99_ms": None if boot_p99 is None else boot_p99 * 1e3,
+        "boot_p99_ms": _percentile(boots, 0.99) * 1e3 if boots else None,
         **_steady([beat for r in reports for beat in r["heartbeats"]], storm_end),
-        "failed_connects": stats.failed_connects,
-        "unexpected_errors": stats.unexpected,
+        "failed_connects": sum(r["failed_connects"] for r in reports),
+        "closed": sum(sum(r["closes"].values()) for r in reports),
+        "close_codes": dict(sum((Counter(r["closes"]) for r in reports), Counter())),
+        "lost_charge_points": sum(r["lost"] for r in reports),
+        "unexpected_errors": sum(r["unexpected"] for r in reports),
+        # Errors the load processes logged (the first of them in the JSON, to look into).
+        "load_errors_logged": sum(line.startswith("ERROR") for line in logged),
+        "load_first_error": next((line for line in logged if line.startswith("ERROR")), None),
         "server_cpu_s": samples[-1][1] - server_cpu_at(0.0),
         "server_cores_in_storm": (server_cpu_at(storm_end) - server_cpu_at(0.0)) / storm_end,
         "load_processes": processes,
         "load_cores_in_storm": sum(in_storm) / storm_end if booted and in_storm else None,
+        "load_cpu_ms_per_charge_point": sum(in_storm) / charge_points * 1e3 if booted else None,
         "server_peak_rss_mb": peak_rss,
     }
 
@@ -316,17 +349,33 @@ def run(
     *,
     processes: int = 2,
     max_handshakes: int = 500,
+    load: str = "auto",
 ) -> dict[str, Any]:
-    """Every kind, plain and TLS; ocpp-rpc is left out, and said so, without Node."""
-    skipped = nodejs.missing() if "ocpp-rpc" in kinds else None
+    """Every kind, plain and TLS; ocpp-rpc is left out, and said so, without Node. ``load``:
+    one of LOADS, or ``auto``: Node's when it is there (the simulator costs about three times
+    its CPU per charge point, and would be the bottleneck), else the simulator."""
+    node_missing = nodejs.missing()
+    skipped = node_missing if "ocpp-rpc" in kinds else None
     chosen = [kind for kind in kinds if kind != "ocpp-rpc" or skipped is None]
-    options = {"heartbeat": heartbeat, "processes": processes, "max_handshakes": max_handshakes}
+    if load == "auto":
+        load = "simulator" if node_missing else "node"
+    options = {
+        "heartbeat": heartbeat,
+        "processes": processes,
+        "max_handshakes": max_handshakes,
+        "load": load,
+    }
     rows = [
         run_one(kind, charge_points, seconds, tls=tls, **options)
         for tls in (False, True)
         for kind in chosen
     ]
-    return {"rows": rows, "ocpp_rpc_skipped": skipped, "max_handshakes": max_handshakes}
+    return {
+        "rows": rows,
+        "ocpp_rpc_skipped": skipped,
+        "max_handshakes": max_handshakes,
+        "load": load,
+    }
 
 
 def show(results: dict[str, Any]) -> str:
@@ -336,18 +385,23 @@ def show(results: dict[str, Any]) -> str:
         f" {results['max_handshakes']} handshakes in flight), boot, heartbeat; steady state:"
         " heartbeats sent after the last boot",
         ["server", "TLS+auth", "charge points", "all connected s", "all booted s", "boot p99 ms",
-         "heartbeat p99 ms", "heartbeat max ms", "failed connects", "errors", "server CPU s",
-         "server cores", "load processes", "load cores", "peak RSS MB"],
+         "heartbeat p99 ms", "heartbeat max ms", "failed connects", "closed", "errors",
+         "server CPU s",
+         "server cores", "load cores", "load ms/CP", "peak RSS MB"],
         [
             [r["server"], "wss" if r["tls"] else "ws", r["charge_points"], r["all_connected_s"],
              r["all_booted_s"], r["boot_p99_ms"], r["heartbeat_p99_ms"], r["heartbeat_max_ms"],
-             r["failed_connects"], r["unexpected_errors"], r["server_cpu_s"],
-             r["server_cores_in_storm"], r["load_processes"], r["load_cores_in_storm"],
-             r["server_peak_rss_mb"]]
+             r["failed_connects"], r["closed"], r["unexpected_errors"], r["server_cpu_s"],
+             r["server_cores_in_storm"], r["load_cores_in_storm"],
+             r["load_cpu_ms_per_charge_point"], r["server_peak_rss_mb"]]
             for r in rows
         ],
     )  # fmt: skip
-    text += "\n(server cores, load cores: CPU used from the start until the last boot)"
+    text += (
+        f"\nload: {results['load']}, {rows[0]['load_processes'] if rows else 0} processes;"
+        " server cores, load cores: CPU used from the start until the last boot"
+        " (load ms/CP: the load's CPU per charge point until then)"
+    )
     if results["ocpp_rpc_skipped"]:
         text += f"\nocpp-rpc skipped: {results['ocpp_rpc_skipped']}"
     return text
