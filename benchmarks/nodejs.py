@@ -17,7 +17,7 @@ _PACKAGES = ("ocpp-rpc", "ws")
 def missing() -> str | None:
     """Why the Node side cannot run here, with the remedy; None when it can."""
     if shutil.which("node") is None:
-        return "node is not installed (Node.js 18 or newer)"
+        return f"node is not installed: Node.js 18 or newer, then {INSTALL}"
     absent = [name for name in _PACKAGES if not (FOLDER / "node_modules" / name).is_dir()]
     if absent:
         return f"the npm packages {', '.join(absent)} are missing: {INSTALL}"

@@ -334,8 +334,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     def run_storm() -> dict[str, Any]:
         if quick:  # the ocpp package's storm server is tested in tests/simulate
-            count = args.storm_charge_points or 50
-            return storm.run(count, 3.0, 1.0, ["trio-ocpp", "ocpp-rpc"], load=args.storm_load)
+            count, kinds = args.storm_charge_points or 50, ["trio-ocpp", "ocpp-rpc"]
+            return storm.run(count, 2.0, 0.5, kinds, processes=1, load=args.storm_load)
         kinds = ["trio-ocpp", *(["ocpp"] if with_ocpp else []), "ocpp-rpc"]
         return storm.run(
             args.storm_charge_points or 10_000,

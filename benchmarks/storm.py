@@ -170,10 +170,6 @@ async def serve_trio_ocpp(context: ssl.SSLContext | None, prefix: str | None) ->
         print(json.dumps({"port": server.port}), flush=True)
 
 
-#: The servers a storm may hit: ``python -m benchmarks.storm serve-...``, or ocpp-rpc's script.
-KINDS = ("trio-ocpp", "ocpp", "ocpp-rpc")
-
-
 def certificates(directory: Path) -> tuple[str, str, str]:
     """A throwaway CA and a certificate for 127.0.0.1 (``trustme``): CA, cert and key files."""
     import trustme
@@ -305,8 +301,10 @@ def run_one(
                 shard.kill()
                 shard.wait()
             logs.close()
-        reports = [json.loads((directory / f"{i}.json").read_text()) for i in range(processes)]
         logged = (directory / "load.log").read_text().splitlines()
+        if any(shard.returncode for shard in shards):
+            raise RuntimeError("a load process failed:\n" + "\n".join(logged[-30:]))
+        reports = [json.loads((directory / f"{i}.json").read_text()) for i in range(processes)]
     booted = _latest([r["all_booted_after"] for r in reports])
     boots = [latency for r in reports for latency in r["boots"]]
     storm_end = booted if booted is not None else seconds / 2
@@ -327,8 +325,9 @@ def run_one(
         "failed_connects": sum(r["failed_connects"] for r in reports),
         "closed": sum(sum(r["closes"].values()) for r in reports),
         "close_codes": dict(sum((Counter(r["closes"]) for r in reports), Counter())),
-        "lost_charge_points": sum(r["lost"] for r in reports),
-        "unexpected_errors": sum(r["unexpected"] for r in reports),
+        "lost_charge_points": sum(r["lost"] for r in reports),  # also among the errors
+        "unexpected_errors": sum(r["unexpected"] for r in reports)
+        + sum(r["lost"] for r in reports),
         # Errors the load processes logged (the first of them in the JSON, to look into).
         "load_errors_logged": sum(line.startswith("ERROR") for line in logged),
         "load_first_error": next((line for line in logged if line.startswith("ERROR")), None),
@@ -386,8 +385,7 @@ def show(results: dict[str, Any]) -> str:
         " heartbeats sent after the last boot",
         ["server", "TLS+auth", "charge points", "all connected s", "all booted s", "boot p99 ms",
          "heartbeat p99 ms", "heartbeat max ms", "failed connects", "closed", "errors",
-         "server CPU s",
-         "server cores", "load cores", "load ms/CP", "peak RSS MB"],
+         "server CPU s", "server cores", "load cores", "load ms/CP", "peak RSS MB"],
         [
             [r["server"], "wss" if r["tls"] else "ws", r["charge_points"], r["all_connected_s"],
              r["all_booted_s"], r["boot_p99_ms"], r["heartbeat_p99_ms"], r["heartbeat_max_ms"],
@@ -402,6 +400,12 @@ def show(results: dict[str, Any]) -> str:
         " server cores, load cores: CPU used from the start until the last boot"
         " (load ms/CP: the load's CPU per charge point until then)"
     )
+    for r in rows:
+        if r["load_errors_logged"]:
+            text += (
+                f"\n{r['server']} {'wss' if r['tls'] else 'ws'}: the load logged"
+                f" {r['load_errors_logged']} errors, the first: {r['load_first_error']}"
+            )
     if results["ocpp_rpc_skipped"]:
         text += f"\nocpp-rpc skipped: {results['ocpp_rpc_skipped']}"
     return text
