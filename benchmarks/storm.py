@@ -318,6 +318,7 @@ def run_one(
         "tls": tls,
         "load": load,
         "charge_points": charge_points,
+        "booted": len(boots),
         "all_connected_s": _latest([r["all_connected_after"] for r in reports]),
         "all_booted_s": booted,
         "boot_p99_ms": _percentile(boots, 0.99) * 1e3 if boots else None,
@@ -383,11 +384,13 @@ def show(results: dict[str, Any]) -> str:
         f"Connection storm: 1.6 charge points connect at once (at most"
         f" {results['max_handshakes']} handshakes in flight), boot, heartbeat; steady state:"
         " heartbeats sent after the last boot",
-        ["server", "TLS+auth", "charge points", "all connected s", "all booted s", "boot p99 ms",
+        ["server", "TLS+auth", "charge points", "booted", "all connected s", "all booted s",
+         "boot p99 ms",
          "heartbeat p99 ms", "heartbeat max ms", "failed connects", "closed", "errors",
          "server CPU s", "server cores", "load cores", "load ms/CP", "peak RSS MB"],
         [
-            [r["server"], "wss" if r["tls"] else "ws", r["charge_points"], r["all_connected_s"],
+            [r["server"], "wss" if r["tls"] else "ws", r["charge_points"], r["booted"],
+             r["all_connected_s"],
              r["all_booted_s"], r["boot_p99_ms"], r["heartbeat_p99_ms"], r["heartbeat_max_ms"],
              r["failed_connects"], r["closed"], r["unexpected_errors"], r["server_cpu_s"],
              r["server_cores_in_storm"], r["load_cores_in_storm"],
