@@ -370,12 +370,7 @@ def run(
         for tls in (False, True)
         for kind in chosen
     ]
-    return {
-        "rows": rows,
-        "ocpp_rpc_skipped": skipped,
-        "max_handshakes": max_handshakes,
-        "load": load,
-    }
+    return dict(rows=rows, ocpp_rpc_skipped=skipped, max_handshakes=max_handshakes, load=load)
 
 
 def show(results: dict[str, Any]) -> str:

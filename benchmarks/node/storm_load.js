@@ -3,7 +3,8 @@
 // handshakes in flight (the fleet's; this share's part of it), send BootNotification as soon as
 // they are open, then StatusNotification, then a Heartbeat every --heartbeat-interval seconds.
 // It prints "ready", reads the start (Unix seconds) from its standard input, runs --duration
-// seconds from then and writes the same JSON as storm_load.py.
+// seconds from then and writes the same JSON as storm_load.py. A connection that fails is
+// counted, not tried again.
 //
 //   node storm_load.js --url ws://127.0.0.1:9000 --charge-points N --shard i/N
 //        --max-handshakes M --heartbeat-interval S --duration S --json FILE
@@ -59,7 +60,8 @@ function admit() {
 }
 
 function connect(identity) {
-    const options = { perMessageDeflate: false, ca };
+    // A handshake not done in 30 s fails (and gives its place back), as the simulator's would.
+    const options = { perMessageDeflate: false, ca, handshakeTimeout: 30000 };
     if (prefix !== null) {
         const credentials = Buffer.from(`${identity}:${prefix}${identity}`).toString('base64');
         options.headers = { Authorization: `Basic ${credentials}` };
