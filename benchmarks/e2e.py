@@ -17,6 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
+from . import nodejs
+from .messages import BOOT
+
+#: The load generators: Python asyncio (``loadgen.py``), or Node's ``ws`` (``node/loadgen.js``).
+LOADGENS = ("python", "node")
+
 
 def _read_json(stream: IO[str]) -> dict[str, Any]:
     line = stream.readline()
@@ -27,8 +33,12 @@ def _read_json(stream: IO[str]) -> dict[str, Any]:
 
 @contextmanager
 def server_process(kind: str, *options: str) -> Iterator[tuple[int, subprocess.Popen[str]]]:
-    """Run ``python -m benchmarks.servers KIND OPTIONS...``; yields its port and process."""
-    command = [sys.executable, "-m", "benchmarks.servers", kind, *options]
+    """Run ``python -m benchmarks.servers KIND OPTIONS...`` (``ocpp-rpc``: its Node script);
+    yields its port and process."""
+    if kind == "ocpp-rpc":
+        command = nodejs.command("ocpp_rpc_server.js", *options)
+    else:
+        command = [sys.executable, "-m", "benchmarks.servers", kind, *options]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -45,9 +55,13 @@ def gc_objects(server: subprocess.Popen[str]) -> int:
     return int(_read_json(server.stdout)["gc_objects"])
 
 
-def load(port: int, *arguments: str) -> list[dict[str, Any]]:
-    """Run the load generator against ``port`` to the end; its results."""
-    command = [sys.executable, "-m", "benchmarks.loadgen", "--port", str(port), *arguments]
+def load(port: int, *arguments: str, loadgen: str = "python") -> list[dict[str, Any]]:
+    """Run the load generator (one of LOADGENS) against ``port`` to the end; its results."""
+    if loadgen == "node":
+        call = ["--action", BOOT.action, "--payload", json.dumps(BOOT.request)]
+        command = nodejs.command("loadgen.js", "--port", str(port), *call, *arguments)
+    else:
+        command = [sys.executable, "-m", "benchmarks.loadgen", "--port", str(port), *arguments]
     done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=True)
     return [json.loads(line) for line in done.stdout.splitlines()]
 
@@ -59,6 +73,7 @@ def run(
     *,
     rounds: int = 1,
     profile: str | None = None,
+    loadgen: str = "python",
 ) -> list[dict[str, Any]]:
     """One row per (server kind, client count): calls/s, latency, CPU of both processes.
 
@@ -66,6 +81,8 @@ def run(
     with every round's calls/s in ``round_calls_per_s`` (in turn order) for ``ratio``: a shared
     machine's speed drifts, and servers measured one after the other see about the same drift.
     ``profile``: a file for the cProfile statistics of trio-ocpp's server (then slower).
+    Each row also has the server's CPU µs per answered call (``server_us_per_call``, every
+    round's in ``round_server_us``), steadier than calls/s on a shared machine.
     """
     measured: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for _ in range(rounds):
@@ -75,21 +92,31 @@ def run(
                 warmup = min(1.0, seconds / 3)
                 results = load(
                     port, "--clients", ",".join(map(str, clients)), "--seconds", str(seconds),
-                    "--warmup", str(warmup), "--server-pid", str(server.pid),
+                    "--warmup", str(warmup), "--server-pid", str(server.pid), loadgen=loadgen,
                 )  # fmt: skip
             for result in results:
+                calls = result["calls_per_s"] or float("nan")
+                result["server_us_per_call"] = result["server_cpu"] / calls * 1e6
+                result["loadgen_us_per_call"] = result["loadgen_cpu"] / calls * 1e6
                 measured.setdefault((kind, result["clients"]), []).append(result)
     rows = []
     for (kind, _), results in measured.items():
         in_turns = [result["calls_per_s"] for result in results]
         median = sorted(results, key=lambda result: float(result["calls_per_s"]))[len(results) // 2]
-        rows.append({"server": kind, **median, "round_calls_per_s": in_turns})
+        rows.append(
+            {
+                "server": kind,
+                **median,
+                "round_calls_per_s": in_turns,
+                "round_server_us": [result["server_us_per_call"] for result in results],
+            }
+        )
     return rows
 
 
-def ratio(row: dict[str, Any], other: dict[str, Any]) -> float:
-    """``row``'s calls/s over ``other``'s: the median of the ratios within each round."""
+def ratio(row: dict[str, Any], other: dict[str, Any], key: str = "round_calls_per_s") -> float:
+    """``row``'s calls/s (or another ``key`` of figures per round) over ``other``'s: the median
+    of the ratios within each round."""
     return statistics.median(
-        ours / theirs
-        for ours, theirs in zip(row["round_calls_per_s"], other["round_calls_per_s"], strict=True)
+        ours / theirs for ours, theirs in zip(row[key], other[key], strict=True)
     )

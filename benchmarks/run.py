@@ -11,6 +11,9 @@ against a load generator process), ``connections`` (5,000 heartbeating connectio
 When the ``ocpp`` package is installed (``pip install .[bench]``), routing and e2e run it too,
 and each of our figures is shown as a ratio to it. Results go to ``benchmarks/results/``
 (latest.json and a dated copy).
+``cpu`` (the servers' CPU µs per answered call: benchmarks/cpu.py) and ``storm`` run ocpp-rpc
+(Node) too when ``node`` and its npm package are there (``npm install --prefix benchmarks/node``);
+otherwise they say it was skipped. ``--sections cpu,storm`` is the comparison with it.
 """
 
 from __future__ import annotations
@@ -34,10 +37,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import connections, e2e, routing, storm, timing, validation
+from . import connections, cpu, e2e, routing, storm, timing, validation
 from .report import RESULTS, table
 
-SECTIONS = ("validation", "routing", "e2e", "connections", "cluster", "storm")
+SECTIONS = ("validation", "routing", "e2e", "cpu", "connections", "cluster", "storm")
 #: A generation-0 GC threshold that keeps full collections rare with thousands of connections.
 TUNED_GC_THRESHOLD = 20_000
 #: GC-tracked objects per idle connection with trio-websocket, measured before our transport.
@@ -155,6 +158,19 @@ def targets(results: dict[str, Any]) -> list[list[Any]]:
         costed = e2e_rows.get((kind, 50), {})
         if "vs_trio-ocpp" in costed:
             at_least.append((f"e2e 50 clients, {what} >= {bar}x none", costed["vs_trio-ocpp"], bar))
+    for r in results.get("cpu", {}).get("ratios", []):
+        name = f"CPU per call: {r['ratio']} {r['sense']} {r['bar']}"
+        (at_most if r["sense"] == "<=" else at_least).append((name, r["measured"], r["bar"]))
+    storms = {r["server"]: r for r in results.get("storm", {}).get("rows", []) if not r["tls"]}
+    ours, theirs = storms.get("trio-ocpp"), storms.get("ocpp-rpc")
+    if ours and theirs and None not in (ours["all_booted_s"], theirs["all_booted_s"]):
+        at_most.append(
+            ("storm: all booted s <= ocpp-rpc's", ours["all_booted_s"], theirs["all_booted_s"])
+        )
+        if None not in (ours["heartbeat_p99_ms"], theirs["heartbeat_p99_ms"]):
+            name = "storm: heartbeat p99 ms <= 2x ocpp-rpc's"
+            at_most.append((name, ours["heartbeat_p99_ms"], 2 * theirs["heartbeat_p99_ms"]))
+            at_most.append(("storm: heartbeat max ms <= 50", ours["heartbeat_max_ms"], 50))
     single, echo = e2e_rows.get(("trio-ocpp", 1)), e2e_rows.get(("echo-trio-websocket", 1))
     if single and echo:
         name = "e2e N=1 p50 ms <= the trio-websocket echo's"
@@ -219,6 +235,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "--sections", default=",".join(SECTIONS), help=f"comma-separated ({','.join(SECTIONS)})"
     )
     parser.add_argument("--connections", type=int, help="for the connections section")
+    parser.add_argument("--storm-charge-points", type=int, help="for the storm (10,000)")
+    parser.add_argument(
+        "--storm-seconds", type=float, default=60.0, help="each storm's length (60)"
+    )
+    parser.add_argument(
+        "--storm-processes", type=int, default=2, help="load processes of a storm (2)"
+    )
+    parser.add_argument(
+        "--storm-load",
+        choices=("auto", *storm.LOADS),
+        default="auto",
+        help="the storm's charge points: the simulator's or Node's (auto: Node's when there)",
+    )
     parser.add_argument("--profile", action="store_true", help="profile trio-ocpp's e2e server")
     parser.add_argument(
         "--output", type=Path, default=RESULTS, help="folder for the JSON (benchmarks/results)"
@@ -271,6 +300,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     section("e2e", run_e2e, show_e2e)
 
+    def run_cpu() -> dict[str, Any]:
+        if quick:  # the e2e section has run the others
+            return cpu.run(["echo", "trio-ocpp"], 0.5, 1)
+        kinds = ["echo", "echo-trio-websocket", "trio-ocpp", *(["ocpp"] if with_ocpp else [])]
+        return cpu.run(kinds, 3.0, 3)
+
+    section("cpu", run_cpu, cpu.show)
+
     def run_connections() -> list[dict[str, Any]]:
         count = args.connections or (100 if quick else 5000)
         seconds, interval = (1.5, 0.5) if quick else (30.0, 10.0)
@@ -295,9 +332,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     section("cluster", run_cluster, show_cluster)
 
-    def run_storm() -> list[dict[str, Any]]:
-        kinds = ["trio-ocpp", *(["ocpp"] if with_ocpp else [])]
-        return storm.run(*((50, 3.0, 1.0) if quick else (5000, 40.0, 10.0)), kinds)
+    def run_storm() -> dict[str, Any]:
+        if quick:  # the ocpp package's storm server is tested in tests/simulate
+            count, kinds = args.storm_charge_points or 50, ["trio-ocpp", "ocpp-rpc"]
+            return storm.run(count, 2.0, 0.5, kinds, processes=1, load=args.storm_load)
+        kinds = ["trio-ocpp", *(["ocpp"] if with_ocpp else []), "ocpp-rpc"]
+        return storm.run(
+            args.storm_charge_points or 10_000,
+            args.storm_seconds,
+            10.0,
+            kinds,
+            processes=args.storm_processes,
+            load=args.storm_load,
+        )
 
     section("storm", run_storm, storm.show)
 

@@ -33,6 +33,16 @@ def test_quick_benchmarks_run_and_write_json(tmp_path: Path) -> None:
     assert {row["server"] for row in results["e2e"]} >= {"echo", "trio-ocpp"}
     assert all(row["calls_per_s"] > 0 for row in results["e2e"])
     assert results["connections"][0]["heartbeats"] > 0
+    # The CPU per call section: ocpp-rpc measured, or said how to install when Node lacks it.
+    cpu = results["cpu"]
+    assert all(row["server_us_per_call"] > 0 for row in cpu["rows"])
+    if cpu["ocpp_rpc_skipped"]:
+        assert "ocpp-rpc skipped" in done.stdout and "npm install" in cpu["ocpp_rpc_skipped"]
+    else:
+        assert "ocpp-rpc" in {row["server"] for row in cpu["rows"]}
+    storm = results["storm"]
+    assert {row["tls"] for row in storm["rows"]} == {False, True}
+    assert all(row["all_booted_s"] is not None for row in storm["rows"]), storm["rows"]
     cluster = results["cluster"]  # skipped only without redis-server and the redis extra
     assert "skipped" in cluster or cluster["events"]["missing"] == 0
     assert results["targets"] == []
@@ -47,6 +57,18 @@ def test_a_full_run_gives_verdicts_on_the_targets() -> None:
             {"message": "1.6 BootNotification", "direction": "inbound CALL",
              "ratio_vs_threads_off": 8.0},
         ],
+        "cpu": {"ratios": [
+            {"ratio": "trio-ocpp µs / echo µs", "measured": 1.4, "sense": "<=", "bar": 1.15},
+            {"ratio": "ocpp-rpc µs / trio-ocpp µs", "measured": 0.9, "sense": ">=", "bar": 0.85},
+        ]},
+        "storm": {"rows": [
+            {"server": "trio-ocpp", "tls": False, "all_booted_s": 6.0, "heartbeat_p99_ms": 9.0,
+             "heartbeat_max_ms": 60.0},
+            {"server": "ocpp-rpc", "tls": False, "all_booted_s": 5.6, "heartbeat_p99_ms": 5.7,
+             "heartbeat_max_ms": 19.0},
+            {"server": "trio-ocpp", "tls": True, "all_booted_s": 1.0, "heartbeat_p99_ms": 1.0,
+             "heartbeat_max_ms": 1.0},
+        ]},
     }  # fmt: skip
     code = (
         "import json, sys; from benchmarks.run import targets; "
@@ -64,13 +86,19 @@ def test_a_full_run_gives_verdicts_on_the_targets() -> None:
     assert json.loads(done.stdout) == [
         ["validation 1.6 MeterValues >= 50x jsonschema", 60.0, "yes"],
         ["routing 1.6 BootNotification >= 10x ocpp", 8.0, "MISSED"],
+        ["CPU per call: ocpp-rpc µs / trio-ocpp µs >= 0.85", 0.9, "yes"],
+        ["CPU per call: trio-ocpp µs / echo µs <= 1.15", 1.4, "MISSED"],
+        ["storm: all booted s <= ocpp-rpc's", 6.0, "MISSED"],
+        ["storm: heartbeat p99 ms <= 2x ocpp-rpc's", 9.0, "yes"],
+        ["storm: heartbeat max ms <= 50", 60.0, "MISSED"],
     ]
 
 
 HELPED = [
     ["-m", "benchmarks"],
     *(["-m", f"benchmarks.{name}"] for name in
-      ("attack", "cluster", "hoard", "loadgen", "servers", "worst_frames")),
+      ("attack", "cluster", "hoard", "loadgen", "servers", "storm", "storm_load",
+       "worst_frames")),
     ["benchmarks/soak.py"],
 ]  # fmt: skip
 
