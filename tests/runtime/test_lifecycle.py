@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import math
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -12,8 +14,11 @@ import trio
 import trio_websocket
 import wsproto
 import wsproto.events
+from helpers.memory_connection import MemoryConnection
 
 from trio_ocpp import Server, exceptions, testing, v16
+from trio_ocpp._runtime.link import Link
+from trio_ocpp._runtime.watchdog import Watchdog
 from trio_ocpp.messages import Call, Send
 from trio_ocpp.routing import on
 
@@ -215,3 +220,16 @@ async def test_shutdown_deadline_cancels_what_is_left() -> None:
         with trio.fail_after(5):
             await server.shutdown(grace_period=0.1)
         await disconnected(server)
+
+
+async def test_a_wake_up_between_the_nurserys_end_and_the_close_is_quiet() -> None:
+    """A watchdog shared by connections may wake a link after its connection's nursery closed
+    (its last task ended) and before start() marked the link closed: nothing to do then, and
+    nothing to log (a fleet being stopped logged a traceback per connection)."""
+    link = Link("CP", logging.getLogger("test"), MemoryConnection(), 10, 0, 10)
+    async with trio.open_nursery() as nursery:
+        pass
+    link.start(nursery, Watchdog())
+    link._sending = 1  # a frame overdue: the alarm would give up on the peer in a task
+    link.alarm(link._alarm_at, math.inf)
+    assert link.closed

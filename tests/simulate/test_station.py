@@ -26,6 +26,7 @@ from trio_ocpp import (
 )
 from trio_ocpp import testing as servers
 from trio_ocpp.examples.central_system import CLASSES
+from trio_ocpp.routing import on
 from trio_ocpp.simulate import Behaviour
 from trio_ocpp.simulate._station import CLASSES as SIMULATED
 from trio_ocpp.simulate._station import SimulatedChargePoint
@@ -267,3 +268,35 @@ async def test_a_refused_handshake_is_counted_as_such() -> None:
         nursery.cancel_scope.cancel()
     assert cp.stats.failed_connects >= cp.stats.refused_handshakes >= 2
     assert cp.stats.connects == 0
+
+
+async def test_a_connection_cut_under_several_calls_is_no_crash() -> None:
+    """Both connectors' StatusNotifications are cut off by the connection's end (the first
+    waiting for its answer, the second for its turn): that is the connection's story, not a
+    simulator failure, and the station reconnects (two errors at once came out as a group,
+    counted as a crash)."""
+
+    class Stalling(CLASSES["1.6"]):  # type: ignore[misc, valid-type]
+        @on("StatusNotification")
+        async def on_status_notification(self, **kwargs: Any) -> Any:
+            await trio.sleep_forever()
+
+    received = Received()
+    async with (
+        servers.serving(Stalling, observers=[received]) as server,
+        trio.open_nursery() as nursery,
+    ):
+        cp = SIMULATED["1.6"](
+            f"ws://127.0.0.1:{server.port}", "SIM_1", connectors=2, behaviour=QUIET
+        )
+        await nursery.start(cp.run)
+        with trio.fail_after(10):  # real seconds: calls wait well within their timeouts
+            while cp.boots < 1:
+                await trio.sleep(0.02)
+            await trio.sleep(0.3)  # the first StatusNotification waits, the second its turn
+            await server.charge_points["SIM_1"].aclose()
+            while cp.stats.booted:  # until the station saw its connection end
+                await trio.sleep(0.05)
+            await trio.sleep(0.3)  # and handled what that raised
+        assert not cp.stats.crashes
+        nursery.cancel_scope.cancel()

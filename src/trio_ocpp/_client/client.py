@@ -386,6 +386,7 @@ class Client(Generic[CP]):
 async def _run_on_connect(on_connect: Callable[[CP], Awaitable[None]], cp: CP) -> None:
     try:
         await on_connect(cp)
-    except errors.ConnectionClosedError:
+    except* errors.ConnectionClosedError:
         # The connection ended under it: cp.start() returns too, and the client reconnects.
+        # except*: on_connect's own tasks may raise it beside the Cancelled of the others.
         logger.info("%s: on_connect stopped: connection closed", cp.id)

@@ -164,14 +164,22 @@ class Link:
         self._alarm_at = math.inf
         if now >= self._send_deadline():
             reason = f"no frame went out in {self.send_timeout:g} s"
-            self._tasks.start_soon(self._give_up, reason)
+            self._spawn(self._give_up, reason)
         elif self._pinging:
             pass  # the ping re-arms when its pong is in
         elif now >= self._next_ping and not self._sending:
             self._pinging = True
-            self._tasks.start_soon(self._keep_alive)
+            self._spawn(self._keep_alive)
         else:
             self._arm(self._send_deadline() if self._sending else self._next_ping)
+
+    def _spawn(self, async_fn: Any, *args: Any) -> None:
+        try:
+            self._tasks.start_soon(async_fn, *args)
+        except RuntimeError:
+            # The connection's nursery closed (its last task ended) and start() has not yet
+            # marked the link closed: a shared watchdog woke it in between. It is ending.
+            self.closed = True
 
     def _send_deadline(self) -> float:
         return self._send_progress + self.send_timeout if self._sending else math.inf
