@@ -303,7 +303,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     def run_cpu() -> dict[str, Any]:
         if quick:  # the e2e section has run the others
             return cpu.run(["echo", "trio-ocpp"], 0.5, 1)
-        kinds = ["echo", "echo-trio-websocket", "trio-ocpp", *(["ocpp"] if with_ocpp else [])]
+        kinds = ["echo", "echo-trio-websocket", "trio-ocpp", "trio-ocpp-observed"]
+        kinds += ["trio-ocpp-metrics", *(["ocpp"] if with_ocpp else [])]
         return cpu.run(kinds, 3.0, 3)
 
     section("cpu", run_cpu, cpu.show)
