@@ -1,0 +1,179 @@
+"""The cyclic collector under a connection storm: the example central system's classes on a
+:class:`~trio_ocpp.Server` in a process of its own, recording every collection through
+``gc.callbacks``, and ``python -m trio_ocpp.simulate`` connecting N 1.6 charge points at once
+that boot and heartbeat. Printed: the simulator's boot and heartbeat figures (max: the highest
+histogram bucket, within 5 %) and the server's collections per generation (count, total and
+longest pause), in all and after the last charge point booted (the steady state).
+
+    python tools/gc_storm.py --charge-points 10000 --seconds 60 [--collector off]
+
+``--collector off`` runs the server with ``collector=None`` (CPython's own thresholds);
+``--threshold N`` also sets generation 0's threshold to N, as an application could.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import logging
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HOST = "127.0.0.1"
+
+
+class Recorder:
+    """Every collection: (generation, monotonic end, seconds it took, CPU seconds it took,
+    objects it freed). On a shared machine the CPU time is the steadier figure."""
+
+    def __init__(self) -> None:
+        self.started = (0.0, 0.0)
+        self.collections: list[tuple[int, float, float, float, int]] = []
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        now = (time.perf_counter(), time.thread_time())
+        if phase == "start":
+            self.started = now
+        else:
+            wall, cpu = (now[0] - self.started[0]), (now[1] - self.started[1])
+            self.collections.append(
+                (info["generation"], time.monotonic(), wall, cpu, info["collected"])
+            )
+
+
+async def _serve(collector: bool, threshold: int | None) -> None:
+    import trio
+
+    from trio_ocpp import Server
+    from trio_ocpp.examples.central_system import CLASSES
+
+    logging.basicConfig(level=logging.WARNING, format="server %(relativeCreated)d ms: %(message)s")
+    logging.getLogger("trio_ocpp.server.collector").setLevel(logging.DEBUG)
+    if threshold:
+        gc.set_threshold(threshold, 10, 10)
+    recorder = Recorder()
+    gc.callbacks.append(recorder)
+    options: dict[str, Any] = {} if collector else {"collector": None}
+    server = Server(list(CLASSES.values()), max_handshakes=None, **options)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.run, HOST, 0)
+        print(json.dumps({"port": server.port}), flush=True)
+        stdin = trio.wrap_file(sys.stdin)
+        await stdin.readline()  # the end of the steady state: the garbage held, then
+        frozen, tracked = gc.get_freeze_count(), len(gc.get_objects())
+        gc.unfreeze()
+        started = time.perf_counter()
+        garbage = gc.collect()
+        took = time.perf_counter() - started
+        print(
+            json.dumps(
+                {
+                    "frozen": frozen,
+                    "tracked": tracked,
+                    "garbage": garbage,
+                    "full_collection_ms": round(took * 1000, 1),
+                    "connections": len(server.charge_points),
+                }
+            ),
+            flush=True,
+        )
+        await stdin.read()  # until the harness closes it
+        print(json.dumps({"collections": recorder.collections}), flush=True)
+        nursery.cancel_scope.cancel()
+
+
+def _pauses(collections: list[list[Any]], since: float, until: float) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    for generation in (0, 1, 2):
+        chosen = [c for c in collections if c[0] == generation and since <= c[1] < until]
+        wall, cpu = [c[2] for c in chosen], [c[3] for c in chosen]
+        figures[f"gen{generation}"] = {
+            "count": len(chosen),
+            "collected": sum(c[4] for c in chosen),
+            "total_ms": round(sum(wall) * 1000, 1),
+            "max_ms": round(max(wall, default=0) * 1000, 1),
+            "cpu_total_ms": round(sum(cpu) * 1000, 1),
+            "cpu_max_ms": round(max(cpu, default=0) * 1000, 1),
+        }
+    return figures
+
+
+def _max_ms(histogram: dict[str, int]) -> float | None:
+    if not histogram:
+        return None
+    return round(1e-6 * math.exp((max(map(int, histogram)) + 1) * math.log(1.05)) * 1000, 1)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    command = [sys.executable, __file__, "serve", "--collector", args.collector]
+    if args.threshold:
+        command += ["--threshold", str(args.threshold)]
+    server = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert server.stdin is not None and server.stdout is not None
+    try:
+        port = json.loads(server.stdout.readline())["port"]
+        with tempfile.TemporaryDirectory() as directory:
+            out = Path(directory) / "report.json"
+            simulator = [
+                sys.executable, "-m", "trio_ocpp.simulate", "--url", f"ws://{HOST}:{port}",
+                "--charge-points", str(args.charge_points), "--connectors", "1",
+                "--transactions-per-hour", "0", "--heartbeat-interval", str(args.heartbeat),
+                "--duration", str(args.seconds), "--quiet", "--json", str(out),
+            ]  # fmt: skip
+            began = time.monotonic()
+            with subprocess.Popen(simulator, stdout=subprocess.DEVNULL) as simulation:
+                time.sleep(max(0, began + args.seconds - 2 - time.monotonic()))
+                server.stdin.write("probe\n")
+                server.stdin.flush()
+                held = json.loads(server.stdout.readline())
+            if simulation.returncode:
+                raise SystemExit(f"the simulator failed: {simulation.returncode}")
+            report = json.loads(out.read_text())
+        server.stdin.close()
+        figures = json.loads(server.stdout.readline())
+    finally:
+        server.wait(timeout=60)
+    actions = {item["action"]: item for item in report["actions"]}
+    booted = report["all_booted_after"]
+    steady = began + (booted if booted is not None else args.seconds)
+    return {
+        "collector": args.collector,
+        "threshold": args.threshold,
+        "charge_points": args.charge_points,
+        "all_booted_s": booted,
+        "boot_p99_ms": actions["BootNotification"]["latency_ms"]["p99"],
+        "heartbeat_p99_ms": actions["Heartbeat"]["latency_ms"]["p99"],
+        "heartbeat_max_ms": _max_ms(actions["Heartbeat"]["histogram"]),
+        "heartbeats": actions["Heartbeat"]["count"],
+        "unexpected": report["unexpected"],
+        "at_end_of_steady_state": held,
+        "all": _pauses(figures["collections"], 0, math.inf),
+        "steady": _pauses(figures["collections"], steady, began + args.seconds - 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mode", nargs="?", default="storm", choices=("storm", "serve"))
+    parser.add_argument("--charge-points", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--heartbeat", type=float, default=10)
+    parser.add_argument("--collector", choices=("on", "off"), default="on")
+    parser.add_argument("--threshold", type=int)
+    args = parser.parse_args()
+    if args.mode == "serve":
+        import trio
+
+        trio.run(_serve, args.collector == "on", args.threshold)
+    else:
+        print(json.dumps(run(args), indent=1))
+
+
+if __name__ == "__main__":
+    main()
