@@ -35,33 +35,26 @@ def thawed() -> Iterator[None]:
 
 
 @pytest.mark.parametrize(
-    ("frozen", "live", "opened", "ended", "since_freeze", "since_full", "step"),
+    # frozen, live, opened, ended, seconds since the last freeze and full collection
+    ("situation", "step"),
     [
-        (0, 999, 999, 0, 0, 0, WAIT),  # too few to matter
-        (0, 1000, 1000, 0, 0, 0, FREEZE),
-        (1000, 1249, 249, 0, 10, 10, WAIT),
-        (1000, 1250, 250, 0, 10, 10, FREEZE),  # a quarter more came
-        (8000, 9999, 1999, 0, 10, 10, WAIT),
-        (8000, 10000, 2000, 0, 10, 10, FREEZE),
-        (8000, 8000, 10, 10, 59, 59, WAIT),
-        (8000, 8000, 10, 10, 60, 60, FREEZE),  # what replaced frozen objects
-        (8000, 6000, 0, 1999, 10, 10, WAIT),
-        (8000, 6000, 0, 2000, 10, 10, COLLECT),  # a quarter of those frozen may be garbage
-        (1000, 800, 50, 250, 10, 10, COLLECT),  # the minimum's quarter at least
-        (8000, 8000, 10, 10, 10, 899, WAIT),
-        (8000, 8000, 10, 10, 10, 900, COLLECT),  # frozen garbage lives so long at most
+        ((0, 999, 999, 0, 0, 0), WAIT),  # too few to matter
+        ((0, 1000, 1000, 0, 0, 0), FREEZE),
+        ((1000, 1249, 249, 0, 10, 10), WAIT),
+        ((1000, 1250, 250, 0, 10, 10), FREEZE),  # a quarter more came
+        ((8000, 9999, 1999, 0, 10, 10), WAIT),
+        ((8000, 10000, 2000, 0, 10, 10), FREEZE),
+        ((8000, 8000, 10, 10, 59, 59), WAIT),
+        ((8000, 8000, 10, 10, 60, 60), FREEZE),  # what replaced frozen objects
+        ((8000, 6000, 0, 1999, 10, 10), WAIT),
+        ((8000, 6000, 0, 2000, 10, 10), COLLECT),  # a quarter of those frozen may be garbage
+        ((1000, 800, 50, 250, 10, 10), COLLECT),  # the minimum's quarter at least
+        ((8000, 8000, 10, 10, 10, 899), WAIT),
+        ((8000, 8000, 10, 10, 10, 900), COLLECT),  # frozen garbage lives so long at most
     ],
 )
-def test_steps(
-    frozen: int,
-    live: int,
-    opened: int,
-    ended: int,
-    since_freeze: float,
-    since_full: float,
-    step: Step,
-) -> None:
-    assert Collector().step(frozen, live, opened, ended, since_freeze, since_full) is step
+def test_steps(situation: tuple[int, int, int, int, float, float], step: Step) -> None:
+    assert Collector().step(*situation) is step
 
 
 async def peers(server: Server, count: int) -> dict[str, Peer]:
