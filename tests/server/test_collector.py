@@ -122,14 +122,14 @@ async def test_ended_connections_collected_once_a_quarter_ended(
         # frozen garbage, held...
         await end(10)
         assert all(frozen[identity]() is not None for identity in gone)
-        # ... until a quarter ended: then a full collection frees them.
-        await end(10)
+        # ... until a quarter (15) ended: then a full collection frees them.
+        await end(5)
         assert all(frozen[identity]() is None for identity in gone)
-        assert not gc.get_freeze_count()  # 40 left, fewer than the minimum: all thawed
-        for identity in list(clients)[20:]:
+        assert not gc.get_freeze_count()  # 45 left, fewer than the minimum: all thawed
+        for identity in list(clients)[15:]:
             await clients[identity].stream.aclose()
     full = [r.getMessage() for r in caplog.records if "full collection" in r.getMessage()]
-    assert full[0].startswith("full collection at 40 connections: ")
+    assert full[0].startswith("full collection at 45 connections: ")
 
 
 @pytest.mark.parametrize("collector", [None, Collector(minimum=1000, interval=0.02)])
