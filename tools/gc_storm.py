@@ -7,8 +7,10 @@ longest pause), in all and after the last charge point booted (the steady state)
 
     python tools/gc_storm.py --charge-points 10000 --seconds 60 [--collector off]
 
-``--collector off`` runs the server with ``collector=None`` (CPython's own thresholds);
-``--threshold N`` also sets generation 0's threshold to N, as an application could.
+``--collector off`` runs the server with ``collector=None`` (CPython's own behaviour);
+``--threshold N`` also sets generation 0's threshold to N, as an application could;
+``--load loadgen`` holds the connections with ``benchmarks.loadgen`` instead, a lighter client
+(no boot; its steady state is ``--seconds`` from all connected).
 """
 
 from __future__ import annotations
@@ -110,6 +112,71 @@ def _max_ms(histogram: dict[str, int]) -> float | None:
     return round(1e-6 * math.exp((max(map(int, histogram)) + 1) * math.log(1.05)) * 1000, 1)
 
 
+def _probe(server: subprocess.Popen[str]) -> dict[str, Any]:
+    """The server's objects at the end of the steady state, and the garbage among them."""
+    assert server.stdin is not None and server.stdout is not None
+    server.stdin.write("probe\n")
+    server.stdin.flush()
+    return json.loads(server.stdout.readline())  # type: ignore[no-any-return]
+
+
+def _simulate(args: argparse.Namespace, port: int, server: subprocess.Popen[str]) -> Any:
+    """The simulator's storm: (steady state from, to, figures)."""
+    with tempfile.TemporaryDirectory() as directory:
+        out = Path(directory) / "report.json"
+        simulator = [
+            sys.executable, "-m", "trio_ocpp.simulate", "--url", f"ws://{HOST}:{port}",
+            "--charge-points", str(args.charge_points), "--connectors", "1",
+            "--transactions-per-hour", "0", "--heartbeat-interval", str(args.heartbeat),
+            "--duration", str(args.seconds), "--quiet", "--json", str(out),
+        ]  # fmt: skip
+        began = time.monotonic()
+        with subprocess.Popen(simulator, stdout=subprocess.DEVNULL) as simulation:
+            time.sleep(max(0, began + args.seconds - 2 - time.monotonic()))
+            held = _probe(server)
+        if simulation.returncode:
+            raise SystemExit(f"the simulator failed: {simulation.returncode}")
+        report = json.loads(out.read_text())
+    actions = {item["action"]: item for item in report["actions"]}
+    booted = report["all_booted_after"]
+    figures = {
+        "all_booted_s": booted,
+        "boot_p99_ms": actions["BootNotification"]["latency_ms"]["p99"],
+        "heartbeat_p99_ms": actions["Heartbeat"]["latency_ms"]["p99"],
+        "heartbeat_max_ms": _max_ms(actions["Heartbeat"]["histogram"]),
+        "heartbeats": actions["Heartbeat"]["count"],
+        "unexpected": report["unexpected"],
+        "at_end_of_steady_state": held,
+    }
+    steady = began + (booted if booted is not None else args.seconds)
+    return steady, began + args.seconds - 2, figures
+
+
+def _hold(args: argparse.Namespace, port: int, server: subprocess.Popen[str]) -> Any:
+    """``benchmarks.loadgen`` (lighter than the simulator): connects all, then heartbeats for
+    ``--seconds``, the steady state; (from, to, figures)."""
+    command = [
+        sys.executable, "-m", "benchmarks.loadgen", "--port", str(port),
+        "--clients", str(args.charge_points), "--seconds", str(args.seconds),
+        "--heartbeat-interval", str(args.heartbeat),
+    ]  # fmt: skip
+    began = time.monotonic()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as load:
+        assert load.stdout is not None
+        assert json.loads(load.stdout.readline())["event"] == "connected"
+        steady = time.monotonic()
+        time.sleep(max(0, steady + args.seconds - 2 - time.monotonic()))
+        held = _probe(server)
+        result = json.loads(load.stdout.readline())
+    figures = {
+        "all_connected_s": steady - began,
+        "heartbeat_p99_ms": result["p99_ms"],
+        "heartbeats": result["heartbeats"],
+        "at_end_of_steady_state": held,
+    }
+    return steady, steady + args.seconds - 2, figures
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     command = [sys.executable, __file__, "serve", "--collector", args.collector]
     if args.threshold:
@@ -118,43 +185,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     assert server.stdin is not None and server.stdout is not None
     try:
         port = json.loads(server.stdout.readline())["port"]
-        with tempfile.TemporaryDirectory() as directory:
-            out = Path(directory) / "report.json"
-            simulator = [
-                sys.executable, "-m", "trio_ocpp.simulate", "--url", f"ws://{HOST}:{port}",
-                "--charge-points", str(args.charge_points), "--connectors", "1",
-                "--transactions-per-hour", "0", "--heartbeat-interval", str(args.heartbeat),
-                "--duration", str(args.seconds), "--quiet", "--json", str(out),
-            ]  # fmt: skip
-            began = time.monotonic()
-            with subprocess.Popen(simulator, stdout=subprocess.DEVNULL) as simulation:
-                time.sleep(max(0, began + args.seconds - 2 - time.monotonic()))
-                server.stdin.write("probe\n")
-                server.stdin.flush()
-                held = json.loads(server.stdout.readline())
-            if simulation.returncode:
-                raise SystemExit(f"the simulator failed: {simulation.returncode}")
-            report = json.loads(out.read_text())
+        load = _hold if args.load == "loadgen" else _simulate
+        steady, end, figures = load(args, port, server)
         server.stdin.close()
-        figures = json.loads(server.stdout.readline())
+        collections = json.loads(server.stdout.readline())["collections"]
     finally:
         server.wait(timeout=60)
-    actions = {item["action"]: item for item in report["actions"]}
-    booted = report["all_booted_after"]
-    steady = began + (booted if booted is not None else args.seconds)
     return {
         "collector": args.collector,
         "threshold": args.threshold,
+        "load": args.load,
         "charge_points": args.charge_points,
-        "all_booted_s": booted,
-        "boot_p99_ms": actions["BootNotification"]["latency_ms"]["p99"],
-        "heartbeat_p99_ms": actions["Heartbeat"]["latency_ms"]["p99"],
-        "heartbeat_max_ms": _max_ms(actions["Heartbeat"]["histogram"]),
-        "heartbeats": actions["Heartbeat"]["count"],
-        "unexpected": report["unexpected"],
-        "at_end_of_steady_state": held,
-        "all": _pauses(figures["collections"], 0, math.inf),
-        "steady": _pauses(figures["collections"], steady, began + args.seconds - 2),
+        **figures,
+        "all": _pauses(collections, 0, math.inf),
+        "steady": _pauses(collections, steady, end),
     }
 
 
@@ -166,6 +210,7 @@ def main() -> None:
     parser.add_argument("--heartbeat", type=float, default=10)
     parser.add_argument("--collector", choices=("on", "off"), default="on")
     parser.add_argument("--threshold", type=int)
+    parser.add_argument("--load", choices=("simulate", "loadgen"), default="simulate")
     args = parser.parse_args()
     if args.mode == "serve":
         import trio
