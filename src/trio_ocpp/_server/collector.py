@@ -9,16 +9,17 @@ collection (whatever a connection holds while it waits), so one comes every tens
 A server's :class:`Collector` takes what is there out of the collector's sight with
 ``gc.freeze()`` once connections have come in: the settled connections, and the modules,
 schemas and tables the process holds. Full collections then visit only what came since, and
-stay short. Frozen objects are never collected, though: one that becomes cyclic garbage (a
-connection that ended: websockets' protocol and its parser generator refer to each other) stays
-until the next thaw. So, checked once a second from the server's nursery:
+stay short. Frozen objects are never collected, though: one that becomes cyclic garbage (the
+objects of a connection that ended refer to each other: websockets' protocol and its parser
+generator, for one) stays until the next thaw. So, checked once a second from the server's
+nursery:
 
 - below ``minimum`` connections nothing is frozen (full collections are short there);
 - it freezes again, after a young collection (young garbage is not frozen), when a quarter
   more connections opened since the last freeze, and every ``refreeze_every`` seconds: what
   connections hold changes as they work, and what replaced frozen objects is visited again;
-- it thaws, collects in full once and freezes again when as many ended (a quarter of those
-  frozen, as CPython's own rule), and every ``full_every`` seconds: frozen garbage, the
+- it thaws, collects in full once and freezes again when a quarter of the connections frozen
+  have ended (CPython's own ratio), and every ``full_every`` seconds: frozen garbage, the
   application's included, never outlives that.
 
 The state is the process's: the last collector to stop thaws what they froze. A process whose
