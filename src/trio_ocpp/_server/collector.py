@@ -108,13 +108,13 @@ class Collector:
     async def _apply(self, tally: Tally) -> None:
         frozen = 0  # connections at the last freeze
         opened = ended = 0  # the tally then
-        last_freeze = last_full = time.monotonic()
+        last_freeze = last_full = trio.current_time()
         while True:
             await trio.sleep(self.interval)
             if not gc.isenabled():
                 continue  # the application took over
             live = tally.opened - tally.ended
-            now = time.monotonic()
+            now = trio.current_time()
             step = self.step(
                 frozen,
                 live,
@@ -126,16 +126,16 @@ class Collector:
             if step is Step.WAIT:
                 continue
             if step is Step.COLLECT:
+                started = time.perf_counter()
                 gc.unfreeze()
                 unreachable = gc.collect()
-                last_full = time.monotonic()
                 logger.info(
                     "full collection at %d connections: %d unreachable objects, %.0f ms",
                     live,
                     unreachable,
-                    (last_full - now) * 1000,
+                    (time.perf_counter() - started) * 1000,
                 )
-                frozen = 0
+                frozen, last_full = 0, now
             if live >= self.minimum:
                 if step is Step.FREEZE:
                     gc.collect(1)
