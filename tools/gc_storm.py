@@ -194,6 +194,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         collections = json.loads(server.stdout.readline())["collections"]
     finally:
         server.wait(timeout=60)
+    if args.raw:
+        Path(args.raw).write_text(json.dumps({"steady": [steady, end], "collections": collections}))
     return {
         "collector": args.collector,
         "threshold": args.threshold,
@@ -214,6 +216,7 @@ def main() -> None:
     parser.add_argument("--collector", choices=("on", "off"), default="on")
     parser.add_argument("--threshold", type=int)
     parser.add_argument("--load", choices=("simulate", "loadgen"), default="simulate")
+    parser.add_argument("--raw", metavar="FILE", help="write every collection to FILE (JSON)")
     args = parser.parse_args()
     if args.mode == "serve":
         import trio
