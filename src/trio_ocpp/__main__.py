@@ -133,7 +133,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-gc-freeze",
         action="store_true",
         help="leave CPython's garbage collector alone: past 1,000 connections the server "
-        "freezes their objects out of its full collections (README: the garbage collector)",
+        "freezes what survives young collections, to keep its pauses short (README: the "
+        "garbage collector)",
     )
     parser.add_argument(
         "--record",
