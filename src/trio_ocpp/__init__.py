@@ -40,6 +40,7 @@ from ._runtime.observe import Direction as Direction
 from ._runtime.observe import ExchangeRecord as ExchangeRecord
 from ._runtime.observe import Observer as Observer
 from ._runtime.observe import Outcome as Outcome
+from ._server.collector import Collector as Collector
 from ._server.server import ConnectionRequest as ConnectionRequest
 from ._server.server import Membership as Membership
 from ._server.server import RejectConnection as RejectConnection
@@ -63,6 +64,7 @@ __all__ = [
     "CertificateIdentity",
     "Client",
     "ClientCertificate",
+    "Collector",
     "ConnectionClosed",
     "ConnectionInfo",
     "ConnectionRejected",

@@ -130,6 +130,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "holders are closed with 1009 (256)",
     )
     parser.add_argument(
+        "--no-gc-freeze",
+        action="store_true",
+        help="leave CPython's garbage collector alone: past 1,000 connections the server "
+        "freezes what survives young collections, to keep its pauses short (README: the "
+        "garbage collector)",
+    )
+    parser.add_argument(
         "--record",
         metavar="DIR",
         help="record every connection's frames in DIR, one <identity>.jsonl each, for "
@@ -325,6 +332,7 @@ async def serve(
         identity_policy=IdentityPolicy(max_length=args.max_identity_length),
         listeners=listeners,
         grace_period=args.grace_period,
+        gc_freeze=not args.no_gc_freeze,
     )
     async with contextlib.AsyncExitStack() as stack:
         node = None

@@ -23,6 +23,7 @@ import trio
 
 from trio_ocpp import (
     CertificateIdentity,
+    Collector,
     IdentityPolicy,
     Membership,
     Observer,
@@ -203,6 +204,7 @@ async def main(
     grace_period: float = 10,
     observers: Iterable[Observer] = (),
     alongside: Callable[[Server], Awaitable[object]] | None = None,
+    gc_freeze: bool = True,
 ) -> None:
     """Serve until SIGINT or SIGTERM (:func:`trio_ocpp.stop_on_signals`, as an application
     embedding a server would): then running handlers get ``grace_period`` seconds, and every
@@ -221,7 +223,9 @@ async def main(
     ``cluster``: a cluster node (``trio_ocpp.cluster.connect``);
     ``listeners``: sockets to accept on instead of ``host`` and ``port`` (workers sharing a
     port); ``observers``: the server's (metrics, traces, ``--record``'s recorder);
-    ``alongside``: a task to run with the server once it listens (the operator's HTTP side)."""
+    ``alongside``: a task to run with the server once it listens (the operator's HTTP side);
+    ``gc_freeze``: the server's :class:`Collector` keeps the garbage collector's full
+    collections short (False: CPython's own behaviour)."""
     classes = [CLASSES[v] for v in versions]
     admission: dict[str, Any] = {} if boot_timeout is None else {"boot_timeout": boot_timeout}
     if ssl_context is None or ssl_context.verify_mode == ssl.CERT_NONE:
@@ -239,6 +243,7 @@ async def main(
         identity_policy=identity_policy,
         cluster=cluster,
         observers=observers,
+        collector=Collector() if gc_freeze else None,
     )
     async with trio.open_nursery() as nursery:
         await nursery.start(functools.partial(server.run, host, port, listeners=listeners))
