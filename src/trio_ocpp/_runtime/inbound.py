@@ -123,7 +123,12 @@ class InboundCalls:
         reply: CallResult | CallError | None = None
         try:
             try:
-                reply, handler_args = await self._answer(host, call, route)
+                if route is not None and route.synchronous:
+                    # Nothing on this path awaits, so no timeout could cancel it: neither a
+                    # cancel scope nor a coroutine of its own.
+                    reply, handler_args = self._answer_now(host, call, route)
+                else:
+                    reply, handler_args = await self._answer(host, call)
             finally:
                 del self.running[call.unique_id]
                 if self.quieter:  # shutdown() waits
@@ -156,28 +161,47 @@ class InboundCalls:
                 await self._run_after_hooks(host, call.action, handler_args, reply)
 
     async def _answer(
-        self, host: Host, call: Call, route: Route | None
+        self, host: Host, call: Call
     ) -> tuple[CallResult | CallError, dict[str, Any] | None]:
-        """Run the handler of ``call``: its CALLRESULT, or the CALLERROR the rules name."""
-        version = self.version
+        """``pre_dispatch`` and the handler of ``call``, within ``handler_timeout``: its
+        CALLRESULT, or the CALLERROR the rules name."""
         try:
-            handled = await self._dispatch(host, call, route)
-        except errors.OCPPError as exc:
-            return call.create_call_error(exc, version), None
+            with trio.move_on_after(self.handler_timeout):
+                await host.pre_dispatch(call)
+                route = self.table.route(call.action, REQUEST)
+                return self._reply(call, route, *await self._invoke(host, route, call))
         except Exception as exc:
+            return self._failed(call, exc), None
+        self.logger.error(
+            "%s: handler of %s (%s) did not finish within %g s, cancelled",
+            escape(self.id),
+            call.action,
+            escape(call.unique_id),
+            self.handler_timeout,
+        )
+        error = errors.InternalError("The request was not handled in time")
+        return call.create_call_error(error, self.version), None
+
+    def _answer_now(
+        self, host: Host, call: Call, route: Route
+    ) -> tuple[CallResult | CallError, dict[str, Any] | None]:
+        """:meth:`_answer` for a route whose handling cannot await (``route.synchronous``)."""
+        try:
+            return self._reply(call, route, *self._call_handler(host, route, call))
+        except Exception as exc:
+            return self._failed(call, exc), None
+
+    def _failed(self, call: Call, exc: Exception) -> CallError:
+        """The CALLERROR for a handler's exception (logged if it was no OCPPError)."""
+        if not isinstance(exc, errors.OCPPError):
             self.logger.exception("%s: handler of %s failed", escape(self.id), call.action)
-            return call.create_call_error(exc, version), None
-        if handled is None:
-            self.logger.error(
-                "%s: handler of %s (%s) did not finish within %g s, cancelled",
-                escape(self.id),
-                call.action,
-                escape(call.unique_id),
-                self.handler_timeout,
-            )
-            error = errors.InternalError("The request was not handled in time")
-            return call.create_call_error(error, version), None
-        route, response, kwargs = handled
+        return call.create_call_error(exc, self.version)
+
+    def _reply(
+        self, call: Call, route: Route, response: Any, kwargs: dict[str, Any]
+    ) -> tuple[CallResult | CallError, dict[str, Any] | None]:
+        """The CALLRESULT of the handler's ``response``, and for @after hooks its arguments
+        (None without hooks); an InternalError if the response is invalid."""
         try:
             payload = self._response_to_wire(call.action, route, response)
             if route.response is not None:
@@ -190,25 +214,10 @@ class InboundCalls:
                 call.action,
                 exc,
             )
-            return call.create_call_error(errors.InternalError(), version), None
+            return call.create_call_error(errors.InternalError(), self.version), None
         # The handler's arguments, and its response, for @after hooks: only if there are some.
         hooked = {"response": response, **kwargs} if route.after else None
         return call.create_call_result(payload), hooked
-
-    async def _dispatch(
-        self, host: Host, call: Call, route: Route | None
-    ) -> tuple[Route, Any, dict[str, Any]] | None:
-        """``pre_dispatch`` and the handler: the route, response and arguments of ``call``;
-        None if they took longer than ``handler_timeout``."""
-        if route is not None and route.synchronous:
-            # Nothing on this path awaits, so no timeout could cancel it: a cancel scope would
-            # only cost time.
-            return route, *self._call_handler(host, route, call)
-        with trio.move_on_after(self.handler_timeout):
-            await host.pre_dispatch(call)
-            route = self.table.route(call.action, REQUEST)
-            return route, *await self._invoke(host, route, call)
-        return None  # cancelled at the deadline
 
     async def _invoke(
         self, host: Host, route: Route, frame: Call | Send

@@ -379,12 +379,38 @@ class WebSocketConnection:
             raise self._closed or ConnectionClosed(*self._close_info())
         if isinstance(message, str):
             if self._server:
-                protocol.writes.append(server_text_frame(message.encode()))
+                data = server_text_frame(message.encode())
+                sock = self._socket
+                if sock is not None and not self._writing and not protocol.writes:
+                    # Nobody else writes: the frame goes to the socket here, without the
+                    # protocol's queue and two coroutines, and the socket takes it at once.
+                    try:
+                        sent = os.write(sock.fileno(), data)  # fileno -1 once closed: EBADF
+                    except BlockingIOError:
+                        sent = 0
+                    except OSError:
+                        await self._finish()
+                        raise self._closed from None  # type: ignore[misc]  # _finish() set it
+                    if sent < len(data):
+                        await self._send_rest(data[sent:], sent > 0)
+                    return
+                protocol.writes.append(data)
             else:
                 protocol.send_text(message.encode())  # masked
         else:
             protocol.send_binary(message)
         await self._flush()
+
+    async def _send_rest(self, rest: bytes, begun: bool) -> None:
+        """What the socket did not take of a frame (``begun``: it took a part): nothing else
+        may go out before it, and a connection whose frame was cut short is over."""
+        self._protocol.writes.append(rest)
+        try:
+            await self._flush()
+        except BaseException:
+            if begun and self._closed is None:
+                self._closed = ConnectionClosed(_ABNORMAL, "a write was interrupted")
+            raise
 
     async def _flush(self) -> None:
         """Write what the protocol queued (after the opening handshake, the response), unless a
