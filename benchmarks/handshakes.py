@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import base64
 import os
-import re
 import socket
 import struct
 import subprocess
@@ -25,6 +24,7 @@ import trio
 
 from trio_ocpp import Server
 
+from .instructions import callgrind_total
 from .workload import OUR_CLASSES
 
 HOST = "127.0.0.1"
@@ -82,10 +82,7 @@ def instructions(fast: bool, connections: int) -> int:
             connect_once(port, index)
         server.stdin.close()
         server.wait()
-        with open(out) as file:
-            totals = re.search(r"^(?:summary|totals): (\d+)", file.read(), re.MULTILINE)
-        assert totals is not None, "no totals in callgrind's output"
-        return int(totals[1])
+        return callgrind_total(out)
 
 
 def main() -> None:

@@ -46,10 +46,15 @@ def instructions(kind: str, calls: int) -> int:
         command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
         command += [sys.executable, "-m", "benchmarks.instructions", "--run", kind, str(calls)]
         subprocess.run(command, check=True, capture_output=True)
-        with open(out) as file:
-            totals = re.search(r"^(?:summary|totals): (\d+)", file.read(), re.MULTILINE)
-        assert totals is not None, "no totals in callgrind's output"
-        return int(totals[1])
+        return callgrind_total(out)
+
+
+def callgrind_total(path: str) -> int:
+    """The instructions a callgrind output file counted in all."""
+    with open(path) as file:
+        totals = re.search(r"^(?:summary|totals): (\d+)", file.read(), re.MULTILINE)
+    assert totals is not None, "no totals in callgrind's output"
+    return int(totals[1])
 
 
 def main() -> None:
