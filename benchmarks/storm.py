@@ -376,7 +376,7 @@ def run(
 def show(results: dict[str, Any]) -> str:
     rows = results["rows"]
     text = table(
-        f"Connection storm: 1.6 charge points connect at once (at most"
+        f"Connection storm: OCPP 1.6 charge points connect at once (at most"
         f" {results['max_handshakes']} handshakes in flight), boot, heartbeat; steady state:"
         " heartbeats sent after the last boot",
         ["server", "TLS+auth", "charge points", "booted", "all connected s", "all booted s",
