@@ -24,7 +24,7 @@ import trio
 
 from trio_ocpp import Server
 
-from .instructions import callgrind_total
+from .callgrind import callgrind_total, under_callgrind
 from .workload import OUR_CLASSES
 
 HOST = "127.0.0.1"
@@ -44,25 +44,39 @@ async def serve(fast: bool) -> None:
         nursery.cancel_scope.cancel()
 
 
-def connect_once(port: int, index: int) -> None:
-    """One charge point's connection: the upgrade, then a Close (1000) and the server's."""
+def upgraded(port: int, index: int) -> socket.socket:
+    """A charge point's blocking socket, once the server answered its upgrade (nothing after
+    the 101 was sent with it: the server speaks first never)."""
     key = base64.b64encode(os.urandom(16)).decode()
     request = (
         f"GET /CP{index} HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
         "Sec-WebSocket-Protocol: ocpp1.6\r\nUser-Agent: bench-charge-point/1.0\r\n\r\n"
     )
-    with socket.create_connection((HOST, port)) as sock:
-        sock.sendall(request.encode())
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            chunk = sock.recv(4096)
-            assert chunk, "the server closed during the handshake"
-            answer += chunk
-        assert answer.startswith(b"HTTP/1.1 101 "), answer
-        mask = os.urandom(4)
-        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(struct.pack("!H", 1000)))
-        sock.sendall(b"\x88\x82" + mask + payload)
+    sock = socket.create_connection((HOST, port))
+    sock.sendall(request.encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = sock.recv(4096)
+        assert chunk, "the server closed during the handshake"
+        answer += chunk
+    assert answer.startswith(b"HTTP/1.1 101 "), answer
+    return sock
+
+
+def masked(opcode: int, payload: bytes) -> bytes:
+    """A client's whole frame of ``payload`` (under 64 KiB)."""
+    size = len(payload)
+    length = bytes((0x80 | size,)) if size < 126 else b"\xfe" + struct.pack("!H", size)
+    mask = os.urandom(4)
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes((0x80 | opcode,)) + length + mask + body
+
+
+def connect_once(port: int, index: int) -> None:
+    """One charge point's connection: the upgrade, then a Close (1000) and the server's."""
+    with upgraded(port, index) as sock:
+        sock.sendall(masked(0x8, struct.pack("!H", 1000)))
         while sock.recv(4096):
             pass
 
@@ -71,10 +85,12 @@ def instructions(fast: bool, connections: int) -> int:
     """Instructions of a server process that served ``connections`` one after another."""
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "callgrind.out")
-        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
-        command += [sys.executable, "-m", "benchmarks.handshakes", "--serve", str(int(fast))]
+        serve = [sys.executable, "-m", "benchmarks.handshakes", "--serve", str(int(fast))]
         server = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            under_callgrind(out, serve),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
         )
         assert server.stdout is not None and server.stdin is not None
         port = int(server.stdout.readline())

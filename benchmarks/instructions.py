@@ -1,17 +1,21 @@
 """Instructions per inbound CALL, counted by callgrind: stable where timings are not (a loaded,
-shared machine). ``python -m benchmarks.instructions`` (needs valgrind).
+shared machine). ``python -m benchmarks.instructions [--socket]`` (needs valgrind).
 
 A server ChargePoint answers BootNotifications sent as text on an in-memory connection (no
 socket, no WebSocket framing: the OCPP work alone), with no observer, a no-op observer, and
-Prometheus metrics. Each is run twice, with a few and with many CALLs, under callgrind: the
-difference in instructions over the difference in CALLs is the cost of one, start-up left out.
+Prometheus metrics. With ``--socket``, a server process of ``servers.py`` answers them over a
+real socket from a client in this process (what a call costs a server in user space, with our
+transport's bare echo beside it). Each is run twice, with a few and with many CALLs, under
+callgrind: the difference in instructions over the difference in CALLs is the cost of one,
+start-up left out.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -20,11 +24,20 @@ import trio
 
 from trio_ocpp.testing.memory import memory_connections
 
+from .callgrind import callgrind_total, under_callgrind
+from .handshakes import masked, upgraded
 from .messages import BOOT
 from .servers import observers
 from .workload import OUR_CLASSES
 
 KINDS = {"none": (False, False), "no-op observer": (True, False), "metrics": (False, True)}
+#: The same, as servers.py's kinds, and our transport's bare echo.
+SERVER_KINDS = {
+    "none": "trio-ocpp",
+    "no-op observer": "trio-ocpp-observed",
+    "metrics": "trio-ocpp-metrics",
+    "echo": "echo",
+}
 
 
 async def answer(kind: str, calls: int) -> None:
@@ -43,35 +56,48 @@ def instructions(kind: str, calls: int) -> int:
     """Instructions of a whole run under callgrind."""
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "callgrind.out")
-        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
-        command += [sys.executable, "-m", "benchmarks.instructions", "--run", kind, str(calls)]
-        subprocess.run(command, check=True, capture_output=True)
+        run = [sys.executable, "-m", "benchmarks.instructions", "--run", kind, str(calls)]
+        subprocess.run(under_callgrind(out, run), check=True, capture_output=True)
         return callgrind_total(out)
 
 
-def callgrind_total(path: str) -> int:
-    """The instructions a callgrind output file counted in all."""
-    with open(path) as file:
-        totals = re.search(r"^(?:summary|totals): (\d+)", file.read(), re.MULTILINE)
-    assert totals is not None, "no totals in callgrind's output"
-    return int(totals[1])
+def server_instructions(kind: str, calls: int) -> int:
+    """Instructions of a server process (``servers.py``'s ``kind``) that answered ``calls``
+    BootNotifications, one after another, on one connection."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = os.path.join(folder, "callgrind.out")
+        serve = [sys.executable, "-m", "benchmarks.servers", kind]
+        with subprocess.Popen(
+            under_callgrind(out, serve), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        ) as server:
+            assert server.stdout is not None
+            port = json.loads(server.stdout.readline())["port"]
+            with upgraded(port, 1) as sock:
+                for index in range(calls):
+                    sock.sendall(masked(0x1, BOOT.frame(str(index)).encode()))
+                    answer = sock.recv(4096)
+                    assert answer[:1] == b"\x81", answer  # small: one read holds it
+            server.send_signal(signal.SIGTERM)  # callgrind writes its counts as it ends
+        return callgrind_total(out)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.instructions")
     parser.add_argument("--few", type=int, default=200, help="CALLs of the short run (200)")
     parser.add_argument("--many", type=int, default=2200, help="CALLs of the long run (2200)")
+    parser.add_argument("--socket", action="store_true", help="in server processes")
     parser.add_argument("--run", nargs=2, metavar=("KIND", "CALLS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:  # one run, under callgrind
         trio.run(answer, args.run[0], int(args.run[1]))
         return
+    count = server_instructions if args.socket else instructions
     per_call: dict[str, float] = {}
-    for kind in KINDS:
-        few, many = instructions(kind, args.few), instructions(kind, args.many)
-        per_call[kind] = (many - few) / (args.many - args.few)
-        extra = per_call[kind] / per_call["none"] - 1
-        print(f"{kind:>15}: {per_call[kind]:9.0f} instructions per inbound CALL ({extra:+.1%})")
+    for name, kind in (SERVER_KINDS if args.socket else {k: k for k in KINDS}).items():
+        few, many = count(kind, args.few), count(kind, args.many)
+        per_call[name] = (many - few) / (args.many - args.few)
+        extra = per_call[name] / next(iter(per_call.values())) - 1
+        print(f"{name:>15}: {per_call[name]:9.0f} instructions per inbound CALL ({extra:+.1%})")
 
 
 if __name__ == "__main__":
