@@ -182,7 +182,7 @@ def payload_to_wire(
 
 _NO_FIELDS: Final[dict[str, tuple[str, Plan | None]]] = {}
 # Exact types, so that str- and int-based enums are not mistaken for plain values.
-_PLAIN: Final = frozenset({str, int, float, bool})
+PLAIN: Final = frozenset({str, int, float, bool})
 
 
 def object_to_python(obj: Mapping[str, Any], plan: Plan | None) -> dict[str, Any]:
@@ -218,26 +218,26 @@ def object_to_wire(obj: Mapping[str, Any], plan: Plan | None) -> dict[str, Any]:
         entry = fields.get(key)
         if entry is None:
             out[key] = value  # a key the schema does not declare: opaque
-        elif type(value) in _PLAIN:
+        elif type(value) in PLAIN:
             out[entry[0]] = value
         else:
-            out[entry[0]] = _value_to_wire(value, entry[1])
+            out[entry[0]] = value_to_wire(value, entry[1])
     return out
 
 
-def _value_to_wire(value: Any, plan: Plan | None) -> Any:
-    if type(value) in _PLAIN:
+def value_to_wire(value: Any, plan: Plan | None) -> Any:
+    if type(value) in PLAIN:
         return value
     if isinstance(value, dict):
         # Without a plan, the schema declares nothing here: an opaque value, sent as it is.
         return value if plan is None else object_to_wire(value, plan)
     if isinstance(value, (list, tuple)):
-        return [_value_to_wire(item, plan) for item in value]
+        return [value_to_wire(item, plan) for item in value]
     if isinstance(value, enum.Enum):
         return value.value
     hook = getattr(value, "__ocpp_wire__", None)
     if hook is not None:
-        return _value_to_wire(hook(), plan)
+        return value_to_wire(hook(), plan)
     return value
 
 

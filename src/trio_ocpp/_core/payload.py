@@ -42,7 +42,7 @@ from typing import Any, ClassVar, Self, TypeVar
 
 import attrs
 
-from .casing import message_plan, object_to_python, object_to_wire
+from .casing import PLAIN, Plan, message_plan, object_to_python, object_to_wire, value_to_wire
 from .schemas import MessageKind
 from .versions import PACKAGES, OCPPVersion, normalize_version
 
@@ -93,9 +93,20 @@ class Payload(Record):
 
     def to_wire(self) -> dict[str, Any]:
         """The wire (JSON) form: wire names, no None at any depth, enums as their values."""
-        # payload_to_wire without its public check of the kind: a class knows its own.
-        message = self.__ocpp_version__, self.__ocpp_action__, self.__ocpp_kind__
-        return object_to_wire(self.__ocpp_wire__(), message_plan(*message))
+        steps = _wire_steps(type(self))
+        if steps is None:  # fields its schema does not name (an ``extra``, a subclass's own)
+            message = self.__ocpp_version__, self.__ocpp_action__, self.__ocpp_kind__
+            return object_to_wire(self.__ocpp_wire__(), message_plan(*message))
+        # object_to_wire(self.__ocpp_wire__(), plan) in one pass: each field read, renamed and
+        # made plain once (value_to_wire makes enums, datatypes and lists plain as
+        # __ocpp_wire__ would), without the dict of python names in between. Every reply
+        # a handler returns as an object goes this way.
+        out = {}
+        for name, wire, plan in steps:
+            value = getattr(self, name)
+            if value is not None:
+                out[wire] = value if type(value) in PLAIN else value_to_wire(value, plan)
+        return out
 
     @classmethod
     def from_wire(cls, data: dict[str, Any], *, typed: bool = False) -> Self:
@@ -158,6 +169,22 @@ class _Plan:
 
 
 _PLANS: dict[type[Record], _Plan] = {}
+#: Per message class: (field, wire name, the value's renaming plan) of each field, in order;
+#: None where the schema does not name every field (an ``extra``, a subclass's own fields).
+_WIRE_STEPS: dict[type[Payload], tuple[tuple[str, str, Plan | None], ...] | None] = {}
+
+
+def _wire_steps(cls: type[Payload]) -> tuple[tuple[str, str, Plan | None], ...] | None:
+    try:
+        return _WIRE_STEPS[cls]
+    except KeyError:
+        renames = message_plan(cls.__ocpp_version__, cls.__ocpp_action__, cls.__ocpp_kind__)
+        names = [name for name, _ in _plan(cls).to_plain]
+        steps = None
+        if all(name in renames.to_wire for name in names):
+            steps = tuple((name, *renames.to_wire[name]) for name in names)
+        _WIRE_STEPS[cls] = steps
+        return steps
 
 
 def _plan(cls: type[Record]) -> _Plan:

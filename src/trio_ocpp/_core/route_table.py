@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import attrs
 
 from . import errors
-from .casing import Plan, message_plan, object_to_wire
+from .casing import Plan, message_plan
 from .payload import Payload, payload_class
 from .routing import Handler, Handlers
 from .schemas import REQUEST, MessageKind, actions
@@ -137,7 +137,7 @@ def outgoing_payload(
     exchange: Exchange, payload: Payload, skip_schema_validation: bool = False
 ) -> dict[str, Any]:
     """The wire form of ``payload`` (``payload.to_wire()``), checked against its schema."""
-    wire = object_to_wire(payload.__ocpp_wire__(), exchange.request_casing)
+    wire = payload.to_wire()  # the exchange's plan is the payload's own
     if exchange.request is not None and not skip_schema_validation:
         check(exchange.request, exchange.action, exchange.kind, wire)
     return wire

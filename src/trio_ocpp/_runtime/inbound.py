@@ -249,14 +249,12 @@ class InboundCalls:
 
     def _response_to_wire(self, action: str, route: Route, response: Any) -> dict[str, Any]:
         if type(response) is route.response_class:  # the usual answer: nothing to check
-            response = response.__ocpp_wire__()
-        elif isinstance(response, Payload):
+            return response.to_wire()
+        if isinstance(response, Payload):
             if response.__ocpp_action__ != action or response.__ocpp_kind__ is not RESPONSE:
                 raise TypeError(f"expected the response to {action}, got {response!r}")
-            if response.__ocpp_version__ != self.version:
-                return response.to_wire()  # another version's schema names its fields
-            response = response.__ocpp_wire__()  # what to_wire() renames, with our plan
-        elif not isinstance(response, dict):
+            return response.to_wire()  # its own version's schema names its fields
+        if not isinstance(response, dict):
             raise TypeError(
                 f"a handler must return a call_result object or a dict, not {response!r}"
             )
