@@ -9,7 +9,8 @@ CALLRESULTERROR or SEND frames, and unknown message types in 1.6 and 2.1).
 from __future__ import annotations
 
 import enum
-from typing import Any, ClassVar, Final
+from collections.abc import Callable
+from typing import Any, ClassVar, Final, TypeVar
 
 import attrs
 
@@ -94,7 +95,7 @@ class Call:
 
     def create_call_result(self, payload: dict[str, Any]) -> CallResult:
         """The answer to this call; it remembers the action so that it can be validated."""
-        return CallResult(self.unique_id, payload, action=self.action)
+        return _call_result(self.unique_id, payload, self.action)
 
     def create_call_error(
         self, exception: BaseException, ocpp_version: OCPPVersion | None = None
@@ -177,6 +178,29 @@ class Send:
 
 
 Frame = Call | CallResult | CallError | CallResultError | Send
+F = TypeVar("F", Call, CallResult, Send)
+
+
+def _maker(cls: type[F]) -> Callable[[Any, Any, Any], F]:
+    """``cls(a, b, c)`` for a frame class of three fields, setting its slots directly: the
+    ``__init__`` of a frozen attrs class goes through ``object.__setattr__`` per field, twice
+    the time, and every message makes a frame or two."""
+    first, second, third = (getattr(cls, field.name).__set__ for field in attrs.fields(cls))
+    new = object.__new__
+
+    def make(a: Any, b: Any, c: Any) -> F:
+        frame = new(cls)
+        first(frame, a)
+        second(frame, b)
+        third(frame, c)
+        return frame
+
+    return make
+
+
+_call = _maker(Call)  # (unique_id, action, payload)
+_call_result = _maker(CallResult)  # (unique_id, payload, action)
+_send = _maker(Send)  # (unique_id, action, payload)
 
 
 def pack(message: Frame) -> str:
@@ -380,7 +404,7 @@ def _unpack_call(frame: list[Any], ocpp_version: OCPPVersion | None) -> Call:
     elif not isinstance(payload, dict):
         problem = "Payload is not a JSON object"
     else:
-        return Call(unique_id, action, payload)
+        return _call(unique_id, action, payload)
     raise _bad_frame(
         _rpc_error(ocpp_version), problem, answer_id=_answer_id(frame), ocpp_version=ocpp_version
     )
@@ -389,14 +413,14 @@ def _unpack_call(frame: list[Any], ocpp_version: OCPPVersion | None) -> Call:
 def _unpack_result_or_send(frame: list[Any]) -> CallResult | Send | None:
     if frame[0] == 3:  # MessageType.CallResult
         if len(frame) == 3 and _readable_id(frame) is not None and isinstance(frame[2], dict):
-            return CallResult(frame[1], frame[2])
+            return _call_result(frame[1], frame[2], None)
     elif (
         len(frame) == 4
         and _readable_id(frame) is not None
         and isinstance(frame[2], str)
         and isinstance(frame[3], dict)
     ):
-        return Send(frame[1], frame[2], frame[3])
+        return _send(frame[1], frame[2], frame[3])
     return None
 
 
