@@ -444,7 +444,8 @@ class ChargePoint:
             watching.received(raw, frame)
 
         if isinstance(frame, Call):
-            conduct.behaved()
+            if conduct.misbehaviour:
+                conduct.behaved()
             await self._inbound.receive_call(self, frame)
         elif isinstance(frame, Send):
             await self._inbound.receive_send(self, frame)

@@ -119,8 +119,9 @@ class Link:
             raise errors.ConnectionClosedError() from None
         finally:
             self._sending -= 1
-            self._send_progress = self._clock.current_time()
-            if not self._sending and self._next_ping < self._alarm_at:
+            if self._sending:  # the others' deadline runs from this progress
+                self._send_progress = self._clock.current_time()
+            elif self._next_ping < self._alarm_at:
                 # A ping put off while frames were going out is due now.
                 self._arm(self._next_ping)
         self.frames_sent += 1
