@@ -1,12 +1,14 @@
 """Instructions per opening handshake, counted by callgrind in a server process:
-``python -m benchmarks.handshakes`` (needs valgrind).
+``python -m benchmarks.handshakes [--boot]`` (needs valgrind).
 
 A trio_ocpp Server (1.6) runs under callgrind; another process opens connections one at a time
 with the request a charge point sends (GET, Host, Upgrade, Connection, Sec-WebSocket-Key,
 Sec-WebSocket-Version, Sec-WebSocket-Protocol, User-Agent), reads the 101 and closes with a
 Close frame. Run with a few and with many connections: the difference in instructions over the
 difference in connections is the cost of one, accept to close, start-up left out. Measured with
-the handshake fast path on and off (the server's private switch).
+the handshake fast path on and off (the server's private switch). With ``--boot``, each charge
+point sends a BootNotification once open and closes after its answer: what one charge point of a
+reconnecting fleet costs the server (the fast path only, the server's default).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import trio
 from trio_ocpp import Server
 
 from .callgrind import callgrind_total, under_callgrind
+from .messages import BOOT
 from .workload import OUR_CLASSES
 
 HOST = "127.0.0.1"
@@ -73,15 +76,20 @@ def masked(opcode: int, payload: bytes) -> bytes:
     return bytes((0x80 | opcode,)) + length + mask + body
 
 
-def connect_once(port: int, index: int) -> None:
-    """One charge point's connection: the upgrade, then a Close (1000) and the server's."""
+def connect_once(port: int, index: int, boot: bool = False) -> None:
+    """One charge point's connection: the upgrade, then (``boot``) a BootNotification and its
+    answer, then a Close (1000) and the server's."""
     with upgraded(port, index) as sock:
+        if boot:
+            sock.sendall(masked(0x1, BOOT.frame(str(index)).encode()))
+            answer = sock.recv(4096)
+            assert answer[:1] == b"\x81", answer  # small: one read holds it
         sock.sendall(masked(0x8, struct.pack("!H", 1000)))
         while sock.recv(4096):
             pass
 
 
-def instructions(fast: bool, connections: int) -> int:
+def instructions(fast: bool, connections: int, boot: bool = False) -> int:
     """Instructions of a server process that served ``connections`` one after another."""
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "callgrind.out")
@@ -95,7 +103,7 @@ def instructions(fast: bool, connections: int) -> int:
         assert server.stdout is not None and server.stdin is not None
         port = int(server.stdout.readline())
         for index in range(connections):
-            connect_once(port, index)
+            connect_once(port, index, boot)
         server.stdin.close()
         server.wait()
         return callgrind_total(out)
@@ -105,10 +113,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.handshakes")
     parser.add_argument("--few", type=int, default=50, help="connections of the short run (50)")
     parser.add_argument("--many", type=int, default=450, help="connections of the long run (450)")
+    parser.add_argument(
+        "--boot", action="store_true", help="a BootNotification on each connection (fast path)"
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:  # the server, under callgrind
         trio.run(serve, bool(args.serve))
+        return
+    if args.boot:
+        few, many = instructions(True, args.few, True), instructions(True, args.many, True)
+        per_boot = (many - few) / (args.many - args.few)
+        print(f"fast path, booted: {per_boot:9.0f} instructions per connection")
         return
     per_handshake: dict[str, float] = {}
     for mode, fast in MODES.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
+import logging
 import resource
 import ssl
 import sys
@@ -175,6 +176,29 @@ async def test_a_socket_that_sends_no_request_is_closed_within_the_request_timeo
                 break
         else:
             raise AssertionError("a request dribbled over 3 s was waited for")
+
+
+@pytest.mark.parametrize(
+    ("request_timeout", "connect_timeout", "said"),
+    [
+        (0.3, 5, "no opening request within 0.3 s"),
+        (5, 0.3, "no opening handshake within 0.3 s"),
+        (0.3, 0.3, "no opening handshake within 0.3 s"),  # as when each had a scope: the outer
+    ],
+)
+async def test_a_silent_socket_is_closed_at_the_earlier_limit_and_the_log_names_it(
+    request_timeout: float, connect_timeout: float, said: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, "trio_ocpp.server"):
+        async with serving(
+            request_timeout=request_timeout, run={"connect_timeout": connect_timeout}
+        ) as server:
+            stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+            with trio.fail_after(2):
+                assert await stream.receive_some() == b""
+    assert [r.getMessage().split(": ", 1)[1] for r in caplog.records if "opening" in r.msg] == [
+        said
+    ]
 
 
 @pytest.fixture(scope="module")

@@ -142,11 +142,15 @@ class Reader:
         return self.buffer
 
 
-async def outcome(server: Server, seen: Seen, data: bytes, split: int = 0) -> Outcome:
-    """Send ``data`` (in two writes at ``split`` if given) and see what comes of it."""
+async def outcome(
+    server: Server, seen: Seen, data: bytes, split: int = 0, pause: float = 0
+) -> Outcome:
+    """Send ``data`` (in two writes at ``split`` if given; ``pause`` seconds after connecting)
+    and see what comes of it."""
     with trio.fail_after(15):
         stream = await trio.open_tcp_stream("127.0.0.1", server.port)
         async with stream:
+            await trio.sleep(pause)
             if split:
                 await stream.send_all(data[:split])
                 await trio.sleep(0.05)
@@ -197,10 +201,10 @@ async def servers(config: str) -> AsyncIterator[list[tuple[Server, Seen]]]:
         yield pair
 
 
-async def both(config: str, data: bytes, split: int = 0) -> Outcome:
+async def both(config: str, data: bytes, split: int = 0, pause: float = 0) -> Outcome:
     """The outcome of ``data`` on both paths, checked to be the same."""
     async with servers(config) as pair:
-        fast, full = [await outcome(server, seen, data, split) for server, seen in pair]
+        fast, full = [await outcome(server, seen, data, split, pause) for server, seen in pair]
     assert fast == full
     return fast
 
@@ -309,6 +313,12 @@ async def test_both_paths_answer_alike(name: str) -> None:
 
 async def test_a_request_in_two_segments_goes_the_general_way() -> None:
     result = await both("open", request(), split=30)
+    assert result.status.startswith(b"HTTP/1.1 101 ") and result.booted == ("CP_1",)
+
+
+async def test_a_request_that_comes_after_the_server_waits_for_it_is_answered_alike() -> None:
+    """The first read takes what is there at once, and waits when nothing is yet."""
+    result = await both("open", request(), pause=0.1)
     assert result.status.startswith(b"HTTP/1.1 101 ") and result.booted == ("CP_1",)
 
 

@@ -223,3 +223,46 @@ async def test_on_a_client_each_connection_has_its_own_life() -> None:
                     await trio.sleep(0.01)
             await client.aclose()
     assert Charger.lives == ["connected", "disconnected 1012", "connected", "disconnected 1000"]
+
+
+class Booting(v16.ChargePoint):
+    """Answers BootNotification; the hooks are ChargePoint's no-ops (start() runs none)."""
+
+    @on("BootNotification")
+    def on_boot(self, **_: Any) -> Any:
+        return v16.call_result.BootNotification(
+            current_time="2024-01-01T00:00:00Z", interval=300, status="Accepted"
+        )
+
+
+class Hooks:
+    """Hooks from a class that is no ChargePoint, as an application's mixin."""
+
+    events: ClassVar[list[tuple[str, Any]]] = []
+
+    async def connected(self) -> None:
+        self.events.append(("connected", None))
+
+    async def disconnected(self, code: int, reason: str) -> None:
+        self.events.append(("disconnected", code))
+
+
+class HookedLater(Hooks, Booting):
+    pass
+
+
+@pytest.mark.parametrize(("cls", "hooked"), [(Booting, False), (HookedLater, True)])
+async def test_hooks_a_subclass_inherits_from_anywhere_run_and_the_defaults_cost_nothing(
+    cls: type[v16.ChargePoint], hooked: bool
+) -> None:
+    Hooks.events.clear()
+    expected = [("connected", None), ("disconnected", 1000)] * 2 if hooked else []
+    async with serving(cls) as server:
+        url = f"ws://127.0.0.1:{server.port}"
+        for identity in ("CP_1", "CP_2"):
+            async with trio_ocpp.connect(url, v16.ChargePoint, identity=identity) as cp:
+                assert (await cp.call(BOOT)).status == "Accepted"
+        with trio.fail_after(5):
+            while server.charge_points or len(Hooks.events) < len(expected):
+                await trio.sleep(0.01)
+    assert Hooks.events == expected

@@ -93,6 +93,10 @@ class ChargePoint:
     _route_tables: ClassVar[dict[Setting, RouteTable]] = {}
     #: pre_dispatch is the default no-op: a CALL to a synchronous handler never awaits.
     _plain_pre_dispatch: ClassVar[bool] = True
+    #: connected() and disconnected() are the default no-ops: start() runs no task nor scope
+    #: for them (a task costs a connection as much as its handshake's parse and checks).
+    _plain_connected: ClassVar[bool] = True
+    _plain_disconnected: ClassVar[bool] = True
     #: The verified TLS client certificate of the connection (security profile 3), set by the
     #: server before ``start()``; None without one.
     client_certificate: ClientCertificate | None = None
@@ -108,6 +112,8 @@ class ChargePoint:
         cls._handlers = handlers
         cls._route_tables = {}
         cls._plain_pre_dispatch = cls.pre_dispatch is ChargePoint.pre_dispatch
+        cls._plain_connected = cls.connected is ChargePoint.connected
+        cls._plain_disconnected = cls.disconnected is ChargePoint.disconnected
 
     def __init__(
         self,
@@ -280,7 +286,8 @@ class ChargePoint:
                 self._conduct.start(watchdog)
                 link.start(nursery, watchdog)
                 self._opened()
-                nursery.start_soon(self._run_connected)
+                if not self._plain_connected:
+                    nursery.start_soon(self._run_connected)
                 with link.reader:
                     try:
                         while not link.closed:  # what came after aclose() goes unread
@@ -334,6 +341,9 @@ class ChargePoint:
         code, reason = known
         if self._watching is not None:
             self._watching.closed(code, reason)
+        if self._plain_disconnected:
+            self._ended.set()
+            return
         try:
             with trio.move_on_after(self.disconnected_timeout) as limit:
                 await self.disconnected(code, reason)

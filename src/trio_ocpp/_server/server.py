@@ -335,7 +335,8 @@ class Server:
             if ticket is not None and ticket.evicted:
                 source = address_key(ticket.peer)
                 self._warn(source, "%s: closed to make room for another connection", ticket)
-            await trio.aclose_forcefully(stream)
+            if _open(tcp):  # the connection closed it already, most often
+                await trio.aclose_forcefully(stream)
             if ticket is not None:
                 self._admission.closed(ticket)
 
@@ -345,22 +346,29 @@ class Server:
         """The handshakes, then the charge point: the stream to close at the end."""
         stream: trio.abc.Stream = tcp
         remote = ticket.peer
-        with trio.move_on_after(connect_timeout) as handshake:
-            if self._ssl_context is not None:
+        # Each limit in a scope of its own would cost a connection one more (a scope costs
+        # about what a tenth of its handshake does): the earlier of the two running decides.
+        deadline = trio.current_time() + connect_timeout
+        if self._ssl_context is not None:
+            with trio.move_on_at(deadline) as handshake:
                 with trio.move_on_after(self._tls_timeout) as tls:
                     stream = await self._tls(tcp, remote)
-                if tls.cancelled_caught:
-                    logger.info("%s: no TLS handshake within %g s", remote, self._tls_timeout)
-                    return stream
-                if stream is tcp:
-                    return stream
-            with trio.move_on_after(self._request_timeout) as reading:
-                request = await read_request(stream, max_message_size, fast=self._fast_handshakes)
-            if reading.cancelled_caught:
-                logger.info("%s: no opening request within %g s", remote, self._request_timeout)
+            if tls.cancelled_caught:
+                logger.info("%s: no TLS handshake within %g s", remote, self._tls_timeout)
                 return stream
-        if handshake.cancelled_caught:
-            logger.info("%s: no opening handshake within %g s", remote, connect_timeout)
+            if handshake.cancelled_caught:
+                logger.info("%s: no opening handshake within %g s", remote, connect_timeout)
+                return stream
+            if stream is tcp:
+                return stream
+        request_deadline = trio.current_time() + self._request_timeout
+        with trio.move_on_at(min(deadline, request_deadline)) as reading:
+            request = await read_request(stream, max_message_size, fast=self._fast_handshakes)
+        if reading.cancelled_caught:
+            if request_deadline < deadline:
+                logger.info("%s: no opening request within %g s", remote, self._request_timeout)
+            else:
+                logger.info("%s: no opening handshake within %g s", remote, connect_timeout)
             return stream
         if request is None:
             return stream
@@ -369,7 +377,7 @@ class Server:
         del request  # a connection lives long: what only its handshake needed goes
         if accepted is not None:
             ticket.identity = escape(accepted[0])
-            await self._run_charge_point(ticket, *accepted)
+            await self._run_charge_point(ticket, tcp, *accepted)
         return stream
 
     def _unregister(self, cp: ChargePoint) -> None:
@@ -444,6 +452,7 @@ class Server:
     async def _run_charge_point(
         self,
         ticket: Ticket,
+        tcp: trio.SocketStream,
         identity: str,
         version: OCPPVersion,
         ws: WebSocketConnection,
@@ -482,10 +491,12 @@ class Server:
         finally:
             self._tally.ended += 1
             self._unregister(cp)
-            # Closed by start() already, unless it never ran; then as start() would have.
-            code, reason, seconds = _farewell(ticket)
-            with trio.CancelScope(shield=True), trio.move_on_after(seconds):
-                await ws.aclose(code, reason)
+            # Closed by start() already (its socket with it), unless it never ran; then as
+            # start() would have.
+            if _open(tcp):
+                code, reason, seconds = _farewell(ticket)
+                with trio.CancelScope(shield=True), trio.move_on_after(seconds):
+                    await ws.aclose(code, reason)
 
 
 def _refusals(observer: Observer) -> bool:
@@ -499,6 +510,12 @@ def _farewell(ticket: Ticket) -> tuple[int, str, float]:
     if ticket.evicted:
         return close_codes.TRY_AGAIN_LATER, "server full", _EVICTION_CLOSE_TIMEOUT
     return close_codes.GOING_AWAY, "server shutting down", _SHUTDOWN_CLOSE_TIMEOUT
+
+
+def _open(tcp: trio.SocketStream) -> bool:
+    """Whether ``tcp`` is still to be closed: a connection closes its stream last of all when it
+    ends (TLS: the TCP stream under it too), so once it is closed nothing of it is left to do."""
+    return tcp.socket.fileno() >= 0
 
 
 def _remote(tcp: trio.SocketStream) -> str:

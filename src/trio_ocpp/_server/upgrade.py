@@ -99,7 +99,9 @@ async def authenticate(
 
     Recent failures for the identity or from the address slow it down (``_throttle``).
     """
-    await trio.sleep(throttle.attempt(identity, address, trio.current_time()))
+    delay = throttle.attempt(identity, address, trio.current_time())
+    if delay:  # not a pass through the scheduler for each charge point of a storm
+        await trio.sleep(delay)
     credentials = None if authorization is None else parse_basic_auth(authorization)
     try:
         if credentials is None:
