@@ -124,6 +124,7 @@ class WebSocketConnection:
         "_server",
         "_socket",
         "_stream",
+        "_stream_closed",
         "_write_lot",
         "_writing",
         "path",
@@ -145,6 +146,7 @@ class WebSocketConnection:
         between_frames: bool = False,
     ) -> None:
         self._stream = stream
+        self._stream_closed = False
         # Plain TCP is read and written on its descriptor: what SocketStream does, without its
         # layers per call, and a cancelled write is known to be whole or cut.
         self._socket = stream.socket if _RAW_FD and type(stream) is trio.SocketStream else None
@@ -521,7 +523,12 @@ class WebSocketConnection:
         for pong in self._pings.values():
             pong.set()
         self._pings.clear()
-        await trio.aclose_forcefully(self._stream)
+        if not self._stream_closed:
+            # Once: _finish() runs two or three times as a connection ends (the reader, the
+            # close handshake, the writer), and a forced close is a cancel scope and a
+            # checkpoint, a tenth of what a storm's connection costs, even on a closed stream.
+            self._stream_closed = True
+            await trio.aclose_forcefully(self._stream)
 
     def _close_info(self) -> tuple[int, str]:
         protocol = self._protocol
