@@ -224,13 +224,13 @@ class _Counting:
 
     def received(self, text: str | bytes, frame: Frame | None) -> None:
         try:
-            self._received[frame.__class__][frame.action].value += 1  # type: ignore[union-attr]
+            self._received[type(frame)][frame.action].value += 1  # type: ignore[union-attr]
         except Exception:  # the first, a CALLERROR, another action, no frame
             _guarded(self._count_frame, self._received, "in", frame)
 
     def sent(self, text: str, frame: Frame) -> None:
         try:
-            self._sent[frame.__class__][frame.action].value += 1
+            self._sent[type(frame)][frame.action].value += 1
         except Exception:
             _guarded(self._count_frame, self._sent, "out", frame)
 
@@ -252,7 +252,7 @@ class _Counting:
         if isinstance(frame, CallError):  # a CALLRESULTERROR too
             metrics.call_errors.count(direction, labels.error_code(frame.error_code)).value += 1
         elif known and frame is not None:
-            known_children.setdefault(frame.__class__, {})[name] = child
+            known_children.setdefault(type(frame), {})[name] = child
 
     def exchanged(
         self,
@@ -262,11 +262,17 @@ class _Counting:
         outcome: Outcome,
         started: float,
     ) -> None:
-        # The latency as Observers measures it for an ExchangeRecord.
+        # The latency as Observers measures it for an ExchangeRecord; observe() written out
+        # on the fast path (a call less per exchange).
+        latency = perf_counter() - started
         try:
-            self.observe(direction is INBOUND, call.action, outcome, perf_counter() - started)
-        except Exception as exc:
-            failed(self.exchanged, exc)
+            duration, timeouts = self._exchanges[direction is INBOUND][call.action]
+            duration.buckets[bisect_left(duration.bounds, latency)] += 1
+            duration.sum += latency
+            if timeouts is not None and outcome is TIMEOUT:
+                timeouts.value += 1
+        except Exception:  # the first of its action, or another action: no child kept
+            _guarded(self.observe, direction is INBOUND, call.action, outcome, latency)
 
     def observe(self, inbound: bool, action: str, outcome: Outcome, latency: float) -> None:
         """An exchange of ``action`` ended, ``latency`` seconds after it started."""
@@ -274,9 +280,7 @@ class _Counting:
             duration, timeouts = self._exchanges[inbound][action]
         except KeyError:
             duration, timeouts = self._exchange_child(inbound, action)
-        # Histogram.observe written out: a call less per exchange.
-        duration.buckets[bisect_left(duration.bounds, latency)] += 1
-        duration.sum += latency
+        duration.observe(latency)
         if timeouts is not None and outcome is TIMEOUT:
             timeouts.value += 1
 
