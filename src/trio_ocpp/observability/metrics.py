@@ -11,7 +11,9 @@ handshakes are counted as they happen, on the connection's task, with no I/O. La
 bounded: no identity, actions only of the version's schemas, error and close codes only of
 the known ones; anything else is ``"other"`` (``_labels.py``). The figures are plain Python
 ints and lists, read into metric families only when scraped (``_figures.py``): a frame costs
-a dict look-up and an increment, no lock and no prometheus_client call.
+three subscripts and an increment, no lock and no prometheus_client call. Where it is a
+connection's only observer, the connection calls its counting directly (``direct_hooks``): no
+wall-clock reading, no exchange record, no call between.
 
 Serving them, and several processes in one scrape: :mod:`trio_ocpp.observability.scrape`.
 """
