@@ -33,11 +33,13 @@ from .._core.versions import OCPPVersion
 __all__ = [
     "REFUSALS",
     "ConnectionInfo",
+    "Direct",
     "Direction",
     "ExchangeRecord",
     "Observer",
     "Observers",
     "Outcome",
+    "failed",
 ]
 
 logger = logging.getLogger("trio_ocpp.observer")
@@ -160,26 +162,87 @@ def overrides(observer: Observer, hook: str) -> bool:
     return method is not None and method is not getattr(Observer, hook)
 
 
+Received = Callable[[str | bytes, Frame | None], None]
+Sent = Callable[[str, Frame], None]
+Exchanged = Callable[
+    [Direction, Call, CallResult | CallError | CallResultError | None, Outcome, float], None
+]
+
+
+class Direct(NamedTuple):
+    """An observer's frame and exchange hooks for one connection, called as the connection
+    calls :class:`Observers` (a frame as it came; a CALL with ``time.perf_counter()`` when it
+    started): no wall-clock reading, no record, no call between. None: no direct form.
+
+    Private to the package (metrics): an observer offers them with ``direct_hooks(info)``, and
+    they are used when it is the only one listening to the event. They must not raise (report
+    a failure with :func:`failed`) and must do what its public hook would.
+    """
+
+    received: Received | None
+    sent: Sent | None
+    exchanged: Exchanged | None
+
+
+#: The events a connection tells, with the public hook each stands for.
+_DIRECT = (("received", "frame_received"), ("sent", "frame_sent"), ("exchanged", "exchange"))
+
+
 class Observers:
     """The observers of one connection, by what they listen to: an event nobody listens to
-    costs a test of an empty tuple."""
+    costs a test of an empty tuple.
 
-    __slots__ = ("info", *(f"_{hook}" for hook in _HOOKS))
+    ``received``, ``sent`` and ``exchanged`` are attributes: the general methods below that
+    call every hook, or, where one observer alone listens and offers a :class:`Direct` hook,
+    that hook, bound once the connection opened (a call less per event)."""
+
+    __slots__ = ("_info", "_only", "received", "sent", "exchanged", *(f"_{h}" for h in _HOOKS))
 
     def __init__(self, observers: Iterable[Observer]) -> None:
         observers = tuple(observers)
         for hook in _HOOKS:
             bound = tuple(getattr(o, hook) for o in observers if overrides(o, hook))
             setattr(self, f"_{hook}", bound)
-        #: The connection, once it opened.
-        self.info: ConnectionInfo | None = None
+        #: By event, the observer that alone listens to it.
+        self._only: dict[str, Observer] = {}
+        for event, hook in _DIRECT:
+            listening = [o for o in observers if overrides(o, hook)]
+            if len(listening) == 1:
+                self._only[event] = listening[0]
+        self._info: ConnectionInfo | None = None
+        self.received: Received = self._received_all
+        self.sent: Sent = self._sent_all
+        self.exchanged: Exchanged = self._exchanged_all
+
+    @property
+    def info(self) -> ConnectionInfo | None:
+        """The connection, once it opened."""
+        return self._info
+
+    @info.setter
+    def info(self, info: ConnectionInfo | None) -> None:
+        self._info = info
+        self.received, self.sent = self._received_all, self._sent_all
+        self.exchanged = self._exchanged_all
+        offered: dict[int, Direct] = {}  # by observer: asked once
+        for event, _ in _DIRECT:
+            only = self._only.get(event)
+            offer = getattr(only, "direct_hooks", None)
+            if info is None or offer is None:
+                continue
+            direct = offered.get(id(only))
+            if direct is None:
+                direct = offered[id(only)] = offer(info)
+            hook = getattr(direct, event)
+            if hook is not None:
+                setattr(self, event, hook)
 
     def opened(self) -> None:
-        if self.info is not None:
-            self.tell(self._connection_opened, self.info)
+        if self._info is not None:
+            self.tell(self._connection_opened, self._info)
 
     def closed(self, code: int, reason: str) -> None:
-        info = self.info
+        info = self._info
         if info is not None:
             duration = time.time() - info.opened_at
             self.tell(self._connection_closed, info, code, reason, duration)
@@ -191,31 +254,31 @@ class Observers:
     # Per frame and exchange, the hooks are called in loops written out in each method:
     # ``tell``, taking ``*args``, would cost a tuple and a call per event on the hot path.
 
-    def received(self, text: str | bytes, frame: Frame | None) -> None:
-        info = self.info
+    def _received_all(self, text: str | bytes, frame: Frame | None) -> None:
+        info = self._info
         if self._frame_received and info is not None:
             at = time.time()
             for hook in self._frame_received:
                 try:
                     hook(info, text, frame, at)
                 except Exception as exc:
-                    _failed(hook, exc)
+                    failed(hook, exc)
 
-    def sent(self, text: str, frame: Frame) -> None:
-        info = self.info
+    def _sent_all(self, text: str, frame: Frame) -> None:
+        info = self._info
         if self._frame_sent and info is not None:
             at = time.time()
             for hook in self._frame_sent:
                 try:
                     hook(info, text, frame, at)
                 except Exception as exc:
-                    _failed(hook, exc)
+                    failed(hook, exc)
 
     @property
     def wants_exchanges(self) -> bool:
         return bool(self._exchange)
 
-    def exchanged(
+    def _exchanged_all(
         self,
         direction: Direction,
         call: Call,
@@ -226,7 +289,7 @@ class Observers:
         """``started``: ``time.perf_counter()`` when the CALL went out or came in (a C call:
         the run's clock, a Python one, would cost two frames per exchange; the latency is wall
         time, under a test's MockClock too)."""
-        info = self.info
+        info = self._info
         if self._exchange and info is not None:
             latency = time.perf_counter() - started
             # tuple.__new__: a third of the time of the named tuple's own __new__.
@@ -236,7 +299,7 @@ class Observers:
                 try:
                     hook(info, record)
                 except Exception as exc:
-                    _failed(hook, exc)
+                    failed(hook, exc)
 
     @staticmethod
     def tell(hooks: tuple[Callable[..., Any], ...], *args: Any) -> None:
@@ -246,7 +309,7 @@ class Observers:
             try:
                 hook(*args)
             except Exception as exc:
-                _failed(hook, exc)
+                failed(hook, exc)
 
     _connection_opened: tuple[Callable[..., Any], ...]
     _connection_closed: tuple[Callable[..., Any], ...]
@@ -255,6 +318,7 @@ class Observers:
     _exchange: tuple[Callable[..., Any], ...]
 
 
-def _failed(hook: Callable[..., Any], exc: Exception) -> None:
+def failed(hook: Callable[..., Any], exc: Exception) -> None:
+    """Report that ``hook`` raised ``exc`` (a few lines per period, then counted)."""
     name = getattr(hook, "__qualname__", repr(hook))
     _failures.warning(trio.current_time(), "%s failed: %s", name, escape(repr(exc)), source=name)

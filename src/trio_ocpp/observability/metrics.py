@@ -11,7 +11,9 @@ handshakes are counted as they happen, on the connection's task, with no I/O. La
 bounded: no identity, actions only of the version's schemas, error and close codes only of
 the known ones; anything else is ``"other"`` (``_labels.py``). The figures are plain Python
 ints and lists, read into metric families only when scraped (``_figures.py``): a frame costs
-a dict look-up and an increment, no lock and no prometheus_client call.
+three subscripts and an increment, no lock and no prometheus_client call. Where it is a
+connection's only observer, the connection calls its counting directly (``direct_hooks``): no
+wall-clock reading, no exchange record, no call between.
 
 Serving them, and several processes in one scrape: :mod:`trio_ocpp.observability.scrape`.
 """
@@ -21,21 +23,27 @@ from __future__ import annotations
 import contextlib
 import time
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
+from time import perf_counter
+from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.metrics_core import Metric
 
 from .._core import errors
-from .._core.frames import CallError, Frame
+from .._core.frames import Call, CallError, CallResult, CallResultError, Frame
 from .._runtime.observe import (
     INBOUND,
     REFUSALS,
     TIMEOUT,
     ConnectionInfo,
+    Direct,
+    Direction,
     ExchangeRecord,
     Observer,
+    Outcome,
+    failed,
 )
 from . import _labels as labels
 from ._figures import Count, Family, Histogram
@@ -111,16 +119,7 @@ class Metrics(Observer):
         )
         for reason in REFUSALS:  # every reason shows, 0 until it happens
             self.refused.count(reason)
-        # The hot path: a frame's or an exchange's children by what the peer sent as it is,
-        # in nested dicts (subscripts by a str, a class or a bool cost less than a tuple's
-        # hash), kept only for known actions (the peer cannot grow these) and never for
-        # CALLERRORs (counted by code each time).
-        self._received: dict[str, dict[type, dict[str | None, Count]]] = {}
-        self._sent: dict[str, dict[type, dict[str | None, Count]]] = {}
-        self._exchanges: dict[bool, dict[str, dict[str, tuple[Histogram, Count | None]]]] = {
-            True: {},
-            False: {},
-        }
+        self._versions: dict[str, _Counting] = {}
         if registry is not None:
             registry.register(self)
 
@@ -129,6 +128,23 @@ class Metrics(Observer):
         for family in vars(self).values():
             if isinstance(family, Family):
                 yield family.collect()
+
+    def _counting(self, version: str) -> _Counting:
+        counting = self._versions.get(version)
+        if counting is None:
+            counting = self._versions[version] = _Counting(self, version)
+        return counting
+
+    def direct_hooks(self, connection: ConnectionInfo) -> Direct:
+        """A connection's frames and exchanges counted with no call between it and the
+        figures (see :class:`~trio_ocpp._runtime.observe.Direct`), where a subclass did not
+        override the hook."""
+        counting, cls = self._counting(connection.version), type(self)
+        return Direct(
+            counting.received if cls.frame_received is Metrics.frame_received else None,
+            counting.sent if cls.frame_sent is Metrics.frame_sent else None,
+            counting.exchanged if cls.exchange is Metrics.exchange else None,
+        )
 
     # -- Observer ---------------------------------------------------------------------------
 
@@ -145,65 +161,16 @@ class Metrics(Observer):
     def frame_received(
         self, connection: ConnectionInfo, text: str | bytes, frame: Frame | None, at: float
     ) -> None:
-        try:
-            by_class = self._received[connection.version]
-            by_class[frame.__class__][frame.action].value += 1  # type: ignore[union-attr]
-        except (KeyError, AttributeError):  # the first, a CALLERROR, another action, no frame
-            self._count_frame(self._received, "in", connection.version, frame)
+        self._counting(connection.version).received(text, frame)
 
     def frame_sent(self, connection: ConnectionInfo, text: str, frame: Frame, at: float) -> None:
-        try:
-            self._sent[connection.version][frame.__class__][frame.action].value += 1
-        except KeyError:
-            self._count_frame(self._sent, "out", connection.version, frame)
-
-    def _count_frame(
-        self,
-        known_children: dict[str, dict[type, dict[str | None, Count]]],
-        direction: str,
-        version: str,
-        frame: Frame | None,
-    ) -> None:
-        """Count a frame on its child, kept in ``known_children`` unless the peer chose its
-        action (a handler may answer any action) or it is a CALLERROR (counted by code)."""
-        name = None if frame is None else frame.action
-        known = name is None or labels.action(version, name) != labels.OTHER
-        # An answer's action is the CALL's it answers; "" when none (a late or unknown id).
-        action = "" if name is None else name if known else labels.OTHER
-        child = self.frames.count(direction, labels.frame_type(frame), action)
-        child.value += 1
-        if isinstance(frame, CallError):  # a CALLRESULTERROR too
-            self.call_errors.count(direction, labels.error_code(frame.error_code)).value += 1
-        elif known and frame is not None:
-            by_class = known_children.setdefault(version, {}).setdefault(frame.__class__, {})
-            by_class[name] = child
+        self._counting(connection.version).sent(text, frame)
 
     def exchange(self, connection: ConnectionInfo, record: ExchangeRecord) -> None:
         # A bool, not the Direction: an enum member's hash is a Python method (~0.3 µs).
         inbound = record.direction is INBOUND
-        try:
-            duration, timeouts = self._exchanges[inbound][connection.version][record.call.action]
-        except KeyError:
-            duration, timeouts = self._exchange_child(inbound, connection.version, record)
-        # Histogram.observe written out: a call less per exchange.
-        latency = record.latency
-        duration.buckets[bisect_left(duration.bounds, latency)] += 1
-        duration.sum += latency
-        if timeouts is not None and record.outcome is TIMEOUT:
-            timeouts.value += 1
-
-    def _exchange_child(
-        self, inbound: bool, version: str, record: ExchangeRecord
-    ) -> tuple[Histogram, Count | None]:
-        action = labels.action(version, record.call.action)
-        duration = self.handler_duration if inbound else self.call_duration
-        children = (
-            duration.histogram(action),
-            None if inbound else self.timeouts.count(action),
-        )
-        if action != labels.OTHER:
-            self._exchanges[inbound].setdefault(version, {})[action] = children
-        return children
+        counting = self._counting(connection.version)
+        counting.observe(inbound, record.call.action, record.outcome, record.latency)
 
     def handshake_refused(self, remote: str, reason: str) -> None:
         self.refused.count(reason).value += 1
@@ -235,6 +202,109 @@ class Metrics(Observer):
         """An event of the cluster's stream reached a consumer of ``group``, ``lag`` seconds
         after a node recorded it (the cluster's event watcher)."""
         self.event_lag.histogram(group).observe(lag)
+
+
+class _Counting:
+    """The frames and exchanges of one version's connections: :class:`Metrics`' hooks, and its
+    direct ones (a frame costs a call and three subscripts). Their children by what the peer
+    sent as it is, in nested dicts (subscripts by a class, a str or a bool cost less than a
+    tuple's hash), kept only for known actions (the peer cannot grow these) and never for
+    CALLERRORs (counted by code each time)."""
+
+    __slots__ = ("_exchanges", "_metrics", "_received", "_sent", "_version")
+
+    def __init__(self, metrics: Metrics, version: str) -> None:
+        self._metrics, self._version = metrics, version
+        self._received: dict[type, dict[str | None, Count]] = {}
+        self._sent: dict[type, dict[str | None, Count]] = {}
+        self._exchanges: dict[bool, dict[str, tuple[Histogram, Count | None]]] = {
+            True: {},
+            False: {},
+        }
+
+    # Direct hooks must not raise: a failure, however unlikely, is reported (observe.failed).
+
+    def received(self, text: str | bytes, frame: Frame | None) -> None:
+        try:
+            self._received[type(frame)][frame.action].value += 1  # type: ignore[union-attr]
+        except Exception:  # the first, a CALLERROR, another action, no frame
+            _guarded(self._count_frame, self._received, "in", frame)
+
+    def sent(self, text: str, frame: Frame) -> None:
+        try:
+            self._sent[type(frame)][frame.action].value += 1
+        except Exception:
+            _guarded(self._count_frame, self._sent, "out", frame)
+
+    def _count_frame(
+        self,
+        known_children: dict[type, dict[str | None, Count]],
+        direction: str,
+        frame: Frame | None,
+    ) -> None:
+        """Count a frame on its child, kept in ``known_children`` unless the peer chose its
+        action (a handler may answer any action) or it is a CALLERROR (counted by code)."""
+        metrics = self._metrics
+        name = None if frame is None else frame.action
+        known = name is None or labels.action(self._version, name) != labels.OTHER
+        # An answer's action is the CALL's it answers; "" when none (a late or unknown id).
+        action = "" if name is None else name if known else labels.OTHER
+        child = metrics.frames.count(direction, labels.frame_type(frame), action)
+        child.value += 1
+        if isinstance(frame, CallError):  # a CALLRESULTERROR too
+            metrics.call_errors.count(direction, labels.error_code(frame.error_code)).value += 1
+        elif known and frame is not None:
+            known_children.setdefault(type(frame), {})[name] = child
+
+    def exchanged(
+        self,
+        direction: Direction,
+        call: Call,
+        reply: CallResult | CallError | CallResultError | None,
+        outcome: Outcome,
+        started: float,
+    ) -> None:
+        # The latency as Observers measures it for an ExchangeRecord; observe() written out
+        # on the fast path (a call less per exchange).
+        latency = perf_counter() - started
+        try:
+            duration, timeouts = self._exchanges[direction is INBOUND][call.action]
+            duration.buckets[bisect_left(duration.bounds, latency)] += 1
+            duration.sum += latency
+            if timeouts is not None and outcome is TIMEOUT:
+                timeouts.value += 1
+        except Exception:  # the first of its action, or another action: no child kept
+            _guarded(self.observe, direction is INBOUND, call.action, outcome, latency)
+
+    def observe(self, inbound: bool, action: str, outcome: Outcome, latency: float) -> None:
+        """An exchange of ``action`` ended, ``latency`` seconds after it started."""
+        try:
+            duration, timeouts = self._exchanges[inbound][action]
+        except KeyError:
+            duration, timeouts = self._exchange_child(inbound, action)
+        duration.observe(latency)
+        if timeouts is not None and outcome is TIMEOUT:
+            timeouts.value += 1
+
+    def _exchange_child(self, inbound: bool, name: str) -> tuple[Histogram, Count | None]:
+        metrics = self._metrics
+        action = labels.action(self._version, name)
+        duration = metrics.handler_duration if inbound else metrics.call_duration
+        children = (
+            duration.histogram(action),
+            None if inbound else metrics.timeouts.count(action),
+        )
+        if action != labels.OTHER:
+            self._exchanges[inbound][action] = children
+        return children
+
+
+def _guarded(count: Callable[..., None], *args: Any) -> None:
+    """``count(*args)``, a failure reported: what a direct hook calls off its fast path."""
+    try:
+        count(*args)
+    except Exception as exc:
+        failed(count, exc)
 
 
 def _cluster_outcome(exc: BaseException) -> str:

@@ -1,0 +1,130 @@
+"""Metrics alone on a connection count through direct hooks (no record, no call between);
+with other observers, through its public hooks. Both must read the same in a scrape."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import pytest
+
+pytest.importorskip("prometheus_client")
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from trio_ocpp import ConnectionInfo, Observer
+from trio_ocpp._runtime.observe import (
+    CLOSED,
+    ERROR,
+    INBOUND,
+    OUTBOUND,
+    RESULT,
+    TIMEOUT,
+    Observers,
+)
+from trio_ocpp.messages import Call, CallError, CallResult, CallResultError, Send
+from trio_ocpp.observability.metrics import Metrics
+
+
+class Everything(Observer):
+    """Listens to every event: with it, Metrics is called through the general path."""
+
+    def frame_received(self, *args: Any) -> None:
+        pass
+
+    def frame_sent(self, *args: Any) -> None:
+        pass
+
+    def exchange(self, *args: Any) -> None:
+        pass
+
+
+def traffic(observers: Observers, version: str) -> None:
+    """Frames of every kind, known actions and others, exchanges of every outcome, each
+    twice (the first makes a child, the second finds it), latencies in mid-bucket."""
+    observers.info = ConnectionInfo("CP1", version, "server", None, time.time())  # type: ignore[arg-type]
+    boot = Call("1", "BootNotification", {})
+    invented = Call("2", "NoSuchAction", {})
+    answer = CallResult("1", {}, action="BootNotification")
+    late = CallResult("9", {})  # no CALL of ours had that id
+    refused = CallError("2", "NotImplemented", "", {}, action="NoSuchAction")
+    odd = CallError("3", "MadeUpCode", "", {}, action="Reset")
+    bad_result = CallResultError("4", "FormatViolation", "", {}, action="Reset")
+    stream = Send("5", "NotifyPeriodicEventStream", {})
+    for _ in range(2):
+        for frame in (boot, invented, answer, late, refused, odd, bad_result, stream, None):
+            observers.received("[]", frame)
+        for frame in (boot, invented, answer, late, refused, odd, bad_result, stream):
+            observers.sent("[]", frame)
+        now = time.perf_counter()
+        observers.exchanged(INBOUND, boot, answer, RESULT, now - 0.003)
+        observers.exchanged(INBOUND, invented, refused, ERROR, now - 0.0007)
+        observers.exchanged(OUTBOUND, Call("6", "Reset", {}), None, TIMEOUT, now - 7)
+        observers.exchanged(OUTBOUND, Call("7", "Reset", {}), odd, ERROR, now - 0.04)
+        observers.exchanged(OUTBOUND, invented, None, CLOSED, now - 0.2)
+
+
+def scrape(metrics: Metrics) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    registry = CollectorRegistry()
+    registry.register(metrics)
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for sample in family.samples
+    }
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1", "2.1"])
+def test_direct_and_general_hooks_read_the_same(version: str) -> None:
+    alone, accompanied = Metrics(registry=None), Metrics(registry=None)
+    direct, general = Observers([alone]), Observers([accompanied, Everything()])
+    traffic(direct, version)
+    assert direct.received == alone._counting(version).received  # the direct hooks
+    traffic(general, version)
+    assert general.received == general._received_all
+    ours, theirs = scrape(alone), scrape(accompanied)
+    assert ours.keys() == theirs.keys()
+    for key, value in ours.items():
+        # Sums of latencies measured a few microseconds apart; every count is exact.
+        assert value == (pytest.approx(theirs[key], abs=1e-3) if "_sum" in key[0] else theirs[key])
+    frames = ("ocpp_frames_total", frozenset({("direction", "in"), ("type", "call")}))
+    assert ours[(frames[0], frames[1] | {("action", "BootNotification")})] == 2
+    assert ours[(frames[0], frames[1] | {("action", "other")})] == 2
+    timed_out = ("ocpp_outbound_calls_timed_out_total", frozenset({("action", "Reset")}))
+    assert ours[timed_out] == 2
+
+
+def test_a_subclass_hook_is_called_not_bypassed() -> None:
+    class Counted(Metrics):
+        def __init__(self) -> None:
+            super().__init__(registry=None)
+            self.seen = 0
+
+        def frame_received(self, *args: Any) -> None:
+            self.seen += 1
+            super().frame_received(*args)
+
+    metrics = Counted()
+    observers = Observers([metrics])
+    traffic(observers, "1.6")
+    assert metrics.seen == 18
+    assert observers.sent == metrics._counting("1.6").sent  # not overridden: direct
+
+
+async def test_a_failing_direct_hook_is_logged_and_the_connection_goes_on(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    metrics = Metrics(registry=None)
+    observers = Observers([metrics])
+    observers.info = ConnectionInfo("CP1", "1.6", "server", None, time.time())  # type: ignore[arg-type]
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("broken")
+
+    monkeypatch.setattr(metrics.frames, "count", broken)
+    monkeypatch.setattr(metrics.handler_duration, "histogram", broken)
+    with caplog.at_level(logging.WARNING, "trio_ocpp.observer"):
+        observers.received("[]", Call("1", "Heartbeat", {}))
+        observers.exchanged(INBOUND, Call("1", "Heartbeat", {}), None, CLOSED, 0.0)
+    assert caplog.text.count("RuntimeError('broken')") == 2
