@@ -18,6 +18,7 @@ when there is someone to tell.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -190,13 +191,15 @@ _DIRECT = (("received", "frame_received"), ("sent", "frame_sent"), ("exchanged",
 
 class Observers:
     """The observers of one connection, by what they listen to: an event nobody listens to
-    costs a test of an empty tuple.
+    costs a call that does nothing.
 
-    ``received``, ``sent`` and ``exchanged`` are attributes: the general methods below that
-    call every hook, or, where one observer alone listens and offers a :class:`Direct` hook,
-    that hook, bound once the connection opened (a call less per event)."""
+    ``received``, ``sent`` and ``exchanged`` are attributes, set when ``info`` is (the
+    connection opened): the general functions below with the hooks listening, or, where one
+    observer alone listens and offers a :class:`Direct` hook, that hook (a call less per
+    event). None of them refers back to this object: a cycle would keep each ended
+    connection's observers until a garbage collection."""
 
-    __slots__ = ("_info", "_only", "received", "sent", "exchanged", *(f"_{h}" for h in _HOOKS))
+    __slots__ = ("_info", "_only", "exchanged", "received", "sent", *(f"_{h}" for h in _HOOKS))
 
     def __init__(self, observers: Iterable[Observer]) -> None:
         observers = tuple(observers)
@@ -209,10 +212,7 @@ class Observers:
             listening = [o for o in observers if overrides(o, hook)]
             if len(listening) == 1:
                 self._only[event] = listening[0]
-        self._info: ConnectionInfo | None = None
-        self.received: Received = self._received_all
-        self.sent: Sent = self._sent_all
-        self.exchanged: Exchanged = self._exchanged_all
+        self.info = None
 
     @property
     def info(self) -> ConnectionInfo | None:
@@ -222,13 +222,20 @@ class Observers:
     @info.setter
     def info(self, info: ConnectionInfo | None) -> None:
         self._info = info
-        self.received, self.sent = self._received_all, self._sent_all
-        self.exchanged = self._exchanged_all
+        self.received = self.sent = self.exchanged = _ignore
+        if info is None:
+            return
+        if self._frame_received:
+            self.received = functools.partial(_received, info, self._frame_received)
+        if self._frame_sent:
+            self.sent = functools.partial(_sent, info, self._frame_sent)
+        if self._exchange:
+            self.exchanged = functools.partial(_exchanged, info, self._exchange)
         offered: dict[int, Direct] = {}  # by observer: asked once
         for event, _ in _DIRECT:
             only = self._only.get(event)
             offer = getattr(only, "direct_hooks", None)
-            if info is None or offer is None:
+            if offer is None:
                 continue
             direct = offered.get(id(only))
             if direct is None:
@@ -251,55 +258,9 @@ class Observers:
     def wants_frames(self) -> bool:
         return bool(self._frame_received or self._frame_sent)
 
-    # Per frame and exchange, the hooks are called in loops written out in each method:
-    # ``tell``, taking ``*args``, would cost a tuple and a call per event on the hot path.
-
-    def _received_all(self, text: str | bytes, frame: Frame | None) -> None:
-        info = self._info
-        if self._frame_received and info is not None:
-            at = time.time()
-            for hook in self._frame_received:
-                try:
-                    hook(info, text, frame, at)
-                except Exception as exc:
-                    failed(hook, exc)
-
-    def _sent_all(self, text: str, frame: Frame) -> None:
-        info = self._info
-        if self._frame_sent and info is not None:
-            at = time.time()
-            for hook in self._frame_sent:
-                try:
-                    hook(info, text, frame, at)
-                except Exception as exc:
-                    failed(hook, exc)
-
     @property
     def wants_exchanges(self) -> bool:
         return bool(self._exchange)
-
-    def _exchanged_all(
-        self,
-        direction: Direction,
-        call: Call,
-        reply: CallResult | CallError | CallResultError | None,
-        outcome: Outcome,
-        started: float,
-    ) -> None:
-        """``started``: ``time.perf_counter()`` when the CALL went out or came in (a C call:
-        the run's clock, a Python one, would cost two frames per exchange; the latency is wall
-        time, under a test's MockClock too)."""
-        info = self._info
-        if self._exchange and info is not None:
-            latency = time.perf_counter() - started
-            # tuple.__new__: a third of the time of the named tuple's own __new__.
-            fields = (direction, call, reply, outcome, time.time() - latency, latency)
-            record: ExchangeRecord = _make_tuple(ExchangeRecord, fields)
-            for hook in self._exchange:
-                try:
-                    hook(info, record)
-                except Exception as exc:
-                    failed(hook, exc)
 
     @staticmethod
     def tell(hooks: tuple[Callable[..., Any], ...], *args: Any) -> None:
@@ -316,6 +277,62 @@ class Observers:
     _frame_received: tuple[Callable[..., Any], ...]
     _frame_sent: tuple[Callable[..., Any], ...]
     _exchange: tuple[Callable[..., Any], ...]
+
+
+def _ignore(*args: Any) -> None:
+    """An event nobody listens to."""
+
+
+# Per frame and exchange, the hooks are called in loops written out in each function: ``tell``,
+# taking ``*args``, would cost a tuple and a call per event on the hot path.
+
+
+def _received(
+    info: ConnectionInfo,
+    hooks: tuple[Callable[..., Any], ...],
+    text: str | bytes,
+    frame: Frame | None,
+) -> None:
+    at = time.time()
+    for hook in hooks:
+        try:
+            hook(info, text, frame, at)
+        except Exception as exc:
+            failed(hook, exc)
+
+
+def _sent(
+    info: ConnectionInfo, hooks: tuple[Callable[..., Any], ...], text: str, frame: Frame
+) -> None:
+    at = time.time()
+    for hook in hooks:
+        try:
+            hook(info, text, frame, at)
+        except Exception as exc:
+            failed(hook, exc)
+
+
+def _exchanged(
+    info: ConnectionInfo,
+    hooks: tuple[Callable[..., Any], ...],
+    direction: Direction,
+    call: Call,
+    reply: CallResult | CallError | CallResultError | None,
+    outcome: Outcome,
+    started: float,
+) -> None:
+    """``started``: ``time.perf_counter()`` when the CALL went out or came in (a C call: the
+    run's clock, a Python one, would cost two frames per exchange; the latency is wall time,
+    under a test's MockClock too)."""
+    latency = time.perf_counter() - started
+    # tuple.__new__: a third of the time of the named tuple's own __new__.
+    fields = (direction, call, reply, outcome, time.time() - latency, latency)
+    record: ExchangeRecord = _make_tuple(ExchangeRecord, fields)
+    for hook in hooks:
+        try:
+            hook(info, record)
+        except Exception as exc:
+            failed(hook, exc)
 
 
 def failed(hook: Callable[..., Any], exc: Exception) -> None:
