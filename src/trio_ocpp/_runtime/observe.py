@@ -226,9 +226,9 @@ class Observers:
         if info is None:
             return
         if self._frame_received:
-            self.received = functools.partial(_received, info, self._frame_received)
+            self.received = functools.partial(_framed, info, self._frame_received)
         if self._frame_sent:
-            self.sent = functools.partial(_sent, info, self._frame_sent)
+            self.sent = functools.partial(_framed, info, self._frame_sent)
         if self._exchange:
             self.exchanged = functools.partial(_exchanged, info, self._exchange)
         offered: dict[int, Direct] = {}  # by observer: asked once
@@ -287,23 +287,13 @@ def _ignore(*args: Any) -> None:
 # taking ``*args``, would cost a tuple and a call per event on the hot path.
 
 
-def _received(
+def _framed(
     info: ConnectionInfo,
     hooks: tuple[Callable[..., Any], ...],
     text: str | bytes,
     frame: Frame | None,
 ) -> None:
-    at = time.time()
-    for hook in hooks:
-        try:
-            hook(info, text, frame, at)
-        except Exception as exc:
-            failed(hook, exc)
-
-
-def _sent(
-    info: ConnectionInfo, hooks: tuple[Callable[..., Any], ...], text: str, frame: Frame
-) -> None:
+    """A frame received or sent (``frame``: None if it was unreadable)."""
     at = time.time()
     for hook in hooks:
         try:
