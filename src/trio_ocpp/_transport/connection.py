@@ -63,7 +63,7 @@ logger = logging.getLogger("trio_ocpp.websocket")
 RECEIVE_BYTES = 16384
 #: Sockets are read and written with os.read() and os.write() where those work on them (POSIX);
 #: elsewhere (Windows) through their stream.
-_RAW_FD = os.name == "posix"
+RAW_FD = os.name == "posix"
 #: Seconds the close handshake may take before the TCP connection is dropped without it.
 CLOSE_TIMEOUT = 2
 #: Bytes a message may have by default (1 MiB); a larger one closes its connection with 1009.
@@ -149,7 +149,7 @@ class WebSocketConnection:
         self._stream_closed = False
         # Plain TCP is read and written on its descriptor: what SocketStream does, without its
         # layers per call, and a cancelled write is known to be whole or cut.
-        self._socket = stream.socket if _RAW_FD and type(stream) is trio.SocketStream else None
+        self._socket = stream.socket if RAW_FD and type(stream) is trio.SocketStream else None
         self._drained = True  # the last read took all there was: wait before the next
         self._protocol = protocol
         self._partial = protocol.reader.buffer  # the frame being received; changed in place
@@ -234,7 +234,7 @@ class WebSocketConnection:
             if self._closed is not None:
                 pass
             elif sock is not None:
-                data = await _read(sock, self._drained)
+                data = await read_socket(sock, self._drained)
                 self._drained = len(data) < RECEIVE_BYTES
             else:
                 data = await self._stream.receive_some(RECEIVE_BYTES)
@@ -536,7 +536,7 @@ class WebSocketConnection:
         return (close.code, close.reason) if close is not None else (_ABNORMAL, "")
 
 
-async def _read(sock: trio.socket.SocketType, drained: bool) -> bytes:
+async def read_socket(sock: trio.socket.SocketType, drained: bool) -> bytes:
     """``sock.recv(RECEIVE_BYTES)``, but waiting for data first when the last read took all
     there was. trio tries the read first, and in a request-response exchange that try fails: a
     system call and an exception per message, an eighth of a server's CPU under load."""

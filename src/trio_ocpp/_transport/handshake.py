@@ -41,7 +41,7 @@ from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
 from .._core.upgrade_request import UpgradeRequest, parse_upgrade, switching_protocols
-from .connection import _RAW_FD, RECEIVE_BYTES, STREAM_ERRORS, WebSocketConnection, _read
+from .connection import RAW_FD, RECEIVE_BYTES, STREAM_ERRORS, WebSocketConnection, read_socket
 from .receive_budget import ReceiveBudget
 
 __all__ = [
@@ -328,13 +328,13 @@ async def _first_read(stream: trio.abc.Stream) -> bytes | bytearray:
     soon as it is connected: on plain TCP it is there, most often, by the time the connection's
     task runs, and is taken here without the checkpoint that trio's read makes after it (a pass
     through the scheduler, a twentieth of what a connection costs up to its first answer)."""
-    if not (_RAW_FD and type(stream) is trio.SocketStream):
+    if not (RAW_FD and type(stream) is trio.SocketStream):
         return await _receive(stream)
     try:
         try:
             return os.read(stream.socket.fileno(), RECEIVE_BYTES)
         except BlockingIOError:  # not yet: wait for it, then read
-            return await _read(stream.socket, True)
+            return await read_socket(stream.socket, True)
     except STREAM_ERRORS:
         return b""
 
