@@ -90,24 +90,11 @@ async def trio_ocpp_server(observed: bool = False, metrics: bool = False) -> Non
 
 
 async def echo_server() -> None:
-    from trio_ocpp._transport.connection import ConnectionClosed
-    from trio_ocpp._transport.handshake import read_request
+    from trio_ocpp._transport.echo import echo
 
-    async def echo(stream: trio.SocketStream) -> None:
-        handshake = await read_request(stream, 2**20)
-        if handshake is None:
-            return
-        ws = handshake.accept(handshake.check("ocpp1.6"), "")
-        try:
-            while True:
-                await ws.send_message(await ws.get_message())
-        except ConnectionClosed:
-            pass
-        finally:
-            await trio.aclose_forcefully(stream)
-
+    handler = functools.partial(echo, subprotocol="ocpp1.6", max_message_size=2**20)
     async with trio.open_nursery() as nursery:
-        listeners = await nursery.start(functools.partial(trio.serve_tcp, echo, 0, host=HOST))
+        listeners = await nursery.start(functools.partial(trio.serve_tcp, handler, 0, host=HOST))
         _listening(listeners[0].socket.getsockname()[1])
 
 

@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 import trio
 
-from trio_ocpp._transport.connection import ConnectionClosed
-from trio_ocpp._transport.handshake import read_request
+from trio_ocpp._transport.echo import echo
 
 if os.environ.get("CI") == "true":
     import kosoku
@@ -30,20 +29,6 @@ EXCLUDED = ["12.*", "13.*"]
 #: The largest message: 9.1.6 and 9.2.6 send 16 MiB.
 MAX_MESSAGE = 2**24
 PASSING = {"OK", "NON-STRICT", "INFORMATIONAL"}
-
-
-async def echo(stream: trio.SocketStream) -> None:
-    handshake = await read_request(stream, MAX_MESSAGE)
-    if handshake is None:
-        return
-    ws = handshake.accept(handshake.check(None), "autobahn")
-    try:
-        while True:
-            await ws.send_message(await ws.get_message())
-    except ConnectionClosed:
-        pass
-    finally:
-        await trio.aclose_forcefully(stream)
 
 
 def fuzz(url: str) -> list[Any]:
@@ -58,7 +43,12 @@ def fuzz(url: str) -> list[Any]:
 async def test_the_autobahn_testsuite_passes_on_our_transport() -> None:
     async with trio.open_nursery() as nursery:
         listeners = await nursery.start(
-            functools.partial(trio.serve_tcp, echo, 0, host="127.0.0.1")
+            functools.partial(
+                trio.serve_tcp,
+                functools.partial(echo, subprotocol=None, max_message_size=MAX_MESSAGE),
+                0,
+                host="127.0.0.1",
+            )
         )
         port = listeners[0].socket.getsockname()[1]
         with trio.fail_after(300):
