@@ -1,7 +1,7 @@
 """Run the benchmarks, print their tables and write them as JSON.
 
     python -m benchmarks            # everything: about 6 minutes on 2 cores
-    python -m benchmarks --quick    # a smoke run in about 25 s (small counts, short batches)
+    python -m benchmarks --quick    # a smoke run in under a minute (small counts, short batches)
 
 Sections (``--sections``, comma-separated): ``validation`` (µs per payload per engine),
 ``routing`` (a whole inbound CALL and a whole call() in process), ``e2e`` (servers on loopback
@@ -290,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         if importlib.util.find_spec("prometheus_client"):  # the metrics extra: their cost
             kinds.append("trio-ocpp-metrics")
         kinds += ["ocpp"] if with_ocpp else []
-        clients, seconds, rounds = ([1, 50], 0.8, 1) if quick else ([1, 50, 500], 2.0, 5)
+        clients, seconds, rounds = ([1, 50], 0.3, 1) if quick else ([1, 50, 500], 2.0, 5)
         profile = str(args.output / "e2e-server.prof") if args.profile else None
         rows = e2e.run(kinds, clients, seconds, rounds=rounds, profile=profile)
         e2e_ratios(rows)
@@ -302,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     def run_cpu() -> dict[str, Any]:
         if quick:  # the e2e section has run the others
-            return cpu.run(["echo", "trio-ocpp"], 0.5, 1)
+            return cpu.run(["echo", "trio-ocpp"], 0.3, 1)
         kinds = ["echo", "echo-trio-websocket", "trio-ocpp", "trio-ocpp-observed"]
         kinds += ["trio-ocpp-metrics", *(["ocpp"] if with_ocpp else [])]
         return cpu.run(kinds, 3.0, 3)
@@ -336,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     def run_storm() -> dict[str, Any]:
         if quick:  # the ocpp package's storm server is tested in tests/simulate
             count, kinds = args.storm_charge_points or 50, ["trio-ocpp", "ocpp-rpc"]
-            return storm.run(count, 2.0, 0.5, kinds, processes=1, load=args.storm_load)
+            return storm.run(count, 1.0, 0.3, kinds, processes=1, load=args.storm_load)
         kinds = ["trio-ocpp", *(["ocpp"] if with_ocpp else []), "ocpp-rpc"]
         return storm.run(
             args.storm_charge_points or 10_000,

@@ -82,6 +82,8 @@ class Gate:
 
 def serving(gate: Gate, **options: Any) -> AbstractAsyncContextManager[Server]:
     options.setdefault("on_connect", gate.on_connect)
+    # No collector: its 0.25 s tick would wake the mock clock thousands of times a test.
+    options.setdefault("collector", None)
     return testing.serving(CentralSystem, **options)
 
 

@@ -405,6 +405,7 @@ async def test_server_cancelled_under_load_stops_promptly_and_leaves_nothing() -
 
 
 async def test_an_answer_cancelled_on_its_way_out_is_reported_lost(
+    autojump_clock: trio.testing.MockClock,  # the send that cannot finish times out (10 s)
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     connection = MemoryConnection()

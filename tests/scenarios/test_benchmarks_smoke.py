@@ -1,4 +1,4 @@
-"""The benchmarks' quick mode runs end to end (about 16 s): every section and its JSON, and no
+"""The benchmarks' quick mode runs end to end (under a minute): every section and its JSON, and no
 verdicts on the targets (quick sizes say nothing about them); the verdicts of a full run; every
 benchmark command's --help.
 
