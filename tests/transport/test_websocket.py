@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 from helpers.peers import (
     BOOT,
     CLOSE,
@@ -252,6 +253,32 @@ async def test_two_tasks_reading_at_once_share_what_one_reads() -> None:
                     await client.send_all(frame(CLOSE, struct.pack("!H", 1000)))
             assert sorted(map(str, got)) == ["1000", '[2, "1", "Heartbeat", {}]']
         await stream.aclose()
+
+
+async def test_closing_a_closed_connection_again_returns_at_once() -> None:
+    # Every way out of a connection (the reader, the runtime, the client, the server) closes
+    # it: after the first, the others neither wait nor checkpoint.
+    from trio_ocpp._transport.handshake import read_request
+
+    (listener,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    async with listener:
+        port = listener.socket.getsockname()[1]
+        async with await trio.open_tcp_stream("127.0.0.1", port) as client:
+            await client.send_all(request())
+            stream = await listener.accept()
+            handshake = await read_request(stream, 1000)
+            assert handshake is not None
+            ws = handshake.accept(handshake.check("ocpp1.6"), "peer")
+            peer = Peer(client)
+            with trio.fail_after(5):
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(ws.aclose, 1001)
+                    assert (await peer.response())[0] == 101
+                    await client.send_all(frame(CLOSE, struct.pack("!H", 1001)))
+            with trio.testing.assert_no_checkpoints():
+                await ws.aclose()
+                await ws.aclose(1011)
+            assert ws.closed is not None and ws.closed.code == 1001
 
 
 @pytest.mark.parametrize("apart", [False, True], ids=["one read", "a read each"])

@@ -500,6 +500,10 @@ class WebSocketConnection:
     async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
         """Close: send a Close frame, wait (at most ``CLOSE_TIMEOUT``) for the peer's, then
         close the stream (at once if the connection is closed already)."""
+        if self._stream_closed:
+            # Over, its stream closed: what follows would find nothing to send or read, at
+            # the cost of a cancel scope and an exception, on every caller's way out.
+            return
         protocol = self._protocol
         try:
             with trio.move_on_after(CLOSE_TIMEOUT):
