@@ -32,7 +32,8 @@ logger = logging.getLogger("trio_ocpp.charge_point")
 class Watched(Protocol):
     """A connection the watchdog wakes."""
 
-    id: str
+    @property
+    def id(self) -> str: ...
 
     def alarm(self, at: float, now: float) -> None:
         """It is ``now``, at or after ``at``, a time asked for; must not raise, or await."""

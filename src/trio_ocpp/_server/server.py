@@ -328,6 +328,8 @@ class Server:
                 stream = await self._serve_connection(
                     ticket, tcp, connect_timeout, max_message_size
                 )
+            if ticket.timed_out is not None:
+                logger.info(ticket.timed_out[0], peer, ticket.timed_out[1])
         except* Exception:
             self.connection_failures += 1
             logger.exception("%s: connection failed", ticket or peer)
@@ -347,7 +349,8 @@ class Server:
         stream: trio.abc.Stream = tcp
         remote = ticket.peer
         # Each limit in a scope of its own would cost a connection one more (a scope costs
-        # about what a tenth of its handshake does): the earlier of the two running decides.
+        # about what a tenth of its handshake does): the earlier of the two running decides,
+        # and while the request is read, the watchdog keeps it (Ticket.alarm).
         deadline = trio.current_time() + connect_timeout
         if self._ssl_context is not None:
             with trio.move_on_at(deadline) as handshake:
@@ -362,14 +365,13 @@ class Server:
             if stream is tcp:
                 return stream
         request_deadline = trio.current_time() + self._request_timeout
-        with trio.move_on_at(min(deadline, request_deadline)) as reading:
-            request = await read_request(stream, max_message_size, fast=self._fast_handshakes)
-        if reading.cancelled_caught:
-            if request_deadline < deadline:
-                logger.info("%s: no opening request within %g s", remote, self._request_timeout)
-            else:
-                logger.info("%s: no opening handshake within %g s", remote, connect_timeout)
-            return stream
+        if request_deadline < deadline:
+            ticket.reading = ("%s: no opening request within %g s", self._request_timeout)
+        else:
+            ticket.reading = ("%s: no opening handshake within %g s", connect_timeout)
+        self._watchdog.arm(min(deadline, request_deadline), ticket)  # then cancels ticket.scope
+        request = await read_request(stream, max_message_size, fast=self._fast_handshakes)
+        ticket.reading = None
         if request is None:
             return stream
         certificate = peer_certificate(stream) if isinstance(stream, trio.SSLStream) else None
