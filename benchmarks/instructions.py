@@ -5,9 +5,10 @@ A server ChargePoint answers BootNotifications sent as text on an in-memory conn
 socket, no WebSocket framing: the OCPP work alone), with no observer, a no-op observer, and
 Prometheus metrics. With ``--socket``, a server process of ``servers.py`` answers them over a
 real socket from a client in this process (what a call costs a server in user space, with our
-transport's bare echo beside it). Each is run twice, with a few and with many CALLs, under
-callgrind: the difference in instructions over the difference in CALLs is the cost of one,
-start-up left out.
+transport's bare echo beside it). Both run with trio's clock frozen (``--frozen-clock`` of
+``servers.py``): no timer fires, so the counts do not depend on how long callgrind took. Each
+is run twice, with a few and with many CALLs, under callgrind: the difference in instructions
+over the difference in CALLs is the cost of one, start-up left out.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sys
 import tempfile
 
 import trio
+import trio.testing
 
 from trio_ocpp.testing.memory import memory_connections
 
@@ -66,7 +68,7 @@ def server_instructions(kind: str, calls: int) -> int:
     BootNotifications, one after another, on one connection."""
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "callgrind.out")
-        serve = [sys.executable, "-m", "benchmarks.servers", kind]
+        serve = [sys.executable, "-m", "benchmarks.servers", kind, "--frozen-clock"]
         with subprocess.Popen(
             under_callgrind(out, serve), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
         ) as server:
@@ -89,7 +91,7 @@ def main() -> None:
     parser.add_argument("--run", nargs=2, metavar=("KIND", "CALLS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:  # one run, under callgrind
-        trio.run(answer, args.run[0], int(args.run[1]))
+        trio.run(answer, args.run[0], int(args.run[1]), clock=trio.testing.MockClock())
         return
     count = server_instructions if args.socket else instructions
     per_call: dict[str, float] = {}

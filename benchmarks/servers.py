@@ -18,6 +18,11 @@ connections, each message leaves objects of parked tasks that survive young coll
 trigger full collections, which take ~0.7 s at 5,000 connections here. A higher threshold makes
 those rare (see the README's Performance section).
 
+``--frozen-clock``: trio's clock stands still (a MockClock at rate 0), so that no timer fires:
+keep-alive pings, the collector's ticks and timeouts wait forever while the sockets work.
+What ``benchmarks.instructions --socket`` counts then depends on the CALLs alone, not on how
+long callgrind took to run them.
+
     python -m benchmarks.servers trio-ocpp     (prints {"port": N} once listening)
 """
 
@@ -36,6 +41,7 @@ import signal
 from typing import Any
 
 import trio
+import trio.testing
 import trio_websocket
 
 from trio_ocpp import Observer
@@ -153,6 +159,7 @@ def main() -> None:
     parser.add_argument("kind", choices=SERVERS)
     parser.add_argument("--profile", metavar="FILE", help="cProfile; stats to FILE on SIGTERM")
     parser.add_argument("--gc-threshold", type=int, help="CPython's generation-0 GC threshold")
+    parser.add_argument("--frozen-clock", action="store_true", help="no timer ever fires")
     args = parser.parse_args()
     kind = args.kind
     if args.gc_threshold:
@@ -173,7 +180,8 @@ def main() -> None:
     if kind == "ocpp":
         asyncio.run(ocpp_server())
     else:
-        trio.run(SERVERS[kind])
+        clock = trio.testing.MockClock() if args.frozen_clock else None
+        trio.run(SERVERS[kind], clock=clock)
 
 
 if __name__ == "__main__":
