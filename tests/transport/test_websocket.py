@@ -12,6 +12,7 @@ import contextlib
 import json
 import socket
 import struct
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -35,7 +36,11 @@ from helpers.peers import (
     text,
 )
 
-from trio_ocpp._transport.connection import server_text_frame
+from trio_ocpp._transport.connection import (
+    ConnectionClosed,
+    WebSocketConnection,
+    server_text_frame,
+)
 
 PROTOCOL_ERRORS = {
     "unmasked client frame": frame(TEXT, b"[]", mask=False),
@@ -220,10 +225,10 @@ async def test_server_text_frames_are_websockets_own() -> None:
         assert server_text_frame(payload) == Frame(Opcode.TEXT, payload).serialize(mask=False)
 
 
-async def test_two_tasks_reading_at_once_share_what_one_reads() -> None:
-    # A ChargePoint's reader and aclose() (a replaced connection) may both wait for the peer,
-    # right after the upgrade too, while the 101 is still going out: one reads, both see it.
-    from trio_ocpp._transport.connection import ConnectionClosed
+@contextlib.asynccontextmanager
+async def upgraded() -> AsyncIterator[tuple[trio.SocketStream, WebSocketConnection]]:
+    """A client's raw stream and the server's connection it opened, over a real socket; the
+    101 is still to go out (with the server's first read)."""
     from trio_ocpp._transport.handshake import read_request
 
     (listener,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
@@ -234,51 +239,47 @@ async def test_two_tasks_reading_at_once_share_what_one_reads() -> None:
             stream = await listener.accept()
             handshake = await read_request(stream, 1000)
             assert handshake is not None
-            ws = handshake.accept(handshake.check("ocpp1.6"), "peer")
-            got: list[Any] = []
-
-            async def read() -> None:
-                try:
-                    got.append(await ws.get_message())
-                except ConnectionClosed as closed:
-                    got.append(closed.code)
-
-            peer = Peer(client)
-            with trio.fail_after(5):
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(read)
-                    nursery.start_soon(read)
-                    assert (await peer.response())[0] == 101
-                    await client.send_all(text([2, "1", "Heartbeat", {}]))
-                    await client.send_all(frame(CLOSE, struct.pack("!H", 1000)))
-            assert sorted(map(str, got)) == ["1000", '[2, "1", "Heartbeat", {}]']
+            yield client, handshake.accept(handshake.check("ocpp1.6"), "peer")
         await stream.aclose()
+
+
+async def test_two_tasks_reading_at_once_share_what_one_reads() -> None:
+    # A ChargePoint's reader and aclose() (a replaced connection) may both wait for the peer,
+    # right after the upgrade too, while the 101 is still going out: one reads, both see it.
+    got: list[Any] = []
+    async with upgraded() as (client, ws):
+
+        async def read() -> None:
+            try:
+                got.append(await ws.get_message())
+            except ConnectionClosed as closed:
+                got.append(closed.code)
+
+        peer = Peer(client)
+        with trio.fail_after(5):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(read)
+                nursery.start_soon(read)
+                assert (await peer.response())[0] == 101
+                await client.send_all(text([2, "1", "Heartbeat", {}]))
+                await client.send_all(frame(CLOSE, struct.pack("!H", 1000)))
+    assert sorted(map(str, got)) == ["1000", '[2, "1", "Heartbeat", {}]']
 
 
 async def test_closing_a_closed_connection_again_returns_at_once() -> None:
     # Every way out of a connection (the reader, the runtime, the client, the server) closes
     # it: after the first, the others neither wait nor checkpoint.
-    from trio_ocpp._transport.handshake import read_request
-
-    (listener,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
-    async with listener:
-        port = listener.socket.getsockname()[1]
-        async with await trio.open_tcp_stream("127.0.0.1", port) as client:
-            await client.send_all(request())
-            stream = await listener.accept()
-            handshake = await read_request(stream, 1000)
-            assert handshake is not None
-            ws = handshake.accept(handshake.check("ocpp1.6"), "peer")
-            peer = Peer(client)
-            with trio.fail_after(5):
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(ws.aclose, 1001)
-                    assert (await peer.response())[0] == 101
-                    await client.send_all(frame(CLOSE, struct.pack("!H", 1001)))
-            with trio.testing.assert_no_checkpoints():
-                await ws.aclose()
-                await ws.aclose(1011)
-            assert ws.closed is not None and ws.closed.code == 1001
+    async with upgraded() as (client, ws):
+        peer = Peer(client)
+        with trio.fail_after(5):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(ws.aclose, 1001)
+                assert (await peer.response())[0] == 101
+                await client.send_all(frame(CLOSE, struct.pack("!H", 1001)))
+        with trio.testing.assert_no_checkpoints():
+            await ws.aclose()
+            await ws.aclose(1011)
+        assert ws.closed is not None and ws.closed.code == 1001
 
 
 @pytest.mark.parametrize("apart", [False, True], ids=["one read", "a read each"])
