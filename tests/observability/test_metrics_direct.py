@@ -157,3 +157,42 @@ async def test_an_observed_connection_that_ended_is_freed_without_the_garbage_co
         assert watching not in [id(o) for o in gc.get_objects() if type(o) is Observers]
     finally:
         gc.enable()
+
+
+async def test_a_connection_counts_alike_with_metrics_alone_and_with_others() -> None:
+    # Through the runtime, frames of every kind: Metrics alone is called through its direct
+    # hooks, with another observer through its public ones; the counts must be the same.
+    class Central(v16.ChargePoint):
+        @on("Heartbeat")
+        def on_heartbeat(self) -> Any:
+            return v16.call_result.Heartbeat(current_time="2024-01-01T00:00:00Z")
+
+        @on("Authorize")
+        async def on_authorize(self, id_tag: str) -> Any:
+            raise RuntimeError("a handler's bug")  # awaits: answered from a task
+
+    frames = [
+        [2, "1", "Heartbeat", {}],
+        [2, "2", "Authorize", {"idTag": "A"}],
+        [2, "3", "NoSuchAction", {}],
+        [2, "4", "Heartbeat", {"unexpected": 1}],
+        [3, "5", {}],
+        "not json",
+        [2, "6", "Heartbeat", {}],
+    ]
+    scrapes = []
+    for others in ([], [Everything()]):
+        metrics = Metrics(registry=None)
+        cp = Central("CP", MemoryConnection(), observers=[metrics, *others])
+        async with running(cp) as connection:
+            for frame in frames:
+                await connection.exchange(frame if isinstance(frame, str) else json.dumps(frame))
+        # Every count; latencies (sums and buckets) differ from run to run.
+        timed = ("_sum", "_bucket")
+        scrapes.append({k: v for k, v in scrape(metrics).items() if not k[0].endswith(timed)})
+    alone, accompanied = scrapes
+    assert alone == accompanied
+    calls_in = ("ocpp_frames_total", frozenset({("direction", "in"), ("type", "call")}))
+    assert alone[(calls_in[0], calls_in[1] | {("action", "Heartbeat")})] == 3
+    results = frozenset({("direction", "out"), ("type", "callresult"), ("action", "Heartbeat")})
+    assert alone[("ocpp_frames_total", results)] == 2
