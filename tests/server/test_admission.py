@@ -11,6 +11,7 @@ import base64
 import contextlib
 import functools
 import logging
+import math
 import resource
 import ssl
 import sys
@@ -23,7 +24,7 @@ from helpers.peers import tls_pair
 
 import trio_ocpp
 from trio_ocpp import testing, v16
-from trio_ocpp._server.admission import Admission
+from trio_ocpp._server.admission import Admission, Ticket
 from trio_ocpp.routing import on
 
 TIME = "2024-01-01T00:00:00Z"
@@ -199,6 +200,20 @@ async def test_a_silent_socket_is_closed_at_the_earlier_limit_and_the_log_names_
     assert [r.getMessage().split(": ", 1)[1] for r in caplog.records if "opening" in r.msg] == [
         said
     ]
+
+
+async def test_requests_without_a_limit_leave_the_watchdog_nothing_to_keep() -> None:
+    # The watchdog keeps each request's deadline (Ticket.alarm): with no limit at all, a
+    # wake-up that never comes would be kept for as long as the server runs.
+    async with (
+        serving(request_timeout=math.inf, run={"connect_timeout": math.inf}) as server,
+        await never_booting(server.port, "CP_1"),
+    ):
+        armed = [ref() for _, _, ref in server._watchdog._heap]
+        assert not [ticket for ticket in armed if isinstance(ticket, Ticket)]
+    async with serving() as server, await never_booting(server.port, "CP_1"):
+        armed = [ref() for _, _, ref in server._watchdog._heap]
+        assert [ticket for ticket in armed if isinstance(ticket, Ticket)]  # with its limit
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, NoReturn, Protocol
@@ -369,7 +370,9 @@ class Server:
             ticket.reading = ("%s: no opening request within %g s", self._request_timeout)
         else:
             ticket.reading = ("%s: no opening handshake within %g s", connect_timeout)
-        self._watchdog.arm(min(deadline, request_deadline), ticket)  # then cancels ticket.scope
+        until = min(deadline, request_deadline)
+        if until < math.inf:  # unbounded: no wake-up kept for good
+            self._watchdog.arm(until, ticket)  # which cancels ticket.scope then
         request = await read_request(stream, max_message_size, fast=self._fast_handshakes)
         ticket.reading = None
         if request is None:
