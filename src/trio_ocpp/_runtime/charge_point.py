@@ -303,8 +303,14 @@ class ChargePoint:
         finally:
             self._close()
             if self._nursery is not None:  # it was started: its life ends here
-                with trio.CancelScope(shield=True):
-                    await self._end(ended)
+                if self._on_end is not None:
+                    self._on_end(self)
+                known = self._close_reason(ended)
+                if known is not None and self._plain_disconnected:
+                    self._told_closed(*known)  # nothing to wait for: no shielded scope
+                else:
+                    with trio.CancelScope(shield=True):
+                        await self._end(known)
 
     def _opened(self) -> None:
         self._opened_at = time.time()
@@ -327,23 +333,21 @@ class ChargePoint:
             self.logger.exception("%s: connected() failed, closing", escape(self.id))
             await self.aclose(close_codes.INTERNAL_ERROR, "connected() failed")
 
-    async def _end(self, ended: tuple[int, str] | None) -> None:
-        """The connection is over (shielded): tell the server, close the connection if its
-        owner cancelled us, then tell the observers and ``disconnected()``."""
-        if self._on_end is not None:
-            self._on_end(self)
-        known = self._close_reason(ended)
+    async def _end(self, known: tuple[int, str] | None) -> None:
+        """The connection is over (shielded; the server told already): close the connection
+        if its owner cancelled us (``known`` None), then tell the observers and
+        ``disconnected()``."""
         if known is None:  # cancelled by its owner with the connection open: close it
             code, reason, seconds = self._farewell()
             with trio.move_on_after(seconds):
                 await self._link.aclose(code, reason)
             known = self._close_reason(None) or (code, reason)
         code, reason = known
+        if self._plain_disconnected:
+            self._told_closed(code, reason)
+            return
         if self._watching is not None:
             self._watching.closed(code, reason)
-        if self._plain_disconnected:
-            self._ended.set()
-            return
         try:
             with trio.move_on_after(self.disconnected_timeout) as limit:
                 await self.disconnected(code, reason)
@@ -357,6 +361,12 @@ class ChargePoint:
             self.logger.exception("%s: disconnected() failed", escape(self.id))
         finally:
             self._ended.set()
+
+    def _told_closed(self, code: int, reason: str) -> None:
+        """The observers told, and no ``disconnected()`` to run: the end is complete."""
+        if self._watching is not None:
+            self._watching.closed(code, reason)
+        self._ended.set()
 
     def _close_reason(self, ended: tuple[int, str] | None) -> tuple[int, str] | None:
         """Why the connection ended; None if it did not (nobody closed it)."""
