@@ -246,7 +246,7 @@ class WebSocketConnection:
                 self._read_lot.unpark_all()
         self._received(data)
         protocol = self._protocol
-        if protocol.writes:
+        if protocol.writes and not await self._written_at_once():
             # Pongs, the echo of a Close frame, or the Close that fails the connection.
             with trio.move_on_after(self.send_timeout) as timer:
                 await self._flush()
@@ -432,6 +432,28 @@ class WebSocketConnection:
             self._writing = False
             if self._write_lot:
                 self._write_lot.unpark_all()
+
+    async def _written_at_once(self) -> bool:
+        """Write what the protocol queued if the socket takes it whole now (plain TCP, no
+        other writer): True if it did. Else it is left queued for ``_flush``, within a
+        timeout: a cancel scope for a write that cannot wait would cost a closing connection
+        a fortieth of its life's CPU."""
+        sock = self._socket
+        if sock is None or self._writing or self._closed is not None:
+            return False
+        protocol = self._protocol
+        writes = protocol.data_to_send()
+        data = writes[0] if len(writes) == 1 else b"".join(writes)
+        try:
+            sent = os.write(sock.fileno(), data) if data else 0  # fileno -1 once closed
+        except OSError:  # BlockingIOError, or the end of the stream: _flush sees to it
+            sent = 0
+        if sent < len(data):
+            protocol.writes[:0] = [data[sent:], *([b""] if not all(writes) else [])]
+            return False
+        if not all(writes):  # the protocol's end of stream: the TCP connection is to close
+            await self._finish()
+        return True
 
     async def _write(self, writes: list[bytes]) -> None:
         if self._closed is not None:
