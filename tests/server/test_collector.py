@@ -53,6 +53,21 @@ def test_steps(situation: tuple[int, int, int, float], step: Step) -> None:
     assert Collector().step(*situation) is step
 
 
+@pytest.mark.parametrize(
+    # seconds since the last young collection, what it took; the wait before the next
+    ("since", "took", "wait"),
+    [
+        (0.25, 0.004, 0.0625),  # 1,000 heartbeats a second: 4 ms, so four times as often
+        (0.0625, 0.001, 0.0625),  # there: it stays
+        (0.0625, 0.0001, 0.25),  # the traffic fell: back to the longest wait, no longer
+        (0.05, 0.02, 0.01),  # a storm: the shortest wait, no shorter
+        (0.25, 0.0, 0.25),  # too short to measure
+    ],
+)
+def test_young_collections_come_sooner_as_they_grow(since: float, took: float, wait: float) -> None:
+    assert Collector().next_interval(since, took) == pytest.approx(wait)
+
+
 async def peers(server: Server, count: int) -> dict[str, Peer]:
     """``count`` charge points connected and booted, by identity."""
     booted: dict[str, Peer] = {}
@@ -91,6 +106,29 @@ async def test_many_connections_frozen_while_it_runs_thawed_when_it_stops(
         await peer.stream.aclose()
     froze = [r.getMessage() for r in caplog.records if "freezing" in r.getMessage()]
     assert froze == ["freezing from 50 connections on"]
+
+
+async def test_young_collections_come_as_often_as_their_pause_asks() -> None:
+    """A collector whose young collections all take longer than it asks runs them every
+    ``shortest`` seconds, not every ``interval``."""
+    young: list[float] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 1:
+            young.append(trio.current_time())
+
+    collector = Collector(minimum=50, interval=1.0, pause=1e-9, shortest=0.02)
+    async with serving(collector=collector) as server:
+        clients = await peers(server, 50)  # held: a peer's socket closes as it goes
+        await frozen_soon()
+        gc.callbacks.append(record)
+        try:
+            await trio.sleep(0.5)
+        finally:
+            gc.callbacks.remove(record)
+        for peer in clients.values():
+            await peer.stream.aclose()
+    assert len(young) >= 5, young  # every 0.02 s: ~25; every 1 s: none or one
 
 
 async def test_ended_connections_collected_once_a_quarter_ended(
