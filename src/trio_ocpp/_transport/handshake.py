@@ -22,7 +22,6 @@ import email.utils
 import functools
 import http
 import logging
-import os
 import time
 from collections.abc import Generator, Iterable, Sequence
 from typing import Any
@@ -41,7 +40,7 @@ from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
 from .._core.upgrade_request import UpgradeRequest, parse_upgrade, switching_protocols
-from .connection import RAW_FD, RECEIVE_BYTES, STREAM_ERRORS, WebSocketConnection, read_socket
+from .connection import RAW_FD, RECEIVE_BYTES, STREAM_ERRORS, WebSocketConnection, read_now
 from .receive_budget import ReceiveBudget
 
 __all__ = [
@@ -330,13 +329,13 @@ async def _first_read(stream: trio.abc.Stream) -> bytes | bytearray:
     through the scheduler, a twentieth of what a connection costs up to its first answer)."""
     if not (RAW_FD and type(stream) is trio.SocketStream):
         return await _receive(stream)
+    sock = stream.socket
     try:
-        try:
-            return os.read(stream.socket.fileno(), RECEIVE_BYTES)
-        except BlockingIOError:  # not yet: wait for it, then read
-            return await read_socket(stream.socket, True)
+        while (data := read_now(sock)) is None:  # not yet: wait for it, then read
+            await trio.lowlevel.wait_readable(sock)
     except STREAM_ERRORS:
         return b""
+    return data
 
 
 async def _receive(stream: trio.abc.Stream) -> bytes | bytearray:
