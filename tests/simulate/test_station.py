@@ -18,6 +18,7 @@ from trio_ocpp import (
     Direction,
     ExchangeRecord,
     Observer,
+    Outcome,
     Server,
     exceptions,
     v16,
@@ -48,6 +49,7 @@ class Received(Observer):
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.opened = 0
+        self.unanswered: list[str] = []
         self.lot = trio.lowlevel.ParkingLot()
 
     def connection_opened(self, connection: ConnectionInfo) -> None:
@@ -57,6 +59,8 @@ class Received(Observer):
     def exchange(self, connection: ConnectionInfo, record: ExchangeRecord) -> None:
         if record.direction is Direction.INBOUND:
             self.calls.append((record.call.action, record.call.payload))
+            if record.outcome is Outcome.CLOSED:  # the charge point went before the answer
+                self.unanswered.append(record.call.action)
             self.lot.unpark_all()
 
     def of(self, action: str) -> list[dict[str, Any]]:
@@ -173,6 +177,23 @@ async def test_reset_ends_the_transaction_and_reboots(
         assert reason == ("HardReset" if version == "1.6" else "ImmediateReset")
         assert len(received.of("BootNotification")) == 2
         assert cp.connectors[0].transaction is None
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_a_reset_reboots_once_every_transaction_stop_is_answered(
+    version: str, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Two transactions end for a Reset: the charge point waits for both answers (billing
+    events) before it goes, not only for both stops to be sent."""
+    async with station(version) as (server, received, cp):
+        for connector in (1, 2):
+            assert await remote_start(server, version, connector) == "Accepted"
+        await received.until(lambda: all(c.transaction is not None for c in cp.connectors))
+        kind = "Hard" if version == "1.6" else "Immediate"
+        assert await call(server, version, "Reset", type=kind) == "Accepted"
+        await received.until(lambda: received.opened == 2 and cp.boots == 2)
+        assert len(ended(version, received)) == 2
+        assert received.unanswered == []
 
 
 @pytest.mark.parametrize("version", VERSIONS)

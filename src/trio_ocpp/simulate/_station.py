@@ -34,6 +34,8 @@ logger = logging.getLogger("trio_ocpp.simulate")
 
 #: Seconds between boot attempts when the central system gives no interval.
 BOOT_RETRY = 10.0
+#: Seconds a rebooting charge point waits for the answers to the calls it sent.
+REBOOT_GRACE = 10.0
 
 
 class SimulatedChargePoint:
@@ -109,7 +111,9 @@ class SimulatedChargePoint:
             nursery.start_soon(client.run)
             await state.reboot.wait()
             logger.info("%s: rebooting", escape(self.identity))
-            await client.aclose()
+            # What is on its way is answered first: the last StopTransactions (billing events)
+            # and the status changes that came with them.
+            await client.aclose(REBOOT_GRACE)
 
     async def _online(self, cp: Adapter) -> None:
         """One connection: boot, status, then heartbeats and the connectors' transactions."""
