@@ -1,6 +1,6 @@
 """The README's Node central system (the ``ocpp-rpc`` package): a fleet of simulated 1.6 charge
 points runs transactions against it with no unexpected error. Skipped without ``node`` and
-``ocpp-rpc`` (found on ``NODE_PATH``)."""
+``ocpp-rpc`` (found on ``NODE_PATH``, or where the benchmarks' ``npm install`` put it)."""
 
 from __future__ import annotations
 
@@ -16,23 +16,36 @@ from simulator_cli import BUSY, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+#: Where ``npm install --prefix benchmarks/node`` puts ocpp-rpc.
+BENCHMARKS_MODULES = ROOT / "benchmarks" / "node" / "node_modules"
+NODE_ENVIRONMENT = {
+    **os.environ,
+    "NODE_PATH": os.pathsep.join(
+        filter(None, [os.environ.get("NODE_PATH"), str(BENCHMARKS_MODULES)])
+    ),
+}
 
 
 def node_with_ocpp_rpc() -> bool:
     if shutil.which("node") is None:
         return False
-    found = subprocess.run(["node", "-e", "require('ocpp-rpc')"], capture_output=True)
+    found = subprocess.run(
+        ["node", "-e", "require('ocpp-rpc')"], capture_output=True, env=NODE_ENVIRONMENT
+    )
     return found.returncode == 0
 
 
-@pytest.mark.skipif(not node_with_ocpp_rpc(), reason="needs node and ocpp-rpc on NODE_PATH")
+@pytest.mark.skipif(
+    not node_with_ocpp_rpc(),
+    reason="needs node and ocpp-rpc: npm install --prefix benchmarks/node, or on NODE_PATH",
+)
 def test_the_readme_node_central_system(tmp_path: Path) -> None:
     section = README[README.index("## Simulated charge points\n") :]
     match = re.search(r"```js\n(.*?)```", section, re.DOTALL)
     assert match is not None
     script = tmp_path / "central_system.js"
     script.write_text(match.group(1))
-    environment = {**os.environ, "PORT": "0"}
+    environment = {**NODE_ENVIRONMENT, "PORT": "0"}
     with subprocess.Popen(
         ["node", str(script)], stdout=subprocess.PIPE, text=True, env=environment
     ) as server:
