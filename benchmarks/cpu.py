@@ -9,6 +9,13 @@ more than without.
 
 The load generator is the cheaper per call of the two (Python asyncio, Node ``ws``), measured
 first against the echo server, so that it is not the bottleneck.
+
+A server's µs per call also depends on how the exchange settles with the load: in some rounds
+both sides batch less, and both spend more per call (the load generator's column shows it).
+On this 2-core machine a round of the same server varied by 20%, more than an observer costs,
+so the full run takes five rounds and their median ratio: three left a cost ratio at the mercy
+of one such round. ``python -m benchmarks.instructions --socket`` counts the same costs in
+instructions, without that noise.
 """
 
 from __future__ import annotations

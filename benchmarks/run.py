@@ -305,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             return cpu.run(["echo", "trio-ocpp"], 0.3, 1)
         kinds = ["echo", "echo-trio-websocket", "trio-ocpp", "trio-ocpp-observed"]
         kinds += ["trio-ocpp-metrics", *(["ocpp"] if with_ocpp else [])]
-        return cpu.run(kinds, 3.0, 3)
+        return cpu.run(kinds, 3.0, 5)
 
     section("cpu", run_cpu, cpu.show)
 
