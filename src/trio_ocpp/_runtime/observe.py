@@ -18,7 +18,6 @@ when there is someone to tell.
 from __future__ import annotations
 
 import enum
-import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -194,7 +193,7 @@ class Observers:
     costs a call that does nothing.
 
     ``received``, ``sent`` and ``exchanged`` are attributes, set when ``info`` is (the
-    connection opened): the general functions below with the hooks listening, or, where one
+    connection opened): a :class:`_Telling`'s methods with the hooks listening, or, where one
     observer alone listens and offers a :class:`Direct` hook, that hook (a call less per
     event). None of them refers back to this object: a cycle would keep each ended
     connection's observers until a garbage collection."""
@@ -226,11 +225,11 @@ class Observers:
         if info is None:
             return
         if self._frame_received:
-            self.received = functools.partial(_framed, info, self._frame_received)
+            self.received = _Telling(info, self._frame_received).framed
         if self._frame_sent:
-            self.sent = functools.partial(_framed, info, self._frame_sent)
+            self.sent = _Telling(info, self._frame_sent).framed
         if self._exchange:
-            self.exchanged = functools.partial(_exchanged, info, self._exchange)
+            self.exchanged = _Telling(info, self._exchange).exchanged
         offered: dict[int, Direct] = {}  # by observer: asked once
         for event, _ in _DIRECT:
             only = self._only.get(event)
@@ -283,46 +282,46 @@ def _ignore(*args: Any) -> None:
     """An event nobody listens to."""
 
 
-# Per frame and exchange, the hooks are called in loops written out in each function: ``tell``,
-# taking ``*args``, would cost a tuple and a call per event on the hot path.
+class _Telling:
+    """Tells ``hooks`` of one connection's frames, or of its exchanges. Its bound methods are
+    the events' functions: a call of one runs in the caller's evaluation loop (a partial would
+    enter a new one). The hooks are called in loops written out in each method: ``tell``,
+    taking ``*args``, would cost a tuple and a call per event on the hot path."""
 
+    __slots__ = ("hooks", "info")
 
-def _framed(
-    info: ConnectionInfo,
-    hooks: tuple[Callable[..., Any], ...],
-    text: str | bytes,
-    frame: Frame | None,
-) -> None:
-    """A frame received or sent (``frame``: None if it was unreadable)."""
-    at = time.time()
-    for hook in hooks:
-        try:
-            hook(info, text, frame, at)
-        except Exception as exc:
-            failed(hook, exc)
+    def __init__(self, info: ConnectionInfo, hooks: tuple[Callable[..., Any], ...]) -> None:
+        self.info, self.hooks = info, hooks
 
+    def framed(self, text: str | bytes, frame: Frame | None) -> None:
+        """A frame received or sent (``frame``: None if it was unreadable)."""
+        at = time.time()
+        for hook in self.hooks:
+            try:
+                hook(self.info, text, frame, at)
+            except Exception as exc:
+                failed(hook, exc)
 
-def _exchanged(
-    info: ConnectionInfo,
-    hooks: tuple[Callable[..., Any], ...],
-    direction: Direction,
-    call: Call,
-    reply: CallResult | CallError | CallResultError | None,
-    outcome: Outcome,
-    started: float,
-) -> None:
-    """``started``: ``time.perf_counter()`` when the CALL went out or came in (a C call: the
-    run's clock, a Python one, would cost two frames per exchange; the latency is wall time,
-    under a test's MockClock too)."""
-    latency = time.perf_counter() - started
-    # tuple.__new__: a third of the time of the named tuple's own __new__.
-    fields = (direction, call, reply, outcome, time.time() - latency, latency)
-    record: ExchangeRecord = _make_tuple(ExchangeRecord, fields)
-    for hook in hooks:
-        try:
-            hook(info, record)
-        except Exception as exc:
-            failed(hook, exc)
+    def exchanged(
+        self,
+        direction: Direction,
+        call: Call,
+        reply: CallResult | CallError | CallResultError | None,
+        outcome: Outcome,
+        started: float,
+    ) -> None:
+        """``started``: ``time.perf_counter()`` when the CALL went out or came in (a C call:
+        the run's clock, a Python one, would cost two frames per exchange; the latency is wall
+        time, under a test's MockClock too)."""
+        latency = time.perf_counter() - started
+        # tuple.__new__: a third of the time of the named tuple's own __new__.
+        fields = (direction, call, reply, outcome, time.time() - latency, latency)
+        record: ExchangeRecord = _make_tuple(ExchangeRecord, fields)
+        for hook in self.hooks:
+            try:
+                hook(self.info, record)
+            except Exception as exc:
+                failed(hook, exc)
 
 
 def failed(hook: Callable[..., Any], exc: Exception) -> None:
