@@ -340,3 +340,16 @@ async def test_never_booting_connections_at_the_descriptor_limit_make_room(
     finally:
         process.kill()
         await process.wait()
+
+
+def test_room_is_what_both_limits_leave() -> None:
+    """What the accept loop may take at once without closing a connection (accept.py)."""
+    assert Admission(None, None, 30).room() == sys.maxsize
+    admission = Admission(3, 5, 30)
+    assert admission.room() == 3
+    tickets = [admission.accepted(0.0) for _ in range(2)]
+    assert admission.room() == 1  # handshakes: 3 - 2
+    for ticket in tickets:
+        assert ticket is not None
+        admission.upgraded(ticket, 0.0)
+    assert admission.room() == 3  # connections: 5 - 2

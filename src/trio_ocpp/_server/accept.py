@@ -10,7 +10,9 @@ are logged through the server's ``RepeatLimiter``: a burst per period, then coun
 
 A storm of charge points fills the backlog faster than one accept per pass of trio's scheduler
 takes it (each accept ends with a checkpoint, and a pass runs every ready connection first):
-after each accept, what else is waiting is taken at once, up to ``BURST``.
+after each accept, what else is waiting is taken at once, up to ``BURST`` and only while the
+server has room for it without closing another connection. At a limit, connections are taken
+one per pass as before, each making room for itself if it can: a burst never evicts.
 """
 
 from __future__ import annotations
@@ -41,12 +43,14 @@ async def accept_forever(
     nursery: trio.Nursery,
     make_room: Callable[[], Awaitable[bool]],
     warnings: RepeatLimiter,
+    room: Callable[[], int],
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Accept connections on ``listener`` and start ``handle(stream)`` for each in ``nursery``;
-    ``make_room()`` frees a descriptor when there are none (False if it cannot). Started once
-    the reserve descriptor is held. A shortage is told to ``warnings``."""
+    ``make_room()`` frees a descriptor when there are none (False if it cannot); ``room()``:
+    how many more connections fit without closing one. Started once the reserve descriptor is
+    held. A shortage is told to ``warnings``."""
     reserve: IO[bytes] | None = open(os.devnull, "rb")  # noqa: SIM115  # held for good
     # The listening socket again, as a stdlib socket (its own descriptor, on POSIX): trio's
     # accept() always checkpoints; this one's takes what is there or raises.
@@ -78,7 +82,7 @@ async def accept_forever(
                 continue
             nursery.start_soon(handle, stream)
             if waiting is not None:
-                _accept_waiting(waiting, handle, nursery)
+                _accept_waiting(waiting, min(BURST, room() - 1), handle, nursery)
     finally:
         if waiting is not None:
             waiting.close()
@@ -88,11 +92,12 @@ async def accept_forever(
 
 def _accept_waiting(
     waiting: socket.socket,
+    count: int,
     handle: Callable[[trio.SocketStream], Awaitable[None]],
     nursery: trio.Nursery,
 ) -> None:
-    """Start ``handle`` for the connections in the backlog now, ``BURST`` at most."""
-    for _ in range(BURST):
+    """Start ``handle`` for the connections in the backlog now, ``count`` at most."""
+    for _ in range(count):
         try:
             accepted, _address = waiting.accept()
         except OSError:  # none waiting, or a failure the next accept() deals with

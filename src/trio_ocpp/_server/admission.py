@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import resource
+import sys
 
 import attrs
 import trio
@@ -141,6 +142,18 @@ class Admission:
             # unless a newer connection closed it first: past the limit there is one at most.
             self.make_room(now, keep=ticket)
         return ticket
+
+    def room(self) -> int:
+        """How many more connections fit now, within both limits, without closing one."""
+        free = [
+            limit - held
+            for limit, held in (
+                (self.max_handshakes, len(self._handshaking)),
+                (self.max_connections, self.connections),
+            )
+            if limit is not None
+        ]
+        return min(free, default=sys.maxsize)
 
     def room_for(self, ticket: Ticket, now: float) -> bool:
         """Whether ``ticket``, about to be upgraded, fits under ``max_connections``, once

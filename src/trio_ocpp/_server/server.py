@@ -288,7 +288,13 @@ class Server:
             await nursery.start(self._receive_budget.run)
             for listener in listeners:
                 await nursery.start(
-                    accept_forever, listener, handler, nursery, self._make_room, self._warnings
+                    accept_forever,
+                    listener,
+                    handler,
+                    nursery,
+                    self._make_room,
+                    self._warnings,
+                    self._admission.room,
                 )
             scheme = "wss" if self._ssl_context else "ws"
             logger.info(
