@@ -47,6 +47,7 @@ from .._transport.adapters import Connection, as_connection, describe
 from .._transport.connection import ConnectionClosed
 from .._transport.tls import ClientCertificate
 from .conduct import Conduct
+from .ending import Ending
 from .inbound import InboundCalls
 from .link import Link
 from .observe import ConnectionInfo, Observer, Observers
@@ -54,6 +55,10 @@ from .outbound import OutboundCalls
 from .watchdog import Watchdog
 
 __all__ = ["ChargePoint", "Connection", "ConnectionStatistics"]
+
+#: One for every connection (it holds nothing of a use): an object less that each connection
+#: keeps while it runs.
+UNGROUPED = ungroup(trio.Cancelled)
 
 #: Seconds ``connected()`` waits for the end of the connection it replaced (its
 #: ``disconnected()`` first), and ``disconnected()`` may take.
@@ -77,7 +82,7 @@ class ConnectionStatistics:
     round_trip_time: float | None  # seconds from the last ping to its pong; None before one
 
 
-class ChargePoint:
+class ChargePoint(Ending):
     """One OCPP-J connection, from either side: subclass it and mark handlers with ``@on``.
 
     Use the version's class (``trio_ocpp.v16.ChargePoint``, ``v201``, ``v21``). ``connection``
@@ -207,13 +212,12 @@ class ChargePoint:
         # A server's: told when the first CALL is answered (the peer proved to be a charge point).
         self._on_first_answer: Callable[[], None] | None = None
         # A server's: the connection this one replaced ended (connected() waits for it).
-        self._predecessor: trio.Event | None = None
+        self._predecessor: ChargePoint | None = None
         # A server's: called when the connection ended, before disconnected().
         self._on_end: Callable[[ChargePoint], None] | None = None
         # When start() is cancelled with the connection open (the owner stops): how to close it,
         # (code, reason, seconds for the close handshake).
         self._farewell: Callable[[], tuple[int, str, float]] = self._leaving
-        self._ended = trio.Event()  # after disconnected()
         self._observers: list[Observer] = list(observers)
         self._opened_at: float | None = None  # by start()
         self._watch(self._observers)
@@ -275,7 +279,7 @@ class ChargePoint:
             raise RuntimeError(f"{self.id}: a ChargePoint can be started only once")
         ended: tuple[int, str] | None = None  # the Close the reader saw
         try:
-            async with ungroup(trio.Cancelled), trio.open_nursery() as nursery:
+            async with UNGROUPED, trio.open_nursery() as nursery:
                 self._nursery = self._inbound.tasks = nursery
                 if self._close_at_start is not None:
                     self.close_soon(*self._close_at_start)
@@ -324,7 +328,8 @@ class ChargePoint:
         connection."""
         if self._predecessor is not None:
             with trio.move_on_after(LIFECYCLE_TIMEOUT):
-                await self._predecessor.wait()
+                await self._predecessor._wait_ended()
+            self._predecessor = None  # what it held may go
         try:
             await self.connected()
         except errors.ConnectionClosedError:
@@ -360,13 +365,13 @@ class ChargePoint:
         except Exception:
             self.logger.exception("%s: disconnected() failed", escape(self.id))
         finally:
-            self._ended.set()
+            self._mark_ended()  # after disconnected()
 
     def _told_closed(self, code: int, reason: str) -> None:
         """The observers told, and no ``disconnected()`` to run: the end is complete."""
         if self._watching is not None:
             self._watching.closed(code, reason)
-        self._ended.set()
+        self._mark_ended()
 
     def _close_reason(self, ended: tuple[int, str] | None) -> tuple[int, str] | None:
         """Why the connection ended; None if it did not (nobody closed it)."""

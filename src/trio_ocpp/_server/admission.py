@@ -29,6 +29,8 @@ import sys
 import attrs
 import trio
 
+from .._runtime.ending import Ending
+
 __all__ = [
     "DESCRIPTOR_RESERVE",
     "Admission",
@@ -51,7 +53,7 @@ def default_max_connections() -> int | None:
 
 
 @attrs.define(eq=False, slots=True)
-class Ticket:
+class Ticket(Ending):
     """One TCP connection, from accept to close."""
 
     accepted_at: float
@@ -62,9 +64,10 @@ class Ticket:
     scope: trio.CancelScope = attrs.Factory(trio.CancelScope)
     upgraded_at: float = math.inf
     proven: bool = False
-    #: Closed to make room; ``closed`` is set once its handler has let the socket go.
+    #: Closed to make room; ended (``_wait_ended()``) once its handler has let the socket go.
     evicted: bool = False
-    closed: trio.Event = attrs.Factory(trio.Event)
+    _ended_event: trio.Event | None = attrs.field(default=None, init=False)
+    _has_ended: bool = attrs.field(default=False, init=False)
     #: While its opening request is read: the log line for when the time for it runs out,
     #: with the limit; once it ran out, in ``timed_out``.
     reading: tuple[str, float] | None = None
@@ -180,7 +183,7 @@ class Admission:
         """The connection's handler let its socket go."""
         if not ticket.evicted:  # an evicted one left the count when it was chosen
             self._forget(ticket)
-        ticket.closed.set()
+        ticket._mark_ended()
 
     # -- making room ---------------------------------------------------------------------------
 
