@@ -1,5 +1,5 @@
-"""``Ending`` (``_runtime/ending.py``): waiters before and after the end are let through, and
-no Event is made for a thing that ends with nobody waiting."""
+"""``Ending`` (``_runtime/ending.py``): its signal is set at the end, or at once if the end came
+first, and no Event is made for a thing that ends with nobody waiting."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import trio.testing
 from trio_ocpp._runtime.ending import Ending
 
 
-async def test_waiters_before_and_after_the_end_return() -> None:
+async def test_a_waiter_before_the_end_returns_at_the_end() -> None:
     thing, returned = Ending(), []
 
     async def wait() -> None:
-        await thing._wait_ended()
-        returned.append(trio.current_time())
+        await thing._ended_signal().wait()
+        returned.append(True)
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(wait)
@@ -22,12 +22,11 @@ async def test_waiters_before_and_after_the_end_return() -> None:
         await trio.testing.wait_all_tasks_blocked()
         assert returned == []  # they wait
         thing._mark_ended()
-    assert len(returned) == 2
-    with trio.testing.assert_checkpoints():  # an end already there: a checkpoint, no wait
-        await thing._wait_ended()
+    assert returned == [True, True]
 
 
-def test_an_end_nobody_waited_for_makes_no_event() -> None:
+def test_a_signal_asked_for_after_the_end_is_set() -> None:
     thing = Ending()
     thing._mark_ended()
-    assert thing._ended_event is None and thing._has_ended
+    assert thing._ended_event is None  # nobody waited: no Event made
+    assert thing._ended_signal().is_set()

@@ -212,7 +212,7 @@ class ChargePoint(Ending):
         # A server's: told when the first CALL is answered (the peer proved to be a charge point).
         self._on_first_answer: Callable[[], None] | None = None
         # A server's: the connection this one replaced ended (connected() waits for it).
-        self._predecessor: ChargePoint | None = None
+        self._predecessor: trio.Event | None = None
         # A server's: called when the connection ended, before disconnected().
         self._on_end: Callable[[ChargePoint], None] | None = None
         # When start() is cancelled with the connection open (the owner stops): how to close it,
@@ -328,8 +328,7 @@ class ChargePoint(Ending):
         connection."""
         if self._predecessor is not None:
             with trio.move_on_after(LIFECYCLE_TIMEOUT):
-                await self._predecessor._wait_ended()
-            self._predecessor = None  # what it held may go
+                await self._predecessor.wait()
         try:
             await self.connected()
         except errors.ConnectionClosedError:

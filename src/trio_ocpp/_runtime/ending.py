@@ -13,7 +13,7 @@ __all__ = ["Ending"]
 
 
 class Ending:
-    """Mixin: :meth:`_mark_ended` once; :meth:`_wait_ended` returns once it was called. A
+    """Mixin: :meth:`_mark_ended` once; :meth:`_ended_signal` is set once it was called. A
     slotted class declares the two attributes with these start values."""
 
     _ended_event: trio.Event | None = None  # made for a waiter that comes first
@@ -24,10 +24,11 @@ class Ending:
         if self._ended_event is not None:
             self._ended_event.set()
 
-    async def _wait_ended(self) -> None:
-        if self._has_ended:
-            await trio.lowlevel.checkpoint()
-            return
+    def _ended_signal(self) -> trio.Event:
+        """An Event set once this has ended (already, if it has): one to hold without holding
+        this object."""
         if self._ended_event is None:
             self._ended_event = trio.Event()
-        await self._ended_event.wait()
+            if self._has_ended:
+                self._ended_event.set()
+        return self._ended_event

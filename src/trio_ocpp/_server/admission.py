@@ -64,7 +64,7 @@ class Ticket(Ending):
     scope: trio.CancelScope = attrs.Factory(trio.CancelScope)
     upgraded_at: float = math.inf
     proven: bool = False
-    #: Closed to make room; ended (``_wait_ended()``) once its handler has let the socket go.
+    #: Closed to make room; ended (``_ended_signal()``) once its handler has let the socket go.
     evicted: bool = False
     _ended_event: trio.Event | None = attrs.field(default=None, init=False)
     _has_ended: bool = attrs.field(default=False, init=False)

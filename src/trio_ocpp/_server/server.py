@@ -413,7 +413,7 @@ class Server:
         )
         with trio.move_on_after(1):
             for ticket in closed:
-                await ticket._wait_ended()
+                await ticket._ended_signal().wait()
         return bool(closed)
 
     def admission_statistics(self) -> AdmissionStatistics:
@@ -496,7 +496,7 @@ class Server:
                     identity, "%s: new connection replaces the previous one", escape(identity)
                 )
                 # Its disconnected() before this one's connected().
-                cp._predecessor = previous
+                cp._predecessor = previous._ended_signal()
                 previous.close_soon(close_codes.REPLACED, "replaced by a new connection")
             logger.info("%s: connected (OCPP %s)", escape(identity), version)
             await cp.start()
