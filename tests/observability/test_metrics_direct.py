@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import pytest
+import trio
 from helpers.memory_connection import MemoryConnection, running
 
 pytest.importorskip("prometheus_client")
@@ -79,6 +80,13 @@ def scrape(metrics: Metrics) -> dict[tuple[str, frozenset[tuple[str, str]]], flo
     }
 
 
+def assert_alike(ours: dict[Any, float], theirs: dict[Any, float]) -> None:
+    assert ours.keys() == theirs.keys()
+    for key, value in ours.items():
+        # Sums of latencies measured a few microseconds apart; every count is exact.
+        assert value == (pytest.approx(theirs[key], abs=1e-3) if "_sum" in key[0] else theirs[key])
+
+
 @pytest.mark.parametrize("version", ["1.6", "2.0.1", "2.1"])
 def test_direct_and_general_hooks_read_the_same(version: str) -> None:
     alone, accompanied = Metrics(registry=None), Metrics(registry=None)
@@ -88,15 +96,46 @@ def test_direct_and_general_hooks_read_the_same(version: str) -> None:
     traffic(general, version)
     assert general.received != accompanied._counting(version).received  # the general path
     ours, theirs = scrape(alone), scrape(accompanied)
-    assert ours.keys() == theirs.keys()
-    for key, value in ours.items():
-        # Sums of latencies measured a few microseconds apart; every count is exact.
-        assert value == (pytest.approx(theirs[key], abs=1e-3) if "_sum" in key[0] else theirs[key])
+    assert_alike(ours, theirs)
     frames = ("ocpp_frames_total", frozenset({("direction", "in"), ("type", "call")}))
     assert ours[(frames[0], frames[1] | {("action", "BootNotification")})] == 2
     assert ours[(frames[0], frames[1] | {("action", "other")})] == 2
     timed_out = ("ocpp_outbound_calls_timed_out_total", frozenset({("action", "Reset")}))
     assert ours[timed_out] == 2
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1", "2.1"])
+def test_an_inbound_call_counted_with_its_answer_reads_as_its_frames(version: str) -> None:
+    # Alone, Metrics is told of an inbound CALL at its end, with its answer (answered); with
+    # another observer, of the CALL, the answer and the exchange apart.
+    together, apart = Metrics(registry=None), Metrics(registry=None)
+    fused, general = Observers([together]), Observers([apart, Everything()])
+    for observers in (fused, general):
+        observers.info = ConnectionInfo("CP1", version, "server", None, time.time())  # type: ignore[arg-type]
+    assert (fused.answers_told, general.answers_told) == (False, True)
+    boot, invented = Call("1", "BootNotification", {}), Call("2", "NoSuchAction", {})
+    exchanges = [
+        (boot, CallResult("1", {}, action="BootNotification"), RESULT),
+        (invented, CallError("2", "NotImplemented", "", {}, action="NoSuchAction"), ERROR),
+        (invented, CallResult("2", {}, action="NoSuchAction"), RESULT),  # a fallback's
+        (boot, CallError("1", "MadeUpCode", "", {}, action="BootNotification"), ERROR),
+        (boot, None, CLOSED),
+    ]
+    for _ in range(2):  # the first makes the children, the second finds them
+        for call, reply, outcome in exchanges:
+            started = time.perf_counter() - 0.003
+            for observers in (fused, general):
+                if observers.answers_told:
+                    observers.received("[]", call)
+                    if reply is not None:
+                        observers.sent("[]", reply)
+                observers.answered(INBOUND, call, reply, outcome, started)
+    ours = scrape(together)
+    assert_alike(ours, scrape(apart))
+    calls_in = frozenset({("direction", "in"), ("type", "call"), ("action", "BootNotification")})
+    assert ours[("ocpp_frames_total", calls_in)] == 6
+    handled = ("ocpp_inbound_handler_duration_seconds_count", frozenset({("action", "other")}))
+    assert ours[handled] == 4
 
 
 def test_a_subclass_hook_is_called_not_bypassed() -> None:
@@ -121,7 +160,7 @@ async def test_a_failing_direct_hook_is_logged_and_the_connection_goes_on(
 ) -> None:
     metrics = Metrics(registry=None)
     observers = Observers([metrics])
-    observers.info = ConnectionInfo("CP1", "1.6", "server", None, time.time())  # type: ignore[arg-type]
+    observers.info = ConnectionInfo("CP1", "1.6", "server", None, time.time())
 
     def broken(*args: Any) -> Any:
         raise RuntimeError("broken")
@@ -171,6 +210,10 @@ async def test_a_connection_counts_alike_with_metrics_alone_and_with_others() ->
         async def on_authorize(self, id_tag: str) -> Any:
             raise RuntimeError("a handler's bug")  # awaits: answered from a task
 
+        @on("DataTransfer")
+        async def on_data_transfer(self, vendor_id: str) -> Any:
+            await trio.sleep_forever()  # still running when the connection closes
+
     frames = [
         [2, "1", "Heartbeat", {}],
         [2, "2", "Authorize", {"idTag": "A"}],
@@ -179,6 +222,9 @@ async def test_a_connection_counts_alike_with_metrics_alone_and_with_others() ->
         [3, "5", {}],
         "not json",
         [2, "6", "Heartbeat", {}],
+        [2, "7", "Heartbeat"],  # answered, but no CALL: a ProtocolError
+        [2, "8", "DataTransfer", {"vendorId": "V"}],
+        [2, "8", "DataTransfer", {"vendorId": "V"}],  # refused: that id is being handled
     ]
     scrapes = []
     for others in ([], [Everything()]):
@@ -187,6 +233,9 @@ async def test_a_connection_counts_alike_with_metrics_alone_and_with_others() ->
         async with running(cp) as connection:
             for frame in frames:
                 await connection.exchange(frame if isinstance(frame, str) else json.dumps(frame))
+            # Alone, Metrics counts a CALL with its answer; with others, each frame as it goes.
+            assert cp._watching is not None
+            assert cp._watching.answers_told is bool(others)
         # Every count; latencies (sums and buckets) differ from run to run.
         timed = ("_sum", "_bucket")
         scrapes.append({k: v for k, v in scrape(metrics).items() if not k[0].endswith(timed)})
@@ -196,3 +245,8 @@ async def test_a_connection_counts_alike_with_metrics_alone_and_with_others() ->
     assert alone[(calls_in[0], calls_in[1] | {("action", "Heartbeat")})] == 3
     results = frozenset({("direction", "out"), ("type", "callresult"), ("action", "Heartbeat")})
     assert alone[("ocpp_frames_total", results)] == 2
+    transfers = ("ocpp_frames_total", calls_in[1] | {("action", "DataTransfer")})
+    assert alone[transfers] == 2  # the refused one, and the one the close ended
+    # The refused CALL, and the CALL of three elements (answered, but never an exchange).
+    protocol_errors = frozenset({("direction", "out"), ("code", "ProtocolError")})
+    assert alone[("ocpp_call_errors_total", protocol_errors)] == 2

@@ -465,7 +465,9 @@ class ChargePoint(Ending):
         if watching is not None:
             if type(frame) is CallResult or type(frame) is CallError:
                 frame = self._calls.named(frame)  # observers see what it answers
-            watching.received(raw, frame)
+                watching.received(raw, frame)
+            elif watching.answers_told or type(frame) is not Call:  # else: with its answer
+                watching.received(raw, frame)
 
         if isinstance(frame, Call):
             if conduct.misbehaviour:

@@ -78,6 +78,8 @@ class InboundCalls:
         """Answer ``call`` with ``host``'s handler: now, or from a task of its own."""
         refusal = None
         running = self.running
+        # The observers that saw the CALL arrive (add_observer() makes new ones) see its end.
+        observers = self.observers
         if call.unique_id in running:
             # A second CALL with the id of one still being handled (CONFORMANCE 21).
             refusal = f"A CALL with id {call.unique_id!r} is already being handled"
@@ -90,18 +92,19 @@ class InboundCalls:
             code = errors.ProtocolError if self.version == "1.6" else errors.RpcFrameworkError
             error = call.create_call_error(code(refusal), self.version)
             started = perf_counter()
-            sent = await self.link.send_quietly(error)
-            if self.observers is not None:
+            told = observers is None or observers.answers_told
+            sent = await self.link.send_quietly(error, told)
+            if observers is not None:
                 outcome = ERROR if sent else CLOSED
-                self.observers.exchanged(INBOUND, call, error if sent else None, outcome, started)
+                observers.answered(INBOUND, call, error if sent else None, outcome, started)
             return
         running[call.unique_id] = None
         route = self.table.calls.get(call.action)
         if route is not None and route.inline:
             # Nothing to wait for but the answer going out: the reader answers it.
-            await self._handle_call(host, call, route)
+            await self._handle_call(host, call, route, observers)
         else:
-            self.tasks.start_soon(self._handle_call, host, call, route)
+            self.tasks.start_soon(self._handle_call, host, call, route, observers)
 
     async def receive_send(self, host: Host, send: Send) -> None:
         """Run the handler of ``send`` in a task of its own, at most
@@ -115,10 +118,11 @@ class InboundCalls:
 
     # -- CALLs -----------------------------------------------------------------------------------
 
-    async def _handle_call(self, host: Host, call: Call, route: Route | None) -> None:
+    async def _handle_call(
+        self, host: Host, call: Call, route: Route | None, observers: Observers | None
+    ) -> None:
         """Answer ``call``; ``route`` is its action's, if it was looked up already."""
         sent = False
-        observers = self.observers
         started = perf_counter() if observers is not None else 0.0
         reply: CallResult | CallError | None = None
         try:
@@ -133,7 +137,8 @@ class InboundCalls:
                 del self.running[call.unique_id]
                 if self.quieter:  # shutdown() waits
                     self.quieter.unpark_all()
-            await self.link.send(reply)  # not send_quietly(): one coroutine less on the hot path
+            # Not send_quietly(): one coroutine less on the hot path.
+            await self.link.send(reply, observers is None or observers.answers_told)
             sent = True
         except errors.ConnectionClosedError:
             pass
@@ -150,9 +155,9 @@ class InboundCalls:
                 # Our answer is a CALLRESULT or a CALLERROR, never a CALLRESULTERROR.
                 if sent:
                     outcome = RESULT if type(reply) is CallResult else ERROR
-                    observers.exchanged(INBOUND, call, reply, outcome, started)
+                    observers.answered(INBOUND, call, reply, outcome, started)
                 else:
-                    observers.exchanged(INBOUND, call, None, CLOSED, started)
+                    observers.answered(INBOUND, call, None, CLOSED, started)
         if sent and isinstance(reply, CallResult):
             if host._on_first_answer is not None:
                 host._on_first_answer()

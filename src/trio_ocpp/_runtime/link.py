@@ -102,8 +102,9 @@ class Link:
         # A frame may be on its way already (a server's application calls early).
         self._arm(min(self._next_ping, self._send_deadline()))
 
-    async def send(self, frame: Frame) -> None:
-        """Send ``frame``; ConnectionClosedError if the connection is closed."""
+    async def send(self, frame: Frame, told: bool = True) -> None:
+        """Send ``frame``; ConnectionClosedError if the connection is closed. ``told``: False
+        for an answer told with its exchange (``Observers.answers_told``)."""
         text = frame.to_json()
         if self.logger.isEnabledFor(logging.INFO):
             self.logger.info(SENT_FRAME, escape(self.id), escape(text, FRAME_LIMIT))
@@ -127,13 +128,13 @@ class Link:
         self.frames_sent += 1
         if isinstance(frame, CallError):
             self.errors_sent += 1
-        if self.observers is not None:
+        if told and self.observers is not None:
             self.observers.sent(text, frame)
 
-    async def send_quietly(self, frame: Frame) -> bool:
+    async def send_quietly(self, frame: Frame, told: bool = True) -> bool:
         """Send from a task that must outlive a closed connection; False if it was closed."""
         try:
-            await self.send(frame)
+            await self.send(frame, told)
         except errors.ConnectionClosedError:
             return False
         return True

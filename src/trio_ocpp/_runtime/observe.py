@@ -39,6 +39,7 @@ __all__ = [
     "Observer",
     "Observers",
     "Outcome",
+    "Reply",
     "failed",
 ]
 
@@ -88,6 +89,10 @@ class Outcome(enum.Enum):
     TIMEOUT = "timeout"
     #: The connection closed before the answer came (outbound) or went out (inbound).
     CLOSED = "closed"
+
+
+#: What answered a CALL: None when nothing did (TIMEOUT, CLOSED).
+Reply = CallResult | CallError | CallResultError | None
 
 
 class ExchangeRecord(NamedTuple):
@@ -164,9 +169,7 @@ def overrides(observer: Observer, hook: str) -> bool:
 
 Received = Callable[[str | bytes, Frame | None], None]
 Sent = Callable[[str, Frame], None]
-Exchanged = Callable[
-    [Direction, Call, CallResult | CallError | CallResultError | None, Outcome, float], None
-]
+Exchanged = Callable[[Direction, Call, Reply, Outcome, float], None]
 
 
 class Direct(NamedTuple):
@@ -177,11 +180,17 @@ class Direct(NamedTuple):
     Private to the package (metrics): an observer offers them with ``direct_hooks(info)``, and
     they are used when it is the only one listening to the event. They must not raise (report
     a failure with :func:`failed`) and must do what its public hook would.
+
+    ``answered``: an inbound CALL's end told together with its frames, what ``received`` of
+    the CALL, ``sent`` of its answer (if it went out) and ``exchanged`` would do. Used when
+    the observer alone listens to all three: the connection then calls it alone for those
+    frames, at the end of the exchange (two calls less per CALL).
     """
 
     received: Received | None
     sent: Sent | None
     exchanged: Exchanged | None
+    answered: Exchanged | None = None
 
 
 #: The events a connection tells, with the public hook each stands for.
@@ -196,9 +205,22 @@ class Observers:
     connection opened): a :class:`_Telling`'s methods with the hooks listening, or, where one
     observer alone listens and offers a :class:`Direct` hook, that hook (a call less per
     event). None of them refers back to this object: a cycle would keep each ended
-    connection's observers until a garbage collection."""
+    connection's observers until a garbage collection.
 
-    __slots__ = ("_info", "_only", "exchanged", "received", "sent", *(f"_{h}" for h in _HOOKS))
+    ``answered`` ends an inbound exchange: ``exchanged``, or :attr:`Direct.answered`, and then
+    ``answers_told`` is False: the connection tells neither the CALL received nor the answer
+    sent on their own."""
+
+    __slots__ = (
+        "_info",
+        "_only",
+        "answered",
+        "answers_told",
+        "exchanged",
+        "received",
+        "sent",
+        *(f"_{h}" for h in _HOOKS),
+    )
 
     def __init__(self, observers: Iterable[Observer]) -> None:
         observers = tuple(observers)
@@ -221,9 +243,12 @@ class Observers:
     @info.setter
     def info(self, info: ConnectionInfo | None) -> None:
         self._info = info
-        self.received = self.sent = self.exchanged = _ignore
-        if info is None:
-            return
+        self.received = self.sent = self.exchanged = self.answered = _ignore
+        self.answers_told = True
+        if info is not None:
+            self._choose_hooks(info)
+
+    def _choose_hooks(self, info: ConnectionInfo) -> None:
         if self._frame_received:
             self.received = _Telling(info, self._frame_received).framed
         if self._frame_sent:
@@ -242,6 +267,12 @@ class Observers:
             hook = getattr(direct, event)
             if hook is not None:
                 setattr(self, event, hook)
+        self.answered = self.exchanged
+        alone = {id(only) for only in self._only.values()}
+        if len(self._only) == len(_DIRECT) and len(alone) == 1 and alone == offered.keys():
+            (direct,) = offered.values()
+            if direct.answered is not None and None not in direct:  # all direct, and together
+                self.answered, self.answers_told = direct.answered, False
 
     def opened(self) -> None:
         if self._info is not None:
@@ -306,7 +337,7 @@ class _Telling:
         self,
         direction: Direction,
         call: Call,
-        reply: CallResult | CallError | CallResultError | None,
+        reply: Reply,
         outcome: Outcome,
         started: float,
     ) -> None:

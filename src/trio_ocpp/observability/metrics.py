@@ -13,7 +13,8 @@ the known ones; anything else is ``"other"`` (``_labels.py``). The figures are p
 ints and lists, read into metric families only when scraped (``_figures.py``): a frame costs
 three subscripts and an increment, no lock and no prometheus_client call. Where it is a
 connection's only observer, the connection calls its counting directly (``direct_hooks``): no
-wall-clock reading, no exchange record, no call between.
+wall-clock reading, no exchange record, no call between; and a CALL from the peer is counted
+when it was answered, with its answer and its duration, in one call.
 
 Serving them, and several processes in one scrape: :mod:`trio_ocpp.observability.scrape`.
 """
@@ -32,7 +33,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.metrics_core import Metric
 
 from .._core import errors
-from .._core.frames import Call, CallError, CallResult, CallResultError, Frame
+from .._core.frames import Call, CallError, CallResult, Frame
 from .._runtime.observe import (
     INBOUND,
     REFUSALS,
@@ -43,6 +44,7 @@ from .._runtime.observe import (
     ExchangeRecord,
     Observer,
     Outcome,
+    Reply,
     failed,
 )
 from . import _labels as labels
@@ -144,6 +146,7 @@ class Metrics(Observer):
             counting.received if cls.frame_received is Metrics.frame_received else None,
             counting.sent if cls.frame_sent is Metrics.frame_sent else None,
             counting.exchanged if cls.exchange is Metrics.exchange else None,
+            counting.answered,  # used only where the three above are
         )
 
     # -- Observer ---------------------------------------------------------------------------
@@ -211,7 +214,7 @@ class _Counting:
     tuple's hash), kept only for known actions (the peer cannot grow these) and never for
     CALLERRORs (counted by code each time)."""
 
-    __slots__ = ("_exchanges", "_metrics", "_received", "_sent", "_version")
+    __slots__ = ("_answers", "_exchanges", "_metrics", "_received", "_sent", "_version")
 
     def __init__(self, metrics: Metrics, version: str) -> None:
         self._metrics, self._version = metrics, version
@@ -221,6 +224,8 @@ class _Counting:
             True: {},
             False: {},
         }
+        #: By action: what an inbound CALL answered with a CALLRESULT counts.
+        self._answers: dict[str, tuple[Histogram, Count, Count]] = {}
 
     # Direct hooks must not raise: a failure, however unlikely, is reported (observe.failed).
 
@@ -260,7 +265,7 @@ class _Counting:
         self,
         direction: Direction,
         call: Call,
-        reply: CallResult | CallError | CallResultError | None,
+        reply: Reply,
         outcome: Outcome,
         started: float,
     ) -> None:
@@ -275,6 +280,48 @@ class _Counting:
                 timeouts.value += 1
         except Exception:  # the first of its action, or another action: no child kept
             _guarded(self.observe, direction is INBOUND, call.action, outcome, latency)
+
+    def answered(
+        self,
+        direction: Direction,
+        call: Call,
+        reply: Reply,
+        outcome: Outcome,
+        started: float,
+    ) -> None:
+        """An inbound CALL, its answer and their exchange (``Direct.answered``): one lookup for
+        a known action answered with a CALLRESULT, otherwise the three hooks' counting."""
+        latency = perf_counter() - started
+        try:
+            if type(reply) is CallResult:
+                duration, calls, results = self._answers[call.action]
+                duration.buckets[bisect_left(duration.bounds, latency)] += 1
+                duration.sum += latency
+                calls.value += 1
+                results.value += 1
+                return
+        except Exception:  # the first of its action, or another action
+            pass
+        _guarded(self._answered_slowly, call, reply, outcome, latency)
+
+    def _answered_slowly(
+        self,
+        call: Call,
+        reply: Reply,
+        outcome: Outcome,
+        latency: float,
+    ) -> None:
+        self._count_frame(self._received, "in", call)
+        if reply is not None:
+            self._count_frame(self._sent, "out", reply)
+        self.observe(True, call.action, outcome, latency)
+        if type(reply) is CallResult:  # the children of a known action, now all made
+            with contextlib.suppress(KeyError):
+                self._answers[call.action] = (
+                    self._exchanges[True][call.action][0],
+                    self._received[Call][call.action],
+                    self._sent[CallResult][call.action],
+                )
 
     def observe(self, inbound: bool, action: str, outcome: Outcome, latency: float) -> None:
         """An exchange of ``action`` ended, ``latency`` seconds after it started."""
