@@ -8,6 +8,7 @@ pytest.importorskip("prometheus_client")
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from trio_ocpp.observability._figures import Family
+from trio_ocpp.observability._figures import Histogram as Figure
 from trio_ocpp.observability.metrics import BUCKETS
 
 # Below, on and between the bounds, past the last one.
@@ -31,18 +32,49 @@ class Collector:
         return [family.collect() for family in self.families]
 
 
+class Both:
+    """A histogram and a counter of prometheus_client (``theirs``) and the same as plain
+    figures (``ours``), each registered in a registry of its own."""
+
+    def __init__(self, label: str) -> None:
+        self.theirs, self.ours = CollectorRegistry(), CollectorRegistry()
+        self.histogram = Histogram(
+            "h_seconds", "h", ["action"], buckets=BUCKETS, registry=self.theirs
+        )
+        self.counter = Counter("c", "c", [label], registry=self.theirs)
+        self.our_histogram = Family("h_seconds", "h", "histogram", ["action"], BUCKETS)
+        self.our_counter = Family("c", "c", "counter", [label])
+        self.ours.register(Collector(self.our_histogram, self.our_counter))  # type: ignore[arg-type]
+
+    def alike(self) -> bool:
+        return samples(self.ours) == samples(self.theirs)
+
+
 def test_histograms_and_counters_match_prometheus_clients() -> None:
-    theirs, ours = CollectorRegistry(), CollectorRegistry()
-    histogram = Histogram("h_seconds", "h", ["action"], buckets=BUCKETS, registry=theirs)
-    counter = Counter("c", "c", ["code"], registry=theirs)
-    our_histogram = Family("h_seconds", "h", "histogram", ["action"], BUCKETS)
-    our_counter = Family("c", "c", "counter", ["code"])
-    ours.register(Collector(our_histogram, our_counter))  # type: ignore[arg-type]
+    both = Both("code")
     for value in VALUES:
-        histogram.labels("A").observe(value)
-        our_histogram.histogram("A").observe(value)
-    histogram.labels("B").observe(0.5)
-    our_histogram.histogram("B").observe(0.5)
-    counter.labels("X").inc(3)
-    our_counter.count("X").value += 3
-    assert samples(ours) == samples(theirs)
+        both.histogram.labels("A").observe(value)
+        both.our_histogram.histogram("A").observe(value)
+    both.histogram.labels("B").observe(0.5)
+    both.our_histogram.histogram("B").observe(0.5)
+    both.counter.labels("X").inc(3)
+    both.our_counter.count("X").value += 3
+    assert both.alike()
+
+
+def test_a_part_is_read_as_observed_by_each_figure_it_is_part_of() -> None:
+    # One record (a part), observed once per event, read by a histogram and a counter as if
+    # each had observed or counted the event itself, with their own observations beside it.
+    both = Both("action")
+    part = Figure(BUCKETS)
+    for child in (both.our_histogram.histogram("A"), both.our_counter.count("A")):
+        child.parts += (part,)
+    for value in VALUES:  # through the part
+        both.histogram.labels("A").observe(value)
+        both.counter.labels("A").inc()
+        part.observe(value)
+    both.histogram.labels("A").observe(0.3)  # on the figures' own
+    both.our_histogram.histogram("A").observe(0.3)
+    both.counter.labels("A").inc(2)
+    both.our_counter.count("A").value += 2
+    assert both.alike()

@@ -28,7 +28,8 @@ from trio_ocpp._runtime.observe import (
     Observers,
 )
 from trio_ocpp.messages import Call, CallError, CallResult, CallResultError, Send
-from trio_ocpp.observability.metrics import Metrics
+from trio_ocpp.observability import metrics as metrics_module
+from trio_ocpp.observability.metrics import BUCKETS, Metrics
 from trio_ocpp.routing import on
 
 
@@ -105,9 +106,14 @@ def test_direct_and_general_hooks_read_the_same(version: str) -> None:
 
 
 @pytest.mark.parametrize("version", ["1.6", "2.0.1", "2.1"])
-def test_an_inbound_call_counted_with_its_answer_reads_as_its_frames(version: str) -> None:
+def test_an_inbound_call_counted_with_its_answer_reads_as_its_frames(
+    version: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Alone, Metrics is told of an inbound CALL at its end, with its answer (answered); with
-    # another observer, of the CALL, the answer and the exchange apart.
+    # another observer, of the CALL, the answer and the exchange apart. The clock stands still
+    # at 0: each latency is exactly -started, in a bucket, past the first and on its bound.
+    monkeypatch.setattr(time, "perf_counter", lambda: 0.0)  # the general path's clock
+    monkeypatch.setattr(metrics_module, "perf_counter", lambda: 0.0)
     together, apart = Metrics(registry=None), Metrics(registry=None)
     fused, general = Observers([together]), Observers([apart, Everything()])
     for observers in (fused, general):
@@ -121,9 +127,10 @@ def test_an_inbound_call_counted_with_its_answer_reads_as_its_frames(version: st
         (boot, CallError("1", "MadeUpCode", "", {}, action="BootNotification"), ERROR),
         (boot, None, CLOSED),
     ]
-    for _ in range(2):  # the first makes the children, the second finds them
+    # The first makes the children, the next find them.
+    for latency in (0.00005, 0.003, BUCKETS[0], 61.0):
         for call, reply, outcome in exchanges:
-            started = time.perf_counter() - 0.003
+            started = -latency
             for observers in (fused, general):
                 if observers.answers_told:
                     observers.received("[]", call)
@@ -131,11 +138,13 @@ def test_an_inbound_call_counted_with_its_answer_reads_as_its_frames(version: st
                         observers.sent("[]", reply)
                 observers.answered(INBOUND, call, reply, outcome, started)
     ours = scrape(together)
-    assert_alike(ours, scrape(apart))
+    assert ours == scrape(apart)
     calls_in = frozenset({("direction", "in"), ("type", "call"), ("action", "BootNotification")})
-    assert ours[("ocpp_frames_total", calls_in)] == 6
+    assert ours[("ocpp_frames_total", calls_in)] == 12
     handled = ("ocpp_inbound_handler_duration_seconds_count", frozenset({("action", "other")}))
-    assert ours[handled] == 4
+    assert ours[handled] == 8
+    first = frozenset({("action", "BootNotification"), ("le", "0.0001")})
+    assert ours[("ocpp_inbound_handler_duration_seconds_bucket", first)] == 6
 
 
 def test_a_subclass_hook_is_called_not_bypassed() -> None:

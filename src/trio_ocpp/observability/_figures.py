@@ -24,28 +24,43 @@ __all__ = ["Count", "Family", "Histogram"]
 
 
 class Count:
-    """A counter's or a gauge's value for one label set."""
+    """A counter's or a gauge's value for one label set, and ``parts``: histograms of which
+    each observation also counts one here (one record counted in several figures)."""
 
-    __slots__ = ("value",)
+    __slots__ = ("parts", "value")
 
     def __init__(self) -> None:
         self.value = 0
+        self.parts: tuple[Histogram, ...] = ()
+
+    def read(self) -> int:
+        return self.value + sum(sum(part.buckets) for part in self.parts)
 
 
 class Histogram:
     """Observations for one label set: ``buckets[i]`` counts those in ``(bounds[i-1],
-    bounds[i]]``, the last one those above every bound (cumulated at scrape time)."""
+    bounds[i]]``, the last one those above every bound (cumulated at scrape time); with
+    those of its ``parts`` (histograms of the same bounds)."""
 
-    __slots__ = ("bounds", "buckets", "sum")
+    __slots__ = ("bounds", "buckets", "parts", "sum")
 
     def __init__(self, bounds: Sequence[float]) -> None:
         self.bounds = bounds
         self.buckets = [0] * (len(bounds) + 1)
         self.sum = 0.0
+        self.parts: tuple[Histogram, ...] = ()
 
     def observe(self, value: float) -> None:
         self.buckets[bisect_left(self.bounds, value)] += 1
         self.sum += value
+
+    def read(self) -> tuple[list[int], float]:
+        """Its buckets and sum, with its parts'."""
+        buckets, total = list(self.buckets), self.sum
+        for part in self.parts:
+            buckets = [ours + theirs for ours, theirs in zip(buckets, part.buckets, strict=True)]
+            total += part.sum
+        return buckets, total
 
 
 class Family:
@@ -88,16 +103,17 @@ class Family:
             family = HistogramMetricFamily(self.name, self.text, labels=self.labels)
         for values, child in children:
             if isinstance(child, Count):
-                family.add_metric(list(values), child.value)  # type: ignore[attr-defined]
+                family.add_metric(list(values), child.read())  # type: ignore[attr-defined]
             else:
+                buckets, total = child.read()
                 family.add_metric(  # type: ignore[attr-defined]
-                    list(values), list(_cumulated(self.bounds, child.buckets)), child.sum
+                    list(values), list(_cumulated(self.bounds, buckets)), total
                 )
         return family
 
 
 def _cumulated(bounds: Sequence[float], buckets: list[int]) -> Iterator[tuple[str, float]]:
     total = 0
-    for bound, count in zip([*map(str, bounds), "+Inf"], list(buckets), strict=True):
+    for bound, count in zip([*map(str, bounds), "+Inf"], buckets, strict=True):
         total += count
         yield bound, total
