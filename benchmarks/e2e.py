@@ -80,13 +80,16 @@ def run(
     The servers take turns, ``rounds`` times over, and each row is the median round by calls/s,
     with every round's calls/s in ``round_calls_per_s`` (in turn order) for ``ratio``: a shared
     machine's speed drifts, and servers measured one after the other see about the same drift.
+    Each round starts one server further along the list, so that none is always the one that
+    follows a given other.
     ``profile``: a file for the cProfile statistics of trio-ocpp's server (then slower).
     Each row also has the server's CPU µs per answered call (``server_us_per_call``, every
     round's in ``round_server_us``), steadier than calls/s on a shared machine.
     """
     measured: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    for _ in range(rounds):
-        for kind in kinds:
+    for turn in range(rounds):
+        shift = turn % len(kinds)
+        for kind in kinds[shift:] + kinds[:shift]:
             options = ["--profile", profile] if profile and kind == "trio-ocpp" else []
             with server_process(kind, *options) as (port, server):
                 warmup = min(1.0, seconds / 3)
