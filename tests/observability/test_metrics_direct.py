@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 from helpers.memory_connection import MemoryConnection, running
 
 pytest.importorskip("prometheus_client")
@@ -259,3 +260,31 @@ async def test_a_connection_counts_alike_with_metrics_alone_and_with_others() ->
     # The refused CALL, and the CALL of three elements (answered, but never an exchange).
     protocol_errors = frozenset({("direction", "out"), ("code", "ProtocolError")})
     assert alone[("ocpp_call_errors_total", protocol_errors)] == 2
+
+
+async def test_a_call_in_flight_when_an_observer_joins_is_counted_once() -> None:
+    # Alone, Metrics counts a CALL at its end; an observer added while it runs makes the
+    # connection count through the public hooks from then on. The CALL that arrived before
+    # is told to the observers that saw it arrive: counted once, CALL and answer alike.
+    release = trio.Event()
+
+    class Central(v16.ChargePoint):
+        @on("Authorize")
+        async def on_authorize(self, id_tag: str) -> Any:
+            await release.wait()
+            return v16.call_result.Authorize(id_tag_info={"status": "Accepted"})
+
+    metrics = Metrics(registry=None)
+    cp = Central("CP", MemoryConnection(), observers=[metrics])
+    async with running(cp) as connection:
+        await connection.exchange(json.dumps([2, "1", "Authorize", {"idTag": "A"}]))
+        cp.add_observer(Everything())
+        release.set()
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(connection.sent()) == 1  # the answer
+    figures = scrape(metrics)
+    for direction, kind in (("in", "call"), ("out", "callresult")):
+        labels = frozenset({("direction", direction), ("type", kind), ("action", "Authorize")})
+        assert figures[("ocpp_frames_total", labels)] == 1
+    handled = ("ocpp_inbound_handler_duration_seconds_count", frozenset({("action", "Authorize")}))
+    assert figures[handled] == 1
